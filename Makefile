@@ -1,0 +1,86 @@
+# ctrkit - build, install, test, bench, demo.
+#   make                 release build of every tool
+#   sudo make install    PREFIX=/usr/local (DESTDIR for staging)
+#   sudo make test       the whole test suite (lint, cargo tests, bats with leak check, cgroup v2 VM)
+#   sudo make bench      benchmarks against peer tools, medians and ratios
+#   sudo make demo       build, then run the Docker demonstrations with ctrkit
+#   make man             regenerate man/*.1 from man/*.1.in and the clap definitions
+
+PREFIX ?= /usr/local
+DESTDIR ?=
+CARGO ?= cargo
+TOOLS := nsenter-rs cgset layermount netbridge ctr-ps
+SCRIPTS := $(filter-out scripts/deps.sh scripts/lib.sh scripts/demo.sh,$(wildcard scripts/ctr-* scripts/mkimage-*))
+RELEASE := target/release
+BINDIR := $(DESTDIR)$(PREFIX)/bin
+LIBDIR := $(DESTDIR)$(PREFIX)/lib/ctrkit
+MANDIR := $(DESTDIR)$(PREFIX)/share/man
+
+.PHONY: all build debug install install-files uninstall test lint bench demo man deps clean leak-demo
+
+all: build
+
+build:
+	$(CARGO) build --release --workspace
+
+debug:
+	$(CARGO) build --workspace
+
+deps:
+	scripts/deps.sh
+
+install: build
+	$(MAKE) install-files
+
+# install what is built in $(RELEASE) (tests use RELEASE=target/debug)
+install-files:
+	install -d $(BINDIR) $(LIBDIR) $(MANDIR)/man1 $(MANDIR)/man7 \
+	  $(DESTDIR)$(PREFIX)/share/bash-completion/completions \
+	  $(DESTDIR)$(PREFIX)/share/zsh/site-functions \
+	  $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d
+	for t in $(TOOLS); do \
+	  install -m 755 $(RELEASE)/$$t $(BINDIR)/$$t && \
+	  $(RELEASE)/$$t --generate bash > $(DESTDIR)$(PREFIX)/share/bash-completion/completions/$$t && \
+	  $(RELEASE)/$$t --generate zsh > $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_$$t && \
+	  $(RELEASE)/$$t --generate fish > $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/$$t.fish \
+	  || exit 1; \
+	done
+	for s in $(SCRIPTS); do install -m 755 $$s $(BINDIR)/; done
+	[ ! -f scripts/lib.sh ] || install -m 644 scripts/lib.sh $(LIBDIR)/lib.sh
+	for p in man/*.1; do install -m 644 $$p $(MANDIR)/man1/; done
+	for p in man/*.7; do install -m 644 $$p $(MANDIR)/man7/; done
+
+uninstall:
+	for t in $(TOOLS); do rm -f $(BINDIR)/$$t \
+	  $(DESTDIR)$(PREFIX)/share/bash-completion/completions/$$t \
+	  $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_$$t \
+	  $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/$$t.fish; done
+	for s in $(SCRIPTS); do rm -f $(BINDIR)/$$(basename $$s); done
+	rm -rf $(LIBDIR)
+	for p in man/*.1; do rm -f $(MANDIR)/man1/$$(basename $$p); done
+	for p in man/*.7; do rm -f $(MANDIR)/man7/$$(basename $$p); done
+
+test: deps
+	tests/run-all.sh
+
+lint:
+	$(CARGO) fmt --all --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	shellcheck -x scripts/* tests/*.sh tests/vm/*.sh bench/*.sh
+
+bench: deps build
+	bench/run.sh
+
+demo: deps build
+	scripts/demo.sh
+
+man: debug
+	for t in $(TOOLS); do target/debug/$$t --generate man > man/$$t.1 || exit 1; done
+
+# Shows the leak check failing on purpose: a test that leaks a process, a mount and a cgroup.
+leak-demo: debug
+	CTRKIT_TEST_LEAK=1 tests/run.sh tests/99-leak-demo.bats; \
+	  rc=$$?; [ $$rc -ne 0 ] && echo "leak-demo: the leak check failed the run, as it should" || { echo "leak-demo: the leak check did NOT catch the leak"; exit 1; }
+
+clean:
+	$(CARGO) clean

@@ -1,0 +1,174 @@
+//! Where ctrkit keeps things, and how it writes them.
+//!
+//! - persistent data under `$CTRKIT_ROOT` (default `/var/lib/ctrkit`): layers, images, IPAM;
+//! - runtime state under `$CTRKIT_STATE` (default `/run/ctrkit`): one folder per container,
+//!   `$CTRKIT_STATE/containers/<name>/`, holding small files (`pid`, `rootfs`, `cgroup`,
+//!   `net.json`, ...) that the tools and scripts read and write.
+//!
+//! Files are written atomically (temp file in the same folder, fsync, rename), and
+//! read-modify-write sequences take an flock on a lock file.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+
+pub const DEFAULT_ROOT: &str = "/var/lib/ctrkit";
+pub const DEFAULT_STATE: &str = "/run/ctrkit";
+
+/// `--root` and `--state-dir`, falling back to `$CTRKIT_ROOT` and `$CTRKIT_STATE`.
+/// Flatten into a tool's `Cli` with `#[command(flatten)]`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Dirs {
+    /// Persistent data (layers, images, IPAM)
+    #[arg(long, value_name = "DIR", env = "CTRKIT_ROOT", default_value = DEFAULT_ROOT, global = true)]
+    pub root: PathBuf,
+    /// Runtime state (one folder per container)
+    #[arg(long = "state-dir", value_name = "DIR", env = "CTRKIT_STATE", default_value = DEFAULT_STATE, global = true)]
+    pub state_dir: PathBuf,
+}
+
+impl Dirs {
+    /// The locations from the environment alone (for tools whose `--root` means
+    /// something else, such as nsenter-rs).
+    pub fn from_env() -> Dirs {
+        let get = |k: &str, d: &str| {
+            std::env::var_os(k)
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+                .unwrap_or_else(|| PathBuf::from(d))
+        };
+        Dirs {
+            root: get("CTRKIT_ROOT", DEFAULT_ROOT),
+            state_dir: get("CTRKIT_STATE", DEFAULT_STATE),
+        }
+    }
+
+    /// `$CTRKIT_STATE/containers`
+    pub fn containers_dir(&self) -> PathBuf {
+        self.state_dir.join("containers")
+    }
+
+    /// `$CTRKIT_STATE/containers/<name>`
+    pub fn container_dir(&self, name: &str) -> PathBuf {
+        self.containers_dir().join(name)
+    }
+}
+
+/// Write `data` to `path` atomically: a temp file in the same folder, fsync, rename,
+/// then fsync the folder. Readers see the old content or the new, never a part.
+pub fn atomic_write(path: &Path, data: &[u8]) -> io::Result<()> {
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "path has no file name"))?;
+    let tmp = dir.join(format!(
+        ".{}.tmp.{}",
+        name.to_string_lossy(),
+        std::process::id()
+    ));
+    let result = (|| {
+        let mut f = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&tmp)?;
+        f.write_all(data)?;
+        f.sync_all()?;
+        fs::rename(&tmp, path)?;
+        File::open(dir)?.sync_all()
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// Read a small state file, without its trailing newline.
+pub fn read_trimmed(path: &Path) -> io::Result<String> {
+    Ok(fs::read_to_string(path)?.trim_end().to_string())
+}
+
+/// An flock held until dropped.
+#[derive(Debug)]
+pub struct Lock {
+    file: File,
+}
+
+impl Lock {
+    /// Take an exclusive lock on `path` (created if missing), waiting for other holders.
+    pub fn exclusive(path: &Path) -> io::Result<Lock> {
+        Lock::take(path, libc::LOCK_EX)
+    }
+
+    /// Take a shared lock on `path` (created if missing).
+    pub fn shared(path: &Path) -> io::Result<Lock> {
+        Lock::take(path, libc::LOCK_SH)
+    }
+
+    fn take(path: &Path, op: i32) -> io::Result<Lock> {
+        if let Some(dir) = path.parent() {
+            fs::create_dir_all(dir)?;
+        }
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)?;
+        loop {
+            // SAFETY: flock on a valid, owned file descriptor.
+            let rc = unsafe { libc::flock(file.as_raw_fd(), op) };
+            if rc == 0 {
+                return Ok(Lock { file });
+            }
+            let e = io::Error::last_os_error();
+            if e.kind() != io::ErrorKind::Interrupted {
+                return Err(e);
+            }
+        }
+    }
+
+    pub fn file(&self) -> &File {
+        &self.file
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn atomic_write_replaces_whole_file() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("pid");
+        atomic_write(&p, b"123\n").unwrap();
+        atomic_write(&p, b"45\n").unwrap();
+        assert_eq!(read_trimmed(&p).unwrap(), "45");
+        let leftovers: Vec<_> = fs::read_dir(d.path()).unwrap().collect();
+        assert_eq!(leftovers.len(), 1, "no temp file left behind");
+    }
+
+    #[test]
+    fn atomic_write_into_missing_dir_fails_cleanly() {
+        let d = tempfile::tempdir().unwrap();
+        assert!(atomic_write(&d.path().join("nope/pid"), b"1").is_err());
+    }
+
+    #[test]
+    fn lock_excludes_other_holders() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("lock");
+        let _held = Lock::exclusive(&p).unwrap();
+        let f = File::open(&p).unwrap();
+        // SAFETY: flock on a valid fd.
+        let rc = unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+        assert_eq!(rc, -1, "second exclusive lock must not be granted");
+    }
+
+    #[test]
+    fn container_dir_layout() {
+        let d = Dirs { root: "/r".into(), state_dir: "/s".into() };
+        assert_eq!(d.container_dir("web"), PathBuf::from("/s/containers/web"));
+    }
+}

@@ -1,0 +1,6 @@
+use crate::cli::Cli;
+use crate::error::Error;
+
+pub fn run(_cli: Cli) -> Result<(), Error> {
+    Err(Error::NotImplemented("ctr-ps"))
+}

@@ -1,0 +1,7 @@
+mod cli;
+mod error;
+mod run;
+
+fn main() {
+    common::run("nsenter-rs", include_str!("../../../man/nsenter-rs.1.in"), run::run)
+}
