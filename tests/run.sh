@@ -55,11 +55,11 @@ while read -r p; do
     [ -d "/proc/$p" ] || continue
     [ "$p" = "$$" ] && continue
     mark=''
-    if tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -q "^$CTRKIT_LEAKCHECK_TOKEN="; then
+    if tr '\0' '\n' 2>/dev/null <"/proc/$p/environ" | grep -q "^$CTRKIT_LEAKCHECK_TOKEN="; then
         mark=env
     elif grep -q "$CTRKIT_TEST_CGROUP" "/proc/$p/cgroup" 2>/dev/null; then
         mark=cgroup
-    elif [ -n "$(tr -d '\0' <"/proc/$p/cmdline" 2>/dev/null)" ] &&
+    elif [ -n "$(tr -d '\0' 2>/dev/null <"/proc/$p/cmdline")" ] &&
         [ "$(readlink "/proc/$p/ns/pid" 2>/dev/null)" != "$my_pidns" ] &&
         [ -n "$(readlink "/proc/$p/ns/pid" 2>/dev/null)" ]; then
         mark=pidns
@@ -68,7 +68,7 @@ while read -r p; do
     # skip our own pipeline (subshells of this script)
     ppid=$(awk '/^PPid:/{print $2}' "/proc/$p/status" 2>/dev/null)
     [ "$ppid" = "$$" ] && continue
-    leak "process $p ($mark): $(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | cut -c1-100)"
+    leak "process $p ($mark): $(tr '\0' ' ' 2>/dev/null <"/proc/$p/cmdline" | cut -c1-100)"
     kill -KILL "$p" 2>/dev/null
 done < <(comm -13 <(echo "$pids_before") <(snap_pids))
 
@@ -120,8 +120,9 @@ if [ ${#leaks[@]} -gt 0 ]; then
     failed=$((failed + 1))
 else
     echo "leak check: clean (mounts, links, netns, cgroups, state, processes)"
-    rm -rf "$CTRKIT_TEST_TMP"
 fi
+# leaked mounts under it were detached above
+[ "${CTRKIT_TEST_KEEP:-0}" = 1 ] || rm -rf --one-file-system "$CTRKIT_TEST_TMP"
 
 echo "bats: $passed passed, $failed failed, $skipped skipped"
 [ "$bats_rc" -eq 0 ] && [ ${#leaks[@]} -eq 0 ]
