@@ -21,10 +21,10 @@ pub const DEFAULT_STATE: &str = "/run/ctrkit";
 #[derive(Debug, Clone, clap::Args)]
 pub struct Dirs {
     /// Persistent data (layers, images, IPAM)
-    #[arg(long, value_name = "DIR", env = "CTRKIT_ROOT", default_value = DEFAULT_ROOT, global = true)]
+    #[arg(long, value_name = "DIR", env = "CTRKIT_ROOT", hide_env_values = true, default_value = DEFAULT_ROOT, global = true)]
     pub root: PathBuf,
     /// Runtime state (one folder per container)
-    #[arg(long = "state-dir", value_name = "DIR", env = "CTRKIT_STATE", default_value = DEFAULT_STATE, global = true)]
+    #[arg(long = "state-dir", value_name = "DIR", env = "CTRKIT_STATE", hide_env_values = true, default_value = DEFAULT_STATE, global = true)]
     pub state_dir: PathBuf,
 }
 
