@@ -27,7 +27,9 @@
 //! - [`state`]: `$CTRKIT_ROOT` / `$CTRKIT_STATE`, atomic writes, flock
 //! - [`undo`]: a LIFO of cleanup actions for the error path
 //! - [`ns`]: `/proc/PID/ns/*` and `/proc/PID/cgroup` look-ups
+//! - [`cgroup`]: cgroup hierarchy detection (v1/hybrid/v2), paths, usage/limits reader
 
+pub mod cgroup;
 pub mod exit;
 pub mod ns;
 pub mod output;
