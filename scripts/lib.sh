@@ -1,0 +1,170 @@
+# lib.sh - the little that ctrkit's scripts share: messages, state folders, the undo log.
+# Sourced by scripts/ctr-* (found next to the script, or installed in PREFIX/lib/ctrkit).
+# shellcheck shell=sh
+
+PROG=${0##*/}
+# exit statuses: die() 1, or 125 in the scripts that run a command (Docker's convention);
+# usage() 2, or 125 in ctr-run, where every launcher failure is 125 as in docker run
+DIE_STATUS=${DIE_STATUS:-1}
+USAGE_STATUS=${USAGE_STATUS:-2}
+CTRKIT_ROOT=${CTRKIT_ROOT:-/var/lib/ctrkit}
+CTRKIT_STATE=${CTRKIT_STATE:-/run/ctrkit}
+export CTRKIT_ROOT CTRKIT_STATE
+TAB=$(printf '\t')
+NL='
+'
+
+# --- messages ------------------------------------------------------------------------------
+
+# die MESSAGE : one line 'PROG: error: MESSAGE' on stderr, exit DIE_STATUS
+die() {
+    printf '%s: error: %s\n' "$PROG" "$*" >&2
+    exit "$DIE_STATUS"
+}
+
+# usage MESSAGE : a usage error, one line, exit USAGE_STATUS
+usage() {
+    printf '%s: error: %s\n' "$PROG" "$*" >&2
+    exit "$USAGE_STATUS"
+}
+
+# warn MESSAGE : one line on stderr, carry on
+warn() {
+    printf '%s: error: %s\n' "$PROG" "$*" >&2
+}
+
+# log MESSAGE : a debug line on stderr when CTRKIT_DEBUG=1
+log() {
+    if [ "${CTRKIT_DEBUG:-0}" = 1 ]; then printf '%s: debug: %s\n' "$PROG" "$*" >&2; fi
+    return 0
+}
+
+# --- state folders -------------------------------------------------------------------------
+
+# valid_name NAME : ctrkit's container name rule, [a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}
+valid_name() {
+    case $1 in
+        '' | [!a-zA-Z0-9]* | *[!a-zA-Z0-9_.-]*) return 1 ;;
+    esac
+    [ "${#1}" -le 128 ]
+}
+
+# ctr_dir NAME : the container's state folder (it must exist)
+ctr_dir() {
+    valid_name "$1" || usage "invalid container name '$1'"
+    [ -d "$CTRKIT_STATE/containers/$1" ] || die "no such container: $1"
+    printf '%s\n' "$CTRKIT_STATE/containers/$1"
+}
+
+# state_write DIR FILE VALUE : write DIR/FILE atomically (temp file, rename)
+state_write() {
+    printf '%s\n' "$3" >"$1/.$2.tmp" && mv -f "$1/.$2.tmp" "$1/$2"
+}
+
+# state_read DIR FILE : the file's first line, or nothing
+state_read() {
+    if [ -f "$1/$2" ]; then head -n 1 "$1/$2"; fi
+}
+
+# ctr_pid DIR : the host PID of the container's first process, if it still runs
+ctr_pid() {
+    _p=$(state_read "$1" pid)
+    [ -n "$_p" ] && [ ! -f "$1/exit" ] && kill -0 "$_p" 2>/dev/null || return 1
+    printf '%s\n' "$_p"
+}
+
+# ctr_status DIR : created, running or exited
+ctr_status() {
+    if [ -f "$1/exit" ]; then
+        echo exited
+    elif ctr_pid "$1" >/dev/null; then
+        echo running
+    elif [ -f "$1/pid" ]; then
+        echo exited
+    else
+        echo created
+    fi
+}
+
+# ctr_lock DIR : hold an flock on the state folder (fd 9) until the script exits. Children
+# inherit the lock: a step still running after its launcher died keeps others waiting.
+ctr_lock() {
+    exec 9<"$1" && flock 9
+}
+
+# --- the undo log --------------------------------------------------------------------------
+# $DIR/undo holds one entry per step: the command that undoes it, fields separated by tabs.
+# An entry is written BEFORE its step runs (so a launcher killed halfway still leaves a record
+# of what it may have made) and marked 'ok' after the step succeeded. Teardown replays the
+# entries newest first: failures of confirmed steps are reported, failures of unconfirmed ones
+# (the step may never have happened) are ignored.
+
+# undo_add DIR CMD ARG... : record how to undo the step about to run
+undo_add() {
+    _d=$1
+    shift
+    for _a in "$@"; do
+        case $_a in *"$TAB"* | *"$NL"*) die "undo log: tab or newline in '$_a'" ;; esac
+    done
+    (
+        IFS=$TAB
+        printf 'pending\t%s\n' "$*"
+    ) >>"$_d/undo"
+}
+
+# undo_ok DIR : the step recorded last succeeded
+undo_ok() {
+    echo ok >>"$1/undo"
+}
+
+# undo_replay DIR : undo every step, newest first, going past failures (each reported on a
+# line of its own). Entries that failed stay in the log for a later ctr-rm. Returns 1 if any
+# confirmed step could not be undone.
+undo_replay() {
+    _d=$1
+    _failed=''
+    [ -f "$_d/undo" ] || return 0
+    # entries newest first, each as STATUS<tab>CMD<tab>ARG...
+    awk -F '\t' '$1 == "ok" { if (n) st[n] = "done"; next }
+                 { n++; st[n] = "pending"; sub(/^[^\t]*\t/, ""); e[n] = $0 }
+                 END { for (i = n; i > 0; i--) print st[i] "\t" e[i] }' "$_d/undo" >"$_d/.undo.todo"
+    while IFS= read -r _line; do
+        _rc=0
+        _err=$(
+            set -f
+            IFS=$TAB
+            # shellcheck disable=SC2086 # split the recorded fields (tabs only, no globbing)
+            set -- $_line
+            shift
+            "$@" 2>&1 >/dev/null
+        ) || _rc=$?
+        if [ "$_rc" -ne 0 ]; then
+            case $_line in
+                done"$TAB"*)
+                    warn "undo failed: $(printf '%s' "${_line#done"$TAB"}" | tr '\t' ' '): ${_err:-exit $_rc}"
+                    _failed="$_failed$_line$NL"
+                    ;;
+                *) log "undo of an unconfirmed step failed (ignored): $_line: $_err" ;;
+            esac
+        fi
+    done <"$_d/.undo.todo"
+    rm -f "$_d/.undo.todo"
+    if [ -n "$_failed" ]; then
+        # keep what still needs undoing, oldest first, for the next try
+        printf '%s' "$_failed" | awk '{l[NR] = $0} END {for (i = NR; i > 0; i--) { sub(/^done\t/, "pending\t", l[i]); print l[i]; print "ok" }}' >"$_d/undo"
+        return 1
+    fi
+    return 0
+}
+
+# teardown DIR : undo everything, then remove the state folder (never crossing into a mount)
+teardown() {
+    if undo_replay "$1"; then
+        rm -rf --one-file-system "$1" 2>/dev/null || {
+            warn "cannot remove state folder $1 (still mounted?)"
+            return 1
+        }
+    else
+        return 1
+    fi
+}
