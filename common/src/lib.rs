@@ -27,9 +27,11 @@
 //! - [`state`]: `$CTRKIT_ROOT` / `$CTRKIT_STATE`, atomic writes, flock
 //! - [`undo`]: a LIFO of cleanup actions for the error path
 //! - [`ns`]: `/proc/PID/ns/*` and `/proc/PID/cgroup` look-ups
+//! - [`discover`]: containers of any runtime, found from `/proc` (ctr-ps, nsenter-rs `--container`)
 //! - [`cgroup`]: cgroup hierarchy detection (v1/hybrid/v2), paths, usage/limits reader
 
 pub mod cgroup;
+pub mod discover;
 pub mod exit;
 pub mod ns;
 pub mod output;

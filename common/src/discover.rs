@@ -1,0 +1,1089 @@
+//! Container discovery from the host, for any runtime, with no daemon's help.
+//!
+//! A container is a group of processes that share one set of namespaces differing from the
+//! host's (pid 1's). Its init is the group's top process (the oldest whose parent is outside
+//! the group). A launcher left in between (the `unshare` of `unshare -fp --mount-proc`,
+//! whose namespaces are a subset of its child's) is folded into the child's container.
+//!
+//! Identity comes from, in order:
+//! 1. ctrkit's state dir: `$CTRKIT_STATE/containers/<name>/pid` holds the init's host pid;
+//! 2. the init's cgroup path (`/docker/<id>`, `docker-<id>.scope`, `libpod-<id>.scope`,
+//!    `crio-<id>.scope`, `cri-containerd-<id>.scope`, `kubepods...`, `/lxc.payload.<name>`,
+//!    `machine.slice/machine-<name>.scope`);
+//! 3. runtime state dirs, where readable: `/run/runc/<id>/state.json`,
+//!    `/run/crun/<id>/status`, `/run/containerd/...` (by init pid, or by the cgroup path a
+//!    runc/crun `--cgroup` gave it);
+//! 4. else a stable synthetic id made from the namespace inode numbers (runtime `unshare`).
+//!
+//! The walk reads, per process, `/proc/PID/stat` once and `fstatat` on the `ns/*` links,
+//! relative to a directory fd; cgroup files are read for inits only. Processes that exit
+//! mid-scan, unreadable files and kernel threads are skipped, never an error.
+
+use std::collections::{BTreeMap, HashMap};
+use std::ffi::CString;
+use std::fs;
+use std::io;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+use crate::ns::{CgroupEntry, NsKind, parse_proc_cgroup};
+use crate::state::Dirs;
+
+/// `/proc`, unless `CTRKIT_PROC` points elsewhere (tests).
+fn proc_root() -> PathBuf {
+    std::env::var_os("CTRKIT_PROC")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/proc"))
+}
+
+/// Namespace inode numbers in [`NsKind::ALL`] order; 0 = unknown (unreadable or absent).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct NsSet(pub [u64; 8]);
+
+impl NsSet {
+    pub fn get(&self, kind: NsKind) -> u64 {
+        self.0[kind_index(kind)]
+    }
+
+    /// True when no inode could be read (zombie, permission denied, gone).
+    pub fn is_unknown(&self) -> bool {
+        self.0.iter().all(|&i| i == 0)
+    }
+
+    /// The kinds where both sets are known and differ.
+    pub fn differing(&self, other: &NsSet) -> Vec<NsKind> {
+        NsKind::ALL
+            .into_iter()
+            .filter(|&k| {
+                let (a, b) = (self.get(k), other.get(k));
+                a != 0 && b != 0 && a != b
+            })
+            .collect()
+    }
+
+    /// `kind -> inode` for the known kinds.
+    pub fn to_map(&self) -> BTreeMap<NsKind, u64> {
+        NsKind::ALL
+            .into_iter()
+            .filter(|&k| self.get(k) != 0)
+            .map(|k| (k, self.get(k)))
+            .collect()
+    }
+}
+
+fn kind_index(kind: NsKind) -> usize {
+    NsKind::ALL.iter().position(|&k| k == kind).unwrap_or(0)
+}
+
+/// One process as the walk saw it (from `/proc/PID/stat` and `/proc/PID/ns/*`).
+#[derive(Debug, Clone)]
+pub struct ProcInfo {
+    pub pid: i32,
+    pub ppid: i32,
+    /// `R`, `S`, `D`, `Z`, ...
+    pub state: char,
+    pub comm: String,
+    /// Start time in clock ticks after boot.
+    pub start_ticks: u64,
+    /// User and system CPU time in clock ticks.
+    pub utime: u64,
+    pub stime: u64,
+    /// Resident set size in pages.
+    pub rss_pages: u64,
+    pub ns: NsSet,
+}
+
+/// A container seen from the host.
+#[derive(Debug, Clone)]
+pub struct Container {
+    /// The runtime's id (64 hex for docker-likes), the ctrkit name, or a synthetic id.
+    pub id: String,
+    pub name: Option<String>,
+    /// `ctrkit`, `docker`, `podman`, `containerd`, `cri-o`, `kubernetes`, `lxc`, `nspawn`,
+    /// `runc`, `crun` or `unshare`.
+    pub runtime: String,
+    /// Host pid of the init.
+    pub pid: i32,
+    /// The launcher folded into this container (e.g. `unshare` waiting for its child).
+    pub launcher_pid: Option<i32>,
+    /// Every namespace of the init: kind -> inode.
+    pub namespaces: BTreeMap<NsKind, u64>,
+    /// The kinds the init does not share with the host.
+    pub private_namespaces: Vec<NsKind>,
+    /// The init's cgroup path that named it, else its v2 (or first) cgroup path.
+    pub cgroup: Option<String>,
+    /// Every line of the init's `/proc/PID/cgroup`.
+    pub cgroups: Vec<CgroupEntry>,
+    /// Host pids of every process in the container, ascending (launcher excluded).
+    pub pids: Vec<i32>,
+    /// The init's start time in clock ticks after boot.
+    pub start_ticks: u64,
+    /// The init's command name (`comm`).
+    pub comm: String,
+}
+
+impl Container {
+    /// True when the container shares the host's namespace of `kind`.
+    pub fn shares_host(&self, kind: NsKind) -> bool {
+        !self.private_namespaces.contains(&kind)
+    }
+}
+
+/// One full look at the host: its namespaces, every process, every container.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    /// The host's namespaces (pid 1's, or this process's when pid 1 is unreadable).
+    pub host: NsSet,
+    /// True when pid 1's namespaces could not be read (not root) and ours stood in.
+    pub host_is_self: bool,
+    /// Every process but kernel threads, by pid.
+    pub procs: Vec<ProcInfo>,
+    pub containers: Vec<Container>,
+}
+
+impl Snapshot {
+    pub fn proc(&self, pid: i32) -> Option<&ProcInfo> {
+        self.procs
+            .binary_search_by_key(&pid, |p| p.pid)
+            .ok()
+            .map(|i| &self.procs[i])
+    }
+
+    /// The container a host pid belongs to (its launcher counts too).
+    pub fn container_of(&self, pid: i32) -> Option<&Container> {
+        self.containers
+            .iter()
+            .find(|c| c.pids.binary_search(&pid).is_ok())
+            .or_else(|| self.containers.iter().find(|c| c.launcher_pid == Some(pid)))
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DiscoverError {
+    #[error("no container '{0}' on this host")]
+    NotFound(String),
+    #[error("'{query}' is ambiguous: it matches {}", .matches.join(", "))]
+    Ambiguous { query: String, matches: Vec<String> },
+    #[error("cannot scan {path} for containers")]
+    Scan {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+}
+
+/// Every container on the host.
+pub fn scan(dirs: &Dirs) -> io::Result<Vec<Container>> {
+    Ok(snapshot(dirs)?.containers)
+}
+
+/// Find one container by ctrkit name, runtime name, full id or unique id prefix.
+pub fn resolve(query: &str, dirs: &Dirs) -> Result<Container, DiscoverError> {
+    let snap = snapshot(dirs).map_err(|source| DiscoverError::Scan {
+        path: proc_root(),
+        source,
+    })?;
+    resolve_in(query, &snap.containers).cloned()
+}
+
+/// Find one container in a list (see [`resolve`]).
+pub fn resolve_in<'a>(
+    query: &str,
+    containers: &'a [Container],
+) -> Result<&'a Container, DiscoverError> {
+    if query.is_empty() {
+        return Err(DiscoverError::NotFound(query.to_string()));
+    }
+    if let Some(c) = containers.iter().find(|c| c.name.as_deref() == Some(query)) {
+        return Ok(c);
+    }
+    if let Some(c) = containers.iter().find(|c| c.id == query) {
+        return Ok(c);
+    }
+    let found: Vec<&Container> = containers
+        .iter()
+        .filter(|c| c.id.starts_with(query))
+        .collect();
+    match found.len() {
+        0 => Err(DiscoverError::NotFound(query.to_string())),
+        1 => Ok(found[0]),
+        _ => Err(DiscoverError::Ambiguous {
+            query: query.to_string(),
+            matches: found
+                .iter()
+                .map(|c| format!("{} ({})", short_id(&c.id), c.runtime))
+                .collect(),
+        }),
+    }
+}
+
+/// The init's host pid of a container, fast: a ctrkit name or a runc/crun id is looked up
+/// in the state dirs without walking `/proc`; anything else falls back to [`resolve`].
+pub fn resolve_pid(query: &str, dirs: &Dirs) -> Result<i32, DiscoverError> {
+    if crate::parse::parse_container_name(query).is_ok() {
+        let pidfile = dirs.container_dir(query).join("pid");
+        if let Some(pid) = read_pid_file(&pidfile) {
+            if alive_in_container(pid) {
+                return Ok(pid);
+            }
+        }
+    }
+    if !query.contains('/') && !query.starts_with('.') {
+        for dir in RUNTIME_STATE_DIRS {
+            if let Some(st) = read_runtime_state(&Path::new(dir.path).join(query), dir.kind) {
+                if alive_in_container(st.pid) {
+                    return Ok(st.pid);
+                }
+            }
+        }
+    }
+    resolve(query, dirs).map(|c| c.pid)
+}
+
+/// The first 12 characters of an id (`docker ps` style).
+pub fn short_id(id: &str) -> &str {
+    match id.char_indices().nth(12) {
+        Some((i, _)) => &id[..i],
+        None => id,
+    }
+}
+
+fn read_pid_file(path: &Path) -> Option<i32> {
+    fs::read_to_string(path)
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+        .filter(|&p| p > 0)
+}
+
+/// The process exists and is in some namespace other than the host's.
+fn alive_in_container(pid: i32) -> bool {
+    let proc = proc_root();
+    let Ok(dir) = DirFd::open(&proc.join(pid.to_string())) else {
+        return false;
+    };
+    let mine = dir.ns_set();
+    if mine.is_unknown() {
+        return false;
+    }
+    let host = DirFd::open(&proc.join("1"))
+        .map(|d| d.ns_set())
+        .ok()
+        .filter(|s| !s.is_unknown())
+        .unwrap_or_else(|| {
+            DirFd::open(&proc.join("self"))
+                .map(|d| d.ns_set())
+                .unwrap_or_default()
+        });
+    !mine.differing(&host).is_empty()
+}
+
+// --- the walk --------------------------------------------------------------------------
+
+/// Walk `/proc` once and group processes into containers.
+pub fn snapshot(dirs: &Dirs) -> io::Result<Snapshot> {
+    let proc = proc_root();
+    let host_pid1 = DirFd::open(&proc.join("1"))
+        .map(|d| d.ns_set())
+        .ok()
+        .filter(|s| !s.is_unknown());
+    let host_is_self = host_pid1.is_none();
+    let host = match host_pid1 {
+        Some(h) => h,
+        None => DirFd::open(&proc.join("self"))?.ns_set(),
+    };
+
+    let mut procs = Vec::with_capacity(1024);
+    let mut buf = Vec::with_capacity(1024);
+    for entry in fs::read_dir(&proc)? {
+        let Ok(entry) = entry else { continue };
+        let name = entry.file_name();
+        let Some(pid) = std::str::from_utf8(name.as_bytes())
+            .ok()
+            .and_then(|s| s.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        let Ok(dir) = DirFd::open(&entry.path()) else {
+            continue;
+        };
+        if dir.read("stat", &mut buf).is_err() {
+            continue;
+        }
+        let Some(st) = parse_stat(&buf) else { continue };
+        if st.flags & PF_KTHREAD != 0 || pid == 2 || st.ppid == 2 {
+            continue;
+        }
+        let ns = dir.ns_set();
+        procs.push(ProcInfo {
+            pid,
+            ppid: st.ppid,
+            state: st.state,
+            comm: st.comm,
+            start_ticks: st.start_ticks,
+            utime: st.utime,
+            stime: st.stime,
+            rss_pages: st.rss_pages,
+            ns,
+        });
+    }
+    procs.sort_by_key(|p| p.pid);
+    let containers = group(&proc, &host, &procs, dirs);
+    Ok(Snapshot {
+        host,
+        host_is_self,
+        procs,
+        containers,
+    })
+}
+
+/// Group processes into containers and name them.
+fn group(proc: &Path, host: &NsSet, procs: &[ProcInfo], dirs: &Dirs) -> Vec<Container> {
+    let index: HashMap<i32, usize> = procs.iter().enumerate().map(|(i, p)| (p.pid, i)).collect();
+
+    // group key per process: its ns set when it differs from the host's; processes whose
+    // namespaces are unreadable (zombies) follow their parent
+    let mut key: Vec<Option<NsSet>> = procs
+        .iter()
+        .map(|p| (!p.ns.is_unknown() && !p.ns.differing(host).is_empty()).then_some(p.ns))
+        .collect();
+    for i in 0..procs.len() {
+        if procs[i].ns.is_unknown() {
+            let mut cur = procs[i].ppid;
+            for _ in 0..64 {
+                let Some(&j) = index.get(&cur) else { break };
+                if !procs[j].ns.is_unknown() {
+                    key[i] = key[j];
+                    break;
+                }
+                cur = procs[j].ppid;
+            }
+        }
+    }
+
+    let mut groups: HashMap<NsSet, Vec<usize>> = HashMap::new();
+    for (i, k) in key.iter().enumerate() {
+        if let Some(k) = k {
+            groups.entry(*k).or_default().push(i);
+        }
+    }
+
+    struct Group {
+        ns: NsSet,
+        members: Vec<usize>,
+        init: usize,
+        launcher: Option<usize>,
+        folded: bool,
+    }
+    let mut gs: Vec<Group> = groups
+        .into_iter()
+        .map(|(ns, members)| {
+            let init = members
+                .iter()
+                .copied()
+                .filter(|&i| {
+                    index
+                        .get(&procs[i].ppid)
+                        .is_none_or(|&j| key[j] != Some(ns))
+                })
+                .min_by_key(|&i| (procs[i].start_ticks, procs[i].pid))
+                .unwrap_or(members[0]);
+            Group {
+                ns,
+                members,
+                init,
+                launcher: None,
+                folded: false,
+            }
+        })
+        .collect();
+    gs.sort_by_key(|g| (procs[g.init].start_ticks, procs[g.init].pid));
+
+    // fold launchers: a group whose init is the parent of another group's init and whose
+    // private namespaces are all shared by that child group
+    let by_init: HashMap<i32, usize> = gs
+        .iter()
+        .enumerate()
+        .map(|(gi, g)| (procs[g.init].pid, gi))
+        .collect();
+    for gi in 0..gs.len() {
+        let parent_pid = procs[gs[gi].init].ppid;
+        let Some(&pi) = index.get(&parent_pid) else {
+            continue;
+        };
+        let Some(pk) = key[pi] else { continue };
+        let Some(&pg) = gs.iter().position(|g| g.ns == pk).as_ref() else {
+            continue;
+        };
+        if pg == gi
+            || gs[pg].folded
+            || gs[pg].members.len() > 1
+            || by_init.get(&parent_pid) != Some(&pg)
+        {
+            continue;
+        }
+        let child_ns = gs[gi].ns;
+        let subset = pk
+            .differing(host)
+            .into_iter()
+            .all(|k| child_ns.get(k) == pk.get(k));
+        if subset {
+            gs[pg].folded = true;
+            gs[gi].launcher = Some(pi);
+        }
+    }
+
+    let ctx = IdentityContext::load(dirs);
+    let mut out = Vec::new();
+    for g in gs.iter().filter(|g| !g.folded) {
+        let init = &procs[g.init];
+        let cgroups = fs::read_to_string(proc.join(init.pid.to_string()).join("cgroup"))
+            .map(|t| parse_proc_cgroup(&t))
+            .unwrap_or_default();
+        let mut pids: Vec<i32> = g.members.iter().map(|&i| procs[i].pid).collect();
+        pids.sort_unstable();
+        let launcher_pid = g.launcher.map(|i| procs[i].pid);
+        let ident = ctx.identify(init.pid, launcher_pid, &pids, &cgroups, &g.ns, host);
+        out.push(Container {
+            id: ident.id,
+            name: ident.name,
+            runtime: ident.runtime.to_string(),
+            pid: init.pid,
+            launcher_pid,
+            namespaces: g.ns.to_map(),
+            private_namespaces: g.ns.differing(host),
+            cgroup: ident.cgroup.or_else(|| default_cgroup(&cgroups)),
+            cgroups,
+            pids,
+            start_ticks: init.start_ticks,
+            comm: init.comm.clone(),
+        });
+    }
+    out
+}
+
+/// The v2 path when it says something, else the first controller's path.
+fn default_cgroup(cgroups: &[CgroupEntry]) -> Option<String> {
+    cgroups
+        .iter()
+        .find(|e| e.hierarchy == 0 && e.path != "/")
+        .or_else(|| {
+            cgroups
+                .iter()
+                .find(|e| e.controllers.iter().any(|c| c == "memory"))
+        })
+        .or_else(|| cgroups.first())
+        .map(|e| e.path.clone())
+}
+
+// --- identity --------------------------------------------------------------------------
+
+struct Identity {
+    id: String,
+    name: Option<String>,
+    runtime: &'static str,
+    cgroup: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+struct RuntimeState {
+    runtime: &'static str,
+    id: String,
+    pid: i32,
+    /// cgroup paths (absolute under the hierarchy mounts, or relative) the runtime recorded
+    cgroup_paths: Vec<String>,
+}
+
+struct StateDir {
+    path: &'static str,
+    kind: StateKind,
+    runtime: &'static str,
+}
+
+#[derive(Clone, Copy)]
+enum StateKind {
+    /// `<dir>/<id>/state.json` (libcontainer)
+    Runc,
+    /// `<dir>/<id>/status` (crun)
+    Crun,
+    /// `<dir>/<namespace>/<id>/state.json`
+    RuncNamespaced,
+    /// `<dir>/<namespace>/<id>/init.pid` (containerd shim v2 tasks)
+    Task,
+}
+
+const RUNTIME_STATE_DIRS: &[StateDir] = &[
+    StateDir {
+        path: "/run/runc",
+        kind: StateKind::Runc,
+        runtime: "runc",
+    },
+    StateDir {
+        path: "/run/crun",
+        kind: StateKind::Crun,
+        runtime: "crun",
+    },
+    StateDir {
+        path: "/run/docker/runtime-runc/moby",
+        kind: StateKind::Runc,
+        runtime: "docker",
+    },
+    StateDir {
+        path: "/run/containerd/runc",
+        kind: StateKind::RuncNamespaced,
+        runtime: "containerd",
+    },
+    StateDir {
+        path: "/run/containerd/io.containerd.runtime.v2.task",
+        kind: StateKind::Task,
+        runtime: "containerd",
+    },
+];
+
+#[derive(serde::Deserialize)]
+struct RuncStateJson {
+    #[serde(default)]
+    init_process_pid: i32,
+    #[serde(default)]
+    cgroup_paths: BTreeMap<String, String>,
+}
+
+#[derive(serde::Deserialize)]
+struct CrunStatusJson {
+    #[serde(default)]
+    pid: i32,
+    #[serde(default, rename = "cgroup-path")]
+    cgroup_path: Option<String>,
+}
+
+/// Read one runtime state folder (`<root>/<id>`) of the given kind.
+fn read_runtime_state(dir: &Path, kind: StateKind) -> Option<RuntimeState> {
+    let id = dir.file_name()?.to_string_lossy().into_owned();
+    match kind {
+        StateKind::Runc | StateKind::RuncNamespaced => {
+            let text = fs::read(dir.join("state.json")).ok()?;
+            let st: RuncStateJson = serde_json::from_slice(&text).ok()?;
+            Some(RuntimeState {
+                runtime: "runc",
+                id,
+                pid: st.init_process_pid,
+                cgroup_paths: st.cgroup_paths.into_values().collect(),
+            })
+        }
+        StateKind::Crun => {
+            let text = fs::read(dir.join("status")).ok()?;
+            let st: CrunStatusJson = serde_json::from_slice(&text).ok()?;
+            Some(RuntimeState {
+                runtime: "crun",
+                id,
+                pid: st.pid,
+                cgroup_paths: st.cgroup_path.into_iter().collect(),
+            })
+        }
+        StateKind::Task => {
+            let pid = read_pid_file(&dir.join("init.pid"))?;
+            Some(RuntimeState {
+                runtime: "containerd",
+                id,
+                pid,
+                cgroup_paths: Vec::new(),
+            })
+        }
+    }
+    .filter(|s| s.pid > 0)
+}
+
+/// Everything read once per scan to name containers.
+struct IdentityContext {
+    /// host pid -> ctrkit name (and its `id` file, when there is one)
+    ctrkit: HashMap<i32, (String, Option<String>)>,
+    runtime: Vec<RuntimeState>,
+}
+
+impl IdentityContext {
+    fn load(dirs: &Dirs) -> IdentityContext {
+        let mut ctrkit = HashMap::new();
+        if let Ok(rd) = fs::read_dir(dirs.containers_dir()) {
+            for e in rd.flatten() {
+                let dir = e.path();
+                if let Some(pid) = read_pid_file(&dir.join("pid")) {
+                    let name = e.file_name().to_string_lossy().into_owned();
+                    let id = crate::state::read_trimmed(&dir.join("id"))
+                        .ok()
+                        .filter(|s| !s.is_empty());
+                    ctrkit.insert(pid, (name, id));
+                }
+            }
+        }
+        let mut runtime = Vec::new();
+        for sd in RUNTIME_STATE_DIRS {
+            let Ok(rd) = fs::read_dir(sd.path) else {
+                continue;
+            };
+            for e in rd.flatten() {
+                let p = e.path();
+                let found: Vec<RuntimeState> = match sd.kind {
+                    StateKind::RuncNamespaced | StateKind::Task => fs::read_dir(&p)
+                        .map(|rd| {
+                            rd.flatten()
+                                .filter_map(|e| read_runtime_state(&e.path(), sd.kind))
+                                .collect()
+                        })
+                        .unwrap_or_default(),
+                    _ => read_runtime_state(&p, sd.kind).into_iter().collect(),
+                };
+                for mut st in found {
+                    st.runtime = sd.runtime;
+                    runtime.push(st);
+                }
+            }
+        }
+        IdentityContext { ctrkit, runtime }
+    }
+
+    fn identify(
+        &self,
+        pid: i32,
+        launcher: Option<i32>,
+        pids: &[i32],
+        cgroups: &[CgroupEntry],
+        ns: &NsSet,
+        host: &NsSet,
+    ) -> Identity {
+        // 1. ctrkit state: the init, its launcher, or (last) any member
+        let hit = self
+            .ctrkit
+            .get(&pid)
+            .or_else(|| launcher.and_then(|l| self.ctrkit.get(&l)))
+            .or_else(|| pids.iter().find_map(|p| self.ctrkit.get(p)));
+        if let Some((name, id)) = hit {
+            return Identity {
+                id: id.clone().unwrap_or_else(|| synthetic_id(ns, host)),
+                name: Some(name.clone()),
+                runtime: "ctrkit",
+                cgroup: None,
+            };
+        }
+        // 2. the cgroup path
+        let mut paths: Vec<&str> = Vec::new();
+        for e in cgroups {
+            if !paths.contains(&e.path.as_str()) {
+                paths.push(&e.path);
+            }
+        }
+        for p in &paths {
+            if let Some((runtime, id, name)) = identify_cgroup(p) {
+                return Identity {
+                    id,
+                    name,
+                    runtime,
+                    cgroup: Some(p.to_string()),
+                };
+            }
+        }
+        // 3. runtime state dirs: by pid, then by cgroup path
+        let by_pid = self
+            .runtime
+            .iter()
+            .find(|s| s.pid == pid || Some(s.pid) == launcher);
+        let by_cgroup = || {
+            self.runtime.iter().find(|s| {
+                s.cgroup_paths.iter().any(|rp| {
+                    paths
+                        .iter()
+                        .any(|p| *p != "/" && (rp == p || rp.ends_with(p)))
+                })
+            })
+        };
+        if let Some(st) = by_pid.or_else(by_cgroup) {
+            let cg = paths
+                .iter()
+                .find(|p| **p != "/" && st.cgroup_paths.iter().any(|rp| rp.ends_with(*p)))
+                .map(|p| p.to_string());
+            return Identity {
+                id: st.id.clone(),
+                name: None,
+                runtime: st.runtime,
+                cgroup: cg,
+            };
+        }
+        // 4. synthetic
+        Identity {
+            id: synthetic_id(ns, host),
+            name: None,
+            runtime: "unshare",
+            cgroup: None,
+        }
+    }
+}
+
+fn is_hex_id(s: &str) -> bool {
+    s.len() >= 12 && s.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// Name a container from one cgroup path: `(runtime, id, name)`.
+pub fn identify_cgroup(path: &str) -> Option<(&'static str, String, Option<String>)> {
+    let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    let kube = segs.iter().any(|s| s.starts_with("kubepods"));
+    // innermost match wins (docker in docker nests /docker/<id>/docker/<id2>)
+    for i in (0..segs.len()).rev() {
+        let seg = segs[i];
+        let base = seg.strip_suffix(".scope").unwrap_or(seg);
+        let prefixed = [
+            ("docker-", "docker"),
+            ("libpod-", "podman"),
+            ("crio-", "cri-o"),
+            ("cri-containerd-", "containerd"),
+        ];
+        for (prefix, runtime) in prefixed {
+            if let Some(id) = base.strip_prefix(prefix) {
+                if is_hex_id(id) {
+                    let runtime = if kube { "kubernetes" } else { runtime };
+                    return Some((runtime, id.to_string(), None));
+                }
+            }
+        }
+        if i > 0 && is_hex_id(seg) {
+            match segs[i - 1] {
+                "docker" => return Some(("docker", seg.to_string(), None)),
+                "libpod_parent" => return Some(("podman", seg.to_string(), None)),
+                _ if kube => return Some(("kubernetes", seg.to_string(), None)),
+                _ => {}
+            }
+        }
+        if let Some(name) = seg.strip_prefix("lxc.payload.") {
+            if !name.is_empty() {
+                return Some(("lxc", name.to_string(), Some(name.to_string())));
+            }
+        }
+        if i > 0 && segs[i - 1] == "lxc" && !seg.is_empty() {
+            return Some(("lxc", seg.to_string(), Some(seg.to_string())));
+        }
+        if let Some(rest) = base.strip_prefix("machine-") {
+            if seg.ends_with(".scope") && segs[..i].contains(&"machine.slice") {
+                let name = systemd_unescape(rest);
+                let name = name
+                    .strip_prefix("nspawn-")
+                    .map(str::to_string)
+                    .unwrap_or(name);
+                return Some(("nspawn", name.clone(), Some(name)));
+            }
+        }
+        if seg.contains("nspawn") && segs[..i].contains(&"machine.slice") {
+            let name = systemd_unescape(base);
+            return Some(("nspawn", name.clone(), Some(name)));
+        }
+    }
+    None
+}
+
+/// Undo systemd's unit-name escaping (`\x2d` -> `-`).
+fn systemd_unescape(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'\\' && i + 3 < b.len() && b[i + 1] == b'x' {
+            if let Ok(v) = u8::from_str_radix(&s[i + 2..i + 4], 16) {
+                out.push(v);
+                i += 4;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// A stable 64-hex id from the namespaces a container does not share with the host.
+pub fn synthetic_id(ns: &NsSet, host: &NsSet) -> String {
+    let mut data = Vec::new();
+    for k in ns.differing(host) {
+        data.extend_from_slice(k.proc_name().as_bytes());
+        data.extend_from_slice(&ns.get(k).to_le_bytes());
+    }
+    let mut s = String::with_capacity(64);
+    for seed in 0u64..4 {
+        // FNV-1a 64, seeded per quarter, then a final avalanche (splitmix64)
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325 ^ seed.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        for &b in &data {
+            h ^= b as u64;
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        h ^= h >> 30;
+        h = h.wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        h ^= h >> 27;
+        h = h.wrapping_mul(0x94d0_49bb_1331_11eb);
+        h ^= h >> 31;
+        s.push_str(&format!("{h:016x}"));
+    }
+    s
+}
+
+// --- /proc reading -----------------------------------------------------------------------
+
+const PF_KTHREAD: u64 = 0x0020_0000;
+
+pub(crate) struct Stat {
+    pub state: char,
+    pub ppid: i32,
+    pub comm: String,
+    pub flags: u64,
+    pub utime: u64,
+    pub stime: u64,
+    pub start_ticks: u64,
+    pub rss_pages: u64,
+}
+
+/// Parse `/proc/PID/stat` (the command name may hold spaces and parentheses).
+pub(crate) fn parse_stat(buf: &[u8]) -> Option<Stat> {
+    let open = buf.iter().position(|&b| b == b'(')?;
+    let close = buf.iter().rposition(|&b| b == b')')?;
+    let comm = String::from_utf8_lossy(buf.get(open + 1..close)?).into_owned();
+    let rest = std::str::from_utf8(buf.get(close + 1..)?).ok()?;
+    let f: Vec<&str> = rest.split_ascii_whitespace().collect();
+    let num = |i: usize| -> Option<u64> { f.get(i)?.parse().ok() };
+    Some(Stat {
+        state: f.first()?.chars().next()?,
+        ppid: f.get(1)?.parse().ok()?,
+        comm,
+        flags: num(6)?,
+        utime: num(11)?,
+        stime: num(12)?,
+        start_ticks: num(19)?,
+        rss_pages: num(21).unwrap_or(0),
+    })
+}
+
+/// An `O_PATH` directory fd for `/proc/PID`, so later look-ups skip path resolution.
+struct DirFd(i32);
+
+impl DirFd {
+    fn open(path: &Path) -> io::Result<DirFd> {
+        let c = CString::new(path.as_os_str().as_bytes()).map_err(io::Error::other)?;
+        // SAFETY: valid NUL-terminated path; the fd is owned by DirFd and closed on drop.
+        let fd = unsafe {
+            libc::open(
+                c.as_ptr(),
+                libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC,
+            )
+        };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(DirFd(fd))
+    }
+
+    /// Read a small file under the directory into `buf`.
+    fn read(&self, name: &str, buf: &mut Vec<u8>) -> io::Result<()> {
+        let c = CString::new(name).map_err(io::Error::other)?;
+        // SAFETY: self.0 is a valid dirfd; c is NUL-terminated.
+        let fd = unsafe { libc::openat(self.0, c.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        buf.clear();
+        let mut chunk = [0u8; 4096];
+        let res = loop {
+            // SAFETY: reading into a stack buffer of the given length from an owned fd.
+            let n = unsafe { libc::read(fd, chunk.as_mut_ptr().cast(), chunk.len()) };
+            if n < 0 {
+                let e = io::Error::last_os_error();
+                if e.kind() == io::ErrorKind::Interrupted {
+                    continue;
+                }
+                break Err(e);
+            }
+            if n == 0 {
+                break Ok(());
+            }
+            buf.extend_from_slice(&chunk[..n as usize]);
+        };
+        // SAFETY: closing the fd opened above, once.
+        unsafe { libc::close(fd) };
+        res
+    }
+
+    /// The inode of what `name` (a magic link like `ns/net`) points to; 0 when unreadable.
+    fn inode(&self, name: &std::ffi::CStr) -> u64 {
+        // SAFETY: an all-zero stat is a valid out-buffer; dirfd and name are valid.
+        let mut st: libc::stat = unsafe { std::mem::zeroed() };
+        let rc = unsafe { libc::fstatat(self.0, name.as_ptr(), &mut st, 0) };
+        if rc == 0 { st.st_ino } else { 0 }
+    }
+
+    fn ns_set(&self) -> NsSet {
+        const NAMES: [&std::ffi::CStr; 8] = [
+            c"ns/user",
+            c"ns/cgroup",
+            c"ns/ipc",
+            c"ns/uts",
+            c"ns/net",
+            c"ns/pid",
+            c"ns/time",
+            c"ns/mnt",
+        ];
+        let mut s = NsSet::default();
+        for (i, n) in NAMES.iter().enumerate() {
+            s.0[i] = self.inode(n);
+        }
+        s
+    }
+}
+
+impl Drop for DirFd {
+    fn drop(&mut self) {
+        // SAFETY: closing an fd this struct owns, once.
+        unsafe { libc::close(self.0) };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ns_names_follow_kind_order() {
+        for (i, k) in NsKind::ALL.iter().enumerate() {
+            assert_eq!(kind_index(*k), i);
+        }
+    }
+
+    #[test]
+    fn cgroup_paths_name_their_runtime() {
+        let id = "4f2a9c1e8b7d6a5f4e3d2c1b0a9f8e7d6c5b4a3f2e1d0c9b8a7f6e5d4c3b2a1f";
+        let cases: Vec<(String, &str, &str)> = vec![
+            (format!("/docker/{id}"), "docker", id),
+            (format!("/system.slice/docker-{id}.scope"), "docker", id),
+            (
+                format!("/machine.slice/libpod-{id}.scope/container"),
+                "podman",
+                id,
+            ),
+            (format!("/libpod_parent/libpod-{id}"), "podman", id),
+            (format!("/system.slice/crio-{id}.scope"), "cri-o", id),
+            (
+                format!("/system.slice/cri-containerd-{id}.scope"),
+                "containerd",
+                id,
+            ),
+            (
+                format!(
+                    "/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod1.slice/cri-containerd-{id}.scope"
+                ),
+                "kubernetes",
+                id,
+            ),
+            (
+                format!("/kubepods/besteffort/pod0a1b/{id}"),
+                "kubernetes",
+                id,
+            ),
+            ("/lxc.payload.web/init.scope".to_string(), "lxc", "web"),
+            (
+                "/machine.slice/machine-my\\x2dbox.scope/payload".to_string(),
+                "nspawn",
+                "my-box",
+            ),
+            (
+                format!("/docker/{id}/docker/abcdefabcdef12"),
+                "docker",
+                "abcdefabcdef12",
+            ),
+        ];
+        for (path, runtime, want) in cases {
+            let (r, got, _) = identify_cgroup(&path).unwrap_or_else(|| panic!("{path} not named"));
+            assert_eq!((r, got.as_str()), (runtime, want), "{path}");
+        }
+        for path in [
+            "/",
+            "/user.slice/user-0.slice/session-1.scope",
+            "/docker",
+            "/x/libpod-conmon-zz",
+        ] {
+            assert!(identify_cgroup(path).is_none(), "{path}");
+        }
+    }
+
+    #[test]
+    fn stat_with_odd_command_names() {
+        let line =
+            b"42 (a) b (c)) S 1 42 42 0 -1 4194560 1 0 0 0 7 3 0 0 20 0 1 0 12345 1000 77 0\n";
+        let s = parse_stat(line).unwrap();
+        assert_eq!(s.comm, "a) b (c)");
+        assert_eq!(
+            (
+                s.state,
+                s.ppid,
+                s.utime,
+                s.stime,
+                s.start_ticks,
+                s.rss_pages
+            ),
+            ('S', 1, 7, 3, 12345, 77)
+        );
+        assert!(parse_stat(b"garbage").is_none());
+    }
+
+    #[test]
+    fn synthetic_ids_are_stable_and_distinct() {
+        let host = NsSet([1, 2, 3, 4, 5, 6, 7, 8]);
+        let mut a = host;
+        a.0[5] = 99;
+        let mut b = host;
+        b.0[5] = 100;
+        assert_eq!(synthetic_id(&a, &host), synthetic_id(&a, &host));
+        assert_ne!(synthetic_id(&a, &host), synthetic_id(&b, &host));
+        assert_eq!(synthetic_id(&a, &host).len(), 64);
+    }
+
+    #[test]
+    fn resolve_by_name_id_and_prefix() {
+        let mk = |id: &str, name: Option<&str>| Container {
+            id: id.into(),
+            name: name.map(Into::into),
+            runtime: "runc".into(),
+            pid: 1,
+            launcher_pid: None,
+            namespaces: BTreeMap::new(),
+            private_namespaces: vec![],
+            cgroup: None,
+            cgroups: vec![],
+            pids: vec![1],
+            start_ticks: 0,
+            comm: "sh".into(),
+        };
+        let cs = vec![
+            mk("abc123", Some("web")),
+            mk("abd456", None),
+            mk("web", None),
+        ];
+        assert_eq!(
+            resolve_in("web", &cs).unwrap().id,
+            "abc123",
+            "a name beats an id"
+        );
+        assert_eq!(resolve_in("abd", &cs).unwrap().id, "abd456");
+        let e = resolve_in("ab", &cs).unwrap_err();
+        assert!(e.to_string().contains("ambiguous"), "{e}");
+        assert!(matches!(
+            resolve_in("zz", &cs),
+            Err(DiscoverError::NotFound(_))
+        ));
+        assert!(resolve_in("", &cs).is_err());
+    }
+
+    #[test]
+    fn this_host_scans_without_error() {
+        let dirs = Dirs {
+            root: "/nonexistent".into(),
+            state_dir: "/nonexistent".into(),
+        };
+        let snap = snapshot(&dirs).unwrap();
+        let me = std::process::id() as i32;
+        assert!(snap.proc(me).is_some(), "the scan sees this process");
+    }
+}
