@@ -157,14 +157,17 @@ undo_replay() {
     return 0
 }
 
-# teardown DIR : undo everything, then remove the state folder (never crossing into a mount)
+# teardown DIR : undo everything, then remove the state folder -- unless something is still
+# mounted in it (rm -r would delete through a bind mount of the same filesystem)
 teardown() {
-    if undo_replay "$1"; then
-        rm -rf --one-file-system "$1" 2>/dev/null || {
-            warn "cannot remove state folder $1 (still mounted?)"
-            return 1
-        }
-    else
+    undo_replay "$1" || return 1
+    _m=$(awk -v d="$1/" 'index($5, d) == 1 { print $5 }' /proc/self/mountinfo)
+    if [ -n "$_m" ]; then
+        warn "not removing state folder $1: still mounted: $(printf '%s' "$_m" | tr '\n' ' ')"
         return 1
     fi
+    rm -rf --one-file-system "$1" || {
+        warn "cannot remove state folder $1"
+        return 1
+    }
 }

@@ -1,0 +1,162 @@
+#!/usr/bin/env bats
+# ctr-run on the default image with --network none: the Docker demonstrations of isolation,
+# limits and layers, and the options that shape a container, each checked from outside.
+
+load helpers
+load 60-ctr-helpers
+
+setup_file() { ctr_setup_file; }
+
+
+@test "ps -ef inside shows the command as PID 1 and nothing of the host" {
+    need_run
+    run_tool ctr-run --rm --network none busybox ps -ef
+    lines=$(printf '%s\n' "$output" | grep -c '')
+    assert_eq "$lines" 2 "a header and ps itself: $output"
+    assert_match "$(printf '%s\n' "$output" | sed -n 2p)" '^ +1 root +[0-9:]+ ps -ef$'
+    no_leftovers none
+}
+
+@test "the hostname is the container's: --hostname, else its name" {
+    need_run
+    run_tool ctr-run --rm --network none --hostname box busybox hostname
+    assert_eq "$output" box
+    run_tool ctr-run --rm --network none --name named-one busybox cat /proc/sys/kernel/hostname
+    assert_eq "$output" named-one
+    [ "$(hostname)" != box ]
+}
+
+@test "--rm leaves nothing: state folder, mounts, cgroup, container layer" {
+    need_run
+    run_tool ctr-run --rm --network none --name gone --memory 64m busybox true
+    no_leftovers gone
+    run_tool ctr-run --rm --network none --name gone busybox true
+    no_leftovers gone
+}
+
+@test "the exit status is the container's; 126 and 127 as Docker's" {
+    need_run
+    run_tool --rc 7 ctr-run --rm --network none busybox sh -c 'exit 7'
+    run_tool --rc 127 ctr-run --rm --network none busybox /no/such/command
+    run_tool --rc 126 ctr-run --rm --network none busybox /etc/passwd
+    run_tool --rc 137 ctr-run --rm --network none busybox sh -c 'kill -9 $$'
+    no_leftovers none
+}
+
+@test "the environment: image Env, PATH, HOSTNAME, -e, --env-file; nothing of the caller's" {
+    need_run
+    printf '# a comment\nFROM_FILE=yes\n\nOVERRIDE=file\n' >"$TEST_DIR/env"
+    SECRET_OF_HOST=leak PASSED=through run_tool ctr-run --rm --network none --name envy \
+        --env-file "$TEST_DIR/env" -e OVERRIDE=flag -e PASSED -e A='x y' busybox env
+    env=$(printf '%s\n' "$output" | sort)
+    assert_contains "$env" "FROM_FILE=yes"
+    assert_contains "$env" "OVERRIDE=flag"
+    assert_contains "$env" "PASSED=through"
+    assert_contains "$env" "A=x y"
+    assert_contains "$env" "HOSTNAME=envy"
+    assert_contains "$env" "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+    [[ "$env" != *SECRET_OF_HOST* ]]
+    [[ "$env" != *OVERRIDE=file* ]]
+}
+
+@test "-u 1000 really runs as uid 1000; -u user:user by name; -w sets the directory" {
+    need_run
+    run_tool ctr-run --rm --network none -u 1000 busybox sh -c 'id -u; id -g; grep ^Uid: /proc/self/status'
+    assert_eq "$(printf '%s\n' "$output" | sed -n 1p)" 1000
+    assert_eq "$(printf '%s\n' "$output" | sed -n 2p)" 1000
+    assert_match "$(printf '%s\n' "$output" | sed -n 3p)" '^Uid:[[:space:]]+1000[[:space:]]+1000[[:space:]]+1000[[:space:]]+1000$'
+    run_tool ctr-run --rm --network none -u user:nogroup -w /tmp busybox sh -c 'id -un; id -g; pwd; echo $HOME'
+    assert_eq "$output" "user
+65534
+/tmp
+/home/user"
+    run_tool --rc 125 ctr-run --rm --network none -u nosuchuser busybox true
+    assert_error ctr-run "user 'nosuchuser' not found in image busybox"
+}
+
+@test "--read-only: the root filesystem refuses writes, --tmpfs still takes them" {
+    need_run
+    run_tool --rc 1 ctr-run --rm --network none --read-only busybox touch /newfile
+    assert_contains "$stderr" "Read-only file system"
+    run_tool ctr-run --rm --network none --read-only --tmpfs /scratch busybox sh -c 'touch /scratch/f && grep " /scratch " /proc/mounts'
+    assert_contains "$output" "tmpfs /scratch tmpfs"
+}
+
+@test "-v: a volume is the host's directory; :ro is enforced" {
+    need_run
+    mkdir -p "$TEST_DIR/vol"
+    echo from-host >"$TEST_DIR/vol/in"
+    run_tool ctr-run --rm --network none -v "$TEST_DIR/vol:/data" busybox sh -c 'cat /data/in; echo from-container >/data/out'
+    assert_eq "$output" from-host
+    assert_eq "$(cat "$TEST_DIR/vol/out")" from-container
+    run_tool --rc 1 ctr-run --rm --network none -v "$TEST_DIR/vol:/data:ro" busybox sh -c 'cat /data/in; echo x >/data/out2'
+    assert_eq "$output" from-host
+    assert_contains "$stderr" "Read-only file system"
+    [ ! -e "$TEST_DIR/vol/out2" ]
+}
+
+@test "capabilities: Docker's default set, --cap-drop ALL, --privileged; no_new_privs" {
+    need_run
+    run_tool ctr-run --rm --network none busybox grep -E '^(CapEff|NoNewPrivs)' /proc/self/status
+    assert_contains "$output" "CapEff:	00000000a80425fb"
+    assert_contains "$output" "NoNewPrivs:	1"
+    run_tool ctr-run --rm --network none --cap-drop ALL busybox grep ^CapEff /proc/self/status
+    assert_eq "$output" "CapEff:	0000000000000000"
+    run_tool ctr-run --rm --network none --cap-drop ALL --cap-add NET_ADMIN busybox grep ^CapEff /proc/self/status
+    assert_eq "$output" "CapEff:	0000000000001000"
+    run_tool ctr-run --rm --network none --privileged busybox grep ^CapEff /proc/self/status
+    assert_eq "$output" "CapEff:	$(grep ^CapEff /proc/self/status | cut -f2)"
+}
+
+@test "--init: PID 1 is the init, the command is PID 2; --entrypoint replaces the command" {
+    need_run
+    run_tool ctr-run --rm --network none --init busybox sh -c 'echo $$; cat /proc/1/cmdline | tr "\0" " "'
+    assert_eq "$(printf '%s\n' "$output" | sed -n 1p)" 2
+    run_tool ctr-run --rm --network none --entrypoint /bin/echo busybox hello world
+    assert_eq "$output" "hello world"
+    # without a command: the image's Cmd, sh, reading stdin
+    run_tool sh -c 'echo "echo from-stdin-\$((6*7))" | ctr-run --rm --network none busybox'
+    assert_eq "$output" from-stdin-42
+}
+
+@test "--cpus 0.5 is a 50000/100000 quota and a busy loop gets half a CPU" {
+    need_run
+    run_tool ctr-run -d --network none --name spin --cpus 0.5 --memory 64m --pids-limit 50 \
+        busybox sh -c 'while :; do :; done'
+    assert_eq "$output" spin
+    cpu=$(cgroup_dir cpu spin)
+    assert_eq "$(cat "$cpu/cpu.cfs_quota_us")" 50000
+    assert_eq "$(cat "$cpu/cpu.cfs_period_us")" 100000
+    assert_eq "$(cat "$(cgroup_dir memory spin)/memory.limit_in_bytes")" $((64 * 1024 * 1024))
+    assert_eq "$(cat "$(cgroup_dir pids spin)/pids.max")" 50
+    acct=$(cgroup_dir cpuacct spin)/cpuacct.usage
+    a=$(cat "$acct")
+    sleep 2
+    b=$(cat "$acct")
+    ms=$(((b - a) / 1000000))
+    echo "busy loop used $ms ms of CPU in 2000 ms" >&3
+    [ "$ms" -gt 750 ] && [ "$ms" -lt 1250 ]
+    run_tool ctr-rm -f spin
+    no_leftovers spin
+}
+
+@test "a file written in the container lives only in its layer; ctr-commit makes an image of it" {
+    need_run
+    run_tool ctr-run --network none --name writer busybox sh -c 'echo layered >/hello; rm /etc/group'
+    run_tool layermount diff writer
+    assert_contains "$output" "A /hello"
+    assert_contains "$output" "D /etc/group"
+    # the image is unchanged: a new container does not see it
+    run_tool ctr-run --rm --network none busybox sh -c 'test ! -e /hello && test -e /etc/group && echo clean'
+    assert_eq "$output" clean
+    run_tool ctr-commit writer hello-image
+    run_tool ctr-run --rm --network none hello-image sh -c 'cat /hello; test ! -e /etc/group && echo gone'
+    assert_eq "$output" "layered
+gone"
+    run_tool ctr-images
+    assert_contains "$output" hello-image
+    run_tool ctr-rm writer
+    no_leftovers writer
+    run_tool ctr-run --rm --network none busybox cat /etc/group
+    assert_contains "$output" "root:x:0:"
+}

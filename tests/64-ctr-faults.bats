@@ -1,0 +1,95 @@
+#!/usr/bin/env bats
+# Faults: ctr-run killed with SIGKILL during setup, then ctr-rm -f; a step that fails makes
+# ctr-run exit 125 with one line and undo the steps before it.
+
+load helpers
+load 60-ctr-helpers
+
+setup_file() { ctr_setup_file; }
+setup() {
+    ctrkit_setup
+    require_root
+    create_test_host
+}
+
+need_net() {
+    need_run
+    need netbridge
+}
+
+host_clean() {
+    assert_eq "$(in_host ip -o link show type veth | grep -c '' || true)" 0 "veths left"
+    if in_host ip link show ctrkit0 >/dev/null 2>&1; then
+        run_tool in_host netbridge leases ctrkit0 --json
+        assert_json 'length' 0
+    fi
+}
+
+# undo_lines NAME WORD : how many lines of the container's undo log start with WORD
+undo_lines() {
+    grep -c "^$2" "$CTRKIT_STATE/containers/$1/undo" 2>/dev/null || echo 0
+}
+
+# kill_at NAME POINT : start ctr-run in the test host, SIGKILL it at POINT, then ctr-rm -f
+kill_at() {
+    local name=$1 point=$2 pid i=0
+    in_host ctr-run --name "$name" --cpus 0.5 -p 8088:80 busybox sleep 4245 >/dev/null 2>&1 3>&- &
+    pid=$!
+    track_pid "$pid"
+    while :; do
+        case $point in
+            pending:*) [ "$(undo_lines "$name" pending)" -ge "${point#*:}" ] && break ;;
+            ok:*) [ "$(undo_lines "$name" ok)" -ge "${point#*:}" ] && break ;;
+            running) [ -s "$CTRKIT_STATE/containers/$name/pid" ] && break ;;
+        esac
+        kill -0 "$pid" 2>/dev/null || { echo "ctr-run ended before $point" >&2; return 1; }
+        i=$((i + 1))
+        [ $i -lt 4000 ] || { echo "never reached $point" >&2; return 1; }
+        sleep 0.005
+    done
+    kill -KILL "$pid"
+    wait "$pid" 2>/dev/null || true
+    run_tool in_host ctr-rm -f "$name"
+    no_leftovers "$name" host
+    host_clean
+    ! pgrep -x -f 'sleep 4245' >/dev/null
+}
+
+@test "SIGKILL during the mount, after the cgroup, during the namespace pin, during attach, while running: ctr-rm -f leaves nothing" {
+    need_net
+    kill_at k1 pending:1
+    kill_at k2 ok:2
+    kill_at k3 pending:3
+    kill_at k4 pending:4
+    kill_at k5 running
+}
+
+@test "a bad image name: exit 125, one line, nothing made" {
+    need_run
+    run_tool --rc 125 ctr-run --rm --network none --name badimg no-such-image true
+    assert_error ctr-run "image no-such-image"
+    no_leftovers badimg
+}
+
+@test "a cgroup limit the kernel refuses: exit 125, one line, the mount undone" {
+    need_run
+    run_tool --rc 125 ctr-run --rm --network none --name badcpu --cpuset-cpus 63 busybox true
+    assert_error ctr-run "cgroup"
+    no_leftovers badcpu
+    # the container layer went with it: the name can be used again at once
+    run_tool ctr-run --rm --network none --name badcpu busybox true
+}
+
+@test "an address or a port already taken: exit 125, one line, everything undone" {
+    need_net
+    run_tool in_host ctr-run -d --name holder --ip 10.47.0.50 -p 8089:80 busybox sleep 4246
+    run_tool --rc 125 in_host ctr-run --rm --name taker --ip 10.47.0.50 busybox true
+    assert_error ctr-run "network"
+    no_leftovers taker host
+    run_tool --rc 125 in_host ctr-run --rm --name taker2 -p 8089:80 busybox true
+    assert_error ctr-run "network"
+    no_leftovers taker2 host
+    assert_eq "$(in_host ip -o link show type veth | grep -c '')" 1 "only holder's veth"
+    run_tool in_host ctr-rm -f holder
+    host_clean
+}
