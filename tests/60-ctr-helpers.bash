@@ -70,7 +70,8 @@ probe_netbridge_none() {
 }
 
 probe_ctr_ps() {
-    ctr-ps --json | jq -e 'type == "array"' >/dev/null
+    local out
+    out=$(ctr-ps --json) && jq -e 'type == "array"' >/dev/null <<<"$out"
 }
 
 # need TOOL... : skip unless every named tool works (layermount cgset nsenter netbridge
