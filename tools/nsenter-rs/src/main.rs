@@ -1,6 +1,15 @@
+mod capset;
+mod cgroup;
 mod cli;
+mod container;
+mod create;
+mod enter;
 mod error;
+mod mounts;
+mod pin;
+mod process;
 mod run;
+mod settings;
 
 fn main() {
     common::run("nsenter-rs", include_str!("../../../man/nsenter-rs.1.in"), run::run)

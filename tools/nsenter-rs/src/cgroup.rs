@@ -1,0 +1,101 @@
+//! Joining a cgroup (create mode `--cgroup PATH`) and the target's cgroups (enter mode
+//! `-c`). On a hybrid machine a path is joined in every v1 controller hierarchy where it
+//! exists and in the cgroup2 hierarchy at `/sys/fs/cgroup/unified`; on pure v2 it is
+//! `/sys/fs/cgroup/PATH`.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, IoContext};
+
+pub const CGROUP_ROOT: &str = "/sys/fs/cgroup";
+
+/// Is `/sys/fs/cgroup` itself a cgroup2 mount (pure v2)?
+fn pure_v2(root: &Path) -> bool {
+    nix::sys::statfs::statfs(root)
+        .map(|s| s.filesystem_type() == nix::sys::statfs::CGROUP2_SUPER_MAGIC)
+        .unwrap_or(false)
+}
+
+/// The hierarchy roots under `root`: one directory per mounted hierarchy (symlinks such
+/// as `cpu -> cpu,cpuacct` folded).
+fn hierarchies(root: &Path) -> Vec<PathBuf> {
+    if pure_v2(root) {
+        return vec![root.to_path_buf()];
+    }
+    let mut out: Vec<PathBuf> = Vec::new();
+    let Ok(rd) = fs::read_dir(root) else { return out };
+    let mut names: Vec<PathBuf> = rd.filter_map(|e| e.ok()).map(|e| e.path()).collect();
+    names.sort();
+    for p in names {
+        let Ok(real) = fs::canonicalize(&p) else { continue };
+        if !real.is_dir() || out.contains(&real) {
+            continue;
+        }
+        if real.join("cgroup.procs").exists() {
+            out.push(real);
+        }
+    }
+    out
+}
+
+/// The `cgroup.procs` files that `path` names: an absolute cgroupfs directory names itself;
+/// any other path is taken below every hierarchy root where it exists.
+pub fn procs_files(path: &Path) -> Result<Vec<PathBuf>, Error> {
+    let root = Path::new(CGROUP_ROOT);
+    if path.starts_with(root) {
+        let f = path.join("cgroup.procs");
+        if !f.exists() {
+            return Err(Error::Usage(format!("{} is not a cgroup directory", path.display())));
+        }
+        return Ok(vec![f]);
+    }
+    let rel = path.strip_prefix("/").unwrap_or(path);
+    if rel.components().any(|c| c == std::path::Component::ParentDir) || rel.as_os_str().is_empty() {
+        return Err(Error::Usage(format!("'{}' is not a cgroup path", path.display())));
+    }
+    let files: Vec<PathBuf> = hierarchies(root)
+        .into_iter()
+        .map(|h| h.join(rel).join("cgroup.procs"))
+        .filter(|f| f.exists())
+        .collect();
+    if files.is_empty() {
+        return Err(Error::Usage(format!(
+            "cgroup '{}' exists in no hierarchy under {CGROUP_ROOT} (create it first, e.g. with cgset)",
+            path.display()
+        )));
+    }
+    Ok(files)
+}
+
+/// Move `pid` into each of `files`.
+pub fn join(pid: i32, files: &[PathBuf]) -> Result<(), Error> {
+    for f in files {
+        fs::write(f, format!("{pid}\n")).io(|| format!("cannot move process {pid} into {}", f.display()))?;
+    }
+    Ok(())
+}
+
+/// The `cgroup.procs` files of the cgroups `target` is in, one per hierarchy.
+pub fn target_procs_files(target: i32) -> Result<Vec<PathBuf>, Error> {
+    let entries = common::ns::proc_cgroup(target)
+        .io(|| format!("cannot read /proc/{target}/cgroup"))?;
+    let root = Path::new(CGROUP_ROOT);
+    let v2 = pure_v2(root);
+    let mut files = Vec::new();
+    for e in entries {
+        let rel = e.path.trim_start_matches('/');
+        let base = if e.hierarchy == 0 {
+            if v2 { root.to_path_buf() } else { root.join("unified") }
+        } else if let Some(name) = e.controllers.iter().find_map(|c| c.strip_prefix("name=")) {
+            root.join(name)
+        } else {
+            root.join(e.controllers.join(","))
+        };
+        let f = base.join(rel).join("cgroup.procs");
+        if f.exists() {
+            files.push(f);
+        }
+    }
+    Ok(files)
+}

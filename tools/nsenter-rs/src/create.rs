@@ -1,0 +1,585 @@
+//! Create mode: a container's birth.
+//!
+//! The parent clones a child into the new namespaces, writes its ID maps, pins its
+//! namespaces, moves it into its cgroup and writes the pidfile, then lets it go. The child
+//! joins `--join` namespaces, sets hostname and sysctls, builds its filesystem, and execs
+//! the command with the container's user, capabilities and no_new_privs. Any failure in the
+//! child comes back over a close-on-exec pipe as one line; the parent then undoes what it
+//! did (pins, pidfile) and exits 125 (or 126/127 for exec errors). Without `--detach` the
+//! parent forwards signals and exits with the container's status; the child has
+//! PR_SET_PDEATHSIG, so a SIGKILLed parent takes the container with it.
+
+use std::collections::BTreeSet;
+use std::ffi::OsString;
+use std::fs::File;
+use std::io::{Read, Write};
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::PathBuf;
+
+use common::ns::NsKind;
+use common::undo::Undo;
+use nix::fcntl::OFlag;
+use nix::sched::CloneFlags;
+use nix::sys::signal::{self, Signal};
+use nix::unistd::{Gid, Pid, Uid};
+
+use crate::capset::{self, Sets};
+use crate::cli::Cli;
+use crate::error::{Error, IoContext, SysContext};
+use crate::mounts::{self, Plan};
+use crate::process::{self, Env};
+use crate::settings::{IdMap, Rlimit, Sysctl};
+use crate::{cgroup, pin};
+
+/// Everything the child needs, checked before anything is created.
+struct Spec {
+    new: BTreeSet<NsKind>,
+    joins: Vec<(NsKind, PathBuf, File)>,
+    plan: Plan,
+    uid_map: Vec<IdMap>,
+    gid_map: Vec<IdMap>,
+    deny_setgroups: bool,
+    hostname: Option<String>,
+    domainname: Option<String>,
+    sysctls: Vec<Sysctl>,
+    rlimits: Vec<Rlimit>,
+    user: Option<String>,
+    groups: Option<String>,
+    workdir: Option<PathBuf>,
+    env: Env,
+    caps: Sets,
+    no_new_privs: bool,
+    init: bool,
+    detach: bool,
+    pin: Option<PathBuf>,
+    cgroup_files: Vec<PathBuf>,
+    pidfile: Option<PathBuf>,
+    cmd: Vec<OsString>,
+    /// unshare the cgroup namespace in the child after it was moved into its cgroup
+    late_cgroup_ns: bool,
+}
+
+impl Spec {
+    fn from_cli(cli: Cli) -> Result<Spec, Error> {
+        let usage = |m: String| Err(Error::Usage(m));
+        for (name, on) in [
+            ("-t/--target", cli.target.is_some()),
+            ("--container", cli.container.is_some()),
+            ("-a/--all", cli.all),
+            ("-m/--mount", cli.mount.is_some()),
+            ("-u/--uts", cli.uts.is_some()),
+            ("-i/--ipc", cli.ipc.is_some()),
+            ("-n/--net", cli.net.is_some()),
+            ("-p/--pid", cli.pid.is_some()),
+            ("-T/--time", cli.time.is_some()),
+            ("-r/--root", cli.root.is_some()),
+            ("-w/--wd", cli.wd.is_some()),
+            ("-c/--join-cgroup", cli.join_cgroup),
+            ("--caps", cli.caps.is_some()),
+            ("--debug", cli.debug),
+            ("-F/--no-fork", cli.no_fork),
+            ("--preserve-credentials", cli.preserve_credentials),
+        ] {
+            if on {
+                return usage(format!(
+                    "{name} is an enter-mode option; with --new use --join TYPE=FILE"
+                ));
+            }
+        }
+        let mut new: BTreeSet<NsKind> = cli.new.clone().map(|n| n.0).unwrap_or_default().into_iter().collect();
+        let fs_wanted = cli.rootfs.is_some()
+            || cli.mount_proc
+            || !cli.bind.is_empty()
+            || !cli.tmpfs.is_empty()
+            || cli.read_only;
+        let joined: BTreeSet<NsKind> = cli.join.iter().map(|(k, _)| *k).collect();
+        if fs_wanted && !joined.contains(&NsKind::Mnt) {
+            new.insert(NsKind::Mnt);
+        }
+        if (cli.hostname.is_some() || cli.domainname.is_some()) && !joined.contains(&NsKind::Uts) {
+            new.insert(NsKind::Uts);
+        }
+        if cli.map_root_user || !cli.uid_map.is_empty() || !cli.gid_map.is_empty() {
+            new.insert(NsKind::User);
+        }
+        if fs_wanted && joined.contains(&NsKind::Mnt) {
+            return usage("--rootfs, --mount-proc, --bind, --tmpfs and --read-only need a new mnt namespace, not --join mnt".into());
+        }
+        if cli.rootfs.is_none() && cli.read_only {
+            return usage("--read-only needs --rootfs".into());
+        }
+        if cli.map_root_user && (!cli.uid_map.is_empty() || !cli.gid_map.is_empty()) {
+            return usage("--map-root-user and --uid-map/--gid-map exclude each other".into());
+        }
+
+        let mut joins = Vec::new();
+        for (kind, path) in &cli.join {
+            if new.contains(kind) {
+                return usage(format!("namespace type '{kind}' is both in --new and --join"));
+            }
+            if *kind == NsKind::Pid || *kind == NsKind::Time {
+                return usage(format!(
+                    "--join {kind}=... is not supported in create mode: use enter mode (nsenter-rs --{kind}=FILE)"
+                ));
+            }
+            let f = File::open(path).map_err(|source| Error::OpenNs {
+                kind: *kind,
+                path: path.clone(),
+                source,
+            })?;
+            joins.push((*kind, path.clone(), f));
+        }
+        // user first: it may grant the rights to join the rest
+        joins.sort_by_key(|(k, _, _)| NsKind::ALL.iter().position(|a| a == k));
+
+        let have = |k: NsKind| new.contains(&k) || joined.contains(&k);
+        for s in &cli.sysctl {
+            if !have(s.ns) {
+                return usage(format!(
+                    "sysctl '{}' needs a new or joined {} namespace (--new={})",
+                    s.key, s.ns, s.ns
+                ));
+            }
+        }
+
+        let rootfs = match &cli.rootfs {
+            None => None,
+            Some(r) => {
+                let md = std::fs::metadata(r).io(|| format!("rootfs {}", r.display()))?;
+                if !md.is_dir() {
+                    return Err(Error::Io {
+                        what: format!("rootfs {} is not a directory", r.display()),
+                        source: std::io::Error::from_raw_os_error(libc::ENOTDIR),
+                    });
+                }
+                Some(std::fs::canonicalize(r).io(|| format!("rootfs {}", r.display()))?)
+            }
+        };
+        for b in &cli.bind {
+            std::fs::metadata(&b.src).io(|| format!("bind source {}", b.src.display()))?;
+        }
+
+        // user namespace maps: root inside is us outside unless told otherwise
+        let (mut uid_map, mut gid_map) = (cli.uid_map.clone(), cli.gid_map.clone());
+        let mut deny_setgroups = false;
+        if new.contains(&NsKind::User) && uid_map.is_empty() && gid_map.is_empty() {
+            uid_map = vec![IdMap { inside: 0, outside: Uid::effective().as_raw(), count: 1 }];
+            gid_map = vec![IdMap { inside: 0, outside: Gid::effective().as_raw(), count: 1 }];
+            deny_setgroups = true;
+        }
+
+        let user = match &cli.user {
+            None => None,
+            Some(None) => return usage("--user needs a value in create mode: --user UID[:GID]".into()),
+            Some(Some(u)) => Some(u.to_string_lossy().into_owned()),
+        };
+        if let Some(u) = &user {
+            if u.is_empty() {
+                return usage("--user needs a value in create mode: --user UID[:GID]".into());
+            }
+        }
+        let cgroup_files = match &cli.cgroup {
+            None => Vec::new(),
+            Some(None) => return usage("--cgroup needs a value in create mode: --cgroup PATH".into()),
+            Some(Some(p)) => cgroup::procs_files(p)?,
+        };
+
+        let mut env = if cli.clear_env { Env::default() } else { Env::inherited() };
+        for f in &cli.env_file {
+            env.assign_file(f)?;
+        }
+        for e in cli.env.iter().filter(|e| !e.is_empty()) {
+            env.assign(e);
+        }
+        if cli.env.iter().any(|e| e.is_empty()) {
+            return usage("--env needs a value in create mode: --env K=V".into());
+        }
+        if env.get("PATH").is_none() {
+            env.set("PATH".into(), process::DEFAULT_PATH.into());
+        }
+        if cli.cmd.is_empty() {
+            return usage("create mode needs a command: nsenter-rs --new=TYPES [OPTIONS] -- CMD...".into());
+        }
+
+        let add: Vec<_> = cli.cap_add.iter().flat_map(|c| c.0.iter()).copied().collect();
+        let drop: Vec<_> = cli.cap_drop.iter().flat_map(|c| c.0.iter()).copied().collect();
+        let caps = Sets::uniform(&capset::container_set(cli.privileged, &add, &drop));
+
+        let late_cgroup_ns = new.contains(&NsKind::Cgroup) && !cgroup_files.is_empty();
+        Ok(Spec {
+            plan: Plan {
+                rootfs,
+                mount_proc: cli.mount_proc,
+                binds: cli.bind.clone(),
+                tmpfs: cli.tmpfs.clone(),
+                read_only: cli.read_only,
+                mask: !cli.privileged,
+                in_userns: new.contains(&NsKind::User),
+                new_net: new.contains(&NsKind::Net),
+            },
+            new,
+            joins,
+            uid_map,
+            gid_map,
+            deny_setgroups,
+            hostname: cli.hostname,
+            domainname: cli.domainname,
+            sysctls: cli.sysctl,
+            rlimits: cli.rlimit,
+            user,
+            groups: cli.groups,
+            workdir: cli.workdir,
+            env,
+            caps,
+            no_new_privs: !cli.allow_new_privs,
+            init: cli.init,
+            detach: cli.detach,
+            pin: cli.pin,
+            cgroup_files,
+            pidfile: cli.pidfile,
+            cmd: cli.cmd,
+            late_cgroup_ns,
+        })
+    }
+}
+
+pub fn run(cli: Cli) -> Result<i32, Error> {
+    let dry_run = cli.dry_run;
+    let json = cli.json;
+    let spec = Spec::from_cli(cli)?;
+    if dry_run {
+        return dry_run_report(&spec, json);
+    }
+
+    let (sync_r, sync_w) = nix::unistd::pipe2(OFlag::O_CLOEXEC).sys(|| "cannot create a pipe".into())?;
+    let (err_r, err_w) = nix::unistd::pipe2(OFlag::O_CLOEXEC).sys(|| "cannot create a pipe".into())?;
+    process::block_signals()?;
+
+    if spec.new.contains(&NsKind::Time) {
+        // a time namespace applies to children only: ours becomes the child's
+        nix::sched::unshare(CloneFlags::from_bits_retain(libc::CLONE_NEWTIME)).sys(|| "cannot create a time namespace".into())?;
+    }
+    let mut flags = 0;
+    for k in &spec.new {
+        match k {
+            NsKind::Time => {}
+            NsKind::Cgroup if spec.late_cgroup_ns => {}
+            k => flags |= k.clone_flag(),
+        }
+    }
+    common::debug!("clone with flags {flags:#x}");
+    // SAFETY: a fork-like clone (no new stack) in a single-threaded process; the child only
+    // runs our own setup code and then execs or exits.
+    let ret = unsafe { libc::syscall(libc::SYS_clone, (flags | libc::SIGCHLD) as libc::c_ulong, 0usize, 0usize, 0usize, 0usize) };
+    if ret < 0 {
+        return Err(Error::Sys {
+            what: format!(
+                "cannot create namespaces {}",
+                spec.new.iter().map(|k| k.proc_name()).collect::<Vec<_>>().join(",")
+            ),
+            source: nix::errno::Errno::last(),
+        });
+    }
+    if ret == 0 {
+        drop(sync_w);
+        drop(err_r);
+        child_main(spec, sync_r, err_w);
+    }
+    let child = Pid::from_raw(ret as i32);
+    drop(sync_r);
+    drop(err_w);
+
+    let mut undo = Undo::new();
+    if let Err(e) = prepare_child(&spec, child, &mut undo) {
+        let _ = signal::kill(child, Signal::SIGKILL);
+        let _ = nix::sys::wait::waitpid(child, None);
+        return Err(e);
+    }
+    drop(sync_w); // go
+
+    let mut report = String::new();
+    let _ = File::from(err_r).read_to_string(&mut report);
+    if !report.is_empty() {
+        let status = nix::sys::wait::waitpid(child, None);
+        let (code, msg) = parse_report(&report);
+        common::debug!("child failed: {msg} (status {status:?})");
+        return Err(Error::Child { code, msg });
+    }
+    undo.disarm();
+    if spec.detach {
+        println!("{child}");
+        return Ok(common::exit::OK);
+    }
+    Ok(process::wait_forwarding(child, false))
+}
+
+/// The parent's part, while the child waits: ID maps, pins, cgroup, pidfile.
+fn prepare_child(spec: &Spec, child: Pid, undo: &mut Undo) -> Result<(), Error> {
+    let pid = child.as_raw();
+    if spec.new.contains(&NsKind::User) {
+        if spec.deny_setgroups {
+            write_proc(pid, "setgroups", "deny")?;
+        }
+        if !spec.uid_map.is_empty() {
+            write_proc(pid, "uid_map", &IdMap::render(&spec.uid_map))?;
+        }
+        if !spec.gid_map.is_empty() {
+            write_proc(pid, "gid_map", &IdMap::render(&spec.gid_map))?;
+        }
+    }
+    if let Some(dir) = &spec.pin {
+        let kinds: Vec<NsKind> = spec
+            .new
+            .iter()
+            .copied()
+            .filter(|k| !(*k == NsKind::Cgroup && spec.late_cgroup_ns))
+            .collect();
+        pin::pin(pid, &kinds, dir, undo)?;
+    }
+    cgroup::join(pid, &spec.cgroup_files)?;
+    if let Some(f) = &spec.pidfile {
+        common::state::atomic_write(f, format!("{pid}\n").as_bytes())
+            .io(|| format!("cannot write pidfile {}", f.display()))?;
+        let f = f.clone();
+        undo.push(format!("remove {}", f.display()), move || std::fs::remove_file(&f));
+    }
+    Ok(())
+}
+
+fn write_proc(pid: i32, name: &str, text: &str) -> Result<(), Error> {
+    let path = format!("/proc/{pid}/{name}");
+    std::fs::write(&path, text).io(|| format!("cannot write '{}' to {path}", text.trim().replace('\n', ", ")))
+}
+
+/// `CODE\tmessage` from the child.
+fn parse_report(report: &str) -> (i32, String) {
+    let line = report.lines().next().unwrap_or("");
+    match line.split_once('\t') {
+        Some((code, msg)) => (code.parse().unwrap_or(common::exit::CANNOT_RUN), msg.to_string()),
+        None => (common::exit::CANNOT_RUN, line.to_string()),
+    }
+}
+
+fn dry_run_report(spec: &Spec, json: bool) -> Result<i32, Error> {
+    let new: Vec<&str> = spec.new.iter().map(|k| k.proc_name()).collect();
+    let joins: Vec<serde_json::Value> = spec
+        .joins
+        .iter()
+        .map(|(k, p, f)| {
+            use std::os::unix::fs::MetadataExt;
+            serde_json::json!({
+                "type": k.proc_name(),
+                "path": p,
+                "inode": f.metadata().map(|m| m.ino()).ok(),
+            })
+        })
+        .collect();
+    let cmd: Vec<String> = spec.cmd.iter().map(|c| c.to_string_lossy().into_owned()).collect();
+    let doc = serde_json::json!({
+        "mode": "create",
+        "new": new,
+        "join": joins,
+        "rootfs": spec.plan.rootfs,
+        "capabilities": format!("{:016x}", capset::mask(&spec.caps.effective)),
+        "no_new_privs": spec.no_new_privs,
+        "command": cmd,
+    });
+    if json {
+        common::output::emit_json(&doc).map_err(Error::Output)?;
+    } else {
+        println!("create {} join [{}] run {}", new.join(","), spec.joins.iter().map(|(k, p, _)| format!("{k}={}", p.display())).collect::<Vec<_>>().join(","), cmd.join(" "));
+    }
+    Ok(common::exit::OK)
+}
+
+// ------------------------------------------------------------------------------ the child
+
+fn child_main(spec: Spec, sync_r: OwnedFd, err_w: OwnedFd) -> ! {
+    let err = match child_setup(spec, sync_r, &err_w) {
+        Ok(never) => match never {},
+        Err(e) => e,
+    };
+    use common::HasExitCode;
+    let code = e_code(&err);
+    let line = format!("{code}\t{}\n", common::run::error_line(&err));
+    let _ = File::from(err_w).write_all(line.as_bytes());
+    // SAFETY: _exit skips atexit handlers and stdio flushing shared with the parent.
+    unsafe { libc::_exit(code) };
+
+    fn e_code(e: &Error) -> i32 {
+        e.exit_code()
+    }
+}
+
+fn child_setup(spec: Spec, sync_r: OwnedFd, err_w: &OwnedFd) -> Result<std::convert::Infallible, Error> {
+    if !spec.detach {
+        nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).sys(|| "cannot set the parent-death signal".into())?;
+    }
+    // wait until the parent has written our maps, pins and cgroup
+    let mut buf = [0u8; 1];
+    let _ = File::from(sync_r).read(&mut buf);
+
+    if spec.late_cgroup_ns {
+        nix::sched::unshare(CloneFlags::CLONE_NEWCGROUP).sys(|| "cannot create a cgroup namespace".into())?;
+    }
+    for (kind, path, f) in &spec.joins {
+        nix::sched::setns(f.as_fd(), CloneFlags::from_bits_retain(kind.clone_flag()))
+            .map_err(|source| Error::Setns { kind: *kind, path: path.clone(), source })?;
+    }
+    if spec.new.contains(&NsKind::User) {
+        // become root of the new namespace when root is mapped
+        let _ = nix::unistd::setresgid(Gid::from_raw(0), Gid::from_raw(0), Gid::from_raw(0));
+        let _ = nix::unistd::setresuid(Uid::from_raw(0), Uid::from_raw(0), Uid::from_raw(0));
+    }
+    if let Some(h) = &spec.hostname {
+        nix::unistd::sethostname(h).sys(|| format!("cannot set hostname '{h}'"))?;
+    }
+    if let Some(d) = &spec.domainname {
+        // SAFETY: a valid pointer and length.
+        let rc = unsafe { libc::setdomainname(d.as_ptr().cast(), d.len()) };
+        if rc != 0 {
+            return Err(Error::Sys { what: format!("cannot set domain name '{d}'"), source: nix::errno::Errno::last() });
+        }
+    }
+    for s in &spec.sysctls {
+        std::fs::write(s.path(), &s.value).io(|| format!("cannot set sysctl {}={}", s.key, s.value))?;
+    }
+    if spec.new.contains(&NsKind::Mnt) {
+        mounts::setup(&spec.plan)?;
+    }
+    for r in &spec.rlimits {
+        set_rlimit(r)?;
+    }
+
+    if spec.init {
+        // SAFETY: single-threaded; the child continues with our own code only.
+        match unsafe { nix::unistd::fork() }.sys(|| "cannot fork the command".into())? {
+            nix::unistd::ForkResult::Parent { child } => {
+                // pid 1: only the command's setup may report errors from here on
+                // SAFETY: closing our copy of the error pipe's write end.
+                unsafe { libc::close(std::os::fd::AsRawFd::as_raw_fd(err_w)) };
+                let code = process::wait_forwarding(child, true);
+                // SAFETY: leaving the init process without unwinding.
+                unsafe { libc::_exit(code) };
+            }
+            nix::unistd::ForkResult::Child => {
+                if !spec.detach {
+                    nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)
+                        .sys(|| "cannot set the parent-death signal".into())?;
+                }
+            }
+        }
+    }
+    finish_and_exec(&spec)
+}
+
+fn set_rlimit(r: &Rlimit) -> Result<(), Error> {
+    use nix::sys::resource::{getrlimit, setrlimit};
+    let (_, cur_hard) = getrlimit(r.resource).sys(|| format!("cannot read rlimit {}", r.name))?;
+    let hard = r.hard.unwrap_or(cur_hard.max(r.soft));
+    let show = |v: u64| if v == libc::RLIM_INFINITY { "unlimited".to_string() } else { v.to_string() };
+    match setrlimit(r.resource, r.soft, hard) {
+        Ok(()) => Ok(()),
+        Err(nix::errno::Errno::EPERM) if hard > cur_hard => Err(Error::RlimitAboveHard {
+            what: format!("cannot raise rlimit {} to {}:{}", r.name, show(r.soft), show(hard)),
+            hard: show(cur_hard),
+        }),
+        Err(source) => Err(Error::Sys { what: format!("cannot set rlimit {} to {}:{}", r.name, show(r.soft), show(hard)), source }),
+    }
+}
+
+/// User, working directory, command lookup, capabilities, no_new_privs, exec.
+fn finish_and_exec(spec: &Spec) -> Result<std::convert::Infallible, Error> {
+    let (uid, gid, mut groups) = match &spec.user {
+        Some(u) => lookup_user(u)?,
+        None => (0, 0, None),
+    };
+    if let Some(g) = &spec.groups {
+        groups = Some(lookup_groups(g)?);
+    }
+    let workdir = spec
+        .workdir
+        .clone()
+        .or_else(|| spec.plan.rootfs.as_ref().map(|_| PathBuf::from("/")));
+    if let Some(w) = &workdir {
+        nix::unistd::chdir(w).sys(|| format!("cannot change to working directory {}", w.display()))?;
+    }
+    let where_ = match &spec.plan.rootfs {
+        Some(r) => format!(" in rootfs {} (PATH {})", r.display(), spec.env.get("PATH").unwrap_or_default().to_string_lossy()),
+        None => format!(" (PATH {})", spec.env.get("PATH").unwrap_or_default().to_string_lossy()),
+    };
+    let path = process::resolve(&spec.cmd[0], spec.env.get("PATH").unwrap_or_default(), &where_)?;
+
+    capset::apply_bounding(&spec.caps).map_err(|e| Error::Caps(e.to_string()))?;
+    let switch = spec.user.is_some() || spec.groups.is_some();
+    if switch {
+        nix::sys::prctl::set_keepcaps(true).sys(|| "cannot keep capabilities".into())?;
+        if let Some(gs) = &groups {
+            let gs: Vec<Gid> = gs.iter().map(|g| Gid::from_raw(*g)).collect();
+            nix::unistd::setgroups(&gs).sys(|| "cannot set supplementary groups".into())?;
+        } else {
+            // no supplementary groups beyond the user's own (fails harmlessly when denied)
+            let _ = nix::unistd::setgroups(&[]);
+        }
+        let g = Gid::from_raw(gid);
+        nix::unistd::setresgid(g, g, g).sys(|| format!("cannot set group ID {gid}"))?;
+        let u = Uid::from_raw(uid);
+        nix::unistd::setresuid(u, u, u).sys(|| format!("cannot set user ID {uid}"))?;
+        nix::sys::prctl::set_keepcaps(false).sys(|| "cannot reset keepcaps".into())?;
+    }
+    capset::apply_process_sets(&spec.caps).map_err(|e| Error::Caps(e.to_string()))?;
+    if spec.no_new_privs {
+        nix::sys::prctl::set_no_new_privs().sys(|| "cannot set no_new_privs".into())?;
+    }
+    if !spec.detach {
+        // a change of credentials clears the parent-death signal: set it again
+        nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).sys(|| "cannot set the parent-death signal".into())?;
+    }
+    let env = spec.env.entries();
+    process::reset_signals();
+    Err(process::exec(&path, &spec.cmd, &env))
+}
+
+/// `UID[:GID]` or `NAME[:GROUP]`, names from the container's /etc/passwd and /etc/group.
+fn lookup_user(spec: &str) -> Result<(u32, u32, Option<Vec<u32>>), Error> {
+    let (u, g) = match spec.split_once(':') {
+        Some((u, g)) => (u, Some(g)),
+        None => (spec, None),
+    };
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+    let entry = passwd.lines().map(|l| l.split(':').collect::<Vec<_>>()).find(|f| {
+        f.len() >= 4 && (f[0] == u || f[2] == u)
+    });
+    let uid = match u.parse::<u32>() {
+        Ok(n) => n,
+        Err(_) => entry
+            .as_ref()
+            .and_then(|f| f[2].parse().ok())
+            .ok_or_else(|| Error::Setup(format!("user '{u}' not found in the container's /etc/passwd")))?,
+    };
+    let gid = match g {
+        Some(g) => lookup_group(g)?,
+        None => entry.as_ref().and_then(|f| f[3].parse().ok()).unwrap_or(uid),
+    };
+    Ok((uid, gid, None))
+}
+
+fn lookup_group(g: &str) -> Result<u32, Error> {
+    if let Ok(n) = g.parse::<u32>() {
+        return Ok(n);
+    }
+    let group = std::fs::read_to_string("/etc/group").unwrap_or_default();
+    group
+        .lines()
+        .map(|l| l.split(':').collect::<Vec<_>>())
+        .find(|f| f.len() >= 3 && f[0] == g)
+        .and_then(|f| f[2].parse().ok())
+        .ok_or_else(|| Error::Setup(format!("group '{g}' not found in the container's /etc/group")))
+}
+
+fn lookup_groups(list: &str) -> Result<Vec<u32>, Error> {
+    list.split(',')
+        .filter(|g| !g.is_empty())
+        .map(lookup_group)
+        .collect()
+}

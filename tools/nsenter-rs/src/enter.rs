@@ -1,0 +1,287 @@
+//! Enter mode: util-linux nsenter's behaviour, plus `--container`, `--caps=target`,
+//! `--debug` and `--dry-run --json`.
+//!
+//! Every namespace file (and the root and working directory) is opened before the first
+//! `setns`, because joining a mnt namespace changes what paths mean. Namespaces are joined
+//! user first (it may grant the rights to join the rest), mnt last. Entering a pid
+//! namespace forks, so the command really is inside it.
+
+use std::fs::File;
+use std::os::fd::AsFd;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+use common::ns::NsKind;
+use nix::mount::MsFlags;
+use nix::sched::CloneFlags;
+use nix::sys::signal::Signal;
+use nix::unistd::{ForkResult, Gid, Uid};
+
+use crate::capset::{self, Sets};
+use crate::cli::{CapsFrom, Cli};
+use crate::error::{Error, IoContext, SysContext};
+use crate::process::{self, Env};
+use crate::{cgroup, container};
+
+struct Joining {
+    kind: NsKind,
+    path: PathBuf,
+    file: File,
+    inode: u64,
+    /// Already our namespace: nothing to do (`-a` skips these, as nsenter does).
+    same: bool,
+}
+
+pub fn run(cli: Cli) -> Result<i32, Error> {
+    let target = match (&cli.target, &cli.container) {
+        (Some(t), _) => Some(*t),
+        (None, Some(q)) => Some(container::resolve(q, &cli.state_dir)?),
+        (None, None) => None,
+    };
+    let mut wanted = cli.enter_namespaces();
+    if cli.all || cli.debug {
+        for k in NsKind::ALL {
+            if !wanted.iter().any(|(w, _)| *w == k) {
+                wanted.push((k, None));
+            }
+        }
+    }
+    if cli.debug {
+        wanted.retain(|(k, _)| *k != NsKind::Mnt);
+    }
+    wanted.sort_by_key(|(k, _)| NsKind::ALL.iter().position(|a| a == k));
+
+    let needs_target = wanted.iter().any(|(_, f)| f.is_none())
+        || matches!(cli.root, Some(None))
+        || matches!(cli.wd, Some(None))
+        || cli.join_cgroup
+        || cli.caps.is_some()
+        || cli.debug
+        || cli.env.iter().any(|e| e.is_empty());
+    let pid = match target {
+        Some(p) => {
+            if !Path::new(&format!("/proc/{p}")).exists() {
+                return Err(Error::NoProcess { pid: p });
+            }
+            p
+        }
+        None if needs_target => {
+            return Err(Error::Usage(
+                "no target process: give -t PID or --container NAME (or a namespace file, e.g. --net=FILE)".into(),
+            ));
+        }
+        None => 0,
+    };
+
+    // open everything first
+    let mut joins = Vec::new();
+    for (kind, file) in &wanted {
+        let implicit = file.is_none();
+        let path = file.clone().unwrap_or_else(|| kind.proc_path(pid));
+        let f = match File::open(&path) {
+            Ok(f) => f,
+            // -a: a namespace type the kernel lacks is skipped
+            Err(e) if implicit && cli.all && e.kind() == std::io::ErrorKind::NotFound && Path::new(&format!("/proc/{pid}")).exists() => continue,
+            Err(e) if implicit && e.kind() == std::io::ErrorKind::NotFound => return Err(Error::NoProcess { pid }),
+            Err(source) => return Err(Error::OpenNs { kind: *kind, path, source }),
+        };
+        let md = f.metadata().io(|| format!("cannot stat {}", path.display()))?;
+        let ours = std::fs::metadata(kind.proc_path(std::process::id() as i32)).ok();
+        let same = ours.is_some_and(|o| o.ino() == md.ino() && o.dev() == md.dev());
+        joins.push(Joining { kind: *kind, path, file: f, inode: md.ino(), same });
+    }
+    let root_dir = match &cli.root {
+        None => None,
+        Some(d) => Some(d.clone().unwrap_or_else(|| PathBuf::from(format!("/proc/{pid}/root")))),
+    };
+    let wd_dir = match &cli.wd {
+        None => None,
+        Some(d) => Some(d.clone().unwrap_or_else(|| PathBuf::from(format!("/proc/{pid}/cwd")))),
+    };
+
+    if cli.dry_run {
+        return dry_run(pid, &joins, root_dir.as_deref(), wd_dir.as_deref(), cli.json);
+    }
+
+    let root_fd = match &root_dir {
+        Some(d) => Some(File::open(d).io(|| format!("cannot open root directory {}", d.display()))?),
+        None => None,
+    };
+    let wd_fd = match &wd_dir {
+        Some(d) => Some(File::open(d).io(|| format!("cannot open working directory {}", d.display()))?),
+        None => match &root_fd {
+            // keep our working directory across the chroot, as nsenter does
+            Some(_) => File::open(".").ok(),
+            None => None,
+        },
+    };
+    let mut env = if cli.env.iter().any(|e| e.is_empty()) {
+        let data = std::fs::read(format!("/proc/{pid}/environ")).io(|| format!("cannot read /proc/{pid}/environ"))?;
+        Env::from_environ(&data)
+    } else {
+        Env::inherited()
+    };
+    for e in cli.env.iter().filter(|e| !e.is_empty()) {
+        env.assign(e);
+    }
+    let target_caps = match cli.caps {
+        Some(CapsFrom::Target) => Some(Sets::of_process(pid).io(|| format!("cannot read /proc/{pid}/status"))?),
+        None => None,
+    };
+    if cli.join_cgroup {
+        let files = cgroup::target_procs_files(pid)?;
+        cgroup::join(std::process::id() as i32, &files)?;
+    }
+
+    let mut entered_user = false;
+    let mut entered_pid = false;
+    for j in &joins {
+        if j.same {
+            // joining our own user namespace is an error (EINVAL); -a skips any same one
+            if j.kind == NsKind::User || cli.all || cli.debug {
+                continue;
+            }
+        }
+        common::debug!("joining {} namespace {} ({})", j.kind, j.path.display(), j.inode);
+        nix::sched::setns(j.file.as_fd(), CloneFlags::from_bits_retain(j.kind.clone_flag()))
+            .map_err(|source| Error::Setns { kind: j.kind, path: j.path.clone(), source })?;
+        entered_user |= j.kind == NsKind::User;
+        entered_pid |= j.kind == NsKind::Pid;
+    }
+    if let Some(r) = &root_fd {
+        nix::unistd::fchdir(r.as_fd()).sys(|| "cannot enter the root directory".into())?;
+        nix::unistd::chroot(".").sys(|| "cannot change the root directory".into())?;
+    }
+    if let Some(w) = &wd_fd {
+        nix::unistd::fchdir(w.as_fd()).sys(|| "cannot enter the working directory".into())?;
+    }
+    if let Some(w) = &cli.wdns {
+        nix::unistd::chdir(w).sys(|| format!("cannot change to working directory {}", w.display()))?;
+    }
+    if let Some((sets, _)) = &target_caps {
+        // shrink the bounding set while still privileged; keep the permitted set across
+        // a switch to another user
+        capset::apply_bounding(sets).map_err(|e| Error::Caps(e.to_string()))?;
+        nix::sys::prctl::set_keepcaps(true).sys(|| "cannot keep capabilities".into())?;
+    }
+
+    if !cli.preserve_credentials && (entered_user || cli.setuid.is_some() || cli.setgid.is_some()) {
+        let gid = cli.setgid.unwrap_or(if entered_user { 0 } else { Gid::current().as_raw() });
+        let uid = cli.setuid.unwrap_or(if entered_user { 0 } else { Uid::current().as_raw() });
+        if entered_user || cli.setgid.is_some() {
+            let _ = nix::unistd::setgroups(&[]);
+        }
+        nix::unistd::setgid(Gid::from_raw(gid)).sys(|| format!("cannot set group ID {gid}"))?;
+        nix::unistd::setuid(Uid::from_raw(uid)).sys(|| format!("cannot set user ID {uid}"))?;
+    }
+
+    let fork = (entered_pid || cli.debug) && !cli.no_fork;
+    if fork {
+        let made_link = if cli.debug { make_debug_link()? } else { false };
+        process::block_signals()?;
+        // SAFETY: single-threaded; the child runs our code and then execs.
+        match unsafe { nix::unistd::fork() }.sys(|| "cannot fork".into())? {
+            ForkResult::Parent { child } => {
+                let code = process::wait_forwarding(child, false);
+                if made_link {
+                    let _ = std::fs::remove_file(DEBUG_LINK);
+                }
+                return Ok(code);
+            }
+            ForkResult::Child => {
+                nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).sys(|| "cannot set the parent-death signal".into())?;
+            }
+        }
+    }
+    if cli.debug {
+        debug_mounts()?;
+    }
+    if let Some((sets, nnp)) = &target_caps {
+        nix::sys::prctl::set_keepcaps(false).sys(|| "cannot reset keepcaps".into())?;
+        capset::apply_process_sets(sets).map_err(|e| Error::Caps(e.to_string()))?;
+        if *nnp {
+            nix::sys::prctl::set_no_new_privs().sys(|| "cannot set no_new_privs".into())?;
+        }
+    }
+    let cmd = process::command_or_shell(&cli.cmd);
+    let path_var = env.get("PATH").map(|p| p.to_os_string()).unwrap_or_else(|| process::DEFAULT_PATH.into());
+    let path = process::resolve(&cmd[0], &path_var, "")?;
+    let entries = env.entries();
+    process::reset_signals();
+    Err(process::exec(&path, &cmd, &entries))
+}
+
+/// `--debug`: a private copy of the host's mounts with /proc of the target's pid namespace.
+/// We are already in the target's pid namespace, so in the fresh /proc pid 1 is the
+/// container's first process and `/target -> /proc/1/root` is the container's root. (The
+/// kernel refuses to bind a mount of another mount namespace, so /target is a symlink; the
+/// parent creates it when missing and removes it afterwards.)
+fn debug_mounts() -> Result<(), Error> {
+    nix::sched::unshare(CloneFlags::CLONE_NEWNS).sys(|| "cannot create a mount namespace".into())?;
+    let none: Option<&str> = None;
+    nix::mount::mount(none, "/", none, MsFlags::MS_REC | MsFlags::MS_PRIVATE, none)
+        .sys(|| "cannot make the mounts private".into())?;
+    nix::mount::mount(
+        Some("proc"),
+        "/proc",
+        Some("proc"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+        none,
+    )
+    .sys(|| "cannot mount /proc".into())?;
+    Ok(())
+}
+
+const DEBUG_LINK: &str = "/target";
+const DEBUG_LINK_TO: &str = "/proc/1/root";
+
+/// Create the /target symlink unless it is there; true when we made it.
+fn make_debug_link() -> Result<bool, Error> {
+    match std::fs::read_link(DEBUG_LINK) {
+        Ok(t) if t == Path::new(DEBUG_LINK_TO) => Ok(false),
+        Ok(_) => Err(Error::Setup(format!("{DEBUG_LINK} exists and is not a link to {DEBUG_LINK_TO}"))),
+        Err(_) if Path::new(DEBUG_LINK).exists() => {
+            Err(Error::Setup(format!("{DEBUG_LINK} exists and is not a link to {DEBUG_LINK_TO}")))
+        }
+        Err(_) => {
+            std::os::unix::fs::symlink(DEBUG_LINK_TO, DEBUG_LINK).io(|| format!("cannot create {DEBUG_LINK}"))?;
+            Ok(true)
+        }
+    }
+}
+
+fn dry_run(pid: i32, joins: &[Joining], root: Option<&Path>, wd: Option<&Path>, json: bool) -> Result<i32, Error> {
+    if json {
+        let ns: Vec<serde_json::Value> = joins
+            .iter()
+            .map(|j| {
+                serde_json::json!({
+                    "type": j.kind.proc_name(),
+                    "path": j.path,
+                    "inode": j.inode,
+                    "id": format!("{}:[{}]", j.kind.proc_name(), j.inode),
+                    "join": !j.same,
+                })
+            })
+            .collect();
+        let doc = serde_json::json!({
+            "target": if pid > 0 { Some(pid) } else { None },
+            "namespaces": ns,
+            "root": root,
+            "wd": wd,
+        });
+        common::output::emit_json(&doc).map_err(Error::Output)?;
+    } else {
+        let mut t = common::output::Table::new(["TYPE", "ID", "PATH", "ACTION"]);
+        for j in joins {
+            t.row([
+                j.kind.proc_name().to_string(),
+                format!("{}:[{}]", j.kind.proc_name(), j.inode),
+                j.path.display().to_string(),
+                if j.same { "skip (ours)".into() } else { "join".to_string() },
+            ]);
+        }
+        t.print(true).map_err(Error::Output)?;
+    }
+    Ok(common::exit::OK)
+}

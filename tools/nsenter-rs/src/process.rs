@@ -1,0 +1,260 @@
+//! Processes: finding and exec'ing the command, its environment, signal forwarding and
+//! waiting (for the parent and for the built-in init), and the clean signal state a
+//! command must start with (STYLE 2.4).
+
+use std::ffi::{CString, OsStr, OsString};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use nix::errno::Errno;
+use nix::sys::signal::{self, SigHandler, SigSet, SigmaskHow, Signal};
+use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+use nix::unistd::Pid;
+
+use crate::error::{Error, IoContext};
+
+pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// The signals the parent (and `--init`) pass on to the container.
+pub const FORWARDED: [Signal; 6] = [
+    Signal::SIGINT,
+    Signal::SIGTERM,
+    Signal::SIGHUP,
+    Signal::SIGQUIT,
+    Signal::SIGUSR1,
+    Signal::SIGUSR2,
+];
+
+/// The forwarded signals plus SIGCHLD.
+pub fn wait_set() -> SigSet {
+    let mut set = SigSet::empty();
+    for s in FORWARDED {
+        set.add(s);
+    }
+    set.add(Signal::SIGCHLD);
+    set
+}
+
+/// Block the forwarded signals and SIGCHLD, so they queue until [`wait_forwarding`] takes
+/// them (no race between a signal and the wait).
+pub fn block_signals() -> Result<(), Error> {
+    signal::sigprocmask(SigmaskHow::SIG_BLOCK, Some(&wait_set()), None).map_err(|source| {
+        Error::Sys { what: "cannot block signals".into(), source }
+    })
+}
+
+/// Before exec'ing a user command: every signal back to its default action (SIGPIPE
+/// included, which Rust ignores) and an empty signal mask.
+pub fn reset_signals() {
+    for s in Signal::iterator() {
+        if s == Signal::SIGKILL || s == Signal::SIGSTOP {
+            continue;
+        }
+        // SAFETY: installing SIG_DFL is async-signal-safe and we are single-threaded.
+        let _ = unsafe { signal::signal(s, SigHandler::SigDfl) };
+    }
+    let _ = signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
+}
+
+/// Wait for `child`, passing on forwarded signals, and return its status in the shell's
+/// convention. With `reap_all` (the built-in init) every other child that exits is reaped
+/// too. The signals must be blocked ([`block_signals`]) before `child` was started.
+pub fn wait_forwarding(child: Pid, reap_all: bool) -> i32 {
+    let set = wait_set();
+    loop {
+        // reap first: SIGCHLD may have been merged with an earlier one
+        loop {
+            let who = if reap_all { Pid::from_raw(-1) } else { child };
+            match waitpid(who, Some(WaitPidFlag::WNOHANG)) {
+                Ok(WaitStatus::StillAlive) => break,
+                Ok(st @ (WaitStatus::Exited(pid, _) | WaitStatus::Signaled(pid, _, _))) => {
+                    if pid == child {
+                        return common::exit::from_wait_status(st);
+                    }
+                }
+                Ok(_) => {}
+                Err(Errno::EINTR) => {}
+                Err(_) => return common::exit::FAILURE,
+            }
+        }
+        match set.wait() {
+            Ok(Signal::SIGCHLD) | Err(_) => {}
+            Ok(sig) => {
+                let _ = signal::kill(child, sig);
+            }
+        }
+    }
+}
+
+/// Find `cmd` like execvp: a name with a slash is taken as is, else each `PATH` entry is
+/// tried. Errors say which, for exit status 127 or 126.
+pub fn resolve(cmd: &OsStr, path_var: &OsStr, where_: &str) -> Result<PathBuf, Error> {
+    let name = cmd.to_string_lossy().into_owned();
+    if cmd.is_empty() {
+        return Err(Error::NotFound { cmd: name, where_: where_.into() });
+    }
+    let candidates: Vec<PathBuf> = if cmd.as_bytes().contains(&b'/') {
+        vec![PathBuf::from(cmd)]
+    } else {
+        std::env::split_paths(path_var)
+            .map(|d| if d.as_os_str().is_empty() { PathBuf::from(".") } else { d })
+            .map(|d| d.join(cmd))
+            .collect()
+    };
+    let mut found_not_exec = None;
+    for c in &candidates {
+        if let Ok(md) = std::fs::metadata(c) {
+            if md.is_file() && md.permissions().mode() & 0o111 != 0 {
+                return Ok(c.clone());
+            }
+            found_not_exec.get_or_insert(c.clone());
+        }
+    }
+    match found_not_exec {
+        Some(p) => Err(Error::Exec { cmd: p.to_string_lossy().into_owned(), source: Errno::EACCES }),
+        None => Err(Error::NotFound { cmd: name, where_: where_.into() }),
+    }
+}
+
+/// Replace this process with `path` `args` in `env`. Returns only on failure.
+pub fn exec(path: &Path, args: &[OsString], env: &[OsString]) -> Error {
+    let to_c = |s: &OsStr| CString::new(s.as_bytes()).ok();
+    let Some(cpath) = to_c(path.as_os_str()) else {
+        return Error::Usage(format!("command '{}' contains a NUL byte", path.display()));
+    };
+    let cargs: Option<Vec<CString>> = args.iter().map(|a| to_c(a)).collect();
+    let cenv: Option<Vec<CString>> = env.iter().map(|a| to_c(a)).collect();
+    let (Some(cargs), Some(cenv)) = (cargs, cenv) else {
+        return Error::Usage("an argument or variable contains a NUL byte".into());
+    };
+    match nix::unistd::execve(&cpath, &cargs, &cenv) {
+        Err(source) => Error::Exec { cmd: path.to_string_lossy().into_owned(), source },
+        Ok(never) => match never {},
+    }
+}
+
+/// An environment as `K=V` entries, last assignment of a name winning.
+#[derive(Debug, Clone, Default)]
+pub struct Env {
+    vars: Vec<(OsString, OsString)>,
+}
+
+impl Env {
+    pub fn inherited() -> Env {
+        Env { vars: std::env::vars_os().collect() }
+    }
+
+    /// Parse NUL-separated `K=V` entries (`/proc/PID/environ`).
+    pub fn from_environ(data: &[u8]) -> Env {
+        let mut env = Env::default();
+        for entry in data.split(|b| *b == 0).filter(|e| !e.is_empty()) {
+            if let Some(eq) = entry.iter().position(|b| *b == b'=') {
+                env.set(
+                    OsStr::from_bytes(&entry[..eq]).to_os_string(),
+                    OsStr::from_bytes(&entry[eq + 1..]).to_os_string(),
+                );
+            }
+        }
+        env
+    }
+
+    pub fn set(&mut self, k: OsString, v: OsString) {
+        self.vars.retain(|(n, _)| *n != k);
+        self.vars.push((k, v));
+    }
+
+    pub fn get(&self, k: &str) -> Option<&OsStr> {
+        self.vars
+            .iter()
+            .find(|(n, _)| n == OsStr::new(k))
+            .map(|(_, v)| v.as_os_str())
+    }
+
+    /// Apply `K=V` (or `K`: copy from our own environment, unset if we lack it).
+    pub fn assign(&mut self, spec: &str) {
+        match spec.split_once('=') {
+            Some((k, v)) => self.set(k.into(), v.into()),
+            None => {
+                if let Some(v) = std::env::var_os(spec) {
+                    self.set(spec.into(), v);
+                } else {
+                    self.vars.retain(|(n, _)| n != OsStr::new(spec));
+                }
+            }
+        }
+    }
+
+    /// Apply the lines of an env file: `K=V` or `K`, blank lines and `#` comments skipped.
+    pub fn assign_file(&mut self, path: &Path) -> Result<(), Error> {
+        let text = std::fs::read_to_string(path)
+            .io(|| format!("cannot read env file {}", path.display()))?;
+        for (n, line) in text.lines().enumerate() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let name = line.split('=').next().unwrap_or("");
+            if name.is_empty() || name.contains(char::is_whitespace) {
+                return Err(Error::Usage(format!(
+                    "env file {} line {}: '{line}' is not K=V",
+                    path.display(),
+                    n + 1
+                )));
+            }
+            self.assign(line);
+        }
+        Ok(())
+    }
+
+    pub fn entries(&self) -> Vec<OsString> {
+        self.vars
+            .iter()
+            .map(|(k, v)| {
+                let mut e = k.clone().into_vec();
+                e.push(b'=');
+                e.extend_from_slice(v.as_bytes());
+                OsString::from_vec(e)
+            })
+            .collect()
+    }
+}
+
+/// The command to run: the given one, else `$SHELL`, else `/bin/sh`.
+pub fn command_or_shell(cmd: &[OsString]) -> Vec<OsString> {
+    if cmd.is_empty() {
+        let shell = std::env::var_os("SHELL")
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| "/bin/sh".into());
+        vec![shell]
+    } else {
+        cmd.to_vec()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_assignments() {
+        let mut e = Env::default();
+        e.assign("A=1");
+        e.assign("A=2");
+        e.assign("B=x=y");
+        assert_eq!(e.get("A"), Some(OsStr::new("2")));
+        assert_eq!(e.get("B"), Some(OsStr::new("x=y")));
+        assert_eq!(e.entries().len(), 2);
+        let e = Env::from_environ(b"X=1\0Y=2\0");
+        assert_eq!(e.get("Y"), Some(OsStr::new("2")));
+    }
+
+    #[test]
+    fn resolve_finds_and_names() {
+        assert!(resolve(OsStr::new("sh"), OsStr::new("/bin:/usr/bin"), "").is_ok());
+        let e = resolve(OsStr::new("no-such-cmd-xyz"), OsStr::new("/bin"), "").unwrap_err();
+        assert_eq!(common::HasExitCode::exit_code(&e), 127);
+        let e = resolve(OsStr::new("/etc/passwd"), OsStr::new("/bin"), "").unwrap_err();
+        assert_eq!(common::HasExitCode::exit_code(&e), 126);
+    }
+}
