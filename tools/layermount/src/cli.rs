@@ -1,10 +1,188 @@
-use clap::Parser;
+use std::path::PathBuf;
 
-/// images, a content-addressed layer store and overlay mounts
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Images, a content-addressed layer store and overlay mounts
+///
+/// An image is an ordered stack of read-only layers, each extracted once under
+/// $CTRKIT_ROOT/layers and shared by every image that has it; a container is that stack
+/// plus one writable layer, mounted with overlayfs.
 #[derive(Debug, Parser)]
+#[command(max_term_width = 100)]
 pub struct Cli {
     #[command(flatten)]
     pub dirs: common::state::Dirs,
+    /// Print debug messages on stderr
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Import a docker-save archive, an OCI layout (directory or tar) or a rootfs tar; print the image ID
+    Import(ImportArgs),
+    /// List images
+    Images(ListArgs),
+    /// List layers in the store
+    Layers(ListArgs),
+    /// Show disk use: per image, shared and unique bytes
+    Df(ListArgs),
+    /// Show an image's config, layers and history
+    Inspect(InspectArgs),
+    /// Mount a container's root filesystem (the image's layers plus its writable layer) at TARGET; print TARGET
+    Mount(MountArgs),
+    /// Unmount a container's root filesystem, given its mount point or container ID
+    Umount(UmountArgs),
+    /// Unmount (if needed) and delete a container's writable layer
+    RmContainer(ContainerArg),
+    /// List containers (writable layers)
+    Containers(ListArgs),
+    /// List what a container changed: A (added), C (changed), D (deleted) paths
+    Diff(DiffArgs),
+    /// Turn a container's changes into a new layer and a new image; print the new image ID
+    Commit(CommitArgs),
+    /// Write the flattened filesystem of a container or an image as one tar
+    Export(ExportArgs),
+    /// Write an image as an OCI or docker archive
+    Save(SaveArgs),
+    /// Remove images (or untag a name); refuses while a container uses one
+    Rm(RmArgs),
+    /// Remove layers and leftovers no image or container references
+    Gc,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// Archive file, OCI layout directory, or - for standard input
+    #[arg(value_name = "FILE|DIR|-")]
+    pub source: PathBuf,
+    /// Name the image NAME[:TAG] (default: the archive's own name, if any)
+    #[arg(long, value_name = "NAME[:TAG]")]
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Print one JSON document
+    #[arg(long)]
+    pub json: bool,
+    /// Omit the header line
+    #[arg(long)]
+    pub no_headers: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// Image ID (or unique prefix) or NAME[:TAG]
+    pub image: String,
+    /// Print one JSON document (the stable keys described in the man page)
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Driver {
+    /// overlayfs: the layers are shared, writes go to the container's upper directory
+    Overlay,
+    /// a private copy of the merged layers, bind-mounted (where overlayfs is unavailable)
+    Vfs,
+}
+
+#[derive(Debug, Args)]
+pub struct MountArgs {
+    /// Image ID (or unique prefix) or NAME[:TAG]
+    pub image: String,
+    /// Mount point (an existing directory)
+    pub target: PathBuf,
+    /// Container ID that owns the writable layer (reused if it exists)
+    #[arg(long, value_name = "ID", value_parser = common::parse::parse_container_name)]
+    pub container: String,
+    /// Mount read-only
+    #[arg(long)]
+    pub readonly: bool,
+    /// Storage driver
+    #[arg(long, value_enum, default_value = "overlay")]
+    pub driver: Driver,
+}
+
+#[derive(Debug, Args)]
+pub struct UmountArgs {
+    /// Mount point or container ID
+    #[arg(value_name = "TARGET|ID")]
+    pub target: String,
+}
+
+#[derive(Debug, Args)]
+pub struct ContainerArg {
+    /// Container ID
+    #[arg(value_parser = common::parse::parse_container_name)]
+    pub id: String,
+}
+
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// Container ID
+    #[arg(value_parser = common::parse::parse_container_name)]
+    pub id: String,
+    /// Print one JSON document: [{"kind": "A|C|D", "path": "/..."}]
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CommitArgs {
+    /// Container ID
+    #[arg(value_parser = common::parse::parse_container_name)]
+    pub id: String,
+    /// Name of the new image, NAME[:TAG]
+    #[arg(long, value_name = "NAME[:TAG]")]
+    pub name: String,
+    /// Comment recorded in the new image's history
+    #[arg(short, long, value_name = "TEXT")]
+    pub message: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// Container ID, or image ID / NAME[:TAG]
+    #[arg(value_name = "ID|IMAGE")]
+    pub what: String,
+    /// Write to FILE instead of standard output
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SaveFormat {
+    /// OCI image layout (oci-layout, index.json, blobs/sha256)
+    Oci,
+    /// docker save format (manifest.json, config, layer tars)
+    Docker,
+}
+
+#[derive(Debug, Args)]
+pub struct SaveArgs {
+    /// Image ID (or unique prefix) or NAME[:TAG]
+    pub image: String,
+    /// Write to FILE instead of standard output
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Archive format
+    #[arg(long, value_enum, default_value = "oci")]
+    pub format: SaveFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct RmArgs {
+    /// Image IDs or NAME[:TAG]s
+    #[arg(required = true)]
+    pub images: Vec<String>,
+    /// Remove even if a container uses the image (its layers stay until the container is removed)
+    #[arg(short, long)]
+    pub force: bool,
 }
 
 #[cfg(test)]

@@ -1,7 +1,18 @@
 mod cli;
+mod cmd;
+mod digest;
 mod error;
-mod run;
+mod extract;
+mod import;
+mod merge;
+mod overlay;
+mod store;
+mod sys;
 
 fn main() {
-    common::run("layermount", include_str!("../../../man/layermount.1.in"), run::run)
+    common::run(
+        "layermount",
+        include_str!("../../../man/layermount.1.in"),
+        cmd::dispatch,
+    )
 }

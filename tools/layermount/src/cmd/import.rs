@@ -1,0 +1,186 @@
+//! `layermount import FILE|DIR|-`
+
+use std::fs;
+use std::io::{self, Read};
+use std::path::PathBuf;
+
+use serde_json::{Value, json};
+
+use crate::cli::ImportArgs;
+use crate::digest::{self, Compression};
+use crate::error::{Error, IoContext};
+use crate::import::{Plan, Progress, Source, add_layer, plan_docker, plan_oci};
+use crate::store::{self, ImageRecord, Store, normalize_name};
+
+pub fn run(store: &Store, a: ImportArgs) -> Result<(), Error> {
+    let name = a.name.as_deref().map(normalize_name).transpose()?;
+    let _lock = store.lock_shared()?;
+    let work = store.tempdir("import")?;
+    let mut path = a.source.clone();
+    let label = path.display().to_string();
+    if path.as_os_str() == "-" {
+        let p = work.path.join("stdin");
+        let mut f = fs::File::create(&p).ctx("create", &p)?;
+        io::copy(&mut io::stdin().lock(), &mut f).map_err(|e| Error::Archive {
+            what: "standard input".into(),
+            source: e,
+        })?;
+        path = p;
+    }
+    let meta = fs::metadata(&path).ctx("read", &a.source)?;
+    let (src, file) = if meta.is_dir() {
+        (Source::dir(&path)?, None)
+    } else {
+        // a compressed archive (docker save | gzip, rootfs.tar.zst): decompress first
+        let mut head = [0u8; 4];
+        let n = fs::File::open(&path)
+            .ctx("open", &path)?
+            .read(&mut head)
+            .ctx("read", &path)?;
+        if digest::sniff(&head[..n]) != Compression::None {
+            let p = work.path.join("archive.tar");
+            let mut out = fs::File::create(&p).ctx("create", &p)?;
+            let mut r =
+                digest::decompress(fs::File::open(&path).ctx("open", &path)?).map_err(|e| {
+                    Error::Archive {
+                        what: label.clone(),
+                        source: e,
+                    }
+                })?;
+            io::copy(&mut r, &mut out).map_err(|e| Error::Archive {
+                what: label.clone(),
+                source: e,
+            })?;
+            path = p;
+        }
+        (Source::tar(&path, &label)?, Some(path.clone()))
+    };
+    let id = if src.exists("oci-layout") {
+        import_plan(store, &src, plan_oci(&src)?, name, &label)?
+    } else if src.exists("manifest.json") {
+        import_plan(store, &src, plan_docker(&src)?, name, &label)?
+    } else if let Some(file) = file {
+        import_rootfs(store, file, name, &label)?
+    } else {
+        return Err(Error::msg(format!(
+            "{label}: neither an OCI image layout (no oci-layout) nor a docker save directory (no manifest.json)"
+        )));
+    };
+    println!("{id}");
+    Ok(())
+}
+
+fn diff_ids(config: &Value, what: &str) -> Result<Vec<String>, Error> {
+    let ids = config
+        .pointer("/rootfs/diff_ids")
+        .and_then(Value::as_array)
+        .ok_or_else(|| Error::msg(format!("{what}: the image config has no rootfs.diff_ids")))?;
+    ids.iter()
+        .map(|v| {
+            let s = v
+                .as_str()
+                .ok_or_else(|| Error::msg(format!("{what}: a diff_id is not a string")))?;
+            store::digest_hex(s, what)?;
+            Ok(s.to_string())
+        })
+        .collect()
+}
+
+fn import_plan(
+    store: &Store,
+    src: &Source,
+    plan: Plan,
+    name: Option<String>,
+    label: &str,
+) -> Result<String, Error> {
+    let config: Value = serde_json::from_slice(&plan.config).map_err(|e| Error::Json {
+        what: format!("{label}: image config"),
+        source: e,
+    })?;
+    let ids = diff_ids(&config, label)?;
+    if ids.len() != plan.layers.len() {
+        return Err(Error::msg(format!(
+            "{label}: the config lists {} diff_ids but the manifest has {} layers",
+            ids.len(),
+            plan.layers.len()
+        )));
+    }
+    let total: u64 = plan.layers.iter().map(|l| l.size).sum();
+    let mut progress = Progress::new(total);
+    let n = ids.len();
+    for (i, (l, d)) in plan.layers.iter().zip(&ids).enumerate() {
+        let what = format!("{label}: layer {}/{n} ({})", i + 1, store::short(d));
+        progress.set_label(format!("layer {}/{n}", i + 1));
+        let member = l.member.clone();
+        add_layer(
+            store,
+            &mut || src.open(&member).map(|(r, _)| r),
+            l.blob_digest.as_deref(),
+            Some(d),
+            &what,
+            &mut progress,
+        )
+        .inspect_err(|_| progress.finish())?;
+    }
+    progress.finish();
+    let id = digest::sha256_bytes(&plan.config);
+    store.write_image(
+        &ImageRecord {
+            id: id.clone(),
+            layers: ids,
+            created: store::now_rfc3339(),
+        },
+        &plan.config,
+    )?;
+    if let Some(n) = name.or(plan.name.and_then(|n| normalize_name(&n).ok())) {
+        store.set_ref(&n, &id)?;
+    }
+    Ok(id)
+}
+
+fn import_rootfs(
+    store: &Store,
+    file: PathBuf,
+    name: Option<String>,
+    label: &str,
+) -> Result<String, Error> {
+    let size = fs::metadata(&file).map(|m| m.len()).unwrap_or(0);
+    let mut progress = Progress::new(size);
+    progress.set_label("rootfs".into());
+    let rec = add_layer(
+        store,
+        &mut || Ok(Box::new(fs::File::open(&file).ctx("open", &file)?) as Box<dyn Read>),
+        None,
+        None,
+        &format!("{label}: rootfs"),
+        &mut progress,
+    );
+    progress.finish();
+    let rec = rec?;
+    let now = store::now_rfc3339();
+    let config = json!({
+        "created": now,
+        "architecture": std::env::consts::ARCH.replace("x86_64", "amd64").replace("aarch64", "arm64"),
+        "os": "linux",
+        "config": {},
+        "rootfs": {"type": "layers", "diff_ids": [rec.diff_id]},
+        "history": [{"created": now, "created_by": "layermount import"}],
+    });
+    let bytes = serde_json::to_vec(&config).map_err(|e| Error::Json {
+        what: "config".into(),
+        source: e,
+    })?;
+    let id = digest::sha256_bytes(&bytes);
+    store.write_image(
+        &ImageRecord {
+            id: id.clone(),
+            layers: vec![rec.diff_id],
+            created: now,
+        },
+        &bytes,
+    )?;
+    if let Some(n) = name {
+        store.set_ref(&n, &id)?;
+    }
+    Ok(id)
+}

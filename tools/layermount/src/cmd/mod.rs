@@ -1,0 +1,136 @@
+//! One module per subcommand.
+
+mod commit;
+mod containers;
+mod df;
+mod diff;
+mod export;
+mod images;
+mod import;
+mod inspect;
+mod layers;
+mod mount;
+mod rm;
+mod save;
+mod umount;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use crate::cli::{Cli, Command};
+use crate::error::{Error, IoContext};
+use crate::store::{ContainerRecord, ImageRecord, Store};
+
+pub fn dispatch(cli: Cli) -> Result<(), Error> {
+    if cli.verbose {
+        common::run::set_debug(true);
+    }
+    let store = Store::open(&cli.dirs)?;
+    match cli.command {
+        Command::Import(a) => import::run(&store, a),
+        Command::Images(a) => images::run(&store, a),
+        Command::Layers(a) => layers::run(&store, a),
+        Command::Df(a) => df::run(&store, a),
+        Command::Inspect(a) => inspect::run(&store, a),
+        Command::Mount(a) => mount::run(&store, a),
+        Command::Umount(a) => umount::run(&store, a),
+        Command::RmContainer(a) => umount::rm_container(&store, &a.id),
+        Command::Containers(a) => containers::run(&store, a),
+        Command::Diff(a) => diff::run(&store, a),
+        Command::Commit(a) => commit::run(&store, a),
+        Command::Export(a) => export::run(&store, a),
+        Command::Save(a) => save::run(&store, a),
+        Command::Rm(a) => rm::run(&store, a),
+        Command::Gc => rm::gc(&store),
+    }
+}
+
+/// The extracted directories of an image's layers, top first; every one must exist.
+pub fn lower_dirs(store: &Store, layers: &[String], image: &str) -> Result<Vec<PathBuf>, Error> {
+    let mut v = Vec::new();
+    for d in layers.iter().rev() {
+        let p = store.layer_diff(d);
+        if !p.is_dir() {
+            return Err(Error::msg(format!(
+                "layer {d} of image {image} is missing from the store"
+            )));
+        }
+        v.push(p);
+    }
+    Ok(v)
+}
+
+/// The layer stack a container sees, top first: its writable layer, then the image's.
+pub fn container_stack(store: &Store, c: &ContainerRecord) -> Result<Vec<PathBuf>, Error> {
+    let dir = store.container_dir(&c.id);
+    Ok(match c.driver {
+        crate::cli::Driver::Vfs => vec![dir.join("rootfs")],
+        crate::cli::Driver::Overlay => {
+            let mut v = vec![dir.join("upper")];
+            v.extend(lower_dirs(store, &c.layers, &c.image)?);
+            v
+        }
+    })
+}
+
+pub fn image_size(store: &Store, img: &ImageRecord) -> u64 {
+    img.layers
+        .iter()
+        .filter_map(|d| store.read_layer(d).ok())
+        .map(|l| l.size)
+        .sum()
+}
+
+/// Write to `-o FILE` atomically (temp file + rename) or to stdout (refused on a terminal).
+pub fn with_output<T>(
+    output: Option<&Path>,
+    f: impl FnOnce(&mut dyn Write) -> Result<T, Error>,
+) -> Result<T, Error> {
+    match output {
+        Some(path) => {
+            let dir = path
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(Path::new("."));
+            let name = path
+                .file_name()
+                .ok_or_else(|| Error::Usage(format!("{} is not a file name", path.display())))?;
+            let tmp = dir.join(format!(
+                ".{}.tmp.{}",
+                name.to_string_lossy(),
+                std::process::id()
+            ));
+            let res = (|| {
+                let file = std::fs::File::create(&tmp).ctx("create", &tmp)?;
+                let mut w = std::io::BufWriter::with_capacity(1 << 20, file);
+                let v = f(&mut w)?;
+                let file = w
+                    .into_inner()
+                    .map_err(|e| Error::io("write", &tmp, e.into_error()))?;
+                file.sync_all().ctx("write", &tmp)?;
+                std::fs::rename(&tmp, path).ctx("write", path)?;
+                Ok(v)
+            })();
+            if res.is_err() {
+                let _ = std::fs::remove_file(&tmp);
+            }
+            res
+        }
+        None => {
+            if crate::sys::isatty(1) {
+                return Err(Error::Usage(
+                    "refusing to write an archive to a terminal: use -o FILE or a pipe".into(),
+                ));
+            }
+            let out = std::io::stdout();
+            let mut w = std::io::BufWriter::with_capacity(1 << 20, out.lock());
+            let v = f(&mut w)?;
+            w.flush().ctx("write", "stdout")?;
+            Ok(v)
+        }
+    }
+}
+
+pub fn human(b: u64) -> String {
+    common::parse::human_bytes(b)
+}

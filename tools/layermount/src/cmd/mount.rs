@@ -1,0 +1,140 @@
+//! `layermount mount IMAGE TARGET --container ID`
+
+use std::fs;
+use std::os::fd::{FromRawFd, OwnedFd};
+
+use super::lower_dirs;
+use crate::cli::{Driver, MountArgs};
+use crate::error::{Error, IoContext};
+use crate::overlay::{self, OverlaySpec};
+use crate::store::{self, ContainerRecord, Store};
+
+pub fn run(store: &Store, a: MountArgs) -> Result<(), Error> {
+    let _lock = store.lock_shared()?;
+    let img = store.resolve_image(&a.image)?;
+    let target = fs::canonicalize(&a.target).ctx("use as a mount point", &a.target)?;
+    if !target.is_dir() {
+        return Err(Error::msg(format!(
+            "cannot use {} as a mount point: not a directory",
+            a.target.display()
+        )));
+    }
+    let lowers = lower_dirs(store, &img.layers, &img.id)?;
+    let _records = store.lock_records()?;
+    let dir = store.container_dir(&a.container);
+    let (mut rec, created) = match store.read_container(&a.container) {
+        Ok(rec) => {
+            if rec.image != img.id {
+                return Err(Error::msg(format!(
+                    "container {} already exists with image {} (not {})",
+                    a.container, rec.image, a.image
+                )));
+            }
+            if rec.driver != a.driver {
+                return Err(Error::msg(format!(
+                    "container {} already exists with another --driver",
+                    a.container
+                )));
+            }
+            (rec, false)
+        }
+        Err(Error::NoContainer(_)) => {
+            let tmp = store.tempdir("container")?;
+            let rec = ContainerRecord {
+                id: a.container.clone(),
+                image: img.id.clone(),
+                layers: img.layers.clone(),
+                driver: a.driver,
+                target: None,
+                created: store::now_rfc3339(),
+            };
+            match a.driver {
+                Driver::Overlay => {
+                    for d in ["upper", "work"] {
+                        let p = tmp.path.join(d);
+                        fs::create_dir(&p).ctx("create", &p)?;
+                    }
+                }
+                Driver::Vfs => copy_layers(&lowers, &tmp.path.join("rootfs"), &a.container)?,
+            }
+            let meta = tmp.path.join("container.json");
+            common::state::atomic_write(&meta, &store::to_json(&rec)?).ctx("write", &meta)?;
+            let src = tmp.keep();
+            if let Err(e) = fs::rename(&src, &dir) {
+                let _ = fs::remove_dir_all(&src);
+                return Err(Error::io("create", &dir, e));
+            }
+            (rec, true)
+        }
+        Err(e) => return Err(e),
+    };
+    let res = match a.driver {
+        Driver::Overlay => {
+            let shorts: Vec<String> = img
+                .layers
+                .iter()
+                .rev()
+                .map(|d| format!("l/{}", store::short(d)))
+                .collect();
+            overlay::mount_overlay(
+                &OverlaySpec {
+                    lowers: &lowers,
+                    short_lowers: &shorts,
+                    store_root: &store.root,
+                    upper: &dir.join("upper"),
+                    work: &dir.join("work"),
+                    readonly: a.readonly,
+                },
+                &target,
+            )
+        }
+        Driver::Vfs => overlay::mount_bind(&dir.join("rootfs"), &target, a.readonly),
+    };
+    if let Err(e) = res {
+        if created {
+            let _ = fs::remove_dir_all(&dir);
+        }
+        return Err(e);
+    }
+    rec.target = Some(target.display().to_string());
+    if let Err(e) = store.write_container(&rec) {
+        let _ = crate::sys::umount(&target);
+        return Err(e);
+    }
+    println!("{}", target.display());
+    Ok(())
+}
+
+/// The vfs driver's private copy: the merged layers streamed as a tar through a pipe into
+/// the same safe extractor imports use.
+fn copy_layers(
+    lowers: &[std::path::PathBuf],
+    dst: &std::path::Path,
+    id: &str,
+) -> Result<(), Error> {
+    fs::create_dir(dst).ctx("create", dst)?;
+    let mut fds = [0; 2];
+    // SAFETY: pipe2 fills two fds we then own.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return Err(Error::io(
+            "create a pipe for",
+            dst,
+            std::io::Error::last_os_error(),
+        ));
+    }
+    // SAFETY: fresh fds from pipe2.
+    let (r, w) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    let label = format!("container {id}");
+    std::thread::scope(|s| {
+        let writer =
+            s.spawn(move || crate::merge::write_merged_tar(lowers, fs::File::from(w)).map(drop));
+        let mut a = tar::Archive::new(fs::File::from(r));
+        let res = crate::extract::Extractor::new(dst, &label)
+            .and_then(|mut x| x.extract(&mut a).map(drop));
+        drop(a);
+        let wres = writer
+            .join()
+            .unwrap_or_else(|_| Err(Error::msg("copy thread failed")));
+        res.and(wres)
+    })
+}

@@ -1,0 +1,524 @@
+//! Reading image archives: docker save, OCI layout (dir or tar), plain rootfs tar; and
+//! adding a verified layer to the store.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::digest::{self, Hashed, HashingReader};
+use crate::error::{Error, IoContext};
+use crate::extract::{self, Extractor};
+use crate::store::{self, LayerRecord, Store};
+use crate::sys;
+
+/// Where the archive's files come from.
+pub enum Source {
+    Dir {
+        fd: OwnedFd,
+        path: PathBuf,
+    },
+    Tar {
+        file: PathBuf,
+        index: HashMap<String, (u64, u64)>,
+        links: HashMap<String, String>,
+    },
+}
+
+fn norm(name: &str) -> Option<String> {
+    extract::clean_path(name.as_bytes()).ok().map(|c| {
+        c.iter()
+            .map(|s| String::from_utf8_lossy(s))
+            .collect::<Vec<_>>()
+            .join("/")
+    })
+}
+
+impl Source {
+    pub fn dir(path: &Path) -> Result<Source, Error> {
+        let fd = sys::open_path(path, libc::O_PATH | libc::O_DIRECTORY).ctx("open", path)?;
+        Ok(Source::Dir {
+            fd,
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// Index a tar file's regular files (name → offset, size) without reading their data.
+    pub fn tar(file: &Path, label: &str) -> Result<Source, Error> {
+        let f = File::open(file).ctx("open", file)?;
+        let mut a = tar::Archive::new(f);
+        let mut index = HashMap::new();
+        let mut links = HashMap::new();
+        let bad = |e: io::Error| Error::Archive {
+            what: label.to_string(),
+            source: e,
+        };
+        for e in a.entries_with_seek().map_err(bad)? {
+            let e = e.map_err(bad)?;
+            let Some(name) = norm(&String::from_utf8_lossy(&e.path_bytes())) else {
+                continue;
+            };
+            match e.header().entry_type() {
+                tar::EntryType::Regular | tar::EntryType::Continuous => {
+                    index.insert(name, (e.raw_file_position(), e.size()));
+                }
+                tar::EntryType::Symlink | tar::EntryType::Link => {
+                    if let Some(t) = e.link_name_bytes() {
+                        links.insert(name, String::from_utf8_lossy(&t).into_owned());
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(Source::Tar {
+            file: file.to_path_buf(),
+            index,
+            links,
+        })
+    }
+
+    pub fn exists(&self, name: &str) -> bool {
+        match self {
+            Source::Dir { fd, .. } => norm(name).is_some_and(|n| {
+                sys::open_beneath(fd.as_raw_fd(), n.as_bytes(), libc::O_PATH).is_ok()
+            }),
+            Source::Tar { index, .. } => norm(name).is_some_and(|n| index.contains_key(&n)),
+        }
+    }
+
+    /// Open a member for reading, with its size when known.
+    pub fn open(&self, name: &str) -> Result<(Box<dyn Read>, u64), Error> {
+        let missing = || Error::msg(format!("archive member '{name}' is missing"));
+        let n = norm(name)
+            .ok_or_else(|| Error::msg(format!("archive member name '{name}' is not allowed")))?;
+        match self {
+            Source::Dir { fd, path } => {
+                let f = sys::open_beneath(fd.as_raw_fd(), n.as_bytes(), libc::O_RDONLY).map_err(
+                    |e| {
+                        if e.raw_os_error() == Some(libc::ENOENT) {
+                            missing()
+                        } else {
+                            Error::io("open", path.join(&n), e)
+                        }
+                    },
+                )?;
+                let f = File::from(f);
+                let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+                Ok((Box::new(f), len))
+            }
+            Source::Tar { file, index, links } => {
+                let mut n = n;
+                for _ in 0..8 {
+                    if let Some(t) = links.get(&n) {
+                        // link targets are relative to the link's directory (symlink) or the root
+                        let base = Path::new(&n)
+                            .parent()
+                            .unwrap_or(Path::new(""))
+                            .to_string_lossy()
+                            .into_owned();
+                        let joined = if base.is_empty() {
+                            t.clone()
+                        } else {
+                            format!("{base}/{t}")
+                        };
+                        n = resolve_dots(&joined)
+                            .or_else(|| norm(t))
+                            .ok_or_else(missing)?;
+                        if index.contains_key(&n) {
+                            break;
+                        }
+                    }
+                }
+                let (off, size) = *index.get(&n).ok_or_else(missing)?;
+                let mut f = File::open(file).ctx("open", file)?;
+                f.seek(SeekFrom::Start(off)).ctx("read", file)?;
+                Ok((Box::new(f.take(size)), size))
+            }
+        }
+    }
+
+    pub fn read_small(&self, name: &str) -> Result<Vec<u8>, Error> {
+        let (r, _) = self.open(name)?;
+        let mut v = Vec::new();
+        r.take(64 << 20)
+            .read_to_end(&mut v)
+            .map_err(|e| Error::Archive {
+                what: name.to_string(),
+                source: e,
+            })?;
+        Ok(v)
+    }
+}
+
+/// Resolve `a/b/../c` lexically; `None` if it climbs above the root.
+fn resolve_dots(p: &str) -> Option<String> {
+    let mut out: Vec<&str> = Vec::new();
+    for c in p.split('/') {
+        match c {
+            "" | "." => {}
+            ".." => {
+                out.pop()?;
+            }
+            c => out.push(c),
+        }
+    }
+    Some(out.join("/"))
+}
+
+// ---- formats -------------------------------------------------------------------------------
+
+#[derive(Debug, Deserialize)]
+pub struct Descriptor {
+    #[serde(rename = "mediaType", default)]
+    pub media_type: String,
+    pub digest: String,
+    #[serde(default)]
+    pub size: u64,
+    #[serde(default)]
+    pub annotations: HashMap<String, String>,
+    #[serde(default)]
+    pub platform: Option<Platform>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Platform {
+    #[serde(default)]
+    pub architecture: String,
+    #[serde(default)]
+    pub os: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct Index {
+    #[serde(default)]
+    manifests: Vec<Descriptor>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Manifest {
+    config: Descriptor,
+    #[serde(default)]
+    layers: Vec<Descriptor>,
+}
+
+#[derive(Debug, Deserialize)]
+struct DockerManifest {
+    #[serde(rename = "Config")]
+    config: String,
+    #[serde(rename = "RepoTags", default)]
+    repo_tags: Option<Vec<String>>,
+    #[serde(rename = "Layers", default)]
+    layers: Vec<String>,
+}
+
+/// One layer to bring in: where it is in the archive and what it must hash to.
+pub struct LayerSource {
+    pub member: String,
+    pub blob_digest: Option<String>,
+    pub size: u64,
+}
+
+pub struct Plan {
+    pub config: Vec<u8>,
+    pub layers: Vec<LayerSource>,
+    pub name: Option<String>,
+}
+
+fn parse<'a, T: Deserialize<'a>>(b: &'a [u8], what: &str) -> Result<T, Error> {
+    serde_json::from_slice(b).map_err(|e| Error::Json {
+        what: what.to_string(),
+        source: e,
+    })
+}
+
+fn verify(what: &str, expected: &str, data: &[u8]) -> Result<(), Error> {
+    let actual = digest::sha256_bytes(data);
+    if actual != expected {
+        return Err(Error::Digest {
+            what: what.to_string(),
+            expected: expected.to_string(),
+            actual,
+        });
+    }
+    Ok(())
+}
+
+fn blob_path(d: &str, what: &str) -> Result<String, Error> {
+    Ok(format!("blobs/sha256/{}", store::digest_hex(d, what)?))
+}
+
+/// The plan for an OCI image layout.
+pub fn plan_oci(src: &Source) -> Result<Plan, Error> {
+    let index: Index = parse(&src.read_small("index.json")?, "index.json")?;
+    let mut desc = pick(index.manifests, "index.json")?;
+    for _ in 0..4 {
+        let what = format!("manifest {}", desc.digest);
+        let bytes = src.read_small(&blob_path(&desc.digest, &what)?)?;
+        verify(&what, &desc.digest, &bytes)?;
+        let v: serde_json::Value = parse(&bytes, &what)?;
+        let is_index = v.get("manifests").is_some()
+            || desc.media_type.contains("index")
+            || desc.media_type.contains("manifest.list");
+        if is_index {
+            let idx: Index = parse(&bytes, &what)?;
+            desc = pick(idx.manifests, &what)?;
+            continue;
+        }
+        let m: Manifest = parse(&bytes, &what)?;
+        let cwhat = format!("config {}", m.config.digest);
+        let config = src.read_small(&blob_path(&m.config.digest, &cwhat)?)?;
+        verify(&cwhat, &m.config.digest, &config)?;
+        let mut layers = Vec::new();
+        for l in m.layers {
+            let lw = format!("layer {}", l.digest);
+            layers.push(LayerSource {
+                member: blob_path(&l.digest, &lw)?,
+                blob_digest: Some(l.digest),
+                size: l.size,
+            });
+        }
+        let name = desc
+            .annotations
+            .get("io.containerd.image.name")
+            .or_else(|| {
+                desc.annotations
+                    .get("org.opencontainers.image.ref.name")
+                    .filter(|n| n.contains('/') || n.contains(':'))
+            })
+            .cloned();
+        return Ok(Plan {
+            config,
+            layers,
+            name,
+        });
+    }
+    Err(Error::msg("index.json: image indexes nest too deeply"))
+}
+
+fn pick(mut ds: Vec<Descriptor>, what: &str) -> Result<Descriptor, Error> {
+    if ds.is_empty() {
+        return Err(Error::msg(format!("{what}: no manifests")));
+    }
+    let i = ds
+        .iter()
+        .position(|d| {
+            d.platform
+                .as_ref()
+                .is_some_and(|p| p.os == "linux" && p.architecture == "amd64")
+        })
+        .unwrap_or(0);
+    Ok(ds.swap_remove(i))
+}
+
+/// The plan for a `docker save` archive.
+pub fn plan_docker(src: &Source) -> Result<Plan, Error> {
+    let ms: Vec<DockerManifest> = parse(&src.read_small("manifest.json")?, "manifest.json")?;
+    let m = ms
+        .into_iter()
+        .next()
+        .ok_or_else(|| Error::msg("manifest.json: no images"))?;
+    let config = src.read_small(&m.config)?;
+    // the config's name is its digest (<hex>.json or blobs/sha256/<hex>)
+    if let Some(hex) = hex_in_name(&m.config) {
+        verify(
+            &format!("config {}", m.config),
+            &format!("sha256:{hex}"),
+            &config,
+        )?;
+    }
+    let layers = m
+        .layers
+        .iter()
+        .map(|l| LayerSource {
+            member: l.clone(),
+            blob_digest: l
+                .strip_prefix("blobs/sha256/")
+                .and_then(hex_in_name)
+                .map(|h| format!("sha256:{h}")),
+            size: 0,
+        })
+        .collect();
+    let name = m.repo_tags.and_then(|t| t.into_iter().next());
+    Ok(Plan {
+        config,
+        layers,
+        name,
+    })
+}
+
+fn hex_in_name(n: &str) -> Option<&str> {
+    let base = n.rsplit('/').next()?;
+    let hex = base.strip_suffix(".json").unwrap_or(base);
+    (hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit())).then_some(hex)
+}
+
+// ---- progress ------------------------------------------------------------------------------
+
+/// A progress line on stderr, only when stderr is a terminal.
+pub struct Progress {
+    on: bool,
+    total: u64,
+    done: u64,
+    last: std::time::Instant,
+    label: String,
+}
+
+impl Progress {
+    pub fn new(total: u64) -> Progress {
+        Progress {
+            on: sys::isatty(2),
+            total,
+            done: 0,
+            last: std::time::Instant::now(),
+            label: String::new(),
+        }
+    }
+
+    pub fn set_label(&mut self, l: String) {
+        self.label = l;
+        self.draw(true);
+    }
+
+    pub fn add(&mut self, n: u64) {
+        self.done += n;
+        self.draw(false);
+    }
+
+    fn draw(&mut self, force: bool) {
+        if !self.on || (!force && self.last.elapsed().as_millis() < 100) {
+            return;
+        }
+        self.last = std::time::Instant::now();
+        let mb = |b: u64| b as f64 / 1e6;
+        let bar = if self.total > 0 {
+            let w = 30usize;
+            let f = ((self.done.min(self.total) as f64 / self.total as f64) * w as f64) as usize;
+            format!(
+                "[{}{}] {:.1}/{:.1} MB",
+                "#".repeat(f),
+                " ".repeat(w - f),
+                mb(self.done),
+                mb(self.total)
+            )
+        } else {
+            format!("{:.1} MB", mb(self.done))
+        };
+        eprint!("\r\x1b[K{} {}", self.label, bar);
+        let _ = io::stderr().flush();
+    }
+
+    pub fn finish(&mut self) {
+        if self.on {
+            eprint!("\r\x1b[K");
+        }
+    }
+}
+
+struct ProgressReader<'p, R> {
+    inner: R,
+    p: &'p mut Progress,
+}
+
+impl<R: Read> Read for ProgressReader<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.p.add(n as u64);
+        Ok(n)
+    }
+}
+
+// ---- layers --------------------------------------------------------------------------------
+
+/// Bring one layer into the store (or find it there), verifying its blob digest (when
+/// given) and diff_id (when given; a rootfs tar has none and gets its computed one).
+/// Returns the layer's record.
+pub fn add_layer(
+    store: &Store,
+    open: &mut dyn FnMut() -> Result<Box<dyn Read>, Error>,
+    blob_digest: Option<&str>,
+    diff_id: Option<&str>,
+    label: &str,
+    progress: &mut Progress,
+) -> Result<LayerRecord, Error> {
+    let _held = match diff_id {
+        Some(d) => {
+            let hex = store::digest_hex(d, label)?;
+            let lock = store.layer_lock(hex)?;
+            if store.has_layer(hex) {
+                common::debug!("{label}: already in the store");
+                return store.read_layer(d);
+            }
+            Some(lock)
+        }
+        None => None,
+    };
+    let tmp = store.tempdir("layer")?;
+    let diff = tmp.path.join("diff");
+    std::fs::create_dir(&diff).ctx("create", &diff)?;
+    let mut blob_h = Hashed::default();
+    let mut diff_h = Hashed::default();
+    let stats = {
+        let raw = open()?;
+        let pr = ProgressReader {
+            inner: raw,
+            p: progress,
+        };
+        let hashed = HashingReader::new(pr, &mut blob_h);
+        let dec = digest::decompress(hashed).map_err(|e| Error::Archive {
+            what: label.to_string(),
+            source: e,
+        })?;
+        let tarstream = HashingReader::new(dec, &mut diff_h);
+        let mut archive = tar::Archive::new(tarstream);
+        let stats = Extractor::new(&diff, label)?.extract(&mut archive)?;
+        // hash the rest (end-of-archive padding) so both digests cover every byte
+        let mut rest = archive.into_inner();
+        io::copy(&mut rest, &mut io::sink()).map_err(|e| Error::Archive {
+            what: label.to_string(),
+            source: e,
+        })?;
+        stats
+    };
+    let blob = blob_h.digest();
+    if let Some(want) = blob_digest {
+        if blob != want {
+            return Err(Error::Digest {
+                what: label.to_string(),
+                expected: want.to_string(),
+                actual: blob,
+            });
+        }
+    }
+    let got = diff_h.digest();
+    if let Some(want) = diff_id {
+        if got != want {
+            return Err(Error::Digest {
+                what: format!("{label} diff_id"),
+                expected: want.to_string(),
+                actual: got,
+            });
+        }
+    }
+    let _late = match diff_id {
+        Some(_) => None,
+        None => {
+            let hex = store::digest_hex(&got, label)?;
+            let lock = store.layer_lock(hex)?;
+            if store.has_layer(hex) {
+                return store.read_layer(&got);
+            }
+            Some(lock)
+        }
+    };
+    let rec = LayerRecord {
+        diff_id: got,
+        size: stats.bytes,
+        entries: stats.entries,
+        created: store::now_rfc3339(),
+    };
+    store.commit_layer(tmp, &rec)?;
+    Ok(rec)
+}
