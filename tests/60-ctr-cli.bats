@@ -8,6 +8,7 @@ load 60-ctr-helpers
 SCRIPTS="ctr-run ctr-exec ctr-stop ctr-rm ctr-ls ctr-logs ctr-commit ctr-images ctr-load ctr-inspect mkimage-busybox"
 
 setup_file() { ctr_setup_file; }
+teardown_file() { ctr_teardown_file; }
 
 @test "every script answers --help on stdout, exit 0" {
     for s in $SCRIPTS; do

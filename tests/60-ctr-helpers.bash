@@ -21,7 +21,7 @@ probe() {
 
 probe_layermount() {
     local d=$TEST_DIR/probe-lm
-    mkdir -p "$d"
+    mkdir -p "$d/m"
     ( # the default image, from this machine's static busybox (tests do not need the network)
         layermount inspect busybox --json >/dev/null 2>&1 ||
             mkimage-busybox --busybox /bin/busybox >/dev/null || exit 1
@@ -34,7 +34,7 @@ probe_layermount() {
 }
 
 probe_cgset() {
-    cgset create "$TEST_CGROUP/probe" --pids 10 --cpus 0.5 --memory 64M >/dev/null &&
+    cgset create "$TEST_CGROUP/probe" --parent-ok --pids 10 --cpus 0.5 --memory 64M >/dev/null &&
         cgset delete "$TEST_CGROUP/probe" >/dev/null
 }
 
@@ -93,6 +93,12 @@ need_run() {
 ctr_setup_file() {
     ctrkit_setup_file
     export CTRKIT_CGROUP_PARENT="$TEST_CGROUP/ctr"
+}
+
+# the launcher's parent cgroup goes with the file (the containers' own must be gone by then)
+ctr_teardown_file() {
+    rmdir /sys/fs/cgroup/*/"$CTRKIT_CGROUP_PARENT" /sys/fs/cgroup/"$CTRKIT_CGROUP_PARENT" 2>/dev/null || true
+    ctrkit_teardown_file
 }
 
 # no_leftovers NAME [IN_HOST] : nothing of container NAME remains: state folder, mounts of

@@ -6,6 +6,7 @@ load helpers
 load 60-ctr-helpers
 
 setup_file() { ctr_setup_file; }
+teardown_file() { ctr_teardown_file; }
 
 @test "mkimage-busybox -o writes a valid OCI layout from Debian's busybox-static" {
     out=$TEST_DIR/oci
