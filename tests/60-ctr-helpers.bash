@@ -122,6 +122,16 @@ cgroup_dir() {
     echo "/sys/fs/cgroup/$1/$CTRKIT_CGROUP_PARENT/$2"
 }
 
+# run_host [--rc N] CMD... : run_tool CMD inside the test host (create_test_host first)
+run_host() {
+    local rc=()
+    if [ "$1" = --rc ]; then
+        rc=(--rc "$2")
+        shift 2
+    fi
+    run_tool "${rc[@]}" nsenter -t "$TEST_HOST_PID" -n -m "$@"
+}
+
 # wait_for CMD... : retry CMD for up to 10 s
 wait_for() {
     local i=0

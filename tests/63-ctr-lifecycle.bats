@@ -24,7 +24,7 @@ host_clean() {
     veths=$(in_host ip -o link show type veth | grep -c '' || true)
     assert_eq "$veths" 0 "veths left: $(in_host ip -o link show type veth)"
     if in_host ip link show "${CTRKIT_BRIDGE:-ctrkit0}" >/dev/null 2>&1; then
-        run_tool in_host netbridge leases ctrkit0 --json
+        run_host netbridge leases ctrkit0 --json
         assert_json 'length' 0
     fi
     ! in_host nft list ruleset 2>/dev/null | grep -q 'dnat'
@@ -32,7 +32,7 @@ host_clean() {
 
 @test "detached: ctr-ls lists it, ctr-exec joins its namespaces, ctr-logs shows its output" {
     need_net
-    run_tool in_host ctr-run -d --name web --init busybox \
+    run_host ctr-run -d --name web --init busybox \
         sh -c 'echo started; trap "echo bye; exit 0" TERM; while :; do sleep 0.1; done'
     assert_eq "$output" web
     pid=$(cat "$CTRKIT_STATE/containers/web/pid")
@@ -44,19 +44,19 @@ host_clean() {
     assert_match "$output" "web +running +busybox"
 
     # same namespaces as its first process
-    run_tool in_host ctr-exec web sh -c 'for n in net mnt uts ipc pid; do readlink /proc/self/ns/$n; done'
+    run_host ctr-exec web sh -c 'for n in net mnt uts ipc pid; do readlink /proc/self/ns/$n; done'
     want=$(for n in net mnt uts ipc pid; do readlink "/proc/$pid/ns/$n"; done)
     assert_eq "$output" "$want"
     # its cgroup, its environment, its capabilities; -u and -e
-    run_tool in_host ctr-exec web cat /proc/self/cgroup
+    run_host ctr-exec web cat /proc/self/cgroup
     assert_contains "$output" "$CTRKIT_CGROUP_PARENT/web"
-    run_tool in_host ctr-exec web sh -c 'echo $HOSTNAME; grep ^CapEff /proc/self/status'
+    run_host ctr-exec web sh -c 'echo $HOSTNAME; grep ^CapEff /proc/self/status'
     assert_eq "$output" "web
 CapEff:	00000000a80425fb"
-    run_tool in_host ctr-exec -u 1000 -e GREETING=hi web sh -c 'id -u; echo $GREETING'
+    run_host ctr-exec -u 1000 -e GREETING=hi web sh -c 'id -u; echo $GREETING'
     assert_eq "$output" "1000
 hi"
-    run_tool --rc 3 in_host ctr-exec web sh -c 'exit 3'
+    run_host --rc 3 ctr-exec web sh -c 'exit 3'
 
     run_tool ctr-logs web
     assert_eq "$output" started
@@ -77,7 +77,7 @@ bye"
     assert_json .status exited
     assert_json .exit_code 0
 
-    run_tool in_host ctr-rm web
+    run_host ctr-rm web
     no_leftovers web host
     host_clean
     ! pgrep -f 'trap "echo bye' >/dev/null
@@ -85,14 +85,14 @@ bye"
 
 @test "ctr-stop kills a container that ignores SIGTERM once the grace period is over" {
     need_net
-    run_tool in_host ctr-run -d --name deaf busybox sleep 4243
+    run_host ctr-run -d --name deaf busybox sleep 4243
     start=$SECONDS
     run_tool ctr-stop -t 1 deaf
     [ $((SECONDS - start)) -lt 5 ]
     ! pgrep -x -f 'sleep 4243' >/dev/null
     run_tool ctr-inspect deaf
     assert_json .exit_code 137
-    run_tool --rc 1 in_host ctr-rm deaf nosuch
+    run_host --rc 1 ctr-rm deaf nosuch
     assert_error ctr-rm "no such container: nosuch"
     no_leftovers deaf host
     host_clean
@@ -100,11 +100,11 @@ bye"
 
 @test "ctr-rm refuses a running container without -f; -f removes it, twice" {
     need_net
-    run_tool in_host ctr-run -d --name busy busybox sleep 4244
-    run_tool --rc 1 in_host ctr-rm busy
+    run_host ctr-run -d --name busy busybox sleep 4244
+    run_host --rc 1 ctr-rm busy
     assert_error ctr-rm "container busy is running"
-    run_tool in_host ctr-rm -f busy
-    run_tool in_host ctr-rm -f busy
+    run_host ctr-rm -f busy
+    run_host ctr-rm -f busy
     ! pgrep -x -f 'sleep 4244' >/dev/null
     no_leftovers busy host
     host_clean
@@ -112,7 +112,7 @@ bye"
 
 @test "ctr-logs -f follows until the container ends; a detached --rm container removes itself" {
     need_net
-    run_tool in_host ctr-run -d --rm --name ticker busybox sh -c 'for i in 1 2 3; do echo tick $i; sleep 0.3; done'
+    run_host ctr-run -d --rm --name ticker busybox sh -c 'for i in 1 2 3; do echo tick $i; sleep 0.3; done'
     run_tool ctr-logs -f ticker
     assert_eq "$output" "tick 1
 tick 2

@@ -21,7 +21,7 @@ need_net() {
 host_clean() {
     assert_eq "$(in_host ip -o link show type veth | grep -c '' || true)" 0 "veths left"
     if in_host ip link show ctrkit0 >/dev/null 2>&1; then
-        run_tool in_host netbridge leases ctrkit0 --json
+        run_host netbridge leases ctrkit0 --json
         assert_json 'length' 0
     fi
 }
@@ -34,7 +34,7 @@ undo_lines() {
 # kill_at NAME POINT : start ctr-run in the test host, SIGKILL it at POINT, then ctr-rm -f
 kill_at() {
     local name=$1 point=$2 pid i=0
-    in_host ctr-run --name "$name" --cpus 0.5 -p 8088:80 busybox sleep 4245 >/dev/null 2>&1 3>&- &
+    nsenter -t "$TEST_HOST_PID" -n -m ctr-run --name "$name" --cpus 0.5 -p 8088:80 busybox sleep 4245 >/dev/null 2>&1 3>&- &
     pid=$!
     track_pid "$pid"
     while :; do
@@ -50,7 +50,7 @@ kill_at() {
     done
     kill -KILL "$pid"
     wait "$pid" 2>/dev/null || true
-    run_tool in_host ctr-rm -f "$name"
+    run_host ctr-rm -f "$name"
     no_leftovers "$name" host
     host_clean
     ! pgrep -x -f 'sleep 4245' >/dev/null
@@ -83,14 +83,14 @@ kill_at() {
 
 @test "an address or a port already taken: exit 125, one line, everything undone" {
     need_net
-    run_tool in_host ctr-run -d --name holder --ip 10.47.0.50 -p 8089:80 busybox sleep 4246
-    run_tool --rc 125 in_host ctr-run --rm --name taker --ip 10.47.0.50 busybox true
+    run_host ctr-run -d --name holder --ip 10.47.0.50 -p 8089:80 busybox sleep 4246
+    run_host --rc 125 ctr-run --rm --name taker --ip 10.47.0.50 busybox true
     assert_error ctr-run "network"
     no_leftovers taker host
-    run_tool --rc 125 in_host ctr-run --rm --name taker2 -p 8089:80 busybox true
+    run_host --rc 125 ctr-run --rm --name taker2 -p 8089:80 busybox true
     assert_error ctr-run "network"
     no_leftovers taker2 host
     assert_eq "$(in_host ip -o link show type veth | grep -c '')" 1 "only holder's veth"
-    run_tool in_host ctr-rm -f holder
+    run_host ctr-rm -f holder
     host_clean
 }

@@ -19,10 +19,10 @@ setup() {
     out=$TEST_DIR/par
     mkdir -p "$out"
     # the bridge and the image exist before the rush (one run made them)
-    run_tool in_host ctr-run --rm busybox true
+    run_host ctr-run --rm busybox true
     pids=()
     for i in $(seq 1 30); do
-        in_host ctr-run --rm --name "par$i" --cpus 0.2 --memory 32m --pids-limit 20 busybox \
+        nsenter -t "$TEST_HOST_PID" -n -m ctr-run --rm --name "par$i" --cpus 0.2 --memory 32m --pids-limit 20 busybox \
             sh -c 'ip -4 -o addr show eth0' >"$out/$i.out" 2>"$out/$i.err" 3>&- &
         pids+=($!)
     done
@@ -36,7 +36,7 @@ setup() {
     assert_eq "$(printf '%s\n' "$addrs" | sort -u | grep -c inet)" 30 "duplicate addresses: $addrs"
     [ -z "$(ls -A "$CTRKIT_STATE/containers")" ]
     assert_eq "$(in_host ip -o link show type veth | grep -c '' || true)" 0
-    run_tool in_host netbridge leases ctrkit0 --json
+    run_host netbridge leases ctrkit0 --json
     assert_json length 0
     for i in $(seq 1 30); do no_leftovers "par$i" host; done
 }
