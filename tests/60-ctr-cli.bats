@@ -9,6 +9,7 @@ SCRIPTS="ctr-run ctr-exec ctr-stop ctr-rm ctr-ls ctr-logs ctr-commit ctr-images 
 
 setup_file() { ctr_setup_file; }
 teardown_file() { ctr_teardown_file; }
+teardown() { ctr_teardown; }
 
 @test "every script answers --help on stdout, exit 0" {
     for s in $SCRIPTS; do

@@ -95,6 +95,20 @@ ctr_setup_file() {
     export CTRKIT_CGROUP_PARENT="$TEST_CGROUP/ctr"
 }
 
+# every container a test left (a failed test) is removed, in the test host when there is one
+ctr_teardown() {
+    local c
+    for c in "$CTRKIT_STATE"/containers/*; do
+        [ -d "$c" ] || continue
+        if [ -n "${TEST_HOST_PID-}" ] && [ -d "/proc/$TEST_HOST_PID" ]; then
+            nsenter -t "$TEST_HOST_PID" -n -m ctr-rm -f "${c##*/}" || true
+        else
+            ctr-rm -f "${c##*/}" || true
+        fi
+    done
+    ctrkit_teardown
+}
+
 # the launcher's parent cgroup goes with the file (the containers' own must be gone by then)
 ctr_teardown_file() {
     rmdir /sys/fs/cgroup/*/"$CTRKIT_CGROUP_PARENT" /sys/fs/cgroup/"$CTRKIT_CGROUP_PARENT" 2>/dev/null || true

@@ -7,6 +7,7 @@ load 60-ctr-helpers
 
 setup_file() { ctr_setup_file; }
 teardown_file() { ctr_teardown_file; }
+teardown() { ctr_teardown; }
 
 @test "mkimage-busybox -o writes a valid OCI layout from Debian's busybox-static" {
     out=$TEST_DIR/oci

@@ -7,6 +7,7 @@ load 60-ctr-helpers
 
 setup_file() { ctr_setup_file; }
 teardown_file() { ctr_teardown_file; }
+teardown() { ctr_teardown; }
 
 
 @test "ps -ef inside shows the command as PID 1 and nothing of the host" {

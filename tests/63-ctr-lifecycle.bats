@@ -7,6 +7,7 @@ load 60-ctr-helpers
 
 setup_file() { ctr_setup_file; }
 teardown_file() { ctr_teardown_file; }
+teardown() { ctr_teardown; }
 setup() {
     ctrkit_setup
     require_root
@@ -32,7 +33,7 @@ host_clean() {
 
 @test "detached: ctr-ls lists it, ctr-exec joins its namespaces, ctr-logs shows its output" {
     need_net
-    run_host ctr-run -d --name web --init busybox \
+    run_host ctr-run -d --name web busybox \
         sh -c 'echo started; trap "echo bye; exit 0" TERM; while :; do sleep 0.1; done'
     assert_eq "$output" web
     pid=$(cat "$CTRKIT_STATE/containers/web/pid")

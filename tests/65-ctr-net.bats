@@ -8,6 +8,7 @@ load 60-ctr-helpers
 
 setup_file() { ctr_setup_file; }
 teardown_file() { ctr_teardown_file; }
+teardown() { ctr_teardown; }
 setup() {
     ctrkit_setup
     require_root
