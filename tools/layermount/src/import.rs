@@ -455,6 +455,32 @@ pub fn add_layer(
         }
         None => None,
     };
+    let (tmp, rec) = extract_layer(store, open, blob_digest, diff_id, label, progress)?;
+    let _late = match diff_id {
+        Some(_) => None,
+        None => {
+            let hex = store::digest_hex(&rec.diff_id, label)?;
+            let lock = store.layer_lock(hex)?;
+            if store.has_layer(hex) {
+                return store.read_layer(&rec.diff_id);
+            }
+            Some(lock)
+        }
+    };
+    store.commit_layer(tmp, &rec)?;
+    Ok(rec)
+}
+
+/// Extract and verify one layer into a temporary directory (removed on drop); the caller
+/// moves it into place with [`Store::commit_layer`] once everything it depends on is verified.
+pub fn extract_layer(
+    store: &Store,
+    open: &mut dyn FnMut() -> Result<Box<dyn Read>, Error>,
+    blob_digest: Option<&str>,
+    diff_id: Option<&str>,
+    label: &str,
+    progress: &mut Progress,
+) -> Result<(store::TempDir, LayerRecord), Error> {
     let tmp = store.tempdir("layer")?;
     let diff = tmp.path.join("diff");
     std::fs::create_dir(&diff).ctx("create", &diff)?;
@@ -502,23 +528,11 @@ pub fn add_layer(
             });
         }
     }
-    let _late = match diff_id {
-        Some(_) => None,
-        None => {
-            let hex = store::digest_hex(&got, label)?;
-            let lock = store.layer_lock(hex)?;
-            if store.has_layer(hex) {
-                return store.read_layer(&got);
-            }
-            Some(lock)
-        }
-    };
     let rec = LayerRecord {
         diff_id: got,
         size: stats.bytes,
         entries: stats.entries,
         created: store::now_rfc3339(),
     };
-    store.commit_layer(tmp, &rec)?;
-    Ok(rec)
+    Ok((tmp, rec))
 }

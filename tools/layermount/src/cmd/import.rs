@@ -9,8 +9,8 @@ use serde_json::{Value, json};
 use crate::cli::ImportArgs;
 use crate::digest::{self, Compression};
 use crate::error::{Error, IoContext};
-use crate::import::{Plan, Progress, Source, add_layer, plan_docker, plan_oci};
-use crate::store::{self, ImageRecord, Store, normalize_name};
+use crate::import::{Plan, Progress, Source, add_layer, extract_layer, plan_docker, plan_oci};
+use crate::store::{self, ImageRecord, LayerRecord, Store, normalize_name};
 
 pub fn run(store: &Store, a: ImportArgs) -> Result<(), Error> {
     let name = a.name.as_deref().map(normalize_name).transpose()?;
@@ -107,22 +107,52 @@ fn import_plan(
     }
     let total: u64 = plan.layers.iter().map(|l| l.size).sum();
     let mut progress = Progress::new(total);
+    // all-or-nothing: hold every layer's lock (sorted, so concurrent imports cannot
+    // deadlock), extract the missing ones, and move them into place only when all verified
+    let mut hexes: Vec<&str> = ids
+        .iter()
+        .map(|d| store::digest_hex(d, label))
+        .collect::<Result<_, _>>()?;
+    hexes.sort();
+    hexes.dedup();
+    let _locks = hexes
+        .iter()
+        .map(|h| store.layer_lock(h))
+        .collect::<Result<Vec<_>, _>>()?;
     let n = ids.len();
+    let mut staged = Vec::new();
     for (i, (l, d)) in plan.layers.iter().zip(&ids).enumerate() {
         let what = format!("{label}: layer {}/{n} ({})", i + 1, store::short(d));
+        if store.has_layer(store::digest_hex(d, label)?)
+            || staged
+                .iter()
+                .any(|(_, r): &(_, LayerRecord)| r.diff_id == *d)
+        {
+            common::debug!("{what}: already in the store");
+            continue;
+        }
         progress.set_label(format!("layer {}/{n}", i + 1));
         let member = l.member.clone();
-        add_layer(
+        let res = extract_layer(
             store,
             &mut || src.open(&member).map(|(r, _)| r),
             l.blob_digest.as_deref(),
             Some(d),
             &what,
             &mut progress,
-        )
-        .inspect_err(|_| progress.finish())?;
+        );
+        match res {
+            Ok(x) => staged.push(x),
+            Err(e) => {
+                progress.finish();
+                return Err(e);
+            }
+        }
     }
     progress.finish();
+    for (tmp, rec) in staged {
+        store.commit_layer(tmp, &rec)?;
+    }
     let id = digest::sha256_bytes(&plan.config);
     store.write_image(
         &ImageRecord {
