@@ -1,7 +1,14 @@
 mod cli;
+mod cmd;
 mod error;
-mod run;
+mod filter;
+mod info;
+mod procfs;
 
 fn main() {
-    common::run("ctr-ps", include_str!("../../../man/ctr-ps.1.in"), run::run)
+    common::run(
+        "ctr-ps",
+        include_str!("../../../man/ctr-ps.1.in"),
+        cmd::dispatch,
+    )
 }

@@ -1,0 +1,207 @@
+//! One container's row: identity from discovery plus the details read on demand (command
+//! line, uptime, cgroup usage, address). The JSON schema of `ctr-ps --json` is [`Row`].
+
+use std::collections::HashMap;
+use std::fs;
+
+use common::cgroup::{Hierarchy, Limit, Usage, parse_pid_cgroups};
+use common::discover::{Container, Snapshot};
+use common::ns::NsKind;
+use serde::Serialize;
+
+use crate::procfs::{self, Clock};
+
+/// Everything a command needs from one look at the host.
+pub struct Ctx {
+    pub snap: Snapshot,
+    pub clock: Clock,
+    pub hier: Option<Hierarchy>,
+    pub page: u64,
+}
+
+impl Ctx {
+    pub fn new(dirs: &common::state::Dirs) -> std::io::Result<Ctx> {
+        Ok(Ctx {
+            snap: common::discover::snapshot(dirs)?,
+            clock: Clock::new(),
+            hier: Hierarchy::detect().ok(),
+            page: procfs::page_size(),
+        })
+    }
+
+    /// Summed user+system time of the container's processes, in µs.
+    pub fn proc_cpu_usec(&self, c: &Container) -> u64 {
+        let ticks: u64 = c
+            .pids
+            .iter()
+            .filter_map(|p| self.snap.proc(*p))
+            .map(|p| p.utime + p.stime)
+            .sum();
+        self.clock.ticks_to_usec(ticks)
+    }
+
+    /// Summed resident memory of the container's processes.
+    pub fn rss_bytes(&self, c: &Container) -> u64 {
+        c.pids
+            .iter()
+            .filter_map(|p| self.snap.proc(*p))
+            .map(|p| p.rss_pages * self.page)
+            .sum()
+    }
+
+    /// The usage of the container's own cgroups: a controller counts only when the init's
+    /// cgroup for it differs from its parent's (an `unshare`d process sitting in its
+    /// launcher's cgroup has none of its own, and the host's numbers would mislead).
+    pub fn usage(&self, c: &Container) -> Option<(Usage, HashMap<String, String>)> {
+        let h = self.hier.as_ref()?;
+        let mine = parse_pid_cgroups(&fs::read_to_string(format!("/proc/{}/cgroup", c.pid)).ok()?);
+        let parent_pid = c
+            .launcher_pid
+            .and_then(|l| self.snap.proc(l))
+            .map(|p| p.ppid)
+            .or_else(|| self.snap.proc(c.pid).map(|p| p.ppid))
+            .unwrap_or(0);
+        let parent = (parent_pid > 0)
+            .then(|| fs::read_to_string(format!("/proc/{parent_pid}/cgroup")).ok())
+            .flatten()
+            .map(|t| parse_pid_cgroups(&t));
+        let mut own: HashMap<String, String> = HashMap::new();
+        for ctl in ["memory", "cpu", "cpuacct", "cpuset", "pids", "blkio", "io"] {
+            let Some(p) = mine.path_for(h, ctl) else {
+                continue;
+            };
+            let differs = match &parent {
+                Some(pp) => pp.path_for(h, ctl) != Some(p),
+                None => !p.is_empty(),
+            };
+            if differs {
+                own.insert(ctl.to_string(), p.to_string());
+            }
+        }
+        // and holds only the container's processes (not a supervisor's cgroup it sits in)
+        let mut checked: HashMap<std::path::PathBuf, bool> = HashMap::new();
+        own.retain(|ctl, path| {
+            let Some(dir) = h.dir(ctl, path) else {
+                return false;
+            };
+            *checked.entry(dir.clone()).or_insert_with(|| {
+                fs::read_to_string(dir.join("cgroup.procs")).is_ok_and(|t| {
+                    t.lines()
+                        .filter_map(|l| l.trim().parse::<i32>().ok())
+                        .all(|p| c.pids.binary_search(&p).is_ok() || c.launcher_pid == Some(p))
+                })
+            })
+        });
+        if own.is_empty() {
+            return None;
+        }
+        let u = Usage::read_with(h, |ctl| own.get(ctl).cloned());
+        Some((u, own))
+    }
+}
+
+/// What the caller will show, so the rest is not read.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Want {
+    pub command: bool,
+    pub usage: bool,
+    pub ip: bool,
+}
+
+impl Want {
+    pub const ALL: Want = Want {
+        command: true,
+        usage: true,
+        ip: true,
+    };
+}
+
+/// One container, flat. Keys are always present; `null` when unknown or unreadable.
+#[derive(Debug, Clone, Serialize)]
+pub struct Row {
+    pub id: String,
+    pub name: Option<String>,
+    pub runtime: String,
+    /// Host pid of the init.
+    pub pid: i32,
+    /// The launcher folded into the container (`unshare` waiting for its child), if any.
+    pub launcher_pid: Option<i32>,
+    /// The init's command line.
+    pub command: Option<String>,
+    pub started_at: Option<String>,
+    pub uptime_seconds: Option<u64>,
+    /// Number of processes.
+    pub pids: usize,
+    /// The container's own memory cgroup usage (null without a cgroup of its own).
+    pub memory_current_bytes: Option<u64>,
+    pub memory_max_bytes: Option<Limit>,
+    /// Resident memory of its processes, summed.
+    pub rss_bytes: u64,
+    /// CPU time: the cgroup's when it has its own, else its processes' user+system time.
+    pub cpu_usage_usec: u64,
+    /// The first non-loopback IPv4 address of its network namespace.
+    pub ip: Option<String>,
+    /// The namespace kinds it does not share with the host.
+    pub namespaces: Vec<NsKind>,
+    pub shares_host_pid: bool,
+    pub shares_host_net: bool,
+    pub ns_mnt: Option<u64>,
+    pub ns_uts: Option<u64>,
+    pub ns_ipc: Option<u64>,
+    pub ns_net: Option<u64>,
+    pub ns_pid: Option<u64>,
+    pub ns_user: Option<u64>,
+    pub ns_cgroup: Option<u64>,
+    pub ns_time: Option<u64>,
+    /// The cgroup path that named it (or its v2/memory cgroup path).
+    pub cgroup: Option<String>,
+}
+
+pub fn row(ctx: &Ctx, c: &Container, want: Want) -> Row {
+    let ns = |k: NsKind| c.namespaces.get(&k).copied();
+    let usage = if want.usage {
+        ctx.usage(c).map(|(u, _)| u)
+    } else {
+        None
+    };
+    let shares_host_net = c.shares_host(NsKind::Net);
+    Row {
+        id: c.id.clone(),
+        name: c.name.clone(),
+        runtime: c.runtime.clone(),
+        pid: c.pid,
+        launcher_pid: c.launcher_pid,
+        command: if want.command {
+            procfs::cmdline(c.pid).or_else(|| Some(format!("[{}]", c.comm)))
+        } else {
+            None
+        },
+        started_at: ctx.clock.started(c.start_ticks).map(procfs::rfc3339),
+        uptime_seconds: ctx.clock.uptime(c.start_ticks).map(|d| d.as_secs()),
+        pids: c.pids.len(),
+        memory_current_bytes: usage.as_ref().and_then(|u| u.memory_current_bytes),
+        memory_max_bytes: usage.as_ref().and_then(|u| u.memory_max_bytes),
+        rss_bytes: ctx.rss_bytes(c),
+        cpu_usage_usec: usage
+            .as_ref()
+            .and_then(|u| u.cpu_usage_usec)
+            .unwrap_or_else(|| ctx.proc_cpu_usec(c)),
+        ip: if want.ip && !shares_host_net {
+            procfs::first_ipv4(c.pid).map(|a| a.to_string())
+        } else {
+            None
+        },
+        namespaces: c.private_namespaces.clone(),
+        shares_host_pid: c.shares_host(NsKind::Pid),
+        shares_host_net,
+        ns_mnt: ns(NsKind::Mnt),
+        ns_uts: ns(NsKind::Uts),
+        ns_ipc: ns(NsKind::Ipc),
+        ns_net: ns(NsKind::Net),
+        ns_pid: ns(NsKind::Pid),
+        ns_user: ns(NsKind::User),
+        ns_cgroup: ns(NsKind::Cgroup),
+        ns_time: ns(NsKind::Time),
+        cgroup: c.cgroup.clone(),
+    }
+}

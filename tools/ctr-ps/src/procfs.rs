@@ -1,0 +1,549 @@
+//! Reading one process's files under `/proc/PID`: command line, status, uid maps, mounts,
+//! and its network namespace's addresses (read through `/proc/PID/net/*`, without
+//! entering the namespace). Every reader returns `None` when the file is gone or denied.
+
+use std::fs;
+use std::net::{Ipv4Addr, Ipv6Addr};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde::Serialize;
+
+fn proc_file(pid: i32, name: &str) -> String {
+    format!("/proc/{pid}/{name}")
+}
+
+/// The command line, arguments joined by spaces; `[comm]` when it is empty (zombies).
+pub fn cmdline(pid: i32) -> Option<String> {
+    let raw = fs::read(proc_file(pid, "cmdline")).ok()?;
+    let parts: Vec<String> = raw
+        .split(|&b| b == 0)
+        .filter(|p| !p.is_empty())
+        .map(|p| String::from_utf8_lossy(p).into_owned())
+        .collect();
+    (!parts.is_empty()).then(|| parts.join(" "))
+}
+
+/// Clock ticks per second (`sysconf(_SC_CLK_TCK)`).
+pub fn clock_ticks() -> u64 {
+    // SAFETY: sysconf has no preconditions.
+    let t = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    if t > 0 { t as u64 } else { 100 }
+}
+
+pub fn page_size() -> u64 {
+    // SAFETY: sysconf has no preconditions.
+    let t = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    if t > 0 { t as u64 } else { 4096 }
+}
+
+/// Boot time (`btime` in `/proc/stat`), seconds since the epoch.
+pub fn boot_time() -> Option<u64> {
+    let text = fs::read_to_string("/proc/stat").ok()?;
+    text.lines()
+        .find_map(|l| l.strip_prefix("btime "))
+        .and_then(|v| v.trim().parse().ok())
+}
+
+/// Converts start ticks after boot into wall-clock time.
+#[derive(Debug, Clone, Copy)]
+pub struct Clock {
+    pub ticks: u64,
+    pub boot: Option<u64>,
+    pub now: SystemTime,
+}
+
+impl Clock {
+    pub fn new() -> Clock {
+        Clock {
+            ticks: clock_ticks(),
+            boot: boot_time(),
+            now: SystemTime::now(),
+        }
+    }
+
+    pub fn started(&self, start_ticks: u64) -> Option<SystemTime> {
+        let boot = self.boot?;
+        let ms = boot * 1000 + start_ticks * 1000 / self.ticks;
+        Some(UNIX_EPOCH + Duration::from_millis(ms))
+    }
+
+    pub fn uptime(&self, start_ticks: u64) -> Option<Duration> {
+        self.now.duration_since(self.started(start_ticks)?).ok()
+    }
+
+    pub fn ticks_to_usec(&self, ticks: u64) -> u64 {
+        ticks * 1_000_000 / self.ticks
+    }
+}
+
+/// RFC 3339 UTC, seconds precision.
+pub fn rfc3339(t: SystemTime) -> String {
+    humantime::format_rfc3339_seconds(t).to_string()
+}
+
+/// `1h5m`, `3m12s`, `42s`, `2d3h`: the two largest units.
+pub fn short_duration(d: Duration) -> String {
+    let s = d.as_secs();
+    let (days, h, m, sec) = (s / 86400, (s / 3600) % 24, (s / 60) % 60, s % 60);
+    if days > 0 {
+        format!("{days}d{h}h")
+    } else if h > 0 {
+        format!("{h}h{m}m")
+    } else if m > 0 {
+        format!("{m}m{sec}s")
+    } else {
+        format!("{sec}s")
+    }
+}
+
+/// CPU time for tables: `0.42s`, `12.3s`, `5m12s`.
+pub fn cpu_time(usec: u64) -> String {
+    let secs = usec as f64 / 1e6;
+    if secs < 10.0 {
+        format!("{secs:.2}s")
+    } else if secs < 60.0 {
+        format!("{secs:.1}s")
+    } else {
+        short_duration(Duration::from_micros(usec))
+    }
+}
+
+/// The fields of `/proc/PID/status` ctr-ps uses.
+#[derive(Debug, Clone, Default)]
+pub struct Status {
+    /// The pid in each pid namespace, outermost first.
+    pub nspid: Vec<i32>,
+    /// real, effective, saved, fs
+    pub uid: [u32; 4],
+    pub gid: [u32; 4],
+    pub cap_inh: u64,
+    pub cap_prm: u64,
+    pub cap_eff: u64,
+    pub cap_bnd: u64,
+    pub cap_amb: u64,
+    pub no_new_privs: Option<bool>,
+    pub seccomp: Option<u32>,
+}
+
+pub fn parse_status(text: &str) -> Status {
+    let mut st = Status::default();
+    let ids = |v: &str| -> [u32; 4] {
+        let mut a = [0u32; 4];
+        for (i, x) in v.split_whitespace().take(4).enumerate() {
+            a[i] = x.parse().unwrap_or(0);
+        }
+        a
+    };
+    let hex = |v: &str| u64::from_str_radix(v.trim(), 16).unwrap_or(0);
+    for line in text.lines() {
+        let Some((k, v)) = line.split_once(':') else {
+            continue;
+        };
+        match k {
+            "NSpid" => {
+                st.nspid = v
+                    .split_whitespace()
+                    .filter_map(|x| x.parse().ok())
+                    .collect()
+            }
+            "Uid" => st.uid = ids(v),
+            "Gid" => st.gid = ids(v),
+            "CapInh" => st.cap_inh = hex(v),
+            "CapPrm" => st.cap_prm = hex(v),
+            "CapEff" => st.cap_eff = hex(v),
+            "CapBnd" => st.cap_bnd = hex(v),
+            "CapAmb" => st.cap_amb = hex(v),
+            "NoNewPrivs" => st.no_new_privs = v.trim().parse::<u8>().ok().map(|n| n != 0),
+            "Seccomp" => st.seccomp = v.trim().parse().ok(),
+            _ => {}
+        }
+    }
+    st
+}
+
+pub fn status(pid: i32) -> Option<Status> {
+    fs::read_to_string(proc_file(pid, "status"))
+        .ok()
+        .map(|t| parse_status(&t))
+}
+
+/// One line of `uid_map` / `gid_map`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct IdMap {
+    pub inside: u32,
+    pub outside: u32,
+    pub count: u32,
+}
+
+pub fn parse_id_map(text: &str) -> Vec<IdMap> {
+    text.lines()
+        .filter_map(|l| {
+            let mut it = l.split_whitespace().map(|x| x.parse::<u32>().ok());
+            Some(IdMap {
+                inside: it.next()??,
+                outside: it.next()??,
+                count: it.next()??,
+            })
+        })
+        .collect()
+}
+
+pub fn id_map(pid: i32, which: &str) -> Option<Vec<IdMap>> {
+    fs::read_to_string(proc_file(pid, which))
+        .ok()
+        .map(|t| parse_id_map(&t))
+}
+
+/// A host id as seen inside a user namespace with `map` (`None` when unmapped).
+pub fn map_to_inside(map: &[IdMap], host_id: u32) -> Option<u32> {
+    map.iter().find_map(|m| {
+        let off = host_id.checked_sub(m.outside)?;
+        (off < m.count).then(|| m.inside + off)
+    })
+}
+
+/// One mount of a process's mount namespace (`/proc/PID/mountinfo`).
+#[derive(Debug, Clone, Serialize)]
+pub struct Mount {
+    pub mount_point: String,
+    pub fs_type: String,
+    pub source: String,
+    pub options: String,
+    /// The root of the mount within its filesystem (bind mounts).
+    pub root: String,
+}
+
+fn unescape_octal(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'\\'
+            && i + 4 <= b.len()
+            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
+        {
+            let v = b[i + 1..i + 4]
+                .iter()
+                .fold(0u32, |acc, c| acc * 8 + u32::from(c - b'0'));
+            out.push(v as u8);
+            i += 4;
+            continue;
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+pub fn parse_mountinfo(text: &str) -> Vec<Mount> {
+    text.lines()
+        .filter_map(|l| {
+            let (left, right) = l.split_once(" - ")?;
+            let f: Vec<&str> = left.split(' ').collect();
+            let r: Vec<&str> = right.split(' ').collect();
+            Some(Mount {
+                root: unescape_octal(f.get(3)?),
+                mount_point: unescape_octal(f.get(4)?),
+                options: f.get(5)?.to_string(),
+                fs_type: r.first()?.to_string(),
+                source: unescape_octal(r.get(1).copied().unwrap_or("")),
+            })
+        })
+        .collect()
+}
+
+pub fn mounts(pid: i32) -> Option<Vec<Mount>> {
+    fs::read_to_string(proc_file(pid, "mountinfo"))
+        .ok()
+        .map(|t| parse_mountinfo(&t))
+}
+
+// --- network ------------------------------------------------------------------------------
+
+/// The local IPv4 addresses in a `fib_trie` dump (`/32 host LOCAL` leaves), in order.
+pub fn parse_fib_trie_locals(text: &str) -> Vec<Ipv4Addr> {
+    let mut out = Vec::new();
+    let mut last: Option<Ipv4Addr> = None;
+    for line in text.lines() {
+        let t = line.trim_start_matches([' ', '|', '+', '-', '`']);
+        if let Ok(a) = t.trim().parse::<Ipv4Addr>() {
+            last = Some(a);
+        } else if t.contains("/32 host LOCAL") {
+            if let Some(a) = last {
+                if !out.contains(&a) {
+                    out.push(a);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// `/proc/PID/net/route` lines: (interface, destination, mask).
+pub fn parse_route(text: &str) -> Vec<(String, Ipv4Addr, Ipv4Addr)> {
+    text.lines()
+        .skip(1)
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            let hex = |s: &str| {
+                u32::from_str_radix(s, 16)
+                    .ok()
+                    .map(|v| Ipv4Addr::from(v.to_le_bytes()))
+            };
+            Some((f.first()?.to_string(), hex(f.get(1)?)?, hex(f.get(7)?)?))
+        })
+        .collect()
+}
+
+/// `/proc/PID/net/if_inet6` lines: (interface, address, prefix length).
+pub fn parse_if_inet6(text: &str) -> Vec<(String, Ipv6Addr, u8)> {
+    text.lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            let hex = f.first()?;
+            if hex.len() != 32 {
+                return None;
+            }
+            let v = u128::from_str_radix(hex, 16).ok()?;
+            let plen = u8::from_str_radix(f.get(2)?, 16).ok()?;
+            Some((f.get(5)?.to_string(), Ipv6Addr::from(v), plen))
+        })
+        .collect()
+}
+
+/// The first IPv4 address of a process's network namespace that is not loopback.
+pub fn first_ipv4(pid: i32) -> Option<Ipv4Addr> {
+    let text = fs::read_to_string(proc_file(pid, "net/fib_trie")).ok()?;
+    parse_fib_trie_locals(&text)
+        .into_iter()
+        .find(|a| !a.is_loopback())
+}
+
+/// One interface of a network namespace and its addresses.
+#[derive(Debug, Clone, Serialize)]
+pub struct Interface {
+    pub name: String,
+    pub ipv4: Vec<String>,
+    pub ipv6: Vec<String>,
+}
+
+/// Every interface (from `net/dev`) with its addresses: IPv4 from `fib_trie` matched to an
+/// interface by its subnet route, IPv6 from `if_inet6`.
+pub fn interfaces(pid: i32) -> Option<Vec<Interface>> {
+    let dev = fs::read_to_string(proc_file(pid, "net/dev")).ok()?;
+    let mut out: Vec<Interface> = dev
+        .lines()
+        .skip(2)
+        .filter_map(|l| l.split_once(':').map(|(n, _)| n.trim().to_string()))
+        .map(|name| Interface {
+            name,
+            ipv4: Vec::new(),
+            ipv6: Vec::new(),
+        })
+        .collect();
+    let routes = fs::read_to_string(proc_file(pid, "net/route"))
+        .map(|t| parse_route(&t))
+        .unwrap_or_default();
+    let locals = fs::read_to_string(proc_file(pid, "net/fib_trie"))
+        .map(|t| parse_fib_trie_locals(&t))
+        .unwrap_or_default();
+    for a in locals {
+        let ifname = if a.is_loopback() {
+            Some("lo".to_string())
+        } else {
+            routes
+                .iter()
+                .filter(|(_, dst, mask)| {
+                    u32::from(*mask) != 0 && u32::from(a) & u32::from(*mask) == u32::from(*dst)
+                })
+                .max_by_key(|(_, _, mask)| u32::from(*mask).count_ones())
+                .map(|(i, _, _)| i.clone())
+        };
+        let prefix = routes
+            .iter()
+            .filter(|(i, dst, mask)| {
+                Some(i) == ifname.as_ref() && u32::from(a) & u32::from(*mask) == u32::from(*dst)
+            })
+            .map(|(_, _, m)| u32::from(*m).count_ones())
+            .max();
+        let text = match (a.is_loopback(), prefix) {
+            (true, _) => format!("{a}/8"),
+            (false, Some(p)) => format!("{a}/{p}"),
+            (false, None) => a.to_string(),
+        };
+        match out.iter_mut().find(|i| Some(&i.name) == ifname.as_ref()) {
+            Some(i) => i.ipv4.push(text),
+            None => out.push(Interface {
+                name: ifname.unwrap_or_else(|| "?".into()),
+                ipv4: vec![text],
+                ipv6: Vec::new(),
+            }),
+        }
+    }
+    if let Ok(t) = fs::read_to_string(proc_file(pid, "net/if_inet6")) {
+        for (name, a, plen) in parse_if_inet6(&t) {
+            if let Some(i) = out.iter_mut().find(|i| i.name == name) {
+                i.ipv6.push(format!("{a}/{plen}"));
+            }
+        }
+    }
+    Some(out)
+}
+
+// --- capabilities ---------------------------------------------------------------------------
+
+const CAP_NAMES: [&str; 41] = [
+    "chown",
+    "dac_override",
+    "dac_read_search",
+    "fowner",
+    "fsetid",
+    "kill",
+    "setgid",
+    "setuid",
+    "setpcap",
+    "linux_immutable",
+    "net_bind_service",
+    "net_broadcast",
+    "net_admin",
+    "net_raw",
+    "ipc_lock",
+    "ipc_owner",
+    "sys_module",
+    "sys_rawio",
+    "sys_chroot",
+    "sys_ptrace",
+    "sys_pacct",
+    "sys_admin",
+    "sys_boot",
+    "sys_nice",
+    "sys_resource",
+    "sys_time",
+    "sys_tty_config",
+    "mknod",
+    "lease",
+    "audit_write",
+    "audit_control",
+    "setfcap",
+    "mac_override",
+    "mac_admin",
+    "syslog",
+    "wake_alarm",
+    "block_suspend",
+    "audit_read",
+    "perfmon",
+    "bpf",
+    "checkpoint_restore",
+];
+
+/// Capability names in a mask (`cap_net_admin`, ...; unknown bits as `cap_N`).
+pub fn cap_names(mask: u64) -> Vec<String> {
+    (0..64)
+        .filter(|b| mask & (1u64 << b) != 0)
+        .map(|b| match CAP_NAMES.get(b as usize) {
+            Some(n) => format!("cap_{n}"),
+            None => format!("cap_{b}"),
+        })
+        .collect()
+}
+
+pub fn seccomp_mode(n: u32) -> &'static str {
+    match n {
+        0 => "disabled",
+        1 => "strict",
+        2 => "filter",
+        _ => "unknown",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FIB: &str = "Main:
+  +-- 0.0.0.0/0 3 0 5
+     |-- 0.0.0.0
+        /0 universe UNICAST
+     +-- 10.88.0.0/16 2 0 2
+        +-- 10.88.0.0/28 2 0 2
+           |-- 10.88.0.0
+              /16 link UNICAST
+           |-- 10.88.0.5
+              /32 host LOCAL
+     +-- 127.0.0.0/8 2 0 2
+        |-- 127.0.0.1
+           /32 host LOCAL
+Local:
+  +-- 0.0.0.0/0 3 0 5
+     |-- 10.88.0.5
+        /32 host LOCAL
+";
+
+    #[test]
+    fn fib_trie_locals() {
+        let l = parse_fib_trie_locals(FIB);
+        assert_eq!(
+            l,
+            vec![Ipv4Addr::new(10, 88, 0, 5), Ipv4Addr::new(127, 0, 0, 1)]
+        );
+    }
+
+    #[test]
+    fn route_and_inet6() {
+        let r = parse_route(
+            "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\neth0\t0000580A\t00000000\t0001\t0\t0\t0\t0000FFFF\t0\t0\t0\n",
+        );
+        assert_eq!(
+            r,
+            vec![(
+                "eth0".into(),
+                Ipv4Addr::new(10, 88, 0, 0),
+                Ipv4Addr::new(255, 255, 0, 0)
+            )]
+        );
+        let v6 = parse_if_inet6("fe800000000000000000000000000001 02 40 20 80     eth0\n");
+        assert_eq!(v6[0].0, "eth0");
+        assert_eq!(v6[0].2, 64);
+    }
+
+    #[test]
+    fn status_fields() {
+        let s = parse_status(
+            "Name:\tsh\nUid:\t1000\t1000\t1000\t1000\nNSpid:\t4242\t1\nCapEff:\t00000000a80425fb\nNoNewPrivs:\t1\nSeccomp:\t2\n",
+        );
+        assert_eq!(s.nspid, vec![4242, 1]);
+        assert_eq!(s.uid[0], 1000);
+        assert_eq!(s.no_new_privs, Some(true));
+        assert_eq!(seccomp_mode(s.seccomp.unwrap()), "filter");
+        assert!(cap_names(s.cap_eff).contains(&"cap_net_bind_service".to_string()));
+        assert!(!cap_names(s.cap_eff).contains(&"cap_sys_admin".to_string()));
+    }
+
+    #[test]
+    fn id_maps() {
+        let m = parse_id_map("         0     100000      65536\n");
+        assert_eq!(map_to_inside(&m, 100005), Some(5));
+        assert_eq!(map_to_inside(&m, 5), None);
+    }
+
+    #[test]
+    fn mountinfo_lines() {
+        let m = parse_mountinfo(
+            "36 35 98:0 /mnt1 /mnt\\040x rw,noatime master:1 - ext3 /dev/root rw,errors=continue\n",
+        );
+        assert_eq!(m[0].mount_point, "/mnt x");
+        assert_eq!(m[0].fs_type, "ext3");
+        assert_eq!(m[0].source, "/dev/root");
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(short_duration(Duration::from_secs(42)), "42s");
+        assert_eq!(short_duration(Duration::from_secs(3 * 60 + 12)), "3m12s");
+        assert_eq!(
+            short_duration(Duration::from_secs(2 * 86400 + 3 * 3600)),
+            "2d3h"
+        );
+        assert_eq!(cpu_time(420_000), "0.42s");
+    }
+}
