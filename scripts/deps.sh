@@ -39,6 +39,7 @@ tc:iproute2
 python3:python3
 gzip:gzip
 zstd:zstd
+setcap:libcap2-bin
 pkg-config:pkg-config
 '
 

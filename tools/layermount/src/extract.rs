@@ -254,13 +254,15 @@ impl<'a> Extractor<'a> {
     }
 
     fn entry<R: Read>(&mut self, entry: &mut tar::Entry<'_, R>) -> Result<(), Error> {
-        let path = entry.path_bytes().into_owned();
+        let mut path = entry.path_bytes().into_owned();
         self.stats.entries += 1;
-        let comps = clean_path(&path).map_err(|r| self.refuse(&path, r))?;
-        let kind = entry.header().entry_type();
         // pax: xattrs and a precise mtime
         let mut xattrs: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
         let mut pax_mtime: Option<(i64, i64)> = None;
+        // GNU tar's PAX sparse format 1.0: the real name and size in pax, a map before the data
+        let mut sparse_v1 = (false, false);
+        let mut sparse_name: Option<Vec<u8>> = None;
+        let mut sparse_size: Option<u64> = None;
         if let Ok(Some(exts)) = entry.pax_extensions() {
             for ext in exts.flatten() {
                 let key = ext.key_bytes();
@@ -270,9 +272,28 @@ impl<'a> Extractor<'a> {
                     }
                 } else if key == b"mtime" {
                     pax_mtime = parse_pax_time(ext.value_bytes());
+                } else if key == b"GNU.sparse.major" {
+                    sparse_v1.0 = ext.value_bytes() == b"1";
+                } else if key == b"GNU.sparse.minor" {
+                    sparse_v1.1 = ext.value_bytes() == b"0";
+                } else if key == b"GNU.sparse.name" {
+                    sparse_name = Some(ext.value_bytes().to_vec());
+                } else if key == b"GNU.sparse.realsize" {
+                    sparse_size = std::str::from_utf8(ext.value_bytes())
+                        .ok()
+                        .and_then(|v| v.parse().ok());
                 }
             }
         }
+        let pax_sparse = match (sparse_v1, sparse_name, sparse_size) {
+            ((true, true), Some(n), Some(size)) => {
+                path = n;
+                Some(size)
+            }
+            _ => None,
+        };
+        let comps = clean_path(&path).map_err(|r| self.refuse(&path, r))?;
+        let kind = entry.header().entry_type();
         let hdr = entry.header();
         let mode = hdr.mode().unwrap_or(0o644) & 0o7777;
         let uid = hdr.uid().unwrap_or(0) as u32;
@@ -343,9 +364,18 @@ impl<'a> Extractor<'a> {
                     0o600,
                 )
                 .map_err(|e| io_err(self.label, &path, "create", e))?;
-                let size = entry.size();
                 let file = std::fs::File::from(fd);
-                self.write_sparse(&path, &file, entry, size)?;
+                let size = match pax_sparse {
+                    Some(real) => {
+                        self.write_pax_sparse(&path, &file, entry, real)?;
+                        real
+                    }
+                    None => {
+                        let size = entry.size();
+                        self.write_sparse(&path, &file, entry, size)?;
+                        size
+                    }
+                };
                 self.set_owner_mode(&path, file.as_raw_fd(), uid, gid, mode, &xattrs)?;
                 sys::fset_mtime(file.as_raw_fd(), mt_s, mt_ns)
                     .map_err(|e| io_err(self.label, &path, "set the time of", e))?;
@@ -462,6 +492,77 @@ impl<'a> Extractor<'a> {
             }
         }
         Ok(())
+    }
+
+    /// GNU PAX sparse 1.0: decimal lines (count, then offset/length pairs) padded to 512
+    /// bytes, then the data chunks back to back.
+    fn write_pax_sparse<R: Read>(
+        &mut self,
+        entry: &[u8],
+        file: &std::fs::File,
+        r: &mut R,
+        real: u64,
+    ) -> Result<(), Error> {
+        let label = self.label;
+        let bad = |why: &str| Error::Unsafe {
+            layer: label.to_string(),
+            entry: String::from_utf8_lossy(entry).into_owned(),
+            reason: format!("bad sparse map: {why}"),
+        };
+        let arch = |e: io::Error| Error::Archive {
+            what: label.to_string(),
+            source: e,
+        };
+        let mut consumed = 0usize;
+        let mut line = || -> Result<u64, Error> {
+            let mut v = Vec::new();
+            let mut b = [0u8; 1];
+            loop {
+                r.read_exact(&mut b).map_err(arch)?;
+                consumed += 1;
+                if b[0] == b'\n' {
+                    break;
+                }
+                if v.len() > 20 {
+                    return Err(bad("number too long"));
+                }
+                v.push(b[0]);
+            }
+            std::str::from_utf8(&v)
+                .ok()
+                .and_then(|s| s.parse().ok())
+                .ok_or_else(|| bad("not a number"))
+        };
+        let n = line()?;
+        if n > 1 << 20 {
+            return Err(bad("too many chunks"));
+        }
+        let mut chunks = Vec::new();
+        for _ in 0..n {
+            chunks.push((line()?, line()?));
+        }
+        let pad = (512 - consumed % 512) % 512;
+        io::copy(&mut r.take(pad as u64), &mut io::sink()).map_err(arch)?;
+        let mut buf = std::mem::take(&mut self.buf);
+        let res = (|| {
+            for (off, len) in chunks {
+                if off.checked_add(len).is_none_or(|end| end > real) {
+                    return Err(bad("chunk beyond the file size"));
+                }
+                let mut done = 0u64;
+                while done < len {
+                    let want = ((len - done) as usize).min(buf.len());
+                    r.read_exact(&mut buf[..want]).map_err(arch)?;
+                    file.write_all_at(&buf[..want], off + done)
+                        .map_err(|e| io_err(label, entry, "write", e))?;
+                    done += want as u64;
+                }
+            }
+            file.set_len(real)
+                .map_err(|e| io_err(label, entry, "write", e))
+        })();
+        self.buf = buf;
+        res
     }
 
     /// Copy the entry's data, leaving holes for all-zero 4 KiB blocks (sparse files stay sparse).
