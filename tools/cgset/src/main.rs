@@ -1,7 +1,13 @@
+mod cg;
 mod cli;
+mod cmd;
 mod error;
-mod run;
+mod limits;
 
 fn main() {
-    common::run("cgset", include_str!("../../../man/cgset.1.in"), run::run)
+    common::run(
+        "cgset",
+        include_str!("../../../man/cgset.1.in"),
+        cmd::dispatch,
+    )
 }
