@@ -57,10 +57,17 @@ pub fn all_supported() -> CapsHashSet {
     caps::runtime::thread_all_supported().into_iter().collect()
 }
 
+/// Every capability we can still hand on: the supported ones in our bounding set (root
+/// here may lack some, such as CAP_SYS_RESOURCE).
+pub fn all_available() -> CapsHashSet {
+    let bounding = caps::read(None, CapSet::Bounding).unwrap_or_default();
+    all_supported().into_iter().filter(|c| bounding.contains(c)).collect()
+}
+
 /// The set a new container gets: the default (or everything with `--privileged`), then
 /// `--cap-drop`, then `--cap-add`.
 pub fn container_set(privileged: bool, add: &[CapArg], drop: &[CapArg]) -> CapsHashSet {
-    let all = all_supported();
+    let all = all_available();
     let mut set: CapsHashSet = if privileged {
         all.clone()
     } else {
@@ -203,6 +210,6 @@ mod tests {
         let set = container_set(false, &[CapArg::One(Capability::CAP_NET_ADMIN)], &[CapArg::All]);
         assert_eq!(set.len(), 1);
         assert!(container_set(false, &[], &[CapArg::All]).is_empty());
-        assert_eq!(container_set(true, &[], &[]), all_supported());
+        assert_eq!(container_set(true, &[], &[]), all_available());
     }
 }

@@ -43,6 +43,8 @@ const VALUE_OPTS: &[&str] = &[
 /// turn them into `--user=X` (the form clap accepts for nsenter's optional values).
 /// Returns `None` when nothing needs rewriting.
 fn rewrite_create_args(args: Vec<OsString>) -> Option<Vec<OsString>> {
+    // find where the options end, taking the dual options as value-taking (they are, in
+    // create mode, and nothing is rewritten otherwise)
     let mut create = false;
     let mut end = args.len();
     let mut i = 1;
@@ -55,7 +57,7 @@ fn rewrite_create_args(args: Vec<OsString>) -> Option<Vec<OsString>> {
         if a == "--new" || a.starts_with("--new=") {
             create = true;
         }
-        if VALUE_OPTS.contains(&a.as_ref()) {
+        if VALUE_OPTS.contains(&a.as_ref()) || is_dual(&args[i]) {
             i += 2;
             continue;
         }
@@ -73,20 +75,10 @@ fn rewrite_create_args(args: Vec<OsString>) -> Option<Vec<OsString>> {
     let mut i = 0;
     while i < args.len() {
         let a = &args[i];
-        if i > 0 && i < end && is_dual(a) && i + 1 < end && args[i + 1] != "--" {
+        if i > 0 && i < end && is_dual(a) && i + 1 < args.len().min(end + 1) && args[i + 1] != "--" {
             let mut joined = a.clone();
             joined.push("=");
             joined.push(&args[i + 1]);
-            out.push(joined);
-            changed = true;
-            i += 2;
-            continue;
-        }
-        // a dual option right before the command: the value is the next word
-        if i > 0 && i < end && is_dual(a) && i + 1 == end && end < args.len() && args[end] != "--" {
-            let mut joined = a.clone();
-            joined.push("=");
-            joined.push(&args[end]);
             out.push(joined);
             changed = true;
             i += 2;
