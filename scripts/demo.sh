@@ -15,16 +15,21 @@ if [ "$(id -u)" != 0 ]; then
     echo "demo.sh: error: the demo makes namespaces, mounts and cgroups: run it as root (sudo make demo)" >&2
     exit 1
 fi
-if [ "${CTRKIT_DEMO_INNER-}" != 1 ]; then
-    CTRKIT_DEMO_INNER=1 exec unshare -n -m --propagation private "$0" "$@"
+if [ "${CTRKIT_DEMO_TMP-}" = '' ]; then
+    # the default image is built out here, where apt-get download can reach the network
+    CTRKIT_DEMO_TMP=$(mktemp -d /tmp/ctrkit-demo.XXXXXX)
+    export CTRKIT_DEMO_TMP
+    printf '# building the default image: mkimage-busybox -o %s/busybox-oci\n' "$CTRKIT_DEMO_TMP"
+    mkimage-busybox -o "$CTRKIT_DEMO_TMP/busybox-oci" >/dev/null || true
+    exec unshare -n -m --propagation private "$0" "$@"
 fi
 ip link set lo up
 
-tmp=$(mktemp -d /tmp/ctrkit-demo.XXXXXX)
+tmp=$CTRKIT_DEMO_TMP
 CTRKIT_ROOT=$tmp/root CTRKIT_STATE=$tmp/state CTRKIT_CGROUP_PARENT=ctrkit-demo-$$
 export CTRKIT_ROOT CTRKIT_STATE CTRKIT_CGROUP_PARENT
 cleanup() {
-    trap - EXIT INT TERM
+    trap - EXIT INT TERM HUP PIPE
     for c in "$CTRKIT_STATE"/containers/*; do
         [ ! -d "$c" ] || ctr-rm -f "${c##*/}" >/dev/null 2>&1 || true
     done
@@ -37,6 +42,8 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
+trap 'exit 129' HUP
+trap 'exit 141' PIPE
 
 bold=$(printf '\033[1m') dim=$(printf '\033[2m') off=$(printf '\033[0m')
 [ -t 1 ] || bold='' dim='' off=''
@@ -87,7 +94,12 @@ versions() {
     for t in nsenter-rs cgset layermount netbridge ctr-ps; do "$t" --version; done
 }
 image() {
-    show mkimage-busybox
+    if [ -d "$tmp/busybox-oci" ]; then
+        show ctr-load --name busybox "$tmp/busybox-oci"
+    else
+        show mkimage-busybox
+    fi
+    show layermount inspect busybox
     show ctr-images
 }
 pid1() {
@@ -138,7 +150,7 @@ modes() {
 
 caption "ctrkit: one kernel primitive per tool (this demo runs in a network namespace of its own)"
 versions || echo "  -> the tools are not all built"
-demo "the default image: Debian's busybox-static as an OCI image, imported into the layer store" image
+demo "the default image: Debian's busybox-static (apt-get download) as an OCI image, imported into the layer store" image
 demo "PID isolation: ps -ef shows the command as PID 1 and nothing of the host" pid1
 demo "UTS isolation: the hostname is the container's" hostname_demo
 demo "cgroups: --cpus 0.5 is a 50000/100000 CPU quota, and a busy loop gets half a CPU" cpus
