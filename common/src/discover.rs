@@ -212,7 +212,7 @@ pub fn resolve_in<'a>(
             query: query.to_string(),
             matches: found
                 .iter()
-                .map(|c| format!("{} ({})", short_id(&c.id), c.runtime))
+                .map(|c| format!("{} ({})", c.id, c.runtime))
                 .collect(),
         }),
     }
@@ -313,7 +313,7 @@ pub fn snapshot(dirs: &Dirs) -> io::Result<Snapshot> {
             continue;
         }
         let Some(st) = parse_stat(&buf) else { continue };
-        if st.flags & PF_KTHREAD != 0 || pid == 2 || st.ppid == 2 {
+        if st.flags & PF_KTHREAD != 0 {
             continue;
         }
         let ns = dir.ns_set();
