@@ -458,6 +458,13 @@ fn child_setup(spec: Spec, sync_r: OwnedFd, err_w: &OwnedFd) -> Result<std::conv
                 // pid 1: only the command's setup may report errors from here on
                 // SAFETY: closing our copy of the error pipe's write end.
                 unsafe { libc::close(std::os::fd::AsRawFd::as_raw_fd(err_w)) };
+                // the init has no more power than the container (it is what
+                // `nsenter-rs --caps=target` copies); it needs none to wait and signal
+                let _ = capset::apply_bounding(&spec.caps);
+                let _ = capset::apply_process_sets(&spec.caps);
+                if spec.no_new_privs {
+                    let _ = nix::sys::prctl::set_no_new_privs();
+                }
                 let code = process::wait_forwarding(child, true);
                 // SAFETY: leaving the init process without unwinding.
                 unsafe { libc::_exit(code) };

@@ -1,0 +1,186 @@
+#!/usr/bin/env bats
+# nsenter-rs enter mode: a drop-in for util-linux nsenter, plus --container, --caps=target,
+# --debug and --dry-run --json.
+
+load helpers
+
+setup_file() {
+    ctrkit_setup_file
+    make_busybox_rootfs "$TEST_DIR/rootfs"
+    export R="$TEST_DIR/rootfs"
+}
+
+teardown() {
+    kill_tracked
+    rm -rf "$CTRKIT_STATE"/containers/*
+}
+
+# start_container NAME : a ctrkit-style container (state folder with its pid), CPID set
+start_container() {
+    local dir="$CTRKIT_STATE/containers/$1"
+    mkdir -p "$dir"
+    nsenter-rs --new=pid,mnt,uts,ipc,net,cgroup --rootfs "$R" --hostname "$1" \
+        --pidfile "$dir/pid" --init -- sleep 300 3>&- &
+    track_pid $!
+    local i=0
+    while [ ! -s "$dir/pid" ]; do
+        i=$((i + 1))
+        [ $i -lt 100 ] || { echo "container $1 did not start" >&2; return 1; }
+        sleep 0.05
+    done
+    CPID=$(cat "$dir/pid")
+    # until the command runs (its hostname is set by then)
+    i=0
+    while [ "$(nsenter -t "$CPID" -u hostname 2>/dev/null)" != "$1" ]; do
+        i=$((i + 1))
+        [ $i -lt 100 ] || { echo "container $1 did not run" >&2; return 1; }
+        sleep 0.05
+    done
+}
+
+stop_container() {
+    kill_tracked
+    rm -rf "$CTRKIT_STATE/containers/$1"
+}
+
+# the namespace ids a command sees, one per line (busybox readlink takes one file)
+NS_IDS='for f in /proc/self/ns/*; do readlink "$f"; done'
+
+@test "nsenter-rs -t PID -a and util-linux nsenter -t PID -a see the same namespace ids" {
+    require_root
+    start_container c-same
+    run_tool nsenter -t "$CPID" -a sh -c "$NS_IDS"
+    want=$output
+    run_tool nsenter-rs -t "$CPID" -a sh -c "$NS_IDS"
+    assert_eq "$output" "$want"
+    # and they are the container's, not ours
+    assert_contains "$output" "$(readlink "/proc/$CPID/ns/net")"
+    [[ "$output" != *"$(readlink /proc/self/ns/net)"* ]]
+    # long options and a single namespace, as nsenter takes them
+    run_tool nsenter-rs --target "$CPID" --uts --net hostname
+    assert_eq "$output" "c-same"
+    run_tool nsenter-rs --target "$CPID" --uts --net readlink /proc/self/ns/net
+    assert_eq "$output" "$(readlink "/proc/$CPID/ns/net")"
+    stop_container c-same
+}
+
+@test "entering a pid namespace forks: the command is inside it; -r/-w take the target's root and cwd" {
+    require_root
+    start_container c-pid
+    run_tool nsenter-rs -t "$CPID" -p -m -r -w sh -c 'echo $$; ps -o pid,comm | sed 1d | wc -l'
+    # pid 1 is the init, pid 2 the sleep: our shell is a later pid of the container
+    [ "$(printf '%s\n' "$output" | head -1)" -gt 2 ]
+    # -F: no fork, so the shell itself stays outside the pid namespace
+    run_tool nsenter-rs -t "$CPID" -p -F readlink /proc/self/ns/pid
+    assert_eq "$output" "$(readlink /proc/self/ns/pid)"
+    # FILE forms
+    run_tool nsenter-rs --uts="/proc/$CPID/ns/uts" hostname
+    assert_eq "$output" "c-pid"
+    stop_container c-pid
+}
+
+@test "--container NAME finds a ctrkit container by its state folder" {
+    require_root
+    start_container c-named
+    run_tool nsenter-rs --container c-named -a hostname
+    assert_eq "$output" "c-named"
+    run_tool nsenter-rs --container c-named -n readlink /proc/self/ns/net
+    assert_eq "$output" "$(readlink "/proc/$CPID/ns/net")"
+    stop_container c-named
+    run_tool --rc 125 nsenter-rs --container c-named -a true
+    assert_error nsenter-rs "c-named"
+}
+
+@test "--container ID finds a runc container" {
+    require_root
+    require_cmd runc jq
+    bundle="$TEST_DIR/bundle"
+    mkdir -p "$bundle"
+    cp -a "$R" "$bundle/rootfs"
+    id="nsrs-test-$$-$RANDOM"
+    (cd "$bundle" && runc spec)
+    jq --arg cg "/$TEST_CGROUP/$id" '.process.terminal = false | .process.args = ["sleep", "300"]
+        | .linux.cgroupsPath = $cg | .hostname = "runc-ctr"' "$bundle/config.json" >"$bundle/c.json"
+    mv "$bundle/c.json" "$bundle/config.json"
+    runc run -d --bundle "$bundle" --pid-file "$TEST_DIR/runc.pid" "$id" </dev/null >/dev/null 2>"$TEST_DIR/runc.err" 3>&- || {
+        cat "$TEST_DIR/runc.err" >&2
+        return 1
+    }
+    rpid=$(cat "$TEST_DIR/runc.pid")
+    want_net=$(readlink "/proc/$rpid/ns/net")
+    rc=0
+    run_tool nsenter-rs --container "$id" -u hostname || rc=1
+    out=$output
+    run_tool nsenter-rs --container "${id:0:14}" -n readlink /proc/self/ns/net || rc=1
+    net=$output
+    runc kill "$id" KILL 2>/dev/null || true
+    for _ in $(seq 50); do [ -d "/proc/$rpid" ] || break; sleep 0.05; done
+    runc delete -f "$id" 2>/dev/null || true
+    rm -rf "$bundle"
+    [ "$rc" = 0 ]
+    assert_eq "$out" "runc-ctr"
+    assert_eq "$net" "$want_net"
+}
+
+@test "--caps=target: the command gets the target's capability sets and no_new_privs" {
+    require_root
+    start_container c-caps
+    run_tool nsenter-rs -t "$CPID" -a --caps=target cat /proc/self/status
+    assert_eq "$(printf '%s\n' "$output" | awk '$1 == "CapEff:" {print $2}')" "00000000a80425fb"
+    assert_eq "$(printf '%s\n' "$output" | awk '$1 == "CapBnd:" {print $2}')" "00000000a80425fb"
+    assert_eq "$(printf '%s\n' "$output" | awk '$1 == "NoNewPrivs:" {print $2}')" "1"
+    # without it, nsenter's behaviour: our own (full) set
+    run_tool nsenter-rs -t "$CPID" -a cat /proc/self/status
+    assert_eq "$(printf '%s\n' "$output" | awk '$1 == "CapBnd:" {print $2}')" "$(awk '$1 == "CapBnd:" {print $2}' /proc/self/status)"
+    stop_container c-caps
+}
+
+@test "--debug: host tools see the container's processes, its root is at /target" {
+    require_root
+    start_container c-debug
+    ls -d /target 2>/dev/null && had_target=1 || had_target=0
+    run_tool nsenter-rs -t "$CPID" --debug sh -c 'ps -o pid=,comm= | head -2; hostname; readlink /proc/self/ns/net; ls /target/bin/busybox'
+    assert_eq "$(printf '%s\n' "$output" | head -2 | awk '{print $1" "$2}' | tr '\n' ' ')" "1 nsenter-rs 2 sleep "
+    assert_contains "$output" "c-debug"
+    assert_contains "$output" "$(readlink "/proc/$CPID/ns/net")"
+    assert_contains "$output" "/target/bin/busybox"
+    # the host's mounts are untouched and /target is gone again
+    [ "$had_target" = 1 ] || [ ! -e /target ]
+    stop_container c-debug
+}
+
+@test "--dry-run --json lists the namespaces to join with their ids, and joins nothing" {
+    require_root
+    start_container c-dry
+    run_tool nsenter-rs -t "$CPID" -a --dry-run --json
+    assert_json '.target' "$CPID"
+    assert_json '.namespaces[] | select(.type == "net") | .id' "$(readlink "/proc/$CPID/ns/net")"
+    assert_json '.namespaces[] | select(.type == "net") | .join' "true"
+    assert_json '.namespaces[] | select(.type == "user") | .join' "false"
+    assert_json '[.namespaces[].type] | join(",")' "user,cgroup,ipc,uts,net,pid,time,mnt"
+    run_tool nsenter-rs -t "$CPID" -a --dry-run
+    assert_contains "$output" "net:[$(stat -L -c %i "/proc/$CPID/ns/net")]"
+    stop_container c-dry
+}
+
+@test "-e takes the target's environment; -S/-G set the ids" {
+    require_root
+    sh -c 'exec env NSRS_MARK=from-target sleep 300' 3>&- &
+    p=$!
+    track_pid "$p"
+    for _ in $(seq 100); do grep -q NSRS_MARK "/proc/$p/environ" 2>/dev/null && break; sleep 0.05; done
+    run_tool nsenter-rs -t "$p" -u -e sh -c 'echo $NSRS_MARK'
+    assert_eq "$output" "from-target"
+    run_tool nsenter-rs -t "$p" -u -S 65534 -G 65534 id -u
+    assert_eq "$output" "65534"
+    kill_tracked
+}
+
+@test "the exit status is the command's; SIGTERM is forwarded across the pid fork" {
+    require_root
+    start_container c-exit
+    run_tool --rc 3 nsenter-rs -t "$CPID" -a sh -c 'exit 3'
+    run_tool --rc 127 nsenter-rs -t "$CPID" -a no-such-command
+    assert_error nsenter-rs "no-such-command"
+    stop_container c-exit
+}
