@@ -311,12 +311,42 @@ pub fn parse_if_inet6(text: &str) -> Vec<(String, Ipv6Addr, u8)> {
         .collect()
 }
 
-/// The first IPv4 address of a process's network namespace that is not loopback.
+/// The local IPv4 addresses of a process's network namespace with the interface each is
+/// on (found by the longest matching subnet route) and its prefix length.
+fn ipv4_addresses(pid: i32) -> Option<Vec<(Option<String>, Ipv4Addr, Option<u32>)>> {
+    let locals = parse_fib_trie_locals(&fs::read_to_string(proc_file(pid, "net/fib_trie")).ok()?);
+    let routes = fs::read_to_string(proc_file(pid, "net/route"))
+        .map(|t| parse_route(&t))
+        .unwrap_or_default();
+    Some(
+        locals
+            .into_iter()
+            .map(|a| {
+                if a.is_loopback() {
+                    return (Some("lo".to_string()), a, Some(8));
+                }
+                let best = routes
+                    .iter()
+                    .filter(|(_, dst, mask)| {
+                        u32::from(*mask) != 0 && u32::from(a) & u32::from(*mask) == u32::from(*dst)
+                    })
+                    .max_by_key(|(_, _, mask)| u32::from(*mask).count_ones());
+                (
+                    best.map(|(i, _, _)| i.clone()),
+                    a,
+                    best.map(|(_, _, m)| u32::from(*m).count_ones()),
+                )
+            })
+            .collect(),
+    )
+}
+
+/// The first IPv4 address of a process's network namespace that is not on `lo`.
 pub fn first_ipv4(pid: i32) -> Option<Ipv4Addr> {
-    let text = fs::read_to_string(proc_file(pid, "net/fib_trie")).ok()?;
-    parse_fib_trie_locals(&text)
+    ipv4_addresses(pid)?
         .into_iter()
-        .find(|a| !a.is_loopback())
+        .find(|(ifname, a, _)| !a.is_loopback() && ifname.as_deref() != Some("lo"))
+        .map(|(_, a, _)| a)
 }
 
 /// One interface of a network namespace and its addresses.
@@ -341,40 +371,16 @@ pub fn interfaces(pid: i32) -> Option<Vec<Interface>> {
             ipv6: Vec::new(),
         })
         .collect();
-    let routes = fs::read_to_string(proc_file(pid, "net/route"))
-        .map(|t| parse_route(&t))
-        .unwrap_or_default();
-    let locals = fs::read_to_string(proc_file(pid, "net/fib_trie"))
-        .map(|t| parse_fib_trie_locals(&t))
-        .unwrap_or_default();
-    for a in locals {
-        let ifname = if a.is_loopback() {
-            Some("lo".to_string())
-        } else {
-            routes
-                .iter()
-                .filter(|(_, dst, mask)| {
-                    u32::from(*mask) != 0 && u32::from(a) & u32::from(*mask) == u32::from(*dst)
-                })
-                .max_by_key(|(_, _, mask)| u32::from(*mask).count_ones())
-                .map(|(i, _, _)| i.clone())
+    for (ifname, a, prefix) in ipv4_addresses(pid).unwrap_or_default() {
+        let text = match prefix {
+            Some(p) => format!("{a}/{p}"),
+            None => a.to_string(),
         };
-        let prefix = routes
-            .iter()
-            .filter(|(i, dst, mask)| {
-                Some(i) == ifname.as_ref() && u32::from(a) & u32::from(*mask) == u32::from(*dst)
-            })
-            .map(|(_, _, m)| u32::from(*m).count_ones())
-            .max();
-        let text = match (a.is_loopback(), prefix) {
-            (true, _) => format!("{a}/8"),
-            (false, Some(p)) => format!("{a}/{p}"),
-            (false, None) => a.to_string(),
-        };
-        match out.iter_mut().find(|i| Some(&i.name) == ifname.as_ref()) {
+        let name = ifname.unwrap_or_else(|| "?".into());
+        match out.iter_mut().find(|i| i.name == name) {
             Some(i) => i.ipv4.push(text),
             None => out.push(Interface {
-                name: ifname.unwrap_or_else(|| "?".into()),
+                name,
                 ipv4: vec![text],
                 ipv6: Vec::new(),
             }),
