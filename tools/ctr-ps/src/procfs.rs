@@ -311,9 +311,12 @@ pub fn parse_if_inet6(text: &str) -> Vec<(String, Ipv6Addr, u8)> {
         .collect()
 }
 
+/// (interface, address, prefix length), each unknown part `None`.
+type V4Addr = (Option<String>, Ipv4Addr, Option<u32>);
+
 /// The local IPv4 addresses of a process's network namespace with the interface each is
 /// on (found by the longest matching subnet route) and its prefix length.
-fn ipv4_addresses(pid: i32) -> Option<Vec<(Option<String>, Ipv4Addr, Option<u32>)>> {
+fn ipv4_addresses(pid: i32) -> Option<Vec<V4Addr>> {
     let locals = parse_fib_trie_locals(&fs::read_to_string(proc_file(pid, "net/fib_trie")).ok()?);
     let routes = fs::read_to_string(proc_file(pid, "net/route"))
         .map(|t| parse_route(&t))
