@@ -57,6 +57,16 @@ teardown() {
     done
 }
 
+@test "import: a progress line on stderr only when stderr is a terminal" {
+    require_cmd script
+    CTRKIT_ROOT="$TEST_DIR/notty" run_tool layermount import "$TEST_DIR/oci"
+    assert_eq "$stderr" ""
+    run_tool script -qec "CTRKIT_ROOT='$TEST_DIR/tty' layermount import '$TEST_DIR/oci'" /dev/null
+    assert_contains "$output" "layer 3/3"
+    assert_match "$output" 'sha256:[0-9a-f]{64}'
+    rm -rf "$TEST_DIR/notty" "$TEST_DIR/tty"
+}
+
 @test "mount: the merged view applies the whiteout and the opaque directory" {
     for img in three:oci three:rootfs; do
         run_tool unshare -m --propagation private bash -euc "

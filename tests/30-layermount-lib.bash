@@ -105,7 +105,7 @@ make_rootfs_tar() {
 }
 
 # the merged view a correct mount of the 3-layer image shows (sorted, relative)
-EXPECTED_TREE='bin
+export EXPECTED_TREE='bin
 bin/su
 data
 data/c

@@ -379,9 +379,16 @@ impl Store {
         read_json(&p)
     }
 
+    /// Temp file + rename, without fsync: the record is replaced whole, and what it holds
+    /// (where the container is mounted) does not outlive a reboot anyway.
     pub fn write_container(&self, rec: &ContainerRecord) -> Result<(), Error> {
         let p = self.container_dir(&rec.id).join("container.json");
-        atomic_write(&p, &to_json(rec)?).ctx("write", &p)
+        let tmp = p.with_extension(format!("json.tmp.{}", std::process::id()));
+        fs::write(&tmp, to_json(rec)?).ctx("write", &tmp)?;
+        fs::rename(&tmp, &p).map_err(|e| {
+            let _ = fs::remove_file(&tmp);
+            Error::io("write", &p, e)
+        })
     }
 
     pub fn containers(&self) -> Result<Vec<ContainerRecord>, Error> {
