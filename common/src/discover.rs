@@ -345,16 +345,18 @@ fn group(proc: &Path, host: &NsSet, procs: &[ProcInfo], dirs: &Dirs) -> Vec<Cont
 
     // group key per process: its ns set when it differs from the host's; processes whose
     // namespaces are unreadable (zombies) follow their parent
+    // (a zombie keeps only its user and pid namespace links: it counts as unreadable)
+    let unreadable = |p: &ProcInfo| p.state == 'Z' || p.ns.get(NsKind::Mnt) == 0;
     let mut key: Vec<Option<NsSet>> = procs
         .iter()
-        .map(|p| (!p.ns.is_unknown() && !p.ns.differing(host).is_empty()).then_some(p.ns))
+        .map(|p| (!unreadable(p) && !p.ns.differing(host).is_empty()).then_some(p.ns))
         .collect();
     for i in 0..procs.len() {
-        if procs[i].ns.is_unknown() {
+        if unreadable(&procs[i]) {
             let mut cur = procs[i].ppid;
             for _ in 0..64 {
                 let Some(&j) = index.get(&cur) else { break };
-                if !procs[j].ns.is_unknown() {
+                if !unreadable(&procs[j]) {
                     key[i] = key[j];
                     break;
                 }
