@@ -169,3 +169,19 @@ gone"
     run_tool ctr-run --rm --network none busybox cat /etc/group
     assert_contains "$output" "root:x:0:"
 }
+
+@test "a signal sent to ctr-run reaches the container; ctr-run exits with its status, --rm cleans up" {
+    need_run
+    ctr-run --rm --network none --name sig busybox \
+        sh -c 'trap "echo got TERM; exit 3" TERM; echo ready; while :; do sleep 0.1; done' >"$TEST_DIR/sig.out" 3>&- &
+    pid=$!
+    track_pid "$pid"
+    wait_for grep -q ready "$TEST_DIR/sig.out"
+    kill -TERM "$pid"
+    rc=0
+    wait "$pid" || rc=$?
+    assert_eq "$rc" 3
+    assert_eq "$(cat "$TEST_DIR/sig.out")" "ready
+got TERM"
+    no_leftovers sig
+}
