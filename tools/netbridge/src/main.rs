@@ -1,7 +1,23 @@
 mod cli;
+mod cmd;
+mod cni;
 mod error;
-mod run;
+mod etcfiles;
+mod firewall;
+mod ipnet;
+mod model;
+mod netlink;
+mod netns;
+mod ops;
+mod store;
 
 fn main() {
-    common::run("netbridge", include_str!("../../../man/netbridge.1.in"), run::run)
+    if std::env::var_os("CNI_COMMAND").is_some() {
+        cni::main()
+    }
+    common::run(
+        "netbridge",
+        include_str!("../../../man/netbridge.1.in"),
+        cmd::dispatch,
+    )
 }

@@ -1,0 +1,48 @@
+use std::path::Path;
+
+use crate::cli::AttachArgs;
+use crate::error::Error;
+use crate::model::{CniResult, CniRoute};
+use crate::ops::{self, AttachSpec};
+use crate::store::Store;
+
+pub fn run(a: AttachArgs, root: &Path) -> Result<(), Error> {
+    let ns = ops::open_netns(&a.netns)?;
+    if a.none {
+        return ops::attach_none(&ns);
+    }
+    let Some(bridge) = a.bridge else {
+        return Err(Error::Usage("--bridge is required (or --none)".into()));
+    };
+    let store = Store::open(root)?;
+    let done = ops::attach(
+        &store,
+        &ns,
+        AttachSpec {
+            bridge,
+            ip: a.ip,
+            ifname: a.ifname,
+            mac: a.mac,
+            name: a.name,
+            container_id: None,
+            ports: a.publish,
+            etc: a.etc,
+            default_route: true,
+            delegated: None,
+        },
+    )?;
+    drop(store);
+    if a.json {
+        let routes = if done.network.internal {
+            vec![]
+        } else {
+            vec![CniRoute {
+                dst: "0.0.0.0/0".into(),
+                gw: Some(done.network.gateway.to_string()),
+            }]
+        };
+        return common::output::emit_json(&CniResult::of(&done, "1.0.0", routes))
+            .map_err(super::out);
+    }
+    common::output::emit_lines([done.lease.ip]).map_err(super::out)
+}

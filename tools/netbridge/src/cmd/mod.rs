@@ -1,0 +1,38 @@
+//! One file per subcommand; `dispatch` maps the parsed command line to it.
+
+mod attach;
+mod create;
+mod detach;
+mod gc;
+mod inspect;
+mod leases;
+mod ls;
+mod rm;
+
+use crate::cli::{Cli, Command};
+use crate::error::Error;
+
+pub fn dispatch(cli: Cli) -> Result<(), Error> {
+    if cli.verbose {
+        common::run::set_debug(true);
+    }
+    let root = &cli.dirs.root;
+    match cli.command {
+        Command::Create(a) => create::run(a, root),
+        Command::Rm(a) => rm::run(a, root),
+        Command::Ls(a) => ls::run(a, root),
+        Command::Inspect(a) => inspect::run(a, root),
+        Command::Attach(a) => attach::run(a, root),
+        Command::Detach(a) => detach::run(a, root),
+        Command::Leases(a) => leases::run(a, root),
+        Command::Gc(a) => gc::run(a, root),
+    }
+}
+
+/// A write error on stdout (closed pipe: quiet success, handled by common::run).
+pub fn out(e: std::io::Error) -> Error {
+    Error::Write {
+        path: "stdout".into(),
+        source: e,
+    }
+}

@@ -1,0 +1,826 @@
+//! The operations behind the commands and the CNI plugin mode: networks, attachments,
+//! garbage collection. Each takes the locked [`Store`]; each undoes its own steps when it
+//! fails halfway.
+
+use std::net::Ipv4Addr;
+use std::os::fd::AsFd;
+use std::path::PathBuf;
+
+use common::undo::{Undo, with_cleanup_errors};
+
+use crate::error::{Error, NlContext};
+use crate::etcfiles;
+use crate::firewall;
+use crate::ipnet::Ipv4Net;
+use crate::netlink::{Netlink, format_mac};
+use crate::netns::{self, NetNs};
+use crate::store::{Lease, Network, Port, Store};
+
+/// Interface and bridge names: what the kernel accepts (IFNAMSIZ - 1 bytes, no '/', ':'
+/// or whitespace, not '.' or '..').
+pub fn valid_ifname(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 15
+        && name != "."
+        && name != ".."
+        && !name
+            .bytes()
+            .any(|b| b == b'/' || b == b':' || b.is_ascii_whitespace() || b == 0)
+}
+
+pub struct CreateSpec {
+    pub name: String,
+    pub subnet: Ipv4Net,
+    pub gateway: Option<Ipv4Addr>,
+    pub mtu: Option<u32>,
+    pub nat: bool,
+    pub internal: bool,
+    pub gateway_on_bridge: bool,
+}
+
+fn write_sysctl(path: &str, value: &str) -> Result<(), Error> {
+    std::fs::write(path, value).map_err(|source| Error::Write {
+        path: PathBuf::from(path),
+        source,
+    })
+}
+
+/// Create a network: the bridge, its gateway address, forwarding, NAT rules, the state.
+pub fn create(store: &Store, spec: CreateSpec) -> Result<Network, Error> {
+    if !valid_ifname(&spec.name) {
+        return Err(Error::BridgeName(spec.name));
+    }
+    if store.load(&spec.name)?.is_some() {
+        return Err(Error::NetworkExists(spec.name));
+    }
+    let subnet = spec.subnet;
+    let gateway = spec.gateway.unwrap_or_else(|| subnet.first_host());
+    if !subnet.contains(gateway) || gateway == subnet.network() || gateway == subnet.broadcast() {
+        return Err(Error::Gateway { gateway, subnet });
+    }
+    let mut nl = Netlink::open().nl(|| "open a netlink socket".into())?;
+    if nl
+        .link(&spec.name)
+        .nl(|| format!("look up link '{}'", spec.name))?
+        .is_some()
+    {
+        return Err(Error::LinkExists(spec.name));
+    }
+    let all = store.networks()?;
+    for other in &all {
+        if other.subnet.overlaps(&subnet) {
+            return Err(Error::Overlap {
+                subnet,
+                other: format!("network '{}' ({})", other.name, other.subnet),
+            });
+        }
+    }
+    for (dst, len) in nl.routes_v4().nl(|| "list routes".into())? {
+        if len == 0 {
+            continue; // a default route overlaps everything; Docker ignores it too
+        }
+        let r = Ipv4Net::new(dst, len);
+        if r.overlaps(&subnet) {
+            return Err(Error::Overlap {
+                subnet,
+                other: format!("route {r}"),
+            });
+        }
+    }
+    for (addr, len) in nl.addresses_v4().nl(|| "list addresses".into())? {
+        if addr.is_loopback() {
+            continue;
+        }
+        let r = Ipv4Net::new(addr, len);
+        if r.overlaps(&subnet) {
+            return Err(Error::Overlap {
+                subnet,
+                other: format!("address {addr}/{len}"),
+            });
+        }
+    }
+
+    let mut undo = Undo::new();
+    let result = (|| -> Result<Network, Error> {
+        nl.create_bridge(&spec.name, spec.mtu)
+            .nl(|| format!("create bridge '{}'", spec.name))?;
+        let name = spec.name.clone();
+        undo.push(format!("delete bridge '{name}'"), move || {
+            delete_link_named(&name)
+        });
+        let br = nl
+            .link(&spec.name)
+            .nl(|| format!("look up bridge '{}'", spec.name))?
+            .ok_or_else(|| Error::BridgeMissing(spec.name.clone()))?;
+        if spec.gateway_on_bridge {
+            nl.add_address(br.index, gateway, subnet.prefix()).nl(|| {
+                format!(
+                    "add {gateway}/{} to bridge '{}'",
+                    subnet.prefix(),
+                    spec.name
+                )
+            })?;
+        }
+        write_sysctl("/proc/sys/net/ipv4/ip_forward", "1")?;
+        write_sysctl(
+            &format!("/proc/sys/net/ipv4/conf/{}/route_localnet", spec.name),
+            "1",
+        )?;
+        let net = Network {
+            name: spec.name.clone(),
+            subnet,
+            gateway,
+            mtu: spec.mtu,
+            nat: spec.nat,
+            internal: spec.internal,
+            gateway_on_bridge: spec.gateway_on_bridge,
+            last_ip: None,
+            leases: Vec::new(),
+        };
+        store.save(&net)?;
+        if net.nat || net.internal {
+            let mut all = all.clone();
+            all.push(net.clone());
+            if let Err(e) = firewall::sync(&all) {
+                let _ = store.remove(&net.name);
+                return Err(e);
+            }
+        }
+        Ok(net)
+    })();
+    finish(undo, result)
+}
+
+/// Disarm the undo stack on success; roll back on failure, adding cleanup failures.
+pub fn finish<T>(undo: Undo, result: Result<T, Error>) -> Result<T, Error> {
+    match result {
+        Ok(v) => {
+            undo.disarm();
+            Ok(v)
+        }
+        Err(e) => {
+            let errs = undo.rollback();
+            if errs.is_empty() {
+                Err(e)
+            } else {
+                Err(Error::Failed(with_cleanup_errors(
+                    common::run::error_line(&e),
+                    &errs,
+                )))
+            }
+        }
+    }
+}
+
+fn delete_link_named(name: &str) -> Result<(), Error> {
+    let mut nl = Netlink::open().nl(|| "open a netlink socket".into())?;
+    if let Some(l) = nl.link(name).nl(|| format!("look up link '{name}'"))? {
+        match nl.delete_link(l.index) {
+            Ok(()) => {}
+            Err(e) if e.raw_os_error() == Some(libc::ENODEV) => {}
+            Err(e) => {
+                return Err(Error::Netlink {
+                    what: format!("delete link '{name}'"),
+                    source: e,
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Is the attachment still alive? Its host veth end exists exactly as long as the
+/// container's network namespace does (the kernel deletes the pair with the namespace).
+pub fn lease_alive(nl: &mut Netlink, lease: &Lease) -> Result<bool, Error> {
+    Ok(nl
+        .link(&lease.veth)
+        .nl(|| format!("look up link '{}'", lease.veth))?
+        .is_some())
+}
+
+/// Remove a network: its bridge, rules and state. Refuses while attachments are alive,
+/// unless `force`, which detaches them.
+pub fn remove(store: &Store, name: &str, force: bool) -> Result<(), Error> {
+    let Some(net) = store.load(name)? else {
+        return Err(Error::NoNetwork(name.to_string()));
+    };
+    let mut nl = Netlink::open().nl(|| "open a netlink socket".into())?;
+    let mut live = Vec::new();
+    for l in &net.leases {
+        if lease_alive(&mut nl, l)? {
+            live.push(l.clone());
+        }
+    }
+    if !live.is_empty() && !force {
+        return Err(Error::InUse {
+            name: name.to_string(),
+            count: live.len(),
+        });
+    }
+    let mut errors = Vec::new();
+    for l in &net.leases {
+        if let Err(e) = release_lease(&mut nl, l) {
+            errors.push(common::run::error_line(&e));
+        }
+    }
+    if let Err(e) = delete_link_named(name) {
+        errors.push(common::run::error_line(&e));
+    }
+    store.remove(name)?;
+    let rest = store.networks()?;
+    if let Err(e) = firewall::sync(&rest) {
+        errors.push(common::run::error_line(&e));
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Failed(errors.join("; ")))
+    }
+}
+
+/// Undo an attachment's kernel side: the veth (if still there) and a delegated IPAM
+/// plugin's lease.
+fn release_lease(nl: &mut Netlink, l: &Lease) -> Result<(), Error> {
+    if let Some(link) = nl
+        .link(&l.veth)
+        .nl(|| format!("look up link '{}'", l.veth))?
+    {
+        match nl.delete_link(link.index) {
+            Ok(()) => {}
+            Err(e) if e.raw_os_error() == Some(libc::ENODEV) => {}
+            Err(e) => {
+                return Err(Error::Netlink {
+                    what: format!("delete veth '{}'", l.veth),
+                    source: e,
+                });
+            }
+        }
+    }
+    if let Some(d) = &l.delegated {
+        crate::cni::ipam_del(d, l.container_id.as_deref().unwrap_or(""), &l.netns)?;
+    }
+    Ok(())
+}
+
+pub struct AttachSpec {
+    pub bridge: String,
+    pub ip: Option<Ipv4Addr>,
+    pub ifname: String,
+    pub mac: Option<[u8; 6]>,
+    pub name: Option<String>,
+    pub container_id: Option<String>,
+    pub ports: Vec<Port>,
+    pub etc: Option<PathBuf>,
+    /// Add a default route via the gateway in the namespace.
+    pub default_route: bool,
+    /// The addresses came from another IPAM plugin (CNI mode): how to release them.
+    pub delegated: Option<crate::store::Delegated>,
+}
+
+/// What an attach made, for the result output.
+pub struct Attached {
+    pub network: Network,
+    pub lease: Lease,
+    pub bridge_mac: Option<String>,
+    pub veth_mac: Option<String>,
+    pub sandbox: String,
+}
+
+/// A host-side veth name that is free: `nb` and 8 random hex digits.
+fn veth_name(nl: &mut Netlink) -> Result<String, Error> {
+    for _ in 0..8 {
+        let mut b = [0u8; 4];
+        // SAFETY: getrandom fills the buffer it is given.
+        let n = unsafe { libc::getrandom(b.as_mut_ptr().cast(), b.len(), 0) };
+        if n != 4 {
+            return Err(Error::Failed(
+                "cannot get random bytes for a veth name".into(),
+            ));
+        }
+        let name = format!("nb{:08x}", u32::from_ne_bytes(b));
+        if nl
+            .link(&name)
+            .nl(|| format!("look up link '{name}'"))?
+            .is_none()
+        {
+            return Ok(name);
+        }
+    }
+    Err(Error::Failed("cannot find a free veth name".into()))
+}
+
+/// Drop the leases of `net` whose namespace is gone; returns them.
+pub fn reclaim_dead(nl: &mut Netlink, net: &mut Network) -> Result<Vec<Lease>, Error> {
+    let mut dead = Vec::new();
+    let mut keep = Vec::new();
+    for l in net.leases.drain(..) {
+        if lease_alive(nl, &l)? {
+            keep.push(l);
+        } else {
+            dead.push(l);
+        }
+    }
+    net.leases = keep;
+    Ok(dead)
+}
+
+fn taken_by(l: &Lease) -> String {
+    match (&l.name, &l.container_id) {
+        (Some(n), _) => format!("container '{n}'"),
+        (None, Some(id)) => format!("container {id}"),
+        _ => format!("namespace {}", l.netns),
+    }
+}
+
+/// Pick an address: the one asked for, or the next free one after the last handed out.
+fn pick_address(net: &Network, want: Option<Ipv4Addr>) -> Result<Option<Ipv4Addr>, Error> {
+    let reserved = |ip: Ipv4Addr| {
+        ip == net.subnet.network() || ip == net.subnet.broadcast() || ip == net.gateway
+    };
+    if let Some(ip) = want {
+        if !net.subnet.contains(ip) {
+            return Err(Error::AddressOutside {
+                ip,
+                subnet: net.subnet,
+                network: net.name.clone(),
+            });
+        }
+        if reserved(ip) {
+            return Err(Error::AddressReserved {
+                ip,
+                network: net.name.clone(),
+            });
+        }
+        if let Some(l) = net.leases.iter().find(|l| l.ip == ip) {
+            return Err(Error::AddressTaken {
+                ip,
+                network: net.name.clone(),
+                by: taken_by(l),
+            });
+        }
+        return Ok(Some(ip));
+    }
+    let used: std::collections::HashSet<Ipv4Addr> = net.leases.iter().map(|l| l.ip).collect();
+    let hosts: Vec<Ipv4Addr> = net.subnet.hosts().collect();
+    let start = net
+        .last_ip
+        .and_then(|last| hosts.iter().position(|h| *h == last))
+        .map(|i| i + 1)
+        .unwrap_or(0);
+    let n = hosts.len();
+    Ok((0..n)
+        .map(|i| hosts[(start + i) % n])
+        .find(|ip| !reserved(*ip) && !used.contains(ip)))
+}
+
+fn check_ports(all: &[Network], ports: &[Port]) -> Result<(), Error> {
+    for (i, p) in ports.iter().enumerate() {
+        if ports[..i]
+            .iter()
+            .any(|q| q.host_port == p.host_port && q.protocol == p.protocol)
+        {
+            return Err(Error::PortTwice(format!(
+                "{}/{}",
+                p.host_port,
+                p.protocol.as_str()
+            )));
+        }
+        for n in all {
+            for l in &n.leases {
+                if l.ports
+                    .iter()
+                    .any(|q| q.host_port == p.host_port && q.protocol == p.protocol)
+                {
+                    return Err(Error::PortTaken {
+                        port: format!("{}/{}", p.host_port, p.protocol.as_str()),
+                        by: format!("{} on '{}'", taken_by(l), n.name),
+                    });
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Attach the namespace `ns` to a network.
+pub fn attach(store: &Store, ns: &NetNs, spec: AttachSpec) -> Result<Attached, Error> {
+    if !valid_ifname(&spec.ifname) {
+        return Err(Error::IfName(spec.ifname));
+    }
+    let Some(mut net) = store.load(&spec.bridge)? else {
+        return Err(Error::NoNetwork(spec.bridge));
+    };
+    let mut nl = Netlink::open().nl(|| "open a netlink socket".into())?;
+    let br = nl
+        .link(&net.name)
+        .nl(|| format!("look up bridge '{}'", net.name))?
+        .ok_or_else(|| Error::BridgeMissing(net.name.clone()))?;
+    let netns_name = ns.path.display().to_string();
+    if let Some(l) = net
+        .leases
+        .iter()
+        .find(|l| l.netns_inode == ns.inode && l.ifname == spec.ifname)
+    {
+        // the same inode may be a new namespace reusing a dead one's number
+        if lease_alive(&mut nl, l)? {
+            return Err(Error::AlreadyAttached {
+                netns: netns_name,
+                network: net.name.clone(),
+                ifname: l.ifname.clone(),
+            });
+        }
+    }
+
+    // Dead leases go first when they stand in the way: a crash never fills a subnet.
+    let mut reclaimed = Vec::new();
+    let mut all = store.networks()?;
+    if let Err(e) = check_ports(&all, &spec.ports) {
+        reclaimed.extend(reclaim_dead(&mut nl, &mut net)?);
+        for n in all.iter_mut() {
+            if n.name == net.name {
+                *n = net.clone();
+            }
+        }
+        check_ports(&all, &spec.ports).map_err(|_| e)?;
+    }
+    let ip = match pick_address(&net, spec.ip) {
+        Ok(Some(ip)) => ip,
+        Ok(None) | Err(Error::AddressTaken { .. }) => {
+            reclaimed.extend(reclaim_dead(&mut nl, &mut net)?);
+            match pick_address(&net, spec.ip)? {
+                Some(ip) => ip,
+                None => {
+                    return Err(Error::SubnetFull {
+                        subnet: net.subnet,
+                        network: net.name,
+                    });
+                }
+            }
+        }
+        Err(e) => return Err(e),
+    };
+
+    let mut undo = Undo::new();
+    let result = (|| -> Result<Attached, Error> {
+        let veth = veth_name(&mut nl)?;
+        nl.create_veth(
+            &veth,
+            br.index,
+            &spec.ifname,
+            ns.file.as_fd(),
+            spec.mac,
+            net.mtu,
+        )
+        .map_err(|e| {
+            if e.raw_os_error() == Some(libc::EEXIST) {
+                Error::IfExists {
+                    ifname: spec.ifname.clone(),
+                    netns: netns_name.clone(),
+                }
+            } else {
+                Error::Netlink {
+                    what: format!(
+                        "create veth '{veth}' with peer '{}' in {netns_name}",
+                        spec.ifname
+                    ),
+                    source: e,
+                }
+            }
+        })?;
+        let v = veth.clone();
+        undo.push(format!("delete veth '{v}'"), move || delete_link_named(&v));
+
+        let mut cnl = Netlink::open_in(ns.file.as_fd())
+            .nl(|| format!("open a netlink socket in {netns_name}"))?;
+        let eth = cnl
+            .link(&spec.ifname)
+            .nl(|| format!("look up '{}' in {netns_name}", spec.ifname))?
+            .ok_or_else(|| {
+                Error::Failed(format!("'{}' vanished from {netns_name}", spec.ifname))
+            })?;
+        cnl.add_address(eth.index, ip, net.subnet.prefix())
+            .nl(|| format!("add {ip}/{} to '{}'", net.subnet.prefix(), spec.ifname))?;
+        cnl.set_up(eth.index)
+            .nl(|| format!("bring '{}' up", spec.ifname))?;
+        if let Some(lo) = cnl.link("lo").nl(|| "look up 'lo'".into())? {
+            cnl.set_up(lo.index)
+                .nl(|| format!("bring 'lo' up in {netns_name}"))?;
+        }
+        if spec.default_route && !net.internal {
+            match cnl.add_route(Ipv4Addr::UNSPECIFIED, 0, Some(net.gateway), Some(eth.index)) {
+                Ok(()) => {}
+                // another network already gave the namespace its default route
+                Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {}
+                Err(source) => {
+                    return Err(Error::Netlink {
+                        what: format!("add the default route via {} in {netns_name}", net.gateway),
+                        source,
+                    });
+                }
+            }
+        }
+        let host = nl.link(&veth).nl(|| format!("look up '{veth}'"))?;
+        let lease = Lease {
+            ip,
+            veth: veth.clone(),
+            ifname: spec.ifname.clone(),
+            mac: eth.mac.as_ref().map(format_mac).unwrap_or_default(),
+            netns: netns_name.clone(),
+            netns_inode: ns.inode,
+            name: spec.name.clone(),
+            container_id: spec.container_id.clone(),
+            ports: spec.ports.clone(),
+            etc_dir: spec.etc.clone(),
+            delegated: spec.delegated.clone(),
+        };
+        net.leases.push(lease.clone());
+        net.last_ip = Some(ip);
+        if let Some(dir) = &spec.etc {
+            write_etc(dir, &net, &lease)?;
+        }
+        store.save(&net)?;
+        if !spec.ports.is_empty() || reclaimed.iter().any(|l| !l.ports.is_empty()) {
+            let mut all = store.networks()?;
+            for n in all.iter_mut() {
+                if n.name == net.name {
+                    *n = net.clone();
+                }
+            }
+            if let Err(e) = firewall::sync(&all) {
+                net.leases.retain(|l| l.veth != veth);
+                let _ = store.save(&net);
+                return Err(e);
+            }
+        }
+        refresh_hosts(&net, Some(&lease.veth));
+        Ok(Attached {
+            network: net.clone(),
+            lease,
+            bridge_mac: br.mac.as_ref().map(format_mac),
+            veth_mac: host.and_then(|h| h.mac).as_ref().map(format_mac),
+            sandbox: netns_name.clone(),
+        })
+    })();
+    finish(undo, result)
+}
+
+/// The hostname a lease's files carry.
+pub fn hostname(l: &Lease) -> String {
+    if let Some(n) = &l.name {
+        return n.clone();
+    }
+    if let Some(id) = &l.container_id {
+        return id.chars().take(12).collect();
+    }
+    format!("ctr-{}", l.ip.to_string().replace('.', "-"))
+}
+
+fn hosts_for(net: &Network, lease: &Lease) -> String {
+    let others: Vec<(Ipv4Addr, String)> = net
+        .leases
+        .iter()
+        .filter(|l| l.veth != lease.veth && l.name.is_some())
+        .map(|l| (l.ip, hostname(l)))
+        .collect();
+    etcfiles::hosts((lease.ip, &hostname(lease)), &others)
+}
+
+fn write_etc(dir: &std::path::Path, net: &Network, lease: &Lease) -> Result<(), Error> {
+    std::fs::create_dir_all(dir).map_err(|source| Error::Write {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    let (host, up) = etcfiles::host_resolv();
+    etcfiles::write_in_place(
+        &dir.join("resolv.conf"),
+        &etcfiles::resolv_conf(&host, up.as_deref()),
+    )?;
+    etcfiles::write_in_place(&dir.join("hosts"), &hosts_for(net, lease))?;
+    etcfiles::write_in_place(&dir.join("hostname"), &format!("{}\n", hostname(lease)))?;
+    Ok(())
+}
+
+/// Rewrite the hosts files of the other containers on the network (best effort: a
+/// container whose folder is gone is not an error of this command).
+fn refresh_hosts(net: &Network, except: Option<&str>) {
+    for l in &net.leases {
+        if Some(l.veth.as_str()) == except {
+            continue;
+        }
+        if let Some(dir) = &l.etc_dir {
+            let p = dir.join("hosts");
+            if p.exists() {
+                let _ = etcfiles::write_in_place(&p, &hosts_for(net, l));
+            }
+        }
+    }
+}
+
+/// Which attachments a detach removes.
+pub enum Which {
+    Netns { path: String, inode: Option<u64> },
+    Name(String),
+    ContainerId { id: String, ifname: String },
+}
+
+impl Which {
+    fn matches(&self, l: &Lease) -> bool {
+        match self {
+            Which::Netns { path, inode } => match inode {
+                Some(i) => l.netns_inode == *i || l.netns == *path,
+                None => l.netns == *path,
+            },
+            Which::Name(n) => l.name.as_deref() == Some(n),
+            Which::ContainerId { id, ifname } => {
+                l.container_id.as_deref() == Some(id) && l.ifname == *ifname
+            }
+        }
+    }
+}
+
+/// Detach: remove the veth, the port rules and the lease. Nothing attached is not an error.
+/// Goes as far as it can and reports every failure.
+pub fn detach(store: &Store, network: &str, which: &Which) -> Result<Vec<Lease>, Error> {
+    let Some(mut net) = store.load(network)? else {
+        return Err(Error::NoNetwork(network.to_string()));
+    };
+    let (gone, keep): (Vec<Lease>, Vec<Lease>) =
+        net.leases.drain(..).partition(|l| which.matches(l));
+    net.leases = keep;
+    if gone.is_empty() {
+        return Ok(gone);
+    }
+    let mut nl = Netlink::open().nl(|| "open a netlink socket".into())?;
+    let mut errors = Vec::new();
+    for l in &gone {
+        if let Err(e) = release_lease(&mut nl, l) {
+            errors.push(common::run::error_line(&e));
+        }
+    }
+    store.save(&net)?;
+    if gone.iter().any(|l| !l.ports.is_empty()) {
+        if let Err(e) = firewall::sync(&store.networks()?) {
+            errors.push(common::run::error_line(&e));
+        }
+    }
+    refresh_hosts(&net, None);
+    if errors.is_empty() {
+        Ok(gone)
+    } else {
+        Err(Error::Failed(errors.join("; ")))
+    }
+}
+
+/// Release every attachment whose namespace is gone, in every network (or one).
+pub fn gc(store: &Store, only: Option<&str>) -> Result<Vec<(String, Lease)>, Error> {
+    let mut nl = Netlink::open().nl(|| "open a netlink socket".into())?;
+    let mut released = Vec::new();
+    let mut ports_changed = false;
+    let mut errors = Vec::new();
+    for mut net in store.networks()? {
+        if only.is_some_and(|o| o != net.name) {
+            continue;
+        }
+        let dead = reclaim_dead(&mut nl, &mut net)?;
+        if dead.is_empty() {
+            continue;
+        }
+        for l in &dead {
+            if let Some(d) = &l.delegated {
+                if let Err(e) =
+                    crate::cni::ipam_del(d, l.container_id.as_deref().unwrap_or(""), &l.netns)
+                {
+                    errors.push(common::run::error_line(&e));
+                }
+            }
+            ports_changed |= !l.ports.is_empty();
+        }
+        store.save(&net)?;
+        refresh_hosts(&net, None);
+        released.extend(dead.into_iter().map(|l| (net.name.clone(), l)));
+    }
+    if ports_changed {
+        firewall::sync(&store.networks()?)?;
+    }
+    if errors.is_empty() {
+        Ok(released)
+    } else {
+        Err(Error::Failed(errors.join("; ")))
+    }
+}
+
+/// `attach --none`: only `lo`, up.
+pub fn attach_none(ns: &NetNs) -> Result<(), Error> {
+    let name = ns.path.display().to_string();
+    let mut cnl =
+        Netlink::open_in(ns.file.as_fd()).nl(|| format!("open a netlink socket in {name}"))?;
+    let lo = cnl
+        .link("lo")
+        .nl(|| format!("look up 'lo' in {name}"))?
+        .ok_or_else(|| Error::Failed(format!("no 'lo' in {name}")))?;
+    cnl.set_up(lo.index)
+        .nl(|| format!("bring 'lo' up in {name}"))
+}
+
+/// Open NETNS (a PID or a namespace file) with an error naming it.
+pub fn open_netns(arg: &str) -> Result<NetNs, Error> {
+    netns::open(arg).map_err(|source| Error::Netns {
+        netns: arg.to_string(),
+        source,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn net() -> Network {
+        Network {
+            name: "nb0".into(),
+            subnet: "10.0.0.0/29".parse().unwrap(),
+            gateway: "10.0.0.1".parse().unwrap(),
+            mtu: None,
+            nat: true,
+            internal: false,
+            gateway_on_bridge: true,
+            last_ip: None,
+            leases: vec![],
+        }
+    }
+
+    fn lease(ip: &str) -> Lease {
+        Lease {
+            ip: ip.parse().unwrap(),
+            veth: format!("v{ip}"),
+            ifname: "eth0".into(),
+            mac: String::new(),
+            netns: "/x".into(),
+            netns_inode: 1,
+            name: None,
+            container_id: None,
+            ports: vec![],
+            etc_dir: None,
+            delegated: None,
+        }
+    }
+
+    #[test]
+    fn never_hands_out_network_gateway_broadcast() {
+        let mut n = net();
+        let mut got = Vec::new();
+        while let Some(ip) = pick_address(&n, None).unwrap() {
+            got.push(ip.to_string());
+            n.leases.push(lease(&ip.to_string()));
+            n.last_ip = Some(ip);
+        }
+        assert_eq!(
+            got,
+            ["10.0.0.2", "10.0.0.3", "10.0.0.4", "10.0.0.5", "10.0.0.6"]
+        );
+    }
+
+    #[test]
+    fn round_robin_after_last() {
+        let mut n = net();
+        n.last_ip = Some("10.0.0.4".parse().unwrap());
+        assert_eq!(
+            pick_address(&n, None).unwrap().unwrap().to_string(),
+            "10.0.0.5"
+        );
+        n.last_ip = Some("10.0.0.6".parse().unwrap());
+        assert_eq!(
+            pick_address(&n, None).unwrap().unwrap().to_string(),
+            "10.0.0.2"
+        );
+    }
+
+    #[test]
+    fn asked_for_addresses_are_checked() {
+        let mut n = net();
+        n.leases.push(lease("10.0.0.3"));
+        assert!(matches!(
+            pick_address(&n, Some("10.0.1.3".parse().unwrap())),
+            Err(Error::AddressOutside { .. })
+        ));
+        assert!(matches!(
+            pick_address(&n, Some("10.0.0.1".parse().unwrap())),
+            Err(Error::AddressReserved { .. })
+        ));
+        assert!(matches!(
+            pick_address(&n, Some("10.0.0.7".parse().unwrap())),
+            Err(Error::AddressReserved { .. })
+        ));
+        assert!(matches!(
+            pick_address(&n, Some("10.0.0.3".parse().unwrap())),
+            Err(Error::AddressTaken { .. })
+        ));
+    }
+
+    #[test]
+    fn ifnames() {
+        assert!(valid_ifname("eth0"));
+        assert!(!valid_ifname("a-very-long-name0"));
+        assert!(!valid_ifname("a/b"));
+        assert!(!valid_ifname(""));
+    }
+}

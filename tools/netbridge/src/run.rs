@@ -1,6 +1,0 @@
-use crate::cli::Cli;
-use crate::error::Error;
-
-pub fn run(_cli: Cli) -> Result<(), Error> {
-    Err(Error::NotImplemented("netbridge"))
-}

@@ -1,0 +1,252 @@
+//! netbridge's state: one JSON file per network (its settings and its leases) under
+//! `$CTRKIT_ROOT/netbridge/networks/`, every read-modify-write under one flock
+//! (`$CTRKIT_ROOT/netbridge/lock`), so concurrent attaches never hand out one address twice.
+
+use std::fs;
+use std::io;
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+
+use common::state::{Lock, atomic_write};
+use serde::{Deserialize, Serialize};
+
+use crate::error::Error;
+use crate::ipnet::Ipv4Net;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Network {
+    /// The network's name: the bridge's name.
+    pub name: String,
+    pub subnet: Ipv4Net,
+    pub gateway: Ipv4Addr,
+    pub mtu: Option<u32>,
+    /// Masquerade traffic from the subnet leaving through other links.
+    pub nat: bool,
+    /// No traffic between the bridge and other links, and no default route in containers.
+    pub internal: bool,
+    /// The gateway address is on the bridge (CNI `isGateway: false` leaves it off).
+    #[serde(default = "yes")]
+    pub gateway_on_bridge: bool,
+    /// The last address handed out: the next search starts after it (round robin, so a
+    /// freed address is not reused at once).
+    pub last_ip: Option<Ipv4Addr>,
+    pub leases: Vec<Lease>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Lease {
+    pub ip: Ipv4Addr,
+    /// The host end of the veth pair (on the bridge).
+    pub veth: String,
+    /// The container end's name, inside its namespace.
+    pub ifname: String,
+    pub mac: String,
+    /// The namespace as named at attach time (`/proc/PID/ns/net` or a file).
+    pub netns: String,
+    pub netns_inode: u64,
+    pub name: Option<String>,
+    /// The CNI container id (CNI_CONTAINERID), when attached by a CNI runtime.
+    pub container_id: Option<String>,
+    pub ports: Vec<Port>,
+    pub etc_dir: Option<PathBuf>,
+    /// For CNI attachments whose addresses came from another IPAM plugin: how to release
+    /// them again (the plugin and the network configuration it was given).
+    #[serde(default)]
+    pub delegated: Option<Delegated>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Delegated {
+    pub plugin: String,
+    pub config: String,
+    pub cni_path: String,
+    pub ifname: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Proto {
+    Tcp,
+    Udp,
+}
+
+impl Proto {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Proto::Tcp => "tcp",
+            Proto::Udp => "udp",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Port {
+    pub host_port: u16,
+    pub container_port: u16,
+    pub protocol: Proto,
+}
+
+impl std::fmt::Display for Port {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}:{}/{}",
+            self.host_port,
+            self.container_port,
+            self.protocol.as_str()
+        )
+    }
+}
+
+/// Parse `HOSTPORT:PORT[/tcp|udp]`.
+pub fn parse_port(s: &str) -> Result<Port, String> {
+    let bad = || format!("invalid port mapping '{s}' (expected HOSTPORT:PORT[/tcp|udp])");
+    let (ports, proto) = match s.split_once('/') {
+        Some((p, "tcp")) => (p, Proto::Tcp),
+        Some((p, "udp")) => (p, Proto::Udp),
+        Some(_) => return Err(bad()),
+        None => (s, Proto::Tcp),
+    };
+    let (h, c) = ports.split_once(':').ok_or_else(bad)?;
+    let num = |x: &str| -> Result<u16, String> {
+        match x.parse::<u16>() {
+            Ok(0) | Err(_) => Err(bad()),
+            Ok(n) => Ok(n),
+        }
+    };
+    Ok(Port {
+        host_port: num(h)?,
+        container_port: num(c)?,
+        protocol: proto,
+    })
+}
+
+/// The state folder, locked for as long as this value lives.
+pub struct Store {
+    dir: PathBuf,
+    _lock: Lock,
+}
+
+impl Store {
+    /// Lock `$ROOT/netbridge` (exclusive: every command that changes something).
+    pub fn open(root: &Path) -> Result<Store, Error> {
+        let dir = root.join("netbridge");
+        let lock_path = dir.join("lock");
+        let lock = Lock::exclusive(&lock_path).map_err(|source| Error::State {
+            path: lock_path.clone(),
+            source,
+        })?;
+        let nets = dir.join("networks");
+        fs::create_dir_all(&nets).map_err(|source| Error::State { path: nets, source })?;
+        Ok(Store { dir, _lock: lock })
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.join("networks").join(format!("{name}.json"))
+    }
+
+    pub fn load(&self, name: &str) -> Result<Option<Network>, Error> {
+        let path = self.path(name);
+        match fs::read(&path) {
+            Ok(data) => serde_json::from_slice(&data)
+                .map(Some)
+                .map_err(|e| Error::State {
+                    path,
+                    source: io::Error::other(e),
+                }),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(source) => Err(Error::State { path, source }),
+        }
+    }
+
+    pub fn networks(&self) -> Result<Vec<Network>, Error> {
+        let dir = self.dir.join("networks");
+        let rd = fs::read_dir(&dir).map_err(|source| Error::State {
+            path: dir.clone(),
+            source,
+        })?;
+        let mut names: Vec<String> = rd
+            .filter_map(|e| e.ok())
+            .filter_map(|e| {
+                let n = e.file_name().to_string_lossy().into_owned();
+                n.strip_suffix(".json").map(str::to_string)
+            })
+            .filter(|n| !n.starts_with('.'))
+            .collect();
+        names.sort();
+        let mut out = Vec::new();
+        for n in names {
+            if let Some(net) = self.load(&n)? {
+                out.push(net);
+            }
+        }
+        Ok(out)
+    }
+
+    pub fn save(&self, net: &Network) -> Result<(), Error> {
+        let path = self.path(&net.name);
+        let mut data = serde_json::to_vec_pretty(net).map_err(|e| Error::State {
+            path: path.clone(),
+            source: io::Error::other(e),
+        })?;
+        data.push(b'\n');
+        atomic_write(&path, &data).map_err(|source| Error::State { path, source })
+    }
+
+    pub fn remove(&self, name: &str) -> Result<(), Error> {
+        let path = self.path(name);
+        match fs::remove_file(&path) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(source) => Err(Error::State { path, source }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ports_parse() {
+        assert_eq!(
+            parse_port("8080:80").unwrap(),
+            Port {
+                host_port: 8080,
+                container_port: 80,
+                protocol: Proto::Tcp
+            }
+        );
+        assert_eq!(parse_port("53:53/udp").unwrap().protocol, Proto::Udp);
+        for bad in ["8080", "0:80", "8080:80/sctp", "x:80", "70000:80", ":80"] {
+            assert!(parse_port(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn network_round_trips_through_the_store() {
+        let d = tempfile::tempdir().unwrap();
+        let s = Store::open(d.path()).unwrap();
+        let net = Network {
+            name: "nb0".into(),
+            subnet: "10.88.0.0/16".parse().unwrap(),
+            gateway: Ipv4Addr::new(10, 88, 0, 1),
+            mtu: None,
+            nat: true,
+            internal: false,
+            gateway_on_bridge: true,
+            last_ip: None,
+            leases: vec![],
+        };
+        s.save(&net).unwrap();
+        let back = s.load("nb0").unwrap().unwrap();
+        assert_eq!(back.subnet, net.subnet);
+        assert_eq!(s.networks().unwrap().len(), 1);
+        s.remove("nb0").unwrap();
+        assert!(s.load("nb0").unwrap().is_none());
+    }
+}
