@@ -144,7 +144,8 @@ teardown() { ctr_teardown; }
     b=$(cat "$acct")
     ms=$(((b - a) / 1000000))
     echo "busy loop used $ms ms of CPU in 2000 ms" >&3
-    [ "$ms" -gt 750 ] && [ "$ms" -lt 1250 ]
+    # the quota caps it at 1000 ms; a loaded machine may give it a little less
+    [ "$ms" -gt 600 ] && [ "$ms" -lt 1200 ]
     run_tool ctr-rm -f spin
     no_leftovers spin
 }
