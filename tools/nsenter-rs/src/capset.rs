@@ -2,7 +2,6 @@
 //! set to every capability set of the process (bounding, permitted, effective, inheritable;
 //! ambient cleared), or copying another process's sets (`--caps=target`).
 
-
 use caps::{CapSet, Capability, CapsHashSet};
 
 /// Docker's default capability set (moby `oci/caps/defaults.go`).
@@ -43,7 +42,11 @@ pub fn parse_cap_list(s: &str) -> Result<CapList, String> {
                 return Ok(CapArg::All);
             }
             let upper = name.to_ascii_uppercase();
-            let full = if upper.starts_with("CAP_") { upper } else { format!("CAP_{upper}") };
+            let full = if upper.starts_with("CAP_") {
+                upper
+            } else {
+                format!("CAP_{upper}")
+            };
             full.parse::<Capability>()
                 .map(CapArg::One)
                 .map_err(|_| format!("unknown capability '{name}'"))
@@ -61,7 +64,10 @@ pub fn all_supported() -> CapsHashSet {
 /// here may lack some, such as CAP_SYS_RESOURCE).
 pub fn all_available() -> CapsHashSet {
     let bounding = caps::read(None, CapSet::Bounding).unwrap_or_default();
-    all_supported().into_iter().filter(|c| bounding.contains(c)).collect()
+    all_supported()
+        .into_iter()
+        .filter(|c| bounding.contains(c))
+        .collect()
 }
 
 /// The set a new container gets: the default (or everything with `--privileged`), then
@@ -71,7 +77,11 @@ pub fn container_set(privileged: bool, add: &[CapArg], drop: &[CapArg]) -> CapsH
     let mut set: CapsHashSet = if privileged {
         all.clone()
     } else {
-        DEFAULT.iter().copied().filter(|c| all.contains(c)).collect()
+        DEFAULT
+            .iter()
+            .copied()
+            .filter(|c| all.contains(c))
+            .collect()
     };
     for d in drop {
         match d {
@@ -207,7 +217,11 @@ mod tests {
 
     #[test]
     fn add_and_drop() {
-        let set = container_set(false, &[CapArg::One(Capability::CAP_NET_ADMIN)], &[CapArg::All]);
+        let set = container_set(
+            false,
+            &[CapArg::One(Capability::CAP_NET_ADMIN)],
+            &[CapArg::All],
+        );
         assert_eq!(set.len(), 1);
         assert!(container_set(false, &[], &[CapArg::All]).is_empty());
         assert_eq!(container_set(true, &[], &[]), all_available());

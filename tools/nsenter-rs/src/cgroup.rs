@@ -24,11 +24,15 @@ fn hierarchies(root: &Path) -> Vec<PathBuf> {
         return vec![root.to_path_buf()];
     }
     let mut out: Vec<PathBuf> = Vec::new();
-    let Ok(rd) = fs::read_dir(root) else { return out };
+    let Ok(rd) = fs::read_dir(root) else {
+        return out;
+    };
     let mut names: Vec<PathBuf> = rd.filter_map(|e| e.ok()).map(|e| e.path()).collect();
     names.sort();
     for p in names {
-        let Ok(real) = fs::canonicalize(&p) else { continue };
+        let Ok(real) = fs::canonicalize(&p) else {
+            continue;
+        };
         if !real.is_dir() || out.contains(&real) {
             continue;
         }
@@ -46,13 +50,23 @@ pub fn procs_files(path: &Path) -> Result<Vec<PathBuf>, Error> {
     if path.starts_with(root) {
         let f = path.join("cgroup.procs");
         if !f.exists() {
-            return Err(Error::Usage(format!("{} is not a cgroup directory", path.display())));
+            return Err(Error::Setup(format!(
+                "{} is not a cgroup directory",
+                path.display()
+            )));
         }
         return Ok(vec![f]);
     }
     let rel = path.strip_prefix("/").unwrap_or(path);
-    if rel.components().any(|c| c == std::path::Component::ParentDir) || rel.as_os_str().is_empty() {
-        return Err(Error::Usage(format!("'{}' is not a cgroup path", path.display())));
+    if rel
+        .components()
+        .any(|c| c == std::path::Component::ParentDir)
+        || rel.as_os_str().is_empty()
+    {
+        return Err(Error::Usage(format!(
+            "'{}' is not a cgroup path",
+            path.display()
+        )));
     }
     let files: Vec<PathBuf> = hierarchies(root)
         .into_iter()
@@ -60,7 +74,7 @@ pub fn procs_files(path: &Path) -> Result<Vec<PathBuf>, Error> {
         .filter(|f| f.exists())
         .collect();
     if files.is_empty() {
-        return Err(Error::Usage(format!(
+        return Err(Error::Setup(format!(
             "cgroup '{}' exists in no hierarchy under {CGROUP_ROOT} (create it first, e.g. with cgset)",
             path.display()
         )));
@@ -71,22 +85,27 @@ pub fn procs_files(path: &Path) -> Result<Vec<PathBuf>, Error> {
 /// Move `pid` into each of `files`.
 pub fn join(pid: i32, files: &[PathBuf]) -> Result<(), Error> {
     for f in files {
-        fs::write(f, format!("{pid}\n")).io(|| format!("cannot move process {pid} into {}", f.display()))?;
+        fs::write(f, format!("{pid}\n"))
+            .io(|| format!("cannot move process {pid} into {}", f.display()))?;
     }
     Ok(())
 }
 
 /// The `cgroup.procs` files of the cgroups `target` is in, one per hierarchy.
 pub fn target_procs_files(target: i32) -> Result<Vec<PathBuf>, Error> {
-    let entries = common::ns::proc_cgroup(target)
-        .io(|| format!("cannot read /proc/{target}/cgroup"))?;
+    let entries =
+        common::ns::proc_cgroup(target).io(|| format!("cannot read /proc/{target}/cgroup"))?;
     let root = Path::new(CGROUP_ROOT);
     let v2 = pure_v2(root);
     let mut files = Vec::new();
     for e in entries {
         let rel = e.path.trim_start_matches('/');
         let base = if e.hierarchy == 0 {
-            if v2 { root.to_path_buf() } else { root.join("unified") }
+            if v2 {
+                root.to_path_buf()
+            } else {
+                root.join("unified")
+            }
         } else if let Some(name) = e.controllers.iter().find_map(|c| c.strip_prefix("name=")) {
             root.join(name)
         } else {

@@ -30,7 +30,12 @@ pub struct Cli {
     pub target: Option<i32>,
 
     /// Target a container by ctrkit name, ID or unique ID prefix (instead of -t)
-    #[arg(long, value_name = "NAME|ID", conflicts_with = "target", help_heading = "Enter")]
+    #[arg(
+        long,
+        value_name = "NAME|ID",
+        conflicts_with = "target",
+        help_heading = "Enter"
+    )]
     pub container: Option<String>,
 
     /// Enter every namespace of the target (those that differ from ours)
@@ -81,15 +86,31 @@ pub struct Cli {
     pub wd: Option<Option<PathBuf>>,
 
     /// Set the working directory to DIR inside the entered mount namespace (after -r)
-    #[arg(short = 'W', long = "wdns", value_name = "DIR", conflicts_with = "wd", help_heading = "Enter")]
+    #[arg(
+        short = 'W',
+        long = "wdns",
+        value_name = "DIR",
+        conflicts_with = "wd",
+        help_heading = "Enter"
+    )]
     pub wdns: Option<PathBuf>,
 
     /// Set the user ID in the entered namespaces (default 0 when a user namespace is entered)
-    #[arg(short = 'S', long = "setuid", value_name = "UID", help_heading = "Enter")]
+    #[arg(
+        short = 'S',
+        long = "setuid",
+        value_name = "UID",
+        help_heading = "Enter"
+    )]
     pub setuid: Option<u32>,
 
     /// Set the group ID in the entered namespaces
-    #[arg(short = 'G', long = "setgid", value_name = "GID", help_heading = "Enter")]
+    #[arg(
+        short = 'G',
+        long = "setgid",
+        value_name = "GID",
+        help_heading = "Enter"
+    )]
     pub setgid: Option<u32>,
 
     /// Keep our user and group IDs (do not switch to 0 in an entered user namespace)
@@ -110,7 +131,12 @@ pub struct Cli {
     pub join_cgroup: bool,
 
     /// Give the command the target's capability sets and no_new_privs
-    #[arg(long = "caps", value_name = "target", value_enum, help_heading = "Enter")]
+    #[arg(
+        long = "caps",
+        value_name = "target",
+        value_enum,
+        help_heading = "Enter"
+    )]
     pub caps: Option<CapsFrom>,
 
     /// Debug a container without a shell: join every namespace but mnt, mount a fresh /proc
@@ -244,7 +270,7 @@ pub struct Cli {
     pub verbose: bool,
 
     /// The command and its arguments (default: $SHELL, else /bin/sh)
-    #[arg(value_name = "CMD", trailing_var_arg = true, allow_hyphen_values = true)]
+    #[arg(value_name = "CMD", trailing_var_arg = true)]
     pub cmd: Vec<OsString>,
 }
 
@@ -260,14 +286,18 @@ pub enum CapsFrom {
 pub struct NsList(pub Vec<NsKind>);
 
 fn parse_new(s: &str) -> Result<NsList, String> {
-    common::ns::parse_ns_list(s).map(NsList).map_err(|e| e.to_string())
+    common::ns::parse_ns_list(s)
+        .map(NsList)
+        .map_err(|e| e.to_string())
 }
 
 fn parse_join(s: &str) -> Result<(NsKind, PathBuf), String> {
     let (kind, file) = s
         .split_once('=')
         .ok_or_else(|| format!("'{s}' is not TYPE=FILE"))?;
-    let kind: NsKind = kind.parse().map_err(|e: common::parse::ParseError| e.to_string())?;
+    let kind: NsKind = kind
+        .parse()
+        .map_err(|e: common::parse::ParseError| e.to_string())?;
     if file.is_empty() {
         return Err(format!("'{s}' names no file"));
     }
@@ -282,10 +312,7 @@ impl Cli {
 
     /// The enter-mode namespace options as (kind, optional file).
     pub fn enter_namespaces(&self) -> Vec<(NsKind, Option<PathBuf>)> {
-        let user = self
-            .user
-            .as_ref()
-            .map(|o| o.as_ref().map(PathBuf::from));
+        let user = self.user.as_ref().map(|o| o.as_ref().map(PathBuf::from));
         let all = [
             (NsKind::User, user),
             (NsKind::Cgroup, self.cgroup.clone()),

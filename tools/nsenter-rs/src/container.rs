@@ -10,7 +10,12 @@ use common::state::Dirs;
 use crate::error::Error;
 
 pub fn resolve(query: &str, state_dir: &Path) -> Result<i32, Error> {
-    let dirs = Dirs { state_dir: state_dir.to_path_buf(), ..Dirs::from_env() };
-    common::discover::resolve_pid(query, &dirs)
-        .map_err(|e| Error::Container { query: query.to_string(), reason: e.to_string() })
+    let dirs = Dirs {
+        state_dir: state_dir.to_path_buf(),
+        ..Dirs::from_env()
+    };
+    common::discover::resolve_pid(query, &dirs).map_err(|e| Error::Container {
+        query: query.to_string(),
+        reason: e.to_string(),
+    })
 }

@@ -86,7 +86,13 @@ impl Spec {
                 ));
             }
         }
-        let mut new: BTreeSet<NsKind> = cli.new.clone().map(|n| n.0).unwrap_or_default().into_iter().collect();
+        let mut new: BTreeSet<NsKind> = cli
+            .new
+            .clone()
+            .map(|n| n.0)
+            .unwrap_or_default()
+            .into_iter()
+            .collect();
         let fs_wanted = cli.rootfs.is_some()
             || cli.mount_proc
             || !cli.bind.is_empty()
@@ -115,7 +121,9 @@ impl Spec {
         let mut joins = Vec::new();
         for (kind, path) in &cli.join {
             if new.contains(kind) {
-                return usage(format!("namespace type '{kind}' is both in --new and --join"));
+                return usage(format!(
+                    "namespace type '{kind}' is both in --new and --join"
+                ));
             }
             if *kind == NsKind::Pid || *kind == NsKind::Time {
                 return usage(format!(
@@ -163,14 +171,24 @@ impl Spec {
         let (mut uid_map, mut gid_map) = (cli.uid_map.clone(), cli.gid_map.clone());
         let mut deny_setgroups = false;
         if new.contains(&NsKind::User) && uid_map.is_empty() && gid_map.is_empty() {
-            uid_map = vec![IdMap { inside: 0, outside: Uid::effective().as_raw(), count: 1 }];
-            gid_map = vec![IdMap { inside: 0, outside: Gid::effective().as_raw(), count: 1 }];
+            uid_map = vec![IdMap {
+                inside: 0,
+                outside: Uid::effective().as_raw(),
+                count: 1,
+            }];
+            gid_map = vec![IdMap {
+                inside: 0,
+                outside: Gid::effective().as_raw(),
+                count: 1,
+            }];
             deny_setgroups = true;
         }
 
         let user = match &cli.user {
             None => None,
-            Some(None) => return usage("--user needs a value in create mode: --user UID[:GID]".into()),
+            Some(None) => {
+                return usage("--user needs a value in create mode: --user UID[:GID]".into());
+            }
             Some(Some(u)) => Some(u.to_string_lossy().into_owned()),
         };
         if let Some(u) = &user {
@@ -180,11 +198,17 @@ impl Spec {
         }
         let cgroup_files = match &cli.cgroup {
             None => Vec::new(),
-            Some(None) => return usage("--cgroup needs a value in create mode: --cgroup PATH".into()),
+            Some(None) => {
+                return usage("--cgroup needs a value in create mode: --cgroup PATH".into());
+            }
             Some(Some(p)) => cgroup::procs_files(p)?,
         };
 
-        let mut env = if cli.clear_env { Env::default() } else { Env::inherited() };
+        let mut env = if cli.clear_env {
+            Env::default()
+        } else {
+            Env::inherited()
+        };
         for f in &cli.env_file {
             env.assign_file(f)?;
         }
@@ -198,11 +222,23 @@ impl Spec {
             env.set("PATH".into(), process::DEFAULT_PATH.into());
         }
         if cli.cmd.is_empty() {
-            return usage("create mode needs a command: nsenter-rs --new=TYPES [OPTIONS] -- CMD...".into());
+            return usage(
+                "create mode needs a command: nsenter-rs --new=TYPES [OPTIONS] -- CMD...".into(),
+            );
         }
 
-        let add: Vec<_> = cli.cap_add.iter().flat_map(|c| c.0.iter()).copied().collect();
-        let drop: Vec<_> = cli.cap_drop.iter().flat_map(|c| c.0.iter()).copied().collect();
+        let add: Vec<_> = cli
+            .cap_add
+            .iter()
+            .flat_map(|c| c.0.iter())
+            .copied()
+            .collect();
+        let drop: Vec<_> = cli
+            .cap_drop
+            .iter()
+            .flat_map(|c| c.0.iter())
+            .copied()
+            .collect();
         let caps = Sets::uniform(&capset::container_set(cli.privileged, &add, &drop));
 
         let late_cgroup_ns = new.contains(&NsKind::Cgroup) && !cgroup_files.is_empty();
@@ -251,13 +287,16 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
         return dry_run_report(&spec, json);
     }
 
-    let (sync_r, sync_w) = nix::unistd::pipe2(OFlag::O_CLOEXEC).sys(|| "cannot create a pipe".into())?;
-    let (err_r, err_w) = nix::unistd::pipe2(OFlag::O_CLOEXEC).sys(|| "cannot create a pipe".into())?;
+    let (sync_r, sync_w) =
+        nix::unistd::pipe2(OFlag::O_CLOEXEC).sys(|| "cannot create a pipe".into())?;
+    let (err_r, err_w) =
+        nix::unistd::pipe2(OFlag::O_CLOEXEC).sys(|| "cannot create a pipe".into())?;
     process::block_signals()?;
 
     if spec.new.contains(&NsKind::Time) {
         // a time namespace applies to children only: ours becomes the child's
-        nix::sched::unshare(CloneFlags::from_bits_retain(libc::CLONE_NEWTIME)).sys(|| "cannot create a time namespace".into())?;
+        nix::sched::unshare(CloneFlags::from_bits_retain(libc::CLONE_NEWTIME))
+            .sys(|| "cannot create a time namespace".into())?;
     }
     let mut flags = 0;
     for k in &spec.new {
@@ -270,12 +309,25 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
     common::debug!("clone with flags {flags:#x}");
     // SAFETY: a fork-like clone (no new stack) in a single-threaded process; the child only
     // runs our own setup code and then execs or exits.
-    let ret = unsafe { libc::syscall(libc::SYS_clone, (flags | libc::SIGCHLD) as libc::c_ulong, 0usize, 0usize, 0usize, 0usize) };
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_clone,
+            (flags | libc::SIGCHLD) as libc::c_ulong,
+            0usize,
+            0usize,
+            0usize,
+            0usize,
+        )
+    };
     if ret < 0 {
         return Err(Error::Sys {
             what: format!(
                 "cannot create namespaces {}",
-                spec.new.iter().map(|k| k.proc_name()).collect::<Vec<_>>().join(",")
+                spec.new
+                    .iter()
+                    .map(|k| k.proc_name())
+                    .collect::<Vec<_>>()
+                    .join(",")
             ),
             source: nix::errno::Errno::last(),
         });
@@ -341,21 +393,31 @@ fn prepare_child(spec: &Spec, child: Pid, undo: &mut Undo) -> Result<(), Error> 
         common::state::atomic_write(f, format!("{pid}\n").as_bytes())
             .io(|| format!("cannot write pidfile {}", f.display()))?;
         let f = f.clone();
-        undo.push(format!("remove {}", f.display()), move || std::fs::remove_file(&f));
+        undo.push(format!("remove {}", f.display()), move || {
+            std::fs::remove_file(&f)
+        });
     }
     Ok(())
 }
 
 fn write_proc(pid: i32, name: &str, text: &str) -> Result<(), Error> {
     let path = format!("/proc/{pid}/{name}");
-    std::fs::write(&path, text).io(|| format!("cannot write '{}' to {path}", text.trim().replace('\n', ", ")))
+    std::fs::write(&path, text).io(|| {
+        format!(
+            "cannot write '{}' to {path}",
+            text.trim().replace('\n', ", ")
+        )
+    })
 }
 
 /// `CODE\tmessage` from the child.
 fn parse_report(report: &str) -> (i32, String) {
     let line = report.lines().next().unwrap_or("");
     match line.split_once('\t') {
-        Some((code, msg)) => (code.parse().unwrap_or(common::exit::CANNOT_RUN), msg.to_string()),
+        Some((code, msg)) => (
+            code.parse().unwrap_or(common::exit::CANNOT_RUN),
+            msg.to_string(),
+        ),
         None => (common::exit::CANNOT_RUN, line.to_string()),
     }
 }
@@ -374,7 +436,11 @@ fn dry_run_report(spec: &Spec, json: bool) -> Result<i32, Error> {
             })
         })
         .collect();
-    let cmd: Vec<String> = spec.cmd.iter().map(|c| c.to_string_lossy().into_owned()).collect();
+    let cmd: Vec<String> = spec
+        .cmd
+        .iter()
+        .map(|c| c.to_string_lossy().into_owned())
+        .collect();
     let doc = serde_json::json!({
         "mode": "create",
         "new": new,
@@ -387,7 +453,16 @@ fn dry_run_report(spec: &Spec, json: bool) -> Result<i32, Error> {
     if json {
         common::output::emit_json(&doc).map_err(Error::Output)?;
     } else {
-        println!("create {} join [{}] run {}", new.join(","), spec.joins.iter().map(|(k, p, _)| format!("{k}={}", p.display())).collect::<Vec<_>>().join(","), cmd.join(" "));
+        println!(
+            "create {} join [{}] run {}",
+            new.join(","),
+            spec.joins
+                .iter()
+                .map(|(k, p, _)| format!("{k}={}", p.display()))
+                .collect::<Vec<_>>()
+                .join(","),
+            cmd.join(" ")
+        );
     }
     Ok(common::exit::OK)
 }
@@ -411,20 +486,31 @@ fn child_main(spec: Spec, sync_r: OwnedFd, err_w: OwnedFd) -> ! {
     }
 }
 
-fn child_setup(spec: Spec, sync_r: OwnedFd, err_w: &OwnedFd) -> Result<std::convert::Infallible, Error> {
+fn child_setup(
+    spec: Spec,
+    sync_r: OwnedFd,
+    err_w: &OwnedFd,
+) -> Result<std::convert::Infallible, Error> {
     if !spec.detach {
-        nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).sys(|| "cannot set the parent-death signal".into())?;
+        nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)
+            .sys(|| "cannot set the parent-death signal".into())?;
     }
     // wait until the parent has written our maps, pins and cgroup
     let mut buf = [0u8; 1];
     let _ = File::from(sync_r).read(&mut buf);
 
     if spec.late_cgroup_ns {
-        nix::sched::unshare(CloneFlags::CLONE_NEWCGROUP).sys(|| "cannot create a cgroup namespace".into())?;
+        nix::sched::unshare(CloneFlags::CLONE_NEWCGROUP)
+            .sys(|| "cannot create a cgroup namespace".into())?;
     }
     for (kind, path, f) in &spec.joins {
-        nix::sched::setns(f.as_fd(), CloneFlags::from_bits_retain(kind.clone_flag()))
-            .map_err(|source| Error::Setns { kind: *kind, path: path.clone(), source })?;
+        nix::sched::setns(f.as_fd(), CloneFlags::from_bits_retain(kind.clone_flag())).map_err(
+            |source| Error::Setns {
+                kind: *kind,
+                path: path.clone(),
+                source,
+            },
+        )?;
     }
     if spec.new.contains(&NsKind::User) {
         // become root of the new namespace when root is mapped
@@ -438,11 +524,15 @@ fn child_setup(spec: Spec, sync_r: OwnedFd, err_w: &OwnedFd) -> Result<std::conv
         // SAFETY: a valid pointer and length.
         let rc = unsafe { libc::setdomainname(d.as_ptr().cast(), d.len()) };
         if rc != 0 {
-            return Err(Error::Sys { what: format!("cannot set domain name '{d}'"), source: nix::errno::Errno::last() });
+            return Err(Error::Sys {
+                what: format!("cannot set domain name '{d}'"),
+                source: nix::errno::Errno::last(),
+            });
         }
     }
     for s in &spec.sysctls {
-        std::fs::write(s.path(), &s.value).io(|| format!("cannot set sysctl {}={}", s.key, s.value))?;
+        std::fs::write(s.path(), &s.value)
+            .io(|| format!("cannot set sysctl {}={}", s.key, s.value))?;
     }
     if spec.new.contains(&NsKind::Mnt) {
         mounts::setup(&spec.plan)?;
@@ -484,14 +574,33 @@ fn set_rlimit(r: &Rlimit) -> Result<(), Error> {
     use nix::sys::resource::{getrlimit, setrlimit};
     let (_, cur_hard) = getrlimit(r.resource).sys(|| format!("cannot read rlimit {}", r.name))?;
     let hard = r.hard.unwrap_or(cur_hard.max(r.soft));
-    let show = |v: u64| if v == libc::RLIM_INFINITY { "unlimited".to_string() } else { v.to_string() };
+    let show = |v: u64| {
+        if v == libc::RLIM_INFINITY {
+            "unlimited".to_string()
+        } else {
+            v.to_string()
+        }
+    };
     match setrlimit(r.resource, r.soft, hard) {
         Ok(()) => Ok(()),
         Err(nix::errno::Errno::EPERM) if hard > cur_hard => Err(Error::RlimitAboveHard {
-            what: format!("cannot raise rlimit {} to {}:{}", r.name, show(r.soft), show(hard)),
+            what: format!(
+                "cannot raise rlimit {} to {}:{}",
+                r.name,
+                show(r.soft),
+                show(hard)
+            ),
             hard: show(cur_hard),
         }),
-        Err(source) => Err(Error::Sys { what: format!("cannot set rlimit {} to {}:{}", r.name, show(r.soft), show(hard)), source }),
+        Err(source) => Err(Error::Sys {
+            what: format!(
+                "cannot set rlimit {} to {}:{}",
+                r.name,
+                show(r.soft),
+                show(hard)
+            ),
+            source,
+        }),
     }
 }
 
@@ -509,13 +618,25 @@ fn finish_and_exec(spec: &Spec) -> Result<std::convert::Infallible, Error> {
         .clone()
         .or_else(|| spec.plan.rootfs.as_ref().map(|_| PathBuf::from("/")));
     if let Some(w) = &workdir {
-        nix::unistd::chdir(w).sys(|| format!("cannot change to working directory {}", w.display()))?;
+        nix::unistd::chdir(w)
+            .sys(|| format!("cannot change to working directory {}", w.display()))?;
     }
     let where_ = match &spec.plan.rootfs {
-        Some(r) => format!(" in rootfs {} (PATH {})", r.display(), spec.env.get("PATH").unwrap_or_default().to_string_lossy()),
-        None => format!(" (PATH {})", spec.env.get("PATH").unwrap_or_default().to_string_lossy()),
+        Some(r) => format!(
+            " in rootfs {} (PATH {})",
+            r.display(),
+            spec.env.get("PATH").unwrap_or_default().to_string_lossy()
+        ),
+        None => format!(
+            " (PATH {})",
+            spec.env.get("PATH").unwrap_or_default().to_string_lossy()
+        ),
     };
-    let path = process::resolve(&spec.cmd[0], spec.env.get("PATH").unwrap_or_default(), &where_)?;
+    let path = process::resolve(
+        &spec.cmd[0],
+        spec.env.get("PATH").unwrap_or_default(),
+        &where_,
+    )?;
 
     capset::apply_bounding(&spec.caps).map_err(|e| Error::Caps(e.to_string()))?;
     let switch = spec.user.is_some() || spec.groups.is_some();
@@ -540,7 +661,8 @@ fn finish_and_exec(spec: &Spec) -> Result<std::convert::Infallible, Error> {
     }
     if !spec.detach {
         // a change of credentials clears the parent-death signal: set it again
-        nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).sys(|| "cannot set the parent-death signal".into())?;
+        nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)
+            .sys(|| "cannot set the parent-death signal".into())?;
     }
     let env = spec.env.entries();
     process::reset_signals();
@@ -554,19 +676,27 @@ fn lookup_user(spec: &str) -> Result<(u32, u32, Option<Vec<u32>>), Error> {
         None => (spec, None),
     };
     let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
-    let entry = passwd.lines().map(|l| l.split(':').collect::<Vec<_>>()).find(|f| {
-        f.len() >= 4 && (f[0] == u || f[2] == u)
-    });
+    let entry = passwd
+        .lines()
+        .map(|l| l.split(':').collect::<Vec<_>>())
+        .find(|f| f.len() >= 4 && (f[0] == u || f[2] == u));
     let uid = match u.parse::<u32>() {
         Ok(n) => n,
         Err(_) => entry
             .as_ref()
             .and_then(|f| f[2].parse().ok())
-            .ok_or_else(|| Error::Setup(format!("user '{u}' not found in the container's /etc/passwd")))?,
+            .ok_or_else(|| {
+                Error::Setup(format!(
+                    "user '{u}' not found in the container's /etc/passwd"
+                ))
+            })?,
     };
     let gid = match g {
         Some(g) => lookup_group(g)?,
-        None => entry.as_ref().and_then(|f| f[3].parse().ok()).unwrap_or(uid),
+        None => entry
+            .as_ref()
+            .and_then(|f| f[3].parse().ok())
+            .unwrap_or(uid),
     };
     Ok((uid, gid, None))
 }
@@ -581,7 +711,11 @@ fn lookup_group(g: &str) -> Result<u32, Error> {
         .map(|l| l.split(':').collect::<Vec<_>>())
         .find(|f| f.len() >= 3 && f[0] == g)
         .and_then(|f| f[2].parse().ok())
-        .ok_or_else(|| Error::Setup(format!("group '{g}' not found in the container's /etc/group")))
+        .ok_or_else(|| {
+            Error::Setup(format!(
+                "group '{g}' not found in the container's /etc/group"
+            ))
+        })
 }
 
 fn lookup_groups(list: &str) -> Result<Vec<u32>, Error> {

@@ -81,34 +81,67 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
         let f = match File::open(&path) {
             Ok(f) => f,
             // -a: a namespace type the kernel lacks is skipped
-            Err(e) if implicit && cli.all && e.kind() == std::io::ErrorKind::NotFound && Path::new(&format!("/proc/{pid}")).exists() => continue,
-            Err(e) if implicit && e.kind() == std::io::ErrorKind::NotFound => return Err(Error::NoProcess { pid }),
-            Err(source) => return Err(Error::OpenNs { kind: *kind, path, source }),
+            Err(e)
+                if implicit
+                    && cli.all
+                    && e.kind() == std::io::ErrorKind::NotFound
+                    && Path::new(&format!("/proc/{pid}")).exists() =>
+            {
+                continue;
+            }
+            Err(e) if implicit && e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(Error::NoProcess { pid });
+            }
+            Err(source) => {
+                return Err(Error::OpenNs {
+                    kind: *kind,
+                    path,
+                    source,
+                });
+            }
         };
-        let md = f.metadata().io(|| format!("cannot stat {}", path.display()))?;
+        let md = f
+            .metadata()
+            .io(|| format!("cannot stat {}", path.display()))?;
         let ours = std::fs::metadata(kind.proc_path(std::process::id() as i32)).ok();
         let same = ours.is_some_and(|o| o.ino() == md.ino() && o.dev() == md.dev());
-        joins.push(Joining { kind: *kind, path, file: f, inode: md.ino(), same });
+        joins.push(Joining {
+            kind: *kind,
+            path,
+            file: f,
+            inode: md.ino(),
+            same,
+        });
     }
-    let root_dir = match &cli.root {
-        None => None,
-        Some(d) => Some(d.clone().unwrap_or_else(|| PathBuf::from(format!("/proc/{pid}/root")))),
-    };
-    let wd_dir = match &cli.wd {
-        None => None,
-        Some(d) => Some(d.clone().unwrap_or_else(|| PathBuf::from(format!("/proc/{pid}/cwd")))),
-    };
+    let root_dir = cli.root.as_ref().map(|d| {
+        d.clone()
+            .unwrap_or_else(|| PathBuf::from(format!("/proc/{pid}/root")))
+    });
+    let wd_dir = cli.wd.as_ref().map(|d| {
+        d.clone()
+            .unwrap_or_else(|| PathBuf::from(format!("/proc/{pid}/cwd")))
+    });
 
     if cli.dry_run {
-        return dry_run(pid, &joins, root_dir.as_deref(), wd_dir.as_deref(), cli.json);
+        return dry_run(
+            pid,
+            &joins,
+            root_dir.as_deref(),
+            wd_dir.as_deref(),
+            cli.json,
+        );
     }
 
     let root_fd = match &root_dir {
-        Some(d) => Some(File::open(d).io(|| format!("cannot open root directory {}", d.display()))?),
+        Some(d) => {
+            Some(File::open(d).io(|| format!("cannot open root directory {}", d.display()))?)
+        }
         None => None,
     };
     let wd_fd = match &wd_dir {
-        Some(d) => Some(File::open(d).io(|| format!("cannot open working directory {}", d.display()))?),
+        Some(d) => {
+            Some(File::open(d).io(|| format!("cannot open working directory {}", d.display()))?)
+        }
         None => match &root_fd {
             // keep our working directory across the chroot, as nsenter does
             Some(_) => File::open(".").ok(),
@@ -116,7 +149,8 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
         },
     };
     let mut env = if cli.env.iter().any(|e| e.is_empty()) {
-        let data = std::fs::read(format!("/proc/{pid}/environ")).io(|| format!("cannot read /proc/{pid}/environ"))?;
+        let data = std::fs::read(format!("/proc/{pid}/environ"))
+            .io(|| format!("cannot read /proc/{pid}/environ"))?;
         Env::from_environ(&data)
     } else {
         Env::inherited()
@@ -125,7 +159,9 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
         env.assign(e);
     }
     let target_caps = match cli.caps {
-        Some(CapsFrom::Target) => Some(Sets::of_process(pid).io(|| format!("cannot read /proc/{pid}/status"))?),
+        Some(CapsFrom::Target) => {
+            Some(Sets::of_process(pid).io(|| format!("cannot read /proc/{pid}/status"))?)
+        }
         None => None,
     };
     if cli.join_cgroup {
@@ -142,9 +178,21 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
                 continue;
             }
         }
-        common::debug!("joining {} namespace {} ({})", j.kind, j.path.display(), j.inode);
-        nix::sched::setns(j.file.as_fd(), CloneFlags::from_bits_retain(j.kind.clone_flag()))
-            .map_err(|source| Error::Setns { kind: j.kind, path: j.path.clone(), source })?;
+        common::debug!(
+            "joining {} namespace {} ({})",
+            j.kind,
+            j.path.display(),
+            j.inode
+        );
+        nix::sched::setns(
+            j.file.as_fd(),
+            CloneFlags::from_bits_retain(j.kind.clone_flag()),
+        )
+        .map_err(|source| Error::Setns {
+            kind: j.kind,
+            path: j.path.clone(),
+            source,
+        })?;
         entered_user |= j.kind == NsKind::User;
         entered_pid |= j.kind == NsKind::Pid;
     }
@@ -156,7 +204,8 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
         nix::unistd::fchdir(w.as_fd()).sys(|| "cannot enter the working directory".into())?;
     }
     if let Some(w) = &cli.wdns {
-        nix::unistd::chdir(w).sys(|| format!("cannot change to working directory {}", w.display()))?;
+        nix::unistd::chdir(w)
+            .sys(|| format!("cannot change to working directory {}", w.display()))?;
     }
     if let Some((sets, _)) = &target_caps {
         // shrink the bounding set while still privileged; keep the permitted set across
@@ -166,8 +215,16 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
     }
 
     if !cli.preserve_credentials && (entered_user || cli.setuid.is_some() || cli.setgid.is_some()) {
-        let gid = cli.setgid.unwrap_or(if entered_user { 0 } else { Gid::current().as_raw() });
-        let uid = cli.setuid.unwrap_or(if entered_user { 0 } else { Uid::current().as_raw() });
+        let gid = cli.setgid.unwrap_or(if entered_user {
+            0
+        } else {
+            Gid::current().as_raw()
+        });
+        let uid = cli.setuid.unwrap_or(if entered_user {
+            0
+        } else {
+            Uid::current().as_raw()
+        });
         if entered_user || cli.setgid.is_some() {
             let _ = nix::unistd::setgroups(&[]);
         }
@@ -189,7 +246,8 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
                 return Ok(code);
             }
             ForkResult::Child => {
-                nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).sys(|| "cannot set the parent-death signal".into())?;
+                nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)
+                    .sys(|| "cannot set the parent-death signal".into())?;
             }
         }
     }
@@ -204,7 +262,10 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
         }
     }
     let cmd = process::command_or_shell(&cli.cmd);
-    let path_var = env.get("PATH").map(|p| p.to_os_string()).unwrap_or_else(|| process::DEFAULT_PATH.into());
+    let path_var = env
+        .get("PATH")
+        .map(|p| p.to_os_string())
+        .unwrap_or_else(|| process::DEFAULT_PATH.into());
     let path = process::resolve(&cmd[0], &path_var, "")?;
     let entries = env.entries();
     process::reset_signals();
@@ -217,7 +278,8 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
 /// kernel refuses to bind a mount of another mount namespace, so /target is a symlink; the
 /// parent creates it when missing and removes it afterwards.)
 fn debug_mounts() -> Result<(), Error> {
-    nix::sched::unshare(CloneFlags::CLONE_NEWNS).sys(|| "cannot create a mount namespace".into())?;
+    nix::sched::unshare(CloneFlags::CLONE_NEWNS)
+        .sys(|| "cannot create a mount namespace".into())?;
     let none: Option<&str> = None;
     nix::mount::mount(none, "/", none, MsFlags::MS_REC | MsFlags::MS_PRIVATE, none)
         .sys(|| "cannot make the mounts private".into())?;
@@ -239,18 +301,27 @@ const DEBUG_LINK_TO: &str = "/proc/1/root";
 fn make_debug_link() -> Result<bool, Error> {
     match std::fs::read_link(DEBUG_LINK) {
         Ok(t) if t == Path::new(DEBUG_LINK_TO) => Ok(false),
-        Ok(_) => Err(Error::Setup(format!("{DEBUG_LINK} exists and is not a link to {DEBUG_LINK_TO}"))),
-        Err(_) if Path::new(DEBUG_LINK).exists() => {
-            Err(Error::Setup(format!("{DEBUG_LINK} exists and is not a link to {DEBUG_LINK_TO}")))
-        }
+        Ok(_) => Err(Error::Setup(format!(
+            "{DEBUG_LINK} exists and is not a link to {DEBUG_LINK_TO}"
+        ))),
+        Err(_) if Path::new(DEBUG_LINK).exists() => Err(Error::Setup(format!(
+            "{DEBUG_LINK} exists and is not a link to {DEBUG_LINK_TO}"
+        ))),
         Err(_) => {
-            std::os::unix::fs::symlink(DEBUG_LINK_TO, DEBUG_LINK).io(|| format!("cannot create {DEBUG_LINK}"))?;
+            std::os::unix::fs::symlink(DEBUG_LINK_TO, DEBUG_LINK)
+                .io(|| format!("cannot create {DEBUG_LINK}"))?;
             Ok(true)
         }
     }
 }
 
-fn dry_run(pid: i32, joins: &[Joining], root: Option<&Path>, wd: Option<&Path>, json: bool) -> Result<i32, Error> {
+fn dry_run(
+    pid: i32,
+    joins: &[Joining],
+    root: Option<&Path>,
+    wd: Option<&Path>,
+    json: bool,
+) -> Result<i32, Error> {
     if json {
         let ns: Vec<serde_json::Value> = joins
             .iter()
@@ -278,7 +349,11 @@ fn dry_run(pid: i32, joins: &[Joining], root: Option<&Path>, wd: Option<&Path>, 
                 j.kind.proc_name().to_string(),
                 format!("{}:[{}]", j.kind.proc_name(), j.inode),
                 j.path.display().to_string(),
-                if j.same { "skip (ours)".into() } else { "join".to_string() },
+                if j.same {
+                    "skip (ours)".into()
+                } else {
+                    "join".to_string()
+                },
             ]);
         }
         t.print(true).map_err(Error::Output)?;

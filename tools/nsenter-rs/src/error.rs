@@ -100,7 +100,10 @@ pub trait SysContext<T> {
 
 impl<T> SysContext<T> for nix::Result<T> {
     fn sys(self, what: impl FnOnce() -> String) -> Result<T, Error> {
-        self.map_err(|source| Error::Sys { what: what(), source })
+        self.map_err(|source| Error::Sys {
+            what: what(),
+            source,
+        })
     }
 }
 
@@ -111,6 +114,9 @@ pub trait IoContext<T> {
 
 impl<T> IoContext<T> for io::Result<T> {
     fn io(self, what: impl FnOnce() -> String) -> Result<T, Error> {
-        self.map_err(|source| Error::Io { what: what(), source })
+        self.map_err(|source| Error::Io {
+            what: what(),
+            source,
+        })
     }
 }

@@ -12,5 +12,9 @@ mod run;
 mod settings;
 
 fn main() {
-    common::run("nsenter-rs", include_str!("../../../man/nsenter-rs.1.in"), run::run)
+    common::run(
+        "nsenter-rs",
+        include_str!("../../../man/nsenter-rs.1.in"),
+        run::run,
+    )
 }

@@ -104,7 +104,13 @@ fn remount_ro(target: &Path) -> Result<(), Error> {
 /// Build the filesystem. Runs in the container's setup process, in its new mount namespace.
 pub fn setup(plan: &Plan) -> Result<(), Error> {
     // nothing we mount may propagate back to the host
-    mnt(None, Path::new("/"), None, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None)?;
+    mnt(
+        None,
+        Path::new("/"),
+        None,
+        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+        None,
+    )?;
     let Some(rootfs) = &plan.rootfs else {
         if plan.mount_proc {
             mnt(
@@ -124,7 +130,13 @@ pub fn setup(plan: &Plan) -> Result<(), Error> {
         return Ok(());
     };
     let root = rootfs.as_path();
-    mnt(Some(root), root, None, MsFlags::MS_BIND | MsFlags::MS_REC, None)?;
+    mnt(
+        Some(root),
+        root,
+        None,
+        MsFlags::MS_BIND | MsFlags::MS_REC,
+        None,
+    )?;
 
     // /proc
     let proc_dir = inside(root, Path::new("/proc"));
@@ -145,11 +157,20 @@ pub fn setup(plan: &Plan) -> Result<(), Error> {
         Ok(()) => {}
         Err(Errno::EPERM) if !plan.new_net || plan.in_userns => {
             // sysfs of a net namespace we do not own: bind the host's, read-only
-            mnt(Some(Path::new("/sys")), &sys_dir, None, MsFlags::MS_BIND | MsFlags::MS_REC, None)?;
+            mnt(
+                Some(Path::new("/sys")),
+                &sys_dir,
+                None,
+                MsFlags::MS_BIND | MsFlags::MS_REC,
+                None,
+            )?;
             remount_ro(&sys_dir)?;
         }
         Err(source) => {
-            return Err(Error::Sys { what: format!("cannot mount sysfs on {}", sys_dir.display()), source });
+            return Err(Error::Sys {
+                what: format!("cannot mount sysfs on {}", sys_dir.display()),
+                source,
+            });
         }
     }
 
@@ -164,7 +185,8 @@ pub fn setup(plan: &Plan) -> Result<(), Error> {
 
     // pivot_root(".", ".") then detach the old root stacked under the new one
     nix::unistd::chdir(root).sys(|| format!("cannot enter rootfs {}", root.display()))?;
-    nix::unistd::pivot_root(".", ".").sys(|| format!("cannot pivot_root into {}", root.display()))?;
+    nix::unistd::pivot_root(".", ".")
+        .sys(|| format!("cannot pivot_root into {}", root.display()))?;
     umount2(".", MntFlags::MNT_DETACH).sys(|| "cannot detach the old root".to_string())?;
     nix::unistd::chdir("/").sys(|| "cannot change directory to /".to_string())?;
 
@@ -191,7 +213,9 @@ fn mkdir(p: &Path) -> Result<(), Error> {
 }
 
 fn mask_path(p: &Path) -> Result<(), Error> {
-    let Ok(md) = fs::metadata(p) else { return Ok(()) };
+    let Ok(md) = fs::metadata(p) else {
+        return Ok(());
+    };
     if md.is_dir() {
         mnt(
             Some(Path::new("tmpfs")),
@@ -201,7 +225,13 @@ fn mask_path(p: &Path) -> Result<(), Error> {
             Some("size=0"),
         )
     } else {
-        mnt(Some(Path::new("/dev/null")), p, None, MsFlags::MS_BIND, None)
+        mnt(
+            Some(Path::new("/dev/null")),
+            p,
+            None,
+            MsFlags::MS_BIND,
+            None,
+        )
     }
 }
 
@@ -225,14 +255,26 @@ fn setup_dev(root: &Path, in_userns: bool) -> Result<(), Error> {
     ] {
         let node = dev.join(name);
         let made = !in_userns
-            && mknod(&node, SFlag::S_IFCHR, Mode::from_bits_truncate(0o666), makedev(major, minor)).is_ok();
+            && mknod(
+                &node,
+                SFlag::S_IFCHR,
+                Mode::from_bits_truncate(0o666),
+                makedev(major, minor),
+            )
+            .is_ok();
         if made {
             // mknod honours the umask; devices are for everyone
             fs::set_permissions(&node, fs::Permissions::from_mode(0o666))
                 .io(|| format!("cannot chmod {}", node.display()))?;
         } else {
             fs::File::create(&node).io(|| format!("cannot create {}", node.display()))?;
-            mnt(Some(&Path::new("/dev").join(name)), &node, None, MsFlags::MS_BIND, None)?;
+            mnt(
+                Some(&Path::new("/dev").join(name)),
+                &node,
+                None,
+                MsFlags::MS_BIND,
+                None,
+            )?;
         }
     }
     let pts = dev.join("pts");
@@ -301,7 +343,13 @@ fn bind(b: &BindSpec, root: &Path) -> Result<(), Error> {
         }
         fs::File::create(&dst).io(|| format!("cannot create {}", dst.display()))?;
     }
-    mnt(Some(&b.src), &dst, None, MsFlags::MS_BIND | MsFlags::MS_REC, None)?;
+    mnt(
+        Some(&b.src),
+        &dst,
+        None,
+        MsFlags::MS_BIND | MsFlags::MS_REC,
+        None,
+    )?;
     if b.read_only {
         remount_ro(&dst)?;
     }

@@ -15,7 +15,9 @@ pub fn pin(pid: i32, kinds: &[NsKind], dir: &Path, undo: &mut Undo) -> Result<()
     if !dir.exists() {
         fs::create_dir_all(dir).io(|| format!("cannot create pin directory {}", dir.display()))?;
         let d = dir.to_path_buf();
-        undo.push(format!("remove {}", d.display()), move || fs::remove_dir(&d));
+        undo.push(format!("remove {}", d.display()), move || {
+            fs::remove_dir(&d)
+        });
     }
     for kind in kinds {
         let file = dir.join(kind.proc_name());
@@ -28,12 +30,22 @@ pub fn pin(pid: i32, kinds: &[NsKind], dir: &Path, undo: &mut Undo) -> Result<()
         }
         fs::File::create(&file).io(|| format!("cannot create {}", file.display()))?;
         let f = file.clone();
-        undo.push(format!("remove {}", f.display()), move || fs::remove_file(&f));
+        undo.push(format!("remove {}", f.display()), move || {
+            fs::remove_file(&f)
+        });
         let src = kind.proc_path(pid);
-        mount(Some(&src), &file, None::<&str>, MsFlags::MS_BIND, None::<&str>)
-            .sys(|| format!("cannot pin {} namespace at {}", kind, file.display()))?;
+        mount(
+            Some(&src),
+            &file,
+            None::<&str>,
+            MsFlags::MS_BIND,
+            None::<&str>,
+        )
+        .sys(|| format!("cannot pin {} namespace at {}", kind, file.display()))?;
         let f = file.clone();
-        undo.push(format!("unmount {}", f.display()), move || umount2(&f, MntFlags::MNT_DETACH));
+        undo.push(format!("unmount {}", f.display()), move || {
+            umount2(&f, MntFlags::MNT_DETACH)
+        });
     }
     Ok(())
 }
@@ -54,7 +66,10 @@ pub fn unpin(dir: &Path) -> Result<(), Error> {
                 source: std::io::Error::from_raw_os_error(libc::ENOENT),
             });
         }
-        return Err(Error::Usage(format!("no pinned namespaces in {}", dir.display())));
+        return Err(Error::Usage(format!(
+            "no pinned namespaces in {}",
+            dir.display()
+        )));
     }
     let mut errors: Vec<String> = Vec::new();
     for file in &found {

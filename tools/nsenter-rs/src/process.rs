@@ -40,7 +40,10 @@ pub fn wait_set() -> SigSet {
 /// them (no race between a signal and the wait).
 pub fn block_signals() -> Result<(), Error> {
     signal::sigprocmask(SigmaskHow::SIG_BLOCK, Some(&wait_set()), None).map_err(|source| {
-        Error::Sys { what: "cannot block signals".into(), source }
+        Error::Sys {
+            what: "cannot block signals".into(),
+            source,
+        }
     })
 }
 
@@ -92,13 +95,22 @@ pub fn wait_forwarding(child: Pid, reap_all: bool) -> i32 {
 pub fn resolve(cmd: &OsStr, path_var: &OsStr, where_: &str) -> Result<PathBuf, Error> {
     let name = cmd.to_string_lossy().into_owned();
     if cmd.is_empty() {
-        return Err(Error::NotFound { cmd: name, where_: where_.into() });
+        return Err(Error::NotFound {
+            cmd: name,
+            where_: where_.into(),
+        });
     }
     let candidates: Vec<PathBuf> = if cmd.as_bytes().contains(&b'/') {
         vec![PathBuf::from(cmd)]
     } else {
         std::env::split_paths(path_var)
-            .map(|d| if d.as_os_str().is_empty() { PathBuf::from(".") } else { d })
+            .map(|d| {
+                if d.as_os_str().is_empty() {
+                    PathBuf::from(".")
+                } else {
+                    d
+                }
+            })
             .map(|d| d.join(cmd))
             .collect()
     };
@@ -112,8 +124,14 @@ pub fn resolve(cmd: &OsStr, path_var: &OsStr, where_: &str) -> Result<PathBuf, E
         }
     }
     match found_not_exec {
-        Some(p) => Err(Error::Exec { cmd: p.to_string_lossy().into_owned(), source: Errno::EACCES }),
-        None => Err(Error::NotFound { cmd: name, where_: where_.into() }),
+        Some(p) => Err(Error::Exec {
+            cmd: p.to_string_lossy().into_owned(),
+            source: Errno::EACCES,
+        }),
+        None => Err(Error::NotFound {
+            cmd: name,
+            where_: where_.into(),
+        }),
     }
 }
 
@@ -129,7 +147,10 @@ pub fn exec(path: &Path, args: &[OsString], env: &[OsString]) -> Error {
         return Error::Usage("an argument or variable contains a NUL byte".into());
     };
     match nix::unistd::execve(&cpath, &cargs, &cenv) {
-        Err(source) => Error::Exec { cmd: path.to_string_lossy().into_owned(), source },
+        Err(source) => Error::Exec {
+            cmd: path.to_string_lossy().into_owned(),
+            source,
+        },
         Ok(never) => match never {},
     }
 }
@@ -142,7 +163,9 @@ pub struct Env {
 
 impl Env {
     pub fn inherited() -> Env {
-        Env { vars: std::env::vars_os().collect() }
+        Env {
+            vars: std::env::vars_os().collect(),
+        }
     }
 
     /// Parse NUL-separated `K=V` entries (`/proc/PID/environ`).

@@ -18,7 +18,9 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
     }
     if let Some(dir) = &cli.unpin {
         if cli.is_create() || cli.target.is_some() || !cli.cmd.is_empty() {
-            return Err(Error::Usage("--unpin DIR takes no other options or command".into()));
+            return Err(Error::Usage(
+                "--unpin DIR takes no other options or command".into(),
+            ));
         }
         pin::unpin(dir)?;
         return Ok(common::exit::OK);
@@ -33,10 +35,34 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
 
 /// Options (taking a separate value) that appear before the command.
 const VALUE_OPTS: &[&str] = &[
-    "-t", "--target", "-S", "--setuid", "-G", "--setgid", "--container", "--caps", "--state-dir",
-    "--new", "--join", "--pin", "--unpin", "--rootfs", "--bind", "--tmpfs", "--hostname",
-    "--domainname", "--uid-map", "--gid-map", "--groups", "--workdir", "--env-file", "--sysctl",
-    "--rlimit", "--cap-add", "--cap-drop", "--pidfile",
+    "-t",
+    "--target",
+    "-S",
+    "--setuid",
+    "-G",
+    "--setgid",
+    "--container",
+    "--caps",
+    "--state-dir",
+    "--new",
+    "--join",
+    "--pin",
+    "--unpin",
+    "--rootfs",
+    "--bind",
+    "--tmpfs",
+    "--hostname",
+    "--domainname",
+    "--uid-map",
+    "--gid-map",
+    "--groups",
+    "--workdir",
+    "--env-file",
+    "--sysctl",
+    "--rlimit",
+    "--cap-add",
+    "--cap-drop",
+    "--pidfile",
 ];
 
 /// In create mode `--user X`, `--env X` and `--cgroup X` take their value after a space;
@@ -75,7 +101,8 @@ fn rewrite_create_args(args: Vec<OsString>) -> Option<Vec<OsString>> {
     let mut i = 0;
     while i < args.len() {
         let a = &args[i];
-        if i > 0 && i < end && is_dual(a) && i + 1 < args.len().min(end + 1) && args[i + 1] != "--" {
+        if i > 0 && i < end && is_dual(a) && i + 1 < args.len().min(end + 1) && args[i + 1] != "--"
+        {
             let mut joined = a.clone();
             joined.push("=");
             joined.push(&args[i + 1]);
@@ -154,19 +181,38 @@ mod tests {
     #[test]
     fn create_mode_dual_options_get_their_value() {
         let got = rewrite_create_args(os(&[
-            "nsenter-rs", "--new=pid", "--user", "1000:1000", "--env", "A=1", "--cgroup", "x/y",
-            "--", "id",
+            "nsenter-rs",
+            "--new=pid",
+            "--user",
+            "1000:1000",
+            "--env",
+            "A=1",
+            "--cgroup",
+            "x/y",
+            "--",
+            "id",
         ]))
         .unwrap();
         assert_eq!(
             got,
-            os(&["nsenter-rs", "--new=pid", "--user=1000:1000", "--env=A=1", "--cgroup=x/y", "--", "id"])
+            os(&[
+                "nsenter-rs",
+                "--new=pid",
+                "--user=1000:1000",
+                "--env=A=1",
+                "--cgroup=x/y",
+                "--",
+                "id"
+            ])
         );
     }
 
     #[test]
     fn enter_mode_is_left_alone() {
         assert!(rewrite_create_args(os(&["nsenter-rs", "-t", "1", "--user", "sh"])).is_none());
-        assert!(rewrite_create_args(os(&["nsenter-rs", "--new=pid", "--", "x", "--user", "y"])).is_none());
+        assert!(
+            rewrite_create_args(os(&["nsenter-rs", "--new=pid", "--", "x", "--user", "y"]))
+                .is_none()
+        );
     }
 }

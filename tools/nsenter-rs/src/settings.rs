@@ -20,7 +20,11 @@ impl BindSpec {
             [src, dst] => (*src, *dst, false),
             [src, dst, "ro"] => (*src, *dst, true),
             [src, dst, "rw"] => (*src, *dst, false),
-            [_, _, opt] => return Err(format!("unknown bind option '{opt}' in '{s}' (expected ro or rw)")),
+            [_, _, opt] => {
+                return Err(format!(
+                    "unknown bind option '{opt}' in '{s}' (expected ro or rw)"
+                ));
+            }
             _ => return Err(format!("'{s}' is not SRC:DST[:ro]")),
         };
         if src.is_empty() || dst.is_empty() {
@@ -50,7 +54,10 @@ impl TmpfsSpec {
             ),
             None => (s, None),
         };
-        Ok(TmpfsSpec { dst: container_path(dst)?, size })
+        Ok(TmpfsSpec {
+            dst: container_path(dst)?,
+            size,
+        })
     }
 }
 
@@ -82,7 +89,11 @@ impl IdMap {
                 if i.checked_add(*c).is_none() || o.checked_add(*c).is_none() {
                     return Err(format!("map '{s}' overflows the ID range"));
                 }
-                Ok(IdMap { inside: *i, outside: *o, count: *c })
+                Ok(IdMap {
+                    inside: *i,
+                    outside: *o,
+                    count: *c,
+                })
             }
             [Ok(_), Ok(_), Ok(_)] => Err(format!("map '{s}' has a zero count")),
             _ => Err(format!("'{s}' is not INSIDE:OUTSIDE:COUNT")),
@@ -137,7 +148,11 @@ impl Sysctl {
                 "sysctl '{key}' is not namespaced (allowed: net.*, fs.mqueue.*, kernel.msg*, kernel.sem, kernel.shm*, kernel.hostname, kernel.domainname)"
             ));
         };
-        Ok(Sysctl { key, value: value.to_string(), ns })
+        Ok(Sysctl {
+            key,
+            value: value.to_string(),
+            ns,
+        })
     }
 
     /// `/proc/sys/...` for the key.
@@ -190,7 +205,10 @@ impl Rlimit {
             .copied()
             .ok_or_else(|| {
                 let names: Vec<&str> = RLIMITS.iter().map(|(n, _)| *n).collect();
-                format!("unknown rlimit '{name}' (expected one of {})", names.join(", "))
+                format!(
+                    "unknown rlimit '{name}' (expected one of {})",
+                    names.join(", ")
+                )
             })?;
         let num = |v: &str| -> Result<u64, String> {
             if v == "unlimited" || v == "-1" {
@@ -209,7 +227,12 @@ impl Rlimit {
                 return Err(format!("soft limit above hard limit in '{s}'"));
             }
         }
-        Ok(Rlimit { name, resource, soft, hard })
+        Ok(Rlimit {
+            name,
+            resource,
+            soft,
+            hard,
+        })
     }
 }
 
@@ -238,7 +261,11 @@ mod tests {
     fn maps() {
         assert_eq!(
             IdMap::parse("0:1000:1").unwrap(),
-            IdMap { inside: 0, outside: 1000, count: 1 }
+            IdMap {
+                inside: 0,
+                outside: 1000,
+                count: 1
+            }
         );
         for bad in ["0:1000", "a:b:c", "0:1000:0", "0:4294967295:2", ""] {
             assert!(IdMap::parse(bad).is_err(), "{bad}");
@@ -247,10 +274,20 @@ mod tests {
 
     #[test]
     fn sysctls() {
-        assert_eq!(Sysctl::parse("net.ipv4.ip_forward=1").unwrap().ns, NsKind::Net);
+        assert_eq!(
+            Sysctl::parse("net.ipv4.ip_forward=1").unwrap().ns,
+            NsKind::Net
+        );
         assert_eq!(Sysctl::parse("kernel.shmmax=100").unwrap().ns, NsKind::Ipc);
-        assert_eq!(Sysctl::parse("fs.mqueue.msg_max=10").unwrap().ns, NsKind::Ipc);
-        assert!(Sysctl::parse("kernel.pid_max=100").unwrap_err().contains("not namespaced"));
+        assert_eq!(
+            Sysctl::parse("fs.mqueue.msg_max=10").unwrap().ns,
+            NsKind::Ipc
+        );
+        assert!(
+            Sysctl::parse("kernel.pid_max=100")
+                .unwrap_err()
+                .contains("not namespaced")
+        );
         assert!(Sysctl::parse("vm.swappiness=1").is_err());
         assert!(Sysctl::parse("net.ipv4").is_err());
         assert_eq!(
@@ -263,7 +300,10 @@ mod tests {
     fn rlimits() {
         let r = Rlimit::parse("nofile=1024:4096").unwrap();
         assert_eq!((r.soft, r.hard), (1024, Some(4096)));
-        assert_eq!(Rlimit::parse("RLIMIT_CORE=unlimited").unwrap().soft, libc::RLIM_INFINITY);
+        assert_eq!(
+            Rlimit::parse("RLIMIT_CORE=unlimited").unwrap().soft,
+            libc::RLIM_INFINITY
+        );
         assert!(Rlimit::parse("bogus=1").is_err());
         assert!(Rlimit::parse("nofile=10:5").is_err());
         assert!(Rlimit::parse("nofile").is_err());
