@@ -121,7 +121,7 @@ pub struct AttachArgs {
     #[arg(value_name = "NETNS")]
     pub netns: String,
     /// The network to attach to
-    #[arg(long, value_name = "BRIDGE", required_unless_present = "none")]
+    #[arg(long, value_name = "BRIDGE")]
     pub bridge: Option<String>,
     /// Docker's none mode: bring up only lo, no other interface
     #[arg(long, conflicts_with_all = ["bridge", "ip", "mac", "publish", "etc", "name", "json"])]
@@ -152,11 +152,7 @@ pub struct AttachArgs {
 #[derive(Debug, Args)]
 pub struct DetachArgs {
     /// The network namespace: a PID or a namespace file
-    #[arg(
-        value_name = "NETNS",
-        required_unless_present = "name",
-        conflicts_with = "name"
-    )]
+    #[arg(value_name = "NETNS", conflicts_with = "name")]
     pub netns: Option<String>,
     /// Detach the container attached with --name
     #[arg(long, value_name = "CONTAINER")]

@@ -7,13 +7,13 @@ use crate::ops::{self, AttachSpec};
 use crate::store::Store;
 
 pub fn run(a: AttachArgs, root: &Path) -> Result<(), Error> {
-    let ns = ops::open_netns(&a.netns)?;
     if a.none {
-        return ops::attach_none(&ns);
+        return ops::attach_none(&ops::open_netns(&a.netns)?);
     }
     let Some(bridge) = a.bridge else {
         return Err(Error::Usage("--bridge is required (or --none)".into()));
     };
+    let ns = ops::open_netns(&a.netns)?;
     let store = Store::open(root)?;
     let done = ops::attach(
         &store,

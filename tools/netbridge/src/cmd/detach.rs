@@ -17,7 +17,11 @@ pub fn run(a: DetachArgs, root: &Path) -> Result<(), Error> {
             }
         }
         (None, Some(n)) => Which::Name(n.clone()),
-        (None, None) => return Err(Error::Usage("give NETNS or --name".into())),
+        (None, None) => {
+            return Err(Error::Usage(
+                "detach needs NETNS or --name CONTAINER".into(),
+            ));
+        }
     };
     let store = Store::open(root)?;
     ops::detach(&store, &a.bridge, &which).map(|_| ())
