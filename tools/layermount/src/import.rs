@@ -90,7 +90,7 @@ impl Source {
     }
 
     /// Open a member for reading, with its size when known.
-    pub fn open(&self, name: &str) -> Result<(Box<dyn Read>, u64), Error> {
+    pub fn open(&self, name: &str) -> Result<(Box<dyn Read + Send>, u64), Error> {
         let missing = || Error::msg(format!("archive member '{name}' is missing"));
         let n = norm(name)
             .ok_or_else(|| Error::msg(format!("archive member name '{name}' is not allowed")))?;
@@ -357,9 +357,14 @@ fn hex_in_name(n: &str) -> Option<&str> {
 
 // ---- progress ------------------------------------------------------------------------------
 
-/// A progress line on stderr, only when stderr is a terminal.
+/// A progress line on stderr, only when stderr is a terminal. Shared by the threads that
+/// extract layers in parallel.
 pub struct Progress {
     on: bool,
+    state: std::sync::Mutex<ProgressState>,
+}
+
+struct ProgressState {
     total: u64,
     done: u64,
     last: std::time::Instant,
@@ -370,47 +375,56 @@ impl Progress {
     pub fn new(total: u64) -> Progress {
         Progress {
             on: sys::isatty(2),
-            total,
-            done: 0,
-            last: std::time::Instant::now(),
-            label: String::new(),
+            state: std::sync::Mutex::new(ProgressState {
+                total,
+                done: 0,
+                last: std::time::Instant::now(),
+                label: String::new(),
+            }),
         }
     }
 
-    pub fn set_label(&mut self, l: String) {
-        self.label = l;
-        self.draw(true);
+    pub fn set_label(&self, l: String) {
+        if let Ok(mut st) = self.state.lock() {
+            st.label = l;
+            self.draw(&mut st, true);
+        }
     }
 
-    pub fn add(&mut self, n: u64) {
-        self.done += n;
-        self.draw(false);
-    }
-
-    fn draw(&mut self, force: bool) {
-        if !self.on || (!force && self.last.elapsed().as_millis() < 100) {
+    pub fn add(&self, n: u64) {
+        if !self.on {
             return;
         }
-        self.last = std::time::Instant::now();
+        if let Ok(mut st) = self.state.lock() {
+            st.done += n;
+            self.draw(&mut st, false);
+        }
+    }
+
+    fn draw(&self, st: &mut ProgressState, force: bool) {
+        if !self.on || (!force && st.last.elapsed().as_millis() < 100) {
+            return;
+        }
+        st.last = std::time::Instant::now();
         let mb = |b: u64| b as f64 / 1e6;
-        let bar = if self.total > 0 {
+        let bar = if st.total > 0 {
             let w = 30usize;
-            let f = ((self.done.min(self.total) as f64 / self.total as f64) * w as f64) as usize;
+            let f = ((st.done.min(st.total) as f64 / st.total as f64) * w as f64) as usize;
             format!(
                 "[{}{}] {:.1}/{:.1} MB",
                 "#".repeat(f),
                 " ".repeat(w - f),
-                mb(self.done),
-                mb(self.total)
+                mb(st.done),
+                mb(st.total)
             )
         } else {
-            format!("{:.1} MB", mb(self.done))
+            format!("{:.1} MB", mb(st.done))
         };
-        eprint!("\r\x1b[K{} {}", self.label, bar);
+        eprint!("\r\x1b[K{} {}", st.label, bar);
         let _ = io::stderr().flush();
     }
 
-    pub fn finish(&mut self) {
+    pub fn finish(&self) {
         if self.on {
             eprint!("\r\x1b[K");
         }
@@ -419,7 +433,7 @@ impl Progress {
 
 struct ProgressReader<'p, R> {
     inner: R,
-    p: &'p mut Progress,
+    p: &'p Progress,
 }
 
 impl<R: Read> Read for ProgressReader<'_, R> {
@@ -437,11 +451,11 @@ impl<R: Read> Read for ProgressReader<'_, R> {
 /// Returns the layer's record.
 pub fn add_layer(
     store: &Store,
-    open: &mut dyn FnMut() -> Result<Box<dyn Read>, Error>,
+    open: &mut dyn FnMut() -> Result<Box<dyn Read + Send>, Error>,
     blob_digest: Option<&str>,
     diff_id: Option<&str>,
     label: &str,
-    progress: &mut Progress,
+    progress: &Progress,
 ) -> Result<LayerRecord, Error> {
     let _held = match diff_id {
         Some(d) => {
@@ -475,11 +489,11 @@ pub fn add_layer(
 /// moves it into place with [`Store::commit_layer`] once everything it depends on is verified.
 pub fn extract_layer(
     store: &Store,
-    open: &mut dyn FnMut() -> Result<Box<dyn Read>, Error>,
+    open: &mut dyn FnMut() -> Result<Box<dyn Read + Send>, Error>,
     blob_digest: Option<&str>,
     diff_id: Option<&str>,
     label: &str,
-    progress: &mut Progress,
+    progress: &Progress,
 ) -> Result<(store::TempDir, LayerRecord), Error> {
     let tmp = store.tempdir("layer")?;
     let diff = tmp.path.join("diff");

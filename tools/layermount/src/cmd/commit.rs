@@ -48,11 +48,11 @@ pub fn run(store: &Store, a: CommitArgs) -> Result<(), Error> {
     let label = format!("container {} layer", a.id);
     add_layer(
         store,
-        &mut || Ok(Box::new(File::open(&tarp).ctx("open", &tarp)?) as Box<dyn Read>),
+        &mut || Ok(Box::new(File::open(&tarp).ctx("open", &tarp)?) as Box<dyn Read + Send>),
         None,
         Some(&diff_id),
         &label,
-        &mut Progress::new(0),
+        &Progress::new(0),
     )?;
     let now = store::now_rfc3339();
     let obj = cfg

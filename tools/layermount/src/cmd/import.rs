@@ -106,7 +106,7 @@ fn import_plan(
         )));
     }
     let total: u64 = plan.layers.iter().map(|l| l.size).sum();
-    let mut progress = Progress::new(total);
+    let progress = Progress::new(total);
     // all-or-nothing: hold every layer's lock (sorted, so concurrent imports cannot
     // deadlock), extract the missing ones, and move them into place only when all verified
     let mut hexes: Vec<&str> = ids
@@ -120,36 +120,78 @@ fn import_plan(
         .map(|h| store.layer_lock(h))
         .collect::<Result<Vec<_>, _>>()?;
     let n = ids.len();
-    let mut staged = Vec::new();
+    let mut todo: Vec<(usize, &crate::import::LayerSource, &String)> = Vec::new();
     for (i, (l, d)) in plan.layers.iter().zip(&ids).enumerate() {
         let what = format!("{label}: layer {}/{n} ({})", i + 1, store::short(d));
-        if store.has_layer(store::digest_hex(d, label)?)
-            || staged
-                .iter()
-                .any(|(_, r): &(_, LayerRecord)| r.diff_id == *d)
-        {
+        if store.has_layer(store::digest_hex(d, label)?) || todo.iter().any(|(_, _, t)| *t == d) {
             common::debug!("{what}: already in the store");
             continue;
         }
-        progress.set_label(format!("layer {}/{n}", i + 1));
-        let member = l.member.clone();
-        let res = extract_layer(
-            store,
-            &mut || src.open(&member).map(|(r, _)| r),
-            l.blob_digest.as_deref(),
-            Some(d),
-            &what,
-            &mut progress,
-        );
-        match res {
-            Ok(x) => staged.push(x),
+        todo.push((i, l, d));
+    }
+    // extract the missing layers in parallel, one thread per CPU
+    let workers = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .min(todo.len())
+        .max(1);
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let failed = std::sync::atomic::AtomicBool::new(false);
+    type Staged = (store::TempDir, LayerRecord);
+    let results: Vec<Result<Vec<Staged>, Error>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                s.spawn(|| {
+                    let mut mine = Vec::new();
+                    loop {
+                        let k = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        if k >= todo.len() || failed.load(std::sync::atomic::Ordering::Relaxed) {
+                            return Ok(mine);
+                        }
+                        let (i, l, d) = todo[k];
+                        let what = format!("{label}: layer {}/{n} ({})", i + 1, store::short(d));
+                        progress.set_label(format!("layer {}/{n}", i + 1));
+                        let member = l.member.clone();
+                        match extract_layer(
+                            store,
+                            &mut || src.open(&member).map(|(r, _)| r),
+                            l.blob_digest.as_deref(),
+                            Some(d),
+                            &what,
+                            &progress,
+                        ) {
+                            Ok(x) => mine.push(x),
+                            Err(e) => {
+                                failed.store(true, std::sync::atomic::Ordering::Relaxed);
+                                return Err(e);
+                            }
+                        }
+                    }
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(Error::msg("an extraction thread panicked")))
+            })
+            .collect()
+    });
+    progress.finish();
+    let mut staged = Vec::new();
+    let mut first_err = None;
+    for r in results {
+        match r {
+            Ok(v) => staged.extend(v),
             Err(e) => {
-                progress.finish();
-                return Err(e);
+                first_err.get_or_insert(e);
             }
         }
     }
-    progress.finish();
+    if let Some(e) = first_err {
+        return Err(e);
+    }
     for (tmp, rec) in staged {
         store.commit_layer(tmp, &rec)?;
     }
@@ -175,15 +217,15 @@ fn import_rootfs(
     label: &str,
 ) -> Result<String, Error> {
     let size = fs::metadata(&file).map(|m| m.len()).unwrap_or(0);
-    let mut progress = Progress::new(size);
+    let progress = Progress::new(size);
     progress.set_label("rootfs".into());
     let rec = add_layer(
         store,
-        &mut || Ok(Box::new(fs::File::open(&file).ctx("open", &file)?) as Box<dyn Read>),
+        &mut || Ok(Box::new(fs::File::open(&file).ctx("open", &file)?) as Box<dyn Read + Send>),
         None,
         None,
         &format!("{label}: rootfs"),
-        &mut progress,
+        &progress,
     );
     progress.finish();
     let rec = rec?;
