@@ -117,6 +117,12 @@ undo_ok() {
     echo ok >>"$1/undo"
 }
 
+# undo_run STATUS CMD ARG... : run one recorded undo command, its stderr in $_d/.undo.err
+undo_run() {
+    shift
+    "$@" >/dev/null 2>"$_d/.undo.err"
+}
+
 # undo_replay DIR : undo every step, newest first, going past failures (each reported on a
 # line of its own). Entries that failed stay in the log for a later ctr-rm. Returns 1 if any
 # confirmed step could not be undone.
@@ -128,27 +134,28 @@ undo_replay() {
     awk -F '\t' '$1 == "ok" { if (n) st[n] = "done"; next }
                  { n++; st[n] = "pending"; sub(/^[^\t]*\t/, ""); e[n] = $0 }
                  END { for (i = n; i > 0; i--) print st[i] "\t" e[i] }' "$_d/undo" >"$_d/.undo.todo"
+    _ifs=$IFS
+    case $- in *f*) _noglob=1 ;; *) _noglob=0 ;; esac
+    set -f
     while IFS= read -r _line; do
         _rc=0
-        _err=$(
-            set -f
-            IFS=$TAB
-            # shellcheck disable=SC2086 # split the recorded fields (tabs only, no globbing)
-            set -- $_line
-            shift
-            "$@" 2>&1 >/dev/null
-        ) || _rc=$?
-        if [ "$_rc" -ne 0 ]; then
-            case $_line in
-                done"$TAB"*)
-                    warn "undo failed: $(printf '%s' "${_line#done"$TAB"}" | tr '\t' ' '): ${_err:-exit $_rc}"
-                    _failed="$_failed$_line$NL"
-                    ;;
-                *) log "undo of an unconfirmed step failed (ignored): $_line: $_err" ;;
-            esac
-        fi
+        IFS=$TAB
+        # shellcheck disable=SC2086 # split the recorded fields (tabs only, no globbing)
+        undo_run $_line || _rc=$?
+        IFS=$_ifs
+        [ "$_rc" -ne 0 ] || continue
+        case $_line in
+            done"$TAB"*)
+                _err=$(tail -n 1 "$_d/.undo.err")
+                warn "undo failed: $(printf '%s' "${_line#done"$TAB"}" | tr '\t' ' '): ${_err:-exit $_rc}"
+                _failed="$_failed$_line$NL"
+                ;;
+            *) log "undo of an unconfirmed step failed (ignored): $_line" ;;
+        esac
     done <"$_d/.undo.todo"
-    rm -f "$_d/.undo.todo"
+    IFS=$_ifs
+    [ "$_noglob" = 1 ] || set +f
+    rm -f "$_d/.undo.todo" "$_d/.undo.err"
     if [ -n "$_failed" ]; then
         # keep what still needs undoing, oldest first, for the next try
         printf '%s' "$_failed" | awk '{l[NR] = $0} END {for (i = NR; i > 0; i--) { sub(/^done\t/, "pending\t", l[i]); print l[i]; print "ok" }}' >"$_d/undo"
