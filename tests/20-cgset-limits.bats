@@ -92,16 +92,32 @@ assert_no_cgroup() {
         assert_eq "$(cat "$(cgfile cpu "$g" cpu.cfs_quota_us)")" 50000
     fi
     # the process measures its own CPU time (getrusage via os.times), independently of cgset
-    run_tool cgset exec "$g" -- python3 -c '
+    local loop='
 import os, time
 end = time.monotonic() + 2
 while time.monotonic() < end:
     pass
 t = os.times()
 print(int((t.user + t.system) * 1000))'
+    run_tool cgset exec "$g" -- python3 -c "$loop"
     local ms=$output
-    echo "CPU time in 2 s of wall time: $ms ms" >&3
-    [ "$ms" -ge 750 ] && [ "$ms" -le 1250 ] || { echo "expected 1000 ms +-25%, got $ms" >&2; return 1; }
+    echo "CPU time in 2 s of wall time under --cpus 0.5: $ms ms" >&3
+    if [ -n "${CTRKIT_VM_GUEST-}" ]; then
+        # Under qemu's software emulation (tests/vm/run-v2.sh) guest CPU time and wall time
+        # drift apart (even an unthrottled loop reads >2 s of CPU in 2 s), so the rate is
+        # measured on the host only; here the kernel's own throttling counters must move.
+        run_tool cgset get --json "$g"
+        assert_json '.cpu_throttled_usec > 0' true
+    else
+        if [ "$ms" -lt 750 ]; then
+            # too little: the quota, or a machine too busy to give even half a CPU? ask an
+            # unthrottled loop
+            run_tool cgset create "$g-free" --parent-ok
+            run_tool cgset exec "$g-free" -- python3 -c "$loop"
+            [ "$output" -ge 1500 ] || skip "host too loaded to measure: an unthrottled loop got $output ms of 2000"
+        fi
+        [ "$ms" -ge 750 ] && [ "$ms" -le 1250 ] || { echo "expected 1000 ms +-25%, got $ms" >&2; return 1; }
+    fi
     run_tool cgset get --json "$g"
     assert_json '.cpu_nr_throttled > 0' true
     assert_json '.cpu_quota_usec' 50000

@@ -108,10 +108,12 @@ cgroup_line() {
 @test "kill ends every process in the subtree" {
     require_root
     local g="$TEST_CGROUP/kill"
-    run_tool cgset create "$g/child" --parent-ok
-    cgset exec "$g" -- sleep 60 &
+    # processes live in leaves only (cgroup v2's rule; v1 does not mind)
+    run_tool cgset create "$g/a" --parent-ok
+    run_tool cgset create "$g/b/c" --parent-ok
+    cgset exec "$g/a" -- sleep 60 &
     local p1=$!
-    cgset exec "$g/child" -- sh -c 'sleep 60 & sleep 60' &
+    cgset exec "$g/b/c" -- sh -c 'sleep 60 & sleep 60' &
     local p2=$!
     track_pid "$p1" "$p2"
     wait_pids "$g" 3
@@ -121,7 +123,7 @@ cgroup_line() {
     wait "$p1" || true
     ! kill -0 "$p1" 2>/dev/null
     # TERM, which a process may catch: delivered once
-    cgset exec "$g" -- sh -c 'trap "echo got-term > '"$TEST_DIR"'/term; exit 0" TERM; while :; do sleep 0.05; done' &
+    cgset exec "$g/a" -- sh -c 'trap "echo got-term > '"$TEST_DIR"'/term; exit 0" TERM; while :; do sleep 0.05; done' &
     track_pid $!
     wait_pids "$g" 1
     sleep 0.2
@@ -133,9 +135,10 @@ cgroup_line() {
     require_root
     local g="$TEST_CGROUP/del"
     run_tool cgset create "$g/a/b" --parent-ok --memory 64M --pids 50
+    run_tool cgset create "$g/c" --cpus 0.5
     cgset exec "$g/a/b" -- sleep 60 &
     track_pid $!
-    cgset exec "$g/a" -- sleep 60 &
+    cgset exec "$g/c" -- sleep 60 &
     track_pid $!
     wait_pids "$g" 2
     run_tool --rc 1 cgset delete "$g"
@@ -182,22 +185,27 @@ cgroup_line() {
 @test "get, watch and ls show usage under one schema" {
     require_root
     local g="$TEST_CGROUP/watch"
-    run_tool cgset create "$g" --parent-ok --memory 64M --pids 40 --cpus 1
+    run_tool cgset create "$g" --parent-ok --memory 64M --pids 40 --cpus 0.2
     cgset exec "$g" -- sh -c 'while :; do :; done' &
     track_pid $!
     run_tool cgset get --json "$g"
-    local k
-    for k in memory_current_bytes memory_peak_bytes memory_max_bytes memory_oom_count memory_oom_kill_count \
-        cpu_usage_usec cpu_user_usec cpu_system_usec cpu_nr_periods cpu_nr_throttled cpu_throttled_usec \
-        pids_current pids_max io; do
-        assert_json "has(\"$k\")" true
-    done
-    run_tool cgset watch "$g" --interval 300ms --count 3 --jsonl
+    assert_json '[has("memory_current_bytes", "memory_peak_bytes", "memory_max_bytes", "memory_oom_count",
+        "memory_oom_kill_count", "cpu_usage_usec", "cpu_user_usec", "cpu_system_usec", "cpu_nr_periods",
+        "cpu_nr_throttled", "cpu_throttled_usec", "pids_current", "pids_max", "io")] | all' true
+    assert_json '[.memory_max_bytes, .pids_max, .pids_current]' '[
+  67108864,
+  40,
+  1
+]'
+    run_tool cgset watch "$g" --interval 500ms --count 3 --jsonl
     assert_eq "$(printf '%s\n' "$output" | wc -l)" 3
-    assert_json '.cpu_percent > 20' true "$(printf '%s\n' "$output" | tail -1)"
+    # a loop capped at 0.2 CPUs: clearly busy, clearly capped
+    assert_json '.cpu_percent > 5 and .cpu_percent < 40' true "$(printf '%s\n' "$output" | tail -1)"
     run_tool cgset ls --json -r "$TEST_CGROUP"
-    assert_json ".[] | select(.path == \"$g\") | .pids_max" 40
-    assert_json ".[] | select(.path == \"$g\") | .procs" 1
+    assert_json ".[] | select(.path == \"$g\") | [.procs, .pids_max]" '[
+  1,
+  40
+]'
     run_tool --rc 2 cgset get "$g" no_such_key
     assert_error cgset "unknown key"
 }

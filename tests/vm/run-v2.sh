@@ -152,6 +152,7 @@ cp /bin/busybox "$ctl/busybox"
 {
     printf 'CTRKIT_BIN=%q\n' "$bin"
     printf 'CTRKIT_SRC=%q\n' "$src"
+    printf 'CTRKIT_VM_TEST_TIMEOUT=%q\n' "${CTRKIT_VM_TEST_TIMEOUT:-150}"
     printf 'files=('
     printf ' %q' "${files[@]}"
     printf ' )\n'
@@ -161,6 +162,9 @@ cat >"$ctl/stage2" <<'STAGE2'
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 export HOME=/root TERM=dumb LANG=C.UTF-8 CTRKIT_VM_GUEST=1
 /ctl/busybox hostname ctrkit-v2
+# devtmpfs has no /dev/fd (bash process substitution needs it)
+/ctl/busybox ln -sf /proc/self/fd /dev/fd
+for i in 0:stdin 1:stdout 2:stderr; do /ctl/busybox ln -sf "/proc/self/fd/${i%%:*}" "/dev/${i#*:}"; done
 /ctl/busybox ip link set lo up
 for c in cpu memory pids io cpuset; do
     echo "+$c" >/sys/fs/cgroup/cgroup.subtree_control || echo "run-v2 guest: cannot enable $c"
@@ -172,7 +176,8 @@ done
     mkdir -p "$CTRKIT_TEST_TMP"
     cd "$CTRKIT_SRC"
     echo "# guest kernel $(uname -r), $(stat -fc %T /sys/fs/cgroup) at /sys/fs/cgroup, controllers: $(cat /sys/fs/cgroup/cgroup.subtree_control)"
-    bats --tap "${files[@]}" >/ctl/tap 2>&1
+    export BATS_TEST_TIMEOUT=${CTRKIT_VM_TEST_TIMEOUT:-150}
+    bats --tap --timing "${files[@]}" >/ctl/tap 2>&1
     echo $? >/ctl/bats-rc
     # leak check: the suite must leave no cgroup behind
     if [ -d /sys/fs/cgroup/$CTRKIT_TEST_CGROUP ]; then

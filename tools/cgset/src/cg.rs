@@ -326,48 +326,64 @@ impl Cg {
 
     fn enable_one(&self, anc: &str, dir: &Path, c: &str, leaf: bool) -> Result<()> {
         let file = dir.join("cgroup.subtree_control");
+        // Check first: a populated non-root cgroup refuses domain controllers (EBUSY), and
+        // once a threaded one (cpu, pids) is enabled over its processes it becomes a thread
+        // root that refuses the rest (EOPNOTSUPP).
+        if !anc.is_empty() && !procs_in(dir).is_empty() {
+            self.make_leaf(anc, dir, c, leaf)?;
+        }
         match write_file(&file, &format!("+{c}")) {
-            Err(Error::Write { source, .. }) if source.raw_os_error() == Some(libc::EBUSY) => {
-                let pids = procs_in(dir);
-                if pids.is_empty() {
-                    return write_file(&file, &format!("+{c}"));
-                }
-                if !leaf {
-                    return Err(Error::InternalProcesses {
-                        path: anc.to_string(),
-                        controller: c.to_string(),
-                        pids: join_pids(&pids),
-                    });
-                }
-                let leaf_dir = dir.join("leaf");
-                if !leaf_dir.is_dir() {
-                    fs::create_dir(&leaf_dir).map_err(|source| Error::Mkdir {
-                        path: leaf_dir.clone(),
-                        source,
-                    })?;
-                }
-                common::debug!(
-                    "moving {} process(es) from {} into {}",
-                    pids.len(),
-                    dir.display(),
-                    leaf_dir.display()
-                );
-                for _ in 0..3 {
-                    for p in procs_in(dir) {
-                        match write_file(&leaf_dir.join("cgroup.procs"), &p.to_string()) {
-                            Err(Error::Write { source, .. })
-                                if source.raw_os_error() == Some(libc::ESRCH) => {}
-                            r => r?,
-                        }
-                    }
-                    if procs_in(dir).is_empty() {
-                        break;
-                    }
-                }
+            Err(Error::Write { source, .. })
+                if matches!(
+                    source.raw_os_error(),
+                    Some(libc::EBUSY) | Some(libc::EOPNOTSUPP)
+                ) && !anc.is_empty()
+                    && !procs_in(dir).is_empty() =>
+            {
+                self.make_leaf(anc, dir, c, leaf)?;
                 write_file(&file, &format!("+{c}"))
             }
             r => r,
         }
+    }
+
+    /// The 'no internal processes' rule: explain it, or (`leaf`) move the processes of
+    /// `dir` into its child `leaf`.
+    fn make_leaf(&self, anc: &str, dir: &Path, c: &str, leaf: bool) -> Result<()> {
+        let pids = procs_in(dir);
+        if !leaf {
+            return Err(Error::InternalProcesses {
+                path: anc.to_string(),
+                controller: c.to_string(),
+                pids: join_pids(&pids),
+            });
+        }
+        let leaf_dir = dir.join("leaf");
+        if !leaf_dir.is_dir() {
+            fs::create_dir(&leaf_dir).map_err(|source| Error::Mkdir {
+                path: leaf_dir.clone(),
+                source,
+            })?;
+        }
+        common::debug!(
+            "moving {} process(es) from {} into {}",
+            pids.len(),
+            dir.display(),
+            leaf_dir.display()
+        );
+        for _ in 0..3 {
+            for p in procs_in(dir) {
+                match write_file(&leaf_dir.join("cgroup.procs"), &p.to_string()) {
+                    Err(Error::Write { source, .. })
+                        if source.raw_os_error() == Some(libc::ESRCH) => {}
+                    r => r?,
+                }
+            }
+            if procs_in(dir).is_empty() {
+                break;
+            }
+        }
+        Ok(())
     }
 
     /// Move `pid` ("0" = the caller) into `path` in every hierarchy where it exists.

@@ -12,7 +12,7 @@ use common::parse::{CpuList, Size, parse_cpu_list, parse_duration, parse_size};
 /// is used on whichever hierarchy holds it. Also accepts libcgroup's form:
 /// `cgset -r memory.max=256M PATH`.
 #[derive(Debug, Parser)]
-#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+#[command(subcommand_negates_reqs = true)]
 pub struct Cli {
     /// Where the cgroup hierarchies are mounted
     #[arg(long, value_name = "DIR", default_value = common::cgroup::DEFAULT_ROOT, global = true)]
