@@ -72,7 +72,7 @@ zombies_of() {
         rm -f "$TEST_DIR/z.pid"
         # shellcheck disable=SC2086
         nsenter-rs --new=pid,mnt --mount-proc $init --pidfile "$TEST_DIR/z.pid" -- \
-            sh -c '(sleep 0.2 &); exec sleep 4' 3>&- &
+            sh -c '(sleep 0.2 &); exec sleep 8' 3>&- &
         p=$!
         track_pid "$p"
         wait_for_file "$TEST_DIR/z.pid"
@@ -88,7 +88,7 @@ zombies_of() {
         else
             assert_eq "$z" "sleep" "the orphan is a zombie under a pid 1 that does not reap"
         fi
-        kill -TERM "$p"
+        kill -KILL "$p" 2>/dev/null || true
         wait "$p" || true
     done
     rm -f "$TEST_DIR/z.pid"

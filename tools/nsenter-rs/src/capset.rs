@@ -57,7 +57,8 @@ pub fn parse_cap_list(s: &str) -> Result<CapList, String> {
 
 /// Every capability the running kernel knows.
 pub fn all_supported() -> CapsHashSet {
-    caps::runtime::thread_all_supported().into_iter().collect()
+    static ALL: std::sync::OnceLock<CapsHashSet> = std::sync::OnceLock::new();
+    ALL.get_or_init(caps::runtime::thread_all_supported).clone()
 }
 
 /// Every capability we can still hand on: the supported ones in our bounding set (root

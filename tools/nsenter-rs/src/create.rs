@@ -347,7 +347,8 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
         let _ = nix::sys::wait::waitpid(child, None);
         return Err(e);
     }
-    drop(sync_w); // go
+    // go: one byte, so the child can tell a parent that died (EOF alone) from a go-ahead
+    let _ = File::from(sync_w).write_all(b"G");
 
     let mut report = String::new();
     let _ = File::from(err_r).read_to_string(&mut report);
@@ -497,7 +498,11 @@ fn child_setup(
     }
     // wait until the parent has written our maps, pins and cgroup
     let mut buf = [0u8; 1];
-    let _ = File::from(sync_r).read(&mut buf);
+    if !matches!(File::from(sync_r).read(&mut buf), Ok(1)) {
+        // the parent is gone before letting us run: run nothing
+        // SAFETY: leaving without unwinding or flushing the parent's buffers.
+        unsafe { libc::_exit(common::exit::CANNOT_RUN) };
+    }
 
     if spec.late_cgroup_ns {
         nix::sched::unshare(CloneFlags::CLONE_NEWCGROUP)
