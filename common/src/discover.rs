@@ -76,9 +76,16 @@ fn kind_index(kind: NsKind) -> usize {
     NsKind::ALL.iter().position(|&k| k == kind).unwrap_or(0)
 }
 
-/// One process as the walk saw it (from `/proc/PID/stat` and `/proc/PID/ns/*`).
+/// One process as the walk saw it (from `/proc/PID/ns/*` and `/proc/PID/stat`).
+///
+/// To stay fast, `stat` is read only for processes outside the host's namespaces (and for
+/// those whose namespaces are unreadable); for a process in the host's namespaces
+/// `detailed` is false and `ppid`, `state`, `comm` and the times are zero or empty: use
+/// [`read_proc`] when they matter.
 #[derive(Debug, Clone)]
 pub struct ProcInfo {
+    /// False for a host process whose `stat` was not read.
+    pub detailed: bool,
     pub pid: i32,
     pub ppid: i32,
     /// `R`, `S`, `D`, `Z`, ...
@@ -92,6 +99,50 @@ pub struct ProcInfo {
     /// Resident set size in pages.
     pub rss_pages: u64,
     pub ns: NsSet,
+}
+
+impl ProcInfo {
+    fn host_only(pid: i32, ns: NsSet) -> ProcInfo {
+        ProcInfo {
+            detailed: false,
+            pid,
+            ppid: 0,
+            state: '?',
+            comm: String::new(),
+            start_ticks: 0,
+            utime: 0,
+            stime: 0,
+            rss_pages: 0,
+            ns,
+        }
+    }
+}
+
+/// Read one process in full (`None` when it is gone, unreadable or a kernel thread).
+pub fn read_proc(pid: i32) -> Option<ProcInfo> {
+    let dir = DirFd::open(&proc_root().join(pid.to_string())).ok()?;
+    let ns = dir.ns_set();
+    read_stat_at(&dir, pid, ns, &mut Vec::new())
+}
+
+fn read_stat_at(dir: &DirFd, pid: i32, ns: NsSet, buf: &mut Vec<u8>) -> Option<ProcInfo> {
+    dir.read("stat", buf).ok()?;
+    let st = parse_stat(buf)?;
+    if st.flags & PF_KTHREAD != 0 {
+        return None;
+    }
+    Some(ProcInfo {
+        detailed: true,
+        pid,
+        ppid: st.ppid,
+        state: st.state,
+        comm: st.comm,
+        start_ticks: st.start_ticks,
+        utime: st.utime,
+        stime: st.stime,
+        rss_pages: st.rss_pages,
+        ns,
+    })
 }
 
 /// A container seen from the host.
@@ -309,25 +360,17 @@ pub fn snapshot(dirs: &Dirs) -> io::Result<Snapshot> {
         let Ok(dir) = DirFd::open(&entry.path()) else {
             continue;
         };
-        if dir.read("stat", &mut buf).is_err() {
-            continue;
-        }
-        let Some(st) = parse_stat(&buf) else { continue };
-        if st.flags & PF_KTHREAD != 0 {
-            continue;
-        }
         let ns = dir.ns_set();
-        procs.push(ProcInfo {
-            pid,
-            ppid: st.ppid,
-            state: st.state,
-            comm: st.comm,
-            start_ticks: st.start_ticks,
-            utime: st.utime,
-            stime: st.stime,
-            rss_pages: st.rss_pages,
-            ns,
-        });
+        // a process in the host's namespaces needs nothing more (that is most of them):
+        // stat is read for the rest, and for the unreadable (zombies, permission denied)
+        if ns == host {
+            procs.push(ProcInfo::host_only(pid, ns));
+            continue;
+        }
+        let Some(p) = read_stat_at(&dir, pid, ns, &mut buf) else {
+            continue;
+        };
+        procs.push(p);
     }
     procs.sort_by_key(|p| p.pid);
     let containers = group(&proc, &host, &procs, dirs);
@@ -909,14 +952,21 @@ impl DirFd {
         res
     }
 
-    /// The inode of what `name` (a magic link like `ns/net`) points to; 0 when unreadable.
-    fn inode(&self, name: &std::ffi::CStr) -> u64 {
-        // SAFETY: an all-zero stat is a valid out-buffer; dirfd and name are valid.
-        let mut st: libc::stat = unsafe { std::mem::zeroed() };
-        let rc = unsafe { libc::fstatat(self.0, name.as_ptr(), &mut st, 0) };
-        if rc == 0 { st.st_ino } else { 0 }
+    /// The inode number of namespace link `name` (`ns/net` reads `net:[4026531840]`);
+    /// 0 when unreadable. readlink is cheaper than stat on nsfs.
+    fn ns_inode(&self, name: &std::ffi::CStr) -> u64 {
+        let mut buf = [0u8; 64];
+        // SAFETY: dirfd and name are valid; the buffer length is passed.
+        let n =
+            unsafe { libc::readlinkat(self.0, name.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
+        if n <= 0 {
+            return 0;
+        }
+        parse_ns_link(&buf[..n as usize])
     }
 
+    /// Every namespace inode; all 0 when the mount namespace link is unreadable (a zombie
+    /// or a process we may not look at), without trying the rest.
     fn ns_set(&self) -> NsSet {
         const NAMES: [&std::ffi::CStr; 8] = [
             c"ns/user",
@@ -929,11 +979,31 @@ impl DirFd {
             c"ns/mnt",
         ];
         let mut s = NsSet::default();
-        for (i, n) in NAMES.iter().enumerate() {
-            s.0[i] = self.inode(n);
+        s.0[7] = self.ns_inode(NAMES[7]);
+        if s.0[7] == 0 {
+            return s;
+        }
+        for (i, n) in NAMES.iter().enumerate().take(7) {
+            s.0[i] = self.ns_inode(n);
         }
         s
     }
+}
+
+/// `net:[4026531840]` -> 4026531840 (0 when malformed).
+fn parse_ns_link(b: &[u8]) -> u64 {
+    let Some(open) = b.iter().position(|&c| c == b'[') else {
+        return 0;
+    };
+    let mut v: u64 = 0;
+    for &c in &b[open + 1..] {
+        match c {
+            b'0'..=b'9' => v = v.wrapping_mul(10).wrapping_add(u64::from(c - b'0')),
+            b']' => return v,
+            _ => return 0,
+        }
+    }
+    0
 }
 
 impl Drop for DirFd {
@@ -1028,6 +1098,19 @@ mod tests {
             ('S', 1, 7, 3, 12345, 77)
         );
         assert!(parse_stat(b"garbage").is_none());
+    }
+
+    #[test]
+    fn ns_links_parse() {
+        assert_eq!(parse_ns_link(b"net:[4026531840]"), 4026531840);
+        assert_eq!(parse_ns_link(b"net:[12x]"), 0);
+        assert_eq!(parse_ns_link(b"garbage"), 0);
+        let me = std::process::id() as i32;
+        let dir = DirFd::open(Path::new(&format!("/proc/{me}"))).unwrap();
+        assert_eq!(
+            dir.ns_set().get(NsKind::Net),
+            crate::ns::ns_inode(me, NsKind::Net).unwrap()
+        );
     }
 
     #[test]

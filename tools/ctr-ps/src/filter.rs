@@ -138,8 +138,13 @@ impl Filter {
                     if cur == *a {
                         return true;
                     }
-                    match snap.proc(cur) {
-                        Some(p) if p.ppid > 0 && p.ppid != cur => cur = p.ppid,
+                    // host processes are not read in full by the scan
+                    let ppid = match snap.proc(cur) {
+                        Some(p) if p.detailed => Some(p.ppid),
+                        _ => common::discover::read_proc(cur).map(|p| p.ppid),
+                    };
+                    match ppid {
+                        Some(pp) if pp > 0 && pp != cur => cur = pp,
                         _ => return false,
                     }
                 }

@@ -1,8 +1,10 @@
 //! One container's row: identity from discovery plus the details read on demand (command
 //! line, uptime, cgroup usage, address). The JSON schema of `ctr-ps --json` is [`Row`].
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::fs;
+use std::path::PathBuf;
 
 use common::cgroup::{Hierarchy, Limit, Usage, parse_pid_cgroups};
 use common::discover::{Container, Snapshot};
@@ -17,6 +19,8 @@ pub struct Ctx {
     pub clock: Clock,
     pub hier: Option<Hierarchy>,
     pub page: u64,
+    /// cgroup dir -> its `cgroup.procs`, read once per run (containers often share one)
+    procs_cache: RefCell<HashMap<PathBuf, Option<Vec<i32>>>>,
 }
 
 impl Ctx {
@@ -26,6 +30,7 @@ impl Ctx {
             clock: Clock::new(),
             hier: Hierarchy::detect().ok(),
             page: procfs::page_size(),
+            procs_cache: RefCell::new(HashMap::new()),
         })
     }
 
@@ -79,19 +84,24 @@ impl Ctx {
             }
         }
         // and holds only the container's processes (not a supervisor's cgroup it sits in)
-        let mut checked: HashMap<std::path::PathBuf, bool> = HashMap::new();
+        let mut cache = self.procs_cache.borrow_mut();
         own.retain(|ctl, path| {
             let Some(dir) = h.dir(ctl, path) else {
                 return false;
             };
-            *checked.entry(dir.clone()).or_insert_with(|| {
-                fs::read_to_string(dir.join("cgroup.procs")).is_ok_and(|t| {
+            let members = cache.entry(dir.clone()).or_insert_with(|| {
+                fs::read_to_string(dir.join("cgroup.procs")).ok().map(|t| {
                     t.lines()
                         .filter_map(|l| l.trim().parse::<i32>().ok())
-                        .all(|p| c.pids.binary_search(&p).is_ok() || c.launcher_pid == Some(p))
+                        .collect()
                 })
+            });
+            members.as_ref().is_some_and(|m| {
+                m.iter()
+                    .all(|p| c.pids.binary_search(p).is_ok() || c.launcher_pid == Some(*p))
             })
         });
+        drop(cache);
         if own.is_empty() {
             return None;
         }

@@ -62,7 +62,12 @@ pub fn run(args: &NsArgs, dirs: &Dirs) -> Result<(), Error> {
         .into_iter()
         .map(|((ino, k), (n, pid))| {
             let c = owner(k, ino);
-            let comm = snap.proc(pid).map(|p| p.comm.clone()).unwrap_or_default();
+            let comm = snap
+                .proc(pid)
+                .filter(|p| p.detailed)
+                .map(|p| p.comm.clone())
+                .or_else(|| common::discover::read_proc(pid).map(|p| p.comm))
+                .unwrap_or_default();
             NsRow {
                 ns: ino,
                 kind: k,
