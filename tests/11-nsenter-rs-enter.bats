@@ -122,6 +122,41 @@ NS_IDS='for f in /proc/self/ns/*; do readlink "$f"; done'
     assert_eq "$net" "$want_net"
 }
 
+@test "--container ID finds a crun container" {
+    require_root
+    require_cmd crun jq
+    bundle="$TEST_DIR/crun-bundle"
+    mkdir -p "$bundle"
+    cp -a "$R" "$bundle/rootfs"
+    id="nsrs-crun-$$-$RANDOM"
+    (cd "$bundle" && crun spec)
+    jq '.process.terminal = false | .process.args = ["sleep", "300"] | .hostname = "crun-ctr"' \
+        "$bundle/config.json" >"$bundle/c.json"
+    mv "$bundle/c.json" "$bundle/config.json"
+    # crun 1.8 refuses the hybrid cgroup layout: start it in a private mount namespace where
+    # a tmpfs hides /sys/fs/cgroup/unified, without cgroups
+    unshare -m --propagation private sh -c 'mount -t tmpfs -o size=4k,ro hide /sys/fs/cgroup/unified &&
+        exec crun --cgroup-manager=disabled run -d --bundle "$1" --pid-file "$2" "$3"' \
+        sh "$bundle" "$TEST_DIR/crun.pid" "$id" </dev/null >/dev/null 2>"$TEST_DIR/crun.err" 3>&- || {
+        cat "$TEST_DIR/crun.err" >&2
+        return 1
+    }
+    cpid=$(cat "$TEST_DIR/crun.pid")
+    want_net=$(readlink "/proc/$cpid/ns/net")
+    rc=0
+    run_tool nsenter-rs --container "$id" -u hostname || rc=1
+    out=$output
+    run_tool nsenter-rs --container "${id:0:14}" -n readlink /proc/self/ns/net || rc=1
+    net=$output
+    crun --cgroup-manager=disabled kill "$id" KILL 2>/dev/null || true
+    for _ in $(seq 50); do [ -d "/proc/$cpid" ] || break; sleep 0.05; done
+    crun --cgroup-manager=disabled delete -f "$id" 2>/dev/null || true
+    rm -rf "$bundle"
+    [ "$rc" = 0 ]
+    assert_eq "$out" "crun-ctr"
+    assert_eq "$net" "$want_net"
+}
+
 @test "--caps=target: the command gets the target's capability sets and no_new_privs" {
     require_root
     start_container c-caps

@@ -153,7 +153,7 @@ pub struct Cli {
     pub json: bool,
 
     /// ctrkit's runtime state, where --container finds containers by name
-    #[arg(long = "state-dir", value_name = "DIR", env = "CTRKIT_STATE", default_value = common::state::DEFAULT_STATE, help_heading = "Enter")]
+    #[arg(long = "state-dir", value_name = "DIR", env = "CTRKIT_STATE", hide_env_values = true, default_value = common::state::DEFAULT_STATE, help_heading = "Enter")]
     pub state_dir: PathBuf,
 
     // ---------------------------------------------------------------- create mode
