@@ -21,10 +21,12 @@ PER=${BENCH_PER_CONTAINER:-100}
 tmp=$(mktemp -d /tmp/bench-ctr-ps.XXXXXX)
 launchers=()
 cleanup() {
-    local p k
+    local p k kids
     for p in "${launchers[@]}"; do
         # the init first (its pid namespace dies with it), then the launcher
-        for k in $(cat "/proc/$p/task/$p/children" 2>/dev/null); do kill -KILL "$k" 2>/dev/null || true; done
+        kids=()
+        read -ra kids <"/proc/$p/task/$p/children" 2>/dev/null || true
+        for k in "${kids[@]}"; do kill -KILL "$k" 2>/dev/null || true; done
         kill -KILL "$p" 2>/dev/null || true
     done
     for p in "${launchers[@]}"; do wait "$p" 2>/dev/null || true; done
