@@ -48,6 +48,7 @@ b1
     need_net
     serve web1 hello-from-web1
     ip1=$(addr web1)
+    wait_for run_host ctr-exec web1 wget -qO- http://127.0.0.1/
     run_host ctr-run --rm busybox sh -c "ping -c 1 -W 2 $ip1 >/dev/null && wget -qO- http://$ip1/"
     assert_eq "$output" hello-from-web1
     run_host ctr-rm -f web1
@@ -66,6 +67,8 @@ b1
     in_host ip link set vout up
     nsenter -t "$outside" -n sh -c 'ip addr add 192.168.77.2/24 dev vin && ip link set vin up && ip link set lo up'
     serve pub1 published -p 8080:80
+    # (ctr-run -d returns once the server process runs; give it a moment to listen)
+    wait_for nsenter -t "$outside" -n timeout 2 wget -qO- http://192.168.77.1:8080/
     run_tool nsenter -t "$outside" -n timeout 5 wget -qO- http://192.168.77.1:8080/
     assert_eq "$output" published
     run_host ctr-rm -f pub1
@@ -93,6 +96,7 @@ b1
     need_net
     serve web2 shared-net
     pid=$(cat "$CTRKIT_STATE/containers/web2/pid")
+    wait_for run_host ctr-exec web2 wget -qO- http://127.0.0.1/
     run_host ctr-run --rm --network container:web2 busybox sh -c \
         'readlink /proc/self/ns/net; ip -4 -o addr show eth0; wget -qO- http://127.0.0.1/'
     assert_eq "$(printf '%s\n' "$output" | sed -n 1p)" "$(readlink "/proc/$pid/ns/net")"
