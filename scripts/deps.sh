@@ -41,6 +41,8 @@ gzip:gzip
 zstd:zstd
 setcap:libcap2-bin
 pkg-config:pkg-config
+pgrep:procps
+dash:dash
 '
 
 have() {
