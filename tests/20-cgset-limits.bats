@@ -247,3 +247,36 @@ for k in kids:
     run_tool --rc 1 cgset set "$g" -r nosuch.max=1
     assert_error cgset "controller nosuch is not available"
 }
+
+@test "io: --io-max and --io-weight land in io.max / blkio.throttle.*" {
+    require_root
+    local dev
+    dev=$(lsblk -dno MAJ:MIN,TYPE 2>/dev/null | awk '$2 == "disk" {print $1; exit}' | tr -d ' ')
+    [ -n "$dev" ] || skip "no block device on this machine"
+    local g="$TEST_CGROUP/io"
+    run_tool cgset create "$g" --parent-ok --io-max "$dev:wbps=1M,riops=500"
+    if [ "$MODE" = v2 ]; then
+        assert_match "$(cat "/sys/fs/cgroup/$g/io.max")" "^$dev rbps=max wbps=1048576 riops=500 wiops=max"
+    else
+        assert_eq "$(cat "/sys/fs/cgroup/blkio/$g/blkio.throttle.write_bps_device")" "$dev 1048576"
+        assert_eq "$(cat "/sys/fs/cgroup/blkio/$g/blkio.throttle.read_iops_device")" "$dev 500"
+    fi
+    # max removes the limit again
+    run_tool cgset set "$g" --io-max "$dev:wbps=max,riops=max"
+    if [ "$MODE" = v2 ]; then
+        assert_eq "$(cat "/sys/fs/cgroup/$g/io.max")" ""
+    else
+        assert_eq "$(cat "/sys/fs/cgroup/blkio/$g/blkio.throttle.write_bps_device")" ""
+    fi
+    # a weight where the kernel has one, else an error naming what is missing
+    local wfile
+    if [ "$MODE" = v2 ]; then wfile="/sys/fs/cgroup/$g/io.weight"; else wfile="/sys/fs/cgroup/blkio/$g/blkio.weight"; fi
+    [ -f "$wfile" ] || [ "$MODE" = v2 ] || wfile="/sys/fs/cgroup/blkio/$g/blkio.bfq.weight"
+    if [ -f "$wfile" ]; then
+        run_tool cgset set "$g" --io-weight 500
+        assert_match "$(cat "$wfile")" "(^|default )(500|59)$"
+    else
+        run_tool --rc 1 cgset set "$g" --io-weight 500
+        assert_error cgset "weight is not available"
+    fi
+}
