@@ -139,6 +139,11 @@ bridge() {
     show ctr-run -d --name web busybox sh -c 'mkdir /www && echo hello from web >/www/index.html && exec httpd -f -p 80 -h /www'
     ip=$(jq -r '.ips[0].address' "$CTRKIT_STATE/containers/web/net.json" | cut -d/ -f1)
     echo "web's address: $ip"
+    i=0 # (ctr-run -d returns once httpd runs; wait until it listens)
+    until ctr-exec web wget -qO- http://127.0.0.1/ >/dev/null 2>&1 || [ "$i" -ge 50 ]; do
+        sleep 0.1
+        i=$((i + 1))
+    done
     show ctr-run --rm busybox sh -c "ip -4 -o addr show eth0 && wget -qO- http://$ip/"
 }
 modes() {
