@@ -86,8 +86,7 @@ pub fn write_in_place(path: &Path, data: &str) -> Result<(), Error> {
             .create(true)
             .truncate(true)
             .open(path)?;
-        f.write_all(data.as_bytes())?;
-        f.sync_all()
+        f.write_all(data.as_bytes())
     })();
     res.map_err(|source| Error::Write {
         path: path.to_path_buf(),
