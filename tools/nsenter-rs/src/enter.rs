@@ -266,10 +266,9 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
         .get("PATH")
         .map(|p| p.to_os_string())
         .unwrap_or_else(|| process::DEFAULT_PATH.into());
-    let path = process::resolve(&cmd[0], &path_var, "")?;
     let entries = env.entries();
     process::reset_signals();
-    Err(process::exec(&path, &cmd, &entries))
+    Err(process::exec_search(&cmd, &path_var, &entries))
 }
 
 /// `--debug`: a private copy of the host's mounts with /proc of the target's pid namespace.

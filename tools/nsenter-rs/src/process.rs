@@ -47,15 +47,26 @@ pub fn block_signals() -> Result<(), Error> {
     })
 }
 
-/// Before exec'ing a user command: every signal back to its default action (SIGPIPE
-/// included, which Rust ignores) and an empty signal mask.
+/// Before exec'ing a user command: every signal back to its default action and an empty
+/// signal mask. Caught signals reset themselves at exec; only ignored ones (SIGPIPE, which
+/// Rust ignores, and whatever our own parent ignored) carry over, so just those are reset.
 pub fn reset_signals() {
+    let ignored = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find_map(|l| l.strip_prefix("SigIgn:"))
+                .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+        });
     for s in Signal::iterator() {
         if s == Signal::SIGKILL || s == Signal::SIGSTOP {
             continue;
         }
-        // SAFETY: installing SIG_DFL is async-signal-safe and we are single-threaded.
-        let _ = unsafe { signal::signal(s, SigHandler::SigDfl) };
+        let is_ignored = ignored.is_none_or(|m| m & (1u64 << (s as i32 - 1)) != 0);
+        if is_ignored || s == Signal::SIGPIPE {
+            // SAFETY: installing SIG_DFL is async-signal-safe and we are single-threaded.
+            let _ = unsafe { signal::signal(s, SigHandler::SigDfl) };
+        }
     }
     let _ = signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
 }
@@ -153,6 +164,43 @@ pub fn exec(path: &Path, args: &[OsString], env: &[OsString]) -> Error {
         },
         Ok(never) => match never {},
     }
+}
+
+/// Exec `cmd` like execvp: a name with a slash as is, else each `PATH` entry in turn.
+/// Returns only on failure: 127 when nowhere found, 126 when found but not executable.
+pub fn exec_search(cmd: &[OsString], path_var: &OsStr, env: &[OsString]) -> Error {
+    let name = &cmd[0];
+    if name.is_empty() {
+        return Error::NotFound {
+            cmd: String::new(),
+            where_: String::new(),
+        };
+    }
+    if name.as_bytes().contains(&b'/') {
+        return exec(Path::new(name), cmd, env);
+    }
+    let mut denied = None;
+    for dir in std::env::split_paths(path_var) {
+        let dir = if dir.as_os_str().is_empty() {
+            PathBuf::from(".")
+        } else {
+            dir
+        };
+        match exec(&dir.join(name), cmd, env) {
+            Error::Exec {
+                source: Errno::ENOENT | Errno::ENOTDIR,
+                ..
+            } => {}
+            e @ Error::Exec { .. } => {
+                denied.get_or_insert(e);
+            }
+            e => return e,
+        }
+    }
+    denied.unwrap_or_else(|| Error::NotFound {
+        cmd: name.to_string_lossy().into_owned(),
+        where_: format!(" (PATH {})", path_var.to_string_lossy()),
+    })
 }
 
 /// An environment as `K=V` entries, last assignment of a name winning.
