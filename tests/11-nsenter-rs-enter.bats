@@ -164,6 +164,12 @@ NS_IDS='for f in /proc/self/ns/*; do readlink "$f"; done'
     assert_eq "$(printf '%s\n' "$output" | awk '$1 == "CapEff:" {print $2}')" "00000000a80425fb"
     assert_eq "$(printf '%s\n' "$output" | awk '$1 == "CapBnd:" {print $2}')" "00000000a80425fb"
     assert_eq "$(printf '%s\n' "$output" | awk '$1 == "NoNewPrivs:" {print $2}')" "1"
+    # as another user (what ctr-exec --user does): the bounding set is the target's, and a
+    # non-root command has no effective capabilities, as in the container itself
+    run_tool nsenter-rs -t "$CPID" -a --caps=target -S 1000 -G 1000 cat /proc/self/status
+    assert_eq "$(printf '%s\n' "$output" | awk '$1 == "Uid:" {print $2}')" "1000"
+    assert_eq "$(printf '%s\n' "$output" | awk '$1 == "CapBnd:" {print $2}')" "00000000a80425fb"
+    assert_eq "$(printf '%s\n' "$output" | awk '$1 == "CapEff:" {print $2}')" "0000000000000000"
     # without it, nsenter's behaviour: our own (full) set
     run_tool nsenter-rs -t "$CPID" -a cat /proc/self/status
     assert_eq "$(printf '%s\n' "$output" | awk '$1 == "CapBnd:" {print $2}')" "$(awk '$1 == "CapBnd:" {print $2}' /proc/self/status)"
@@ -196,6 +202,21 @@ NS_IDS='for f in /proc/self/ns/*; do readlink "$f"; done'
     run_tool nsenter-rs -t "$CPID" -a --dry-run
     assert_contains "$output" "net:[$(stat -L -c %i "/proc/$CPID/ns/net")]"
     stop_container c-dry
+}
+
+@test "-c joins the target's cgroups" {
+    require_root
+    cg="$TEST_CGROUP/nsrs-target"
+    mkdir -p "/sys/fs/cgroup/pids/$cg"
+    sleep 300 3>&- &
+    p=$!
+    track_pid "$p"
+    echo "$p" >"/sys/fs/cgroup/pids/$cg/cgroup.procs"
+    run_tool nsenter-rs -t "$p" -c -u cat /proc/self/cgroup
+    out=$output
+    kill_tracked
+    rmdir "/sys/fs/cgroup/pids/$cg"
+    assert_match "$out" ":pids:/$cg"
 }
 
 @test "-e takes the target's environment; -S/-G set the ids" {
