@@ -188,6 +188,7 @@ cgroup_line() {
     run_tool cgset create "$g" --parent-ok --memory 64M --pids 40 --cpus 0.2
     cgset exec "$g" -- sh -c 'while :; do :; done' &
     track_pid $!
+    wait_pids "$g" 1
     run_tool cgset get --json "$g"
     assert_json '[has("memory_current_bytes", "memory_peak_bytes", "memory_max_bytes", "memory_oom_count",
         "memory_oom_kill_count", "cpu_usage_usec", "cpu_user_usec", "cpu_system_usec", "cpu_nr_periods",
