@@ -575,6 +575,7 @@ impl<'a> Extractor<'a> {
     ) -> Result<(), Error> {
         const BLK: usize = 4096;
         let mut off = 0u64;
+        let mut written_end = 0u64;
         let mut buf = std::mem::take(&mut self.buf);
         let res = (|| {
             loop {
@@ -599,6 +600,7 @@ impl<'a> Extractor<'a> {
                     if i > start {
                         file.write_all_at(&chunk[start..i], off + start as u64)
                             .map_err(|e| io_err(self.label, entry, "write", e))?;
+                        written_end = off + i as u64;
                     }
                 }
                 off += n as u64;

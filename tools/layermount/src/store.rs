@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::cli::Driver;
 use crate::error::{Error, IoContext};
-use common::state::{Lock, atomic_write};
+use common::state::Lock;
 
 #[derive(Debug, Clone)]
 pub struct Store {
@@ -218,7 +218,7 @@ impl Store {
     pub fn commit_layer(&self, tmp: TempDir, rec: &LayerRecord) -> Result<(), Error> {
         let hex = digest_hex(&rec.diff_id, "layer")?.to_string();
         let meta = tmp.path.join("layer.json");
-        atomic_write(&meta, &to_json(rec)?).ctx("write", &meta)?;
+        write_atomic(&meta, &to_json(rec)?)?;
         let dst = self.layer_dir(&hex);
         let src = tmp.keep();
         match fs::rename(&src, &dst) {
@@ -234,9 +234,6 @@ impl Store {
         let link = self.short_link(&rec.diff_id);
         let _ = fs::remove_file(&link);
         std::os::unix::fs::symlink(format!("../layer/{hex}/diff"), &link).ctx("create", &link)?;
-        if let Ok(d) = fs::File::open(self.root.join("layer")) {
-            let _ = d.sync_all();
-        }
         Ok(())
     }
 
@@ -285,9 +282,9 @@ impl Store {
         }
         let tmp = self.tempdir("image")?;
         let c = tmp.path.join("config.json");
-        atomic_write(&c, config).ctx("write", &c)?;
+        write_atomic(&c, config)?;
         let i = tmp.path.join("image.json");
-        atomic_write(&i, &to_json(rec)?).ctx("write", &i)?;
+        write_atomic(&i, &to_json(rec)?)?;
         let src = tmp.keep();
         match fs::rename(&src, &dst) {
             Ok(()) => Ok(()),
@@ -324,7 +321,7 @@ impl Store {
     /// Call with [`Store::lock_records`] held.
     pub fn write_refs(&self, refs: &BTreeMap<String, String>) -> Result<(), Error> {
         let p = self.root.join("refs.json");
-        atomic_write(&p, &to_json(refs)?).ctx("write", &p)
+        write_atomic(&p, &to_json(refs)?)
     }
 
     pub fn set_ref(&self, name: &str, id: &str) -> Result<(), Error> {
@@ -379,16 +376,9 @@ impl Store {
         read_json(&p)
     }
 
-    /// Temp file + rename, without fsync: the record is replaced whole, and what it holds
-    /// (where the container is mounted) does not outlive a reboot anyway.
     pub fn write_container(&self, rec: &ContainerRecord) -> Result<(), Error> {
         let p = self.container_dir(&rec.id).join("container.json");
-        let tmp = p.with_extension(format!("json.tmp.{}", std::process::id()));
-        fs::write(&tmp, to_json(rec)?).ctx("write", &tmp)?;
-        fs::rename(&tmp, &p).map_err(|e| {
-            let _ = fs::remove_file(&tmp);
-            Error::io("write", &p, e)
-        })
+        write_atomic(&p, &to_json(rec)?)
     }
 
     pub fn containers(&self) -> Result<Vec<ContainerRecord>, Error> {
@@ -400,6 +390,22 @@ impl Store {
         }
         Ok(out)
     }
+}
+
+/// Replace `path` whole (temp file + rename). No fsync: like `tar -x` and umoci, the store
+/// trades power-loss durability of the newest writes for speed; an interrupted process
+/// never leaves a partial file or layer under its final name.
+pub fn write_atomic(path: &Path, data: &[u8]) -> Result<(), Error> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = path.with_file_name(format!(".{name}.tmp.{}", std::process::id()));
+    fs::write(&tmp, data).ctx("write", &tmp)?;
+    fs::rename(&tmp, path).map_err(|e| {
+        let _ = fs::remove_file(&tmp);
+        Error::io("write", path, e)
+    })
 }
 
 pub fn list_dir(p: &Path) -> Result<Vec<String>, Error> {

@@ -58,7 +58,7 @@ pub fn run(store: &Store, a: MountArgs) -> Result<(), Error> {
                 Driver::Vfs => copy_layers(&lowers, &tmp.path.join("rootfs"), &a.container)?,
             }
             let meta = tmp.path.join("container.json");
-            common::state::atomic_write(&meta, &store::to_json(&rec)?).ctx("write", &meta)?;
+            store::write_atomic(&meta, &store::to_json(&rec)?)?;
             let src = tmp.keep();
             if let Err(e) = fs::rename(&src, &dir) {
                 let _ = fs::remove_dir_all(&src);

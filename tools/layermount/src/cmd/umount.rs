@@ -53,6 +53,7 @@ pub fn run(store: &Store, a: crate::cli::UmountArgs) -> Result<(), Error> {
 }
 
 pub fn rm_container(store: &Store, id: &str) -> Result<(), Error> {
+    let _lock = store.lock_shared()?;
     let _records = store.lock_records()?;
     let rec = store.read_container(id)?;
     if let Some(t) = &rec.target {
