@@ -27,6 +27,7 @@ skopeo:skopeo
 shellcheck:shellcheck
 newuidmap:uidmap
 /usr/lib/cni/bridge:containernetworking-plugins
+podman:podman
 qemu-system-x86_64:qemu-system-x86
 cpio:cpio
 depmod:kmod

@@ -86,6 +86,9 @@ struct Conf {
     subnet: Option<String>,
     #[serde(default)]
     runtime_config: RuntimeConfig,
+    /// Where netbridge keeps its state (as `$CTRKIT_ROOT`): runtimes such as Podman run
+    /// DEL from a cleanup process whose environment is not the ADD's.
+    data_dir: Option<PathBuf>,
     #[serde(rename = "cni.dev/valid-attachments")]
     valid_attachments: Option<Vec<Attachment>>,
 }
@@ -195,7 +198,14 @@ fn run(command: &str, input: &[u8]) -> Result<Option<Value>, CniError> {
             Ok(v)
         }
     };
-    let root = common::state::Dirs::from_env().root;
+    let root = conf
+        .data_dir
+        .clone()
+        .or_else(|| {
+            let d = conf.ipam.as_ref()?.get("dataDir")?.as_str()?;
+            (ipam_kind(&conf).ok()?.is_none()).then(|| PathBuf::from(d))
+        })
+        .unwrap_or_else(|| common::state::Dirs::from_env().root);
     match command {
         "ADD" | "CHECK" | "DEL" => {
             let e = Env {
