@@ -57,6 +57,12 @@ struct Spec {
     cmd: Vec<OsString>,
     /// unshare the cgroup namespace in the child after it was moved into its cgroup
     late_cgroup_ns: bool,
+    /// The parent has work to do before the child may run (maps, pins, cgroup, pidfile)
+    /// or must know when the command runs (--detach). Without it the child runs at once
+    /// and reports its own setup errors: two context switches less.
+    handshake: bool,
+    /// Our pid, for the child to check that we are still there.
+    parent: i32,
 }
 
 impl Spec {
@@ -242,6 +248,11 @@ impl Spec {
         let caps = Sets::uniform(&capset::container_set(cli.privileged, &add, &drop));
 
         let late_cgroup_ns = new.contains(&NsKind::Cgroup) && !cgroup_files.is_empty();
+        let handshake = new.contains(&NsKind::User)
+            || cli.pin.is_some()
+            || !cgroup_files.is_empty()
+            || cli.pidfile.is_some()
+            || cli.detach;
         Ok(Spec {
             plan: Plan {
                 rootfs,
@@ -275,6 +286,8 @@ impl Spec {
             pidfile: cli.pidfile,
             cmd: cli.cmd,
             late_cgroup_ns,
+            handshake,
+            parent: std::process::id() as i32,
         })
     }
 }
@@ -340,6 +353,12 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
     let child = Pid::from_raw(ret as i32);
     drop(sync_r);
     drop(err_w);
+    if !spec.handshake {
+        // the child reports its own setup errors; its status is ours
+        drop(sync_w);
+        drop(err_r);
+        return Ok(process::wait_forwarding(child, false));
+    }
 
     let mut undo = Undo::new();
     if let Err(e) = prepare_child(&spec, child, &mut undo) {
@@ -471,14 +490,19 @@ fn dry_run_report(spec: &Spec, json: bool) -> Result<i32, Error> {
 // ------------------------------------------------------------------------------ the child
 
 fn child_main(spec: Spec, sync_r: OwnedFd, err_w: OwnedFd) -> ! {
+    let handshake = spec.handshake;
     let err = match child_setup(spec, sync_r, &err_w) {
         Ok(never) => match never {},
         Err(e) => e,
     };
     use common::HasExitCode;
     let code = e_code(&err);
-    let line = format!("{code}\t{}\n", common::run::error_line(&err));
-    let _ = File::from(err_w).write_all(line.as_bytes());
+    let msg = common::run::error_line(&err);
+    if handshake {
+        let _ = File::from(err_w).write_all(format!("{code}\t{msg}\n").as_bytes());
+    } else {
+        eprintln!("{}: error: {msg}", common::run::tool_name());
+    }
     // SAFETY: _exit skips atexit handlers and stdio flushing shared with the parent.
     unsafe { libc::_exit(code) };
 
@@ -497,8 +521,19 @@ fn child_setup(
             .sys(|| "cannot set the parent-death signal".into())?;
     }
     // wait until the parent has written our maps, pins and cgroup
-    let mut buf = [0u8; 1];
-    if !matches!(File::from(sync_r).read(&mut buf), Ok(1)) {
+    let parent_alive = if spec.handshake {
+        let mut buf = [0u8; 1];
+        matches!(File::from(sync_r).read(&mut buf), Ok(1))
+    } else {
+        drop(sync_r);
+        // /proc is still the host's: our parent there is the pid the parent had
+        std::fs::read_to_string("/proc/self/stat").is_ok_and(|st| {
+            st.rsplit_once(')')
+                .and_then(|(_, rest)| rest.split_whitespace().nth(1).map(str::to_string))
+                .is_some_and(|ppid| ppid == spec.parent.to_string())
+        })
+    };
+    if !parent_alive {
         // the parent is gone before letting us run: run nothing
         // SAFETY: leaving without unwinding or flushing the parent's buffers.
         unsafe { libc::_exit(common::exit::CANNOT_RUN) };
