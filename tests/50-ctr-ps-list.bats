@@ -187,3 +187,23 @@ teardown() {
     run_tool ctr-ps --pid "ctrpsamb-$$-b"
     assert_eq "$output" "$RUNC_PID"
 }
+
+@test "the cgroup path names the runtime before runtime state: a runc container in .../libpod-ID.scope is podman's" {
+    require_root
+    require_cmd runc
+    # podman and docker are not run here; their cgroup naming is: a runc container placed
+    # in such a cgroup must be reported by the cgroup's name, with the id from the path
+    hex=$(printf '%s' "ctrps-$$" | sha256sum | cut -c1-64)
+    id="ctrps-pod-$$"
+    b=$(oci_bundle "$id" sleep 300)
+    jq --arg cg "/$TEST_CGROUP/libpod-$hex.scope" '.linux.cgroupsPath = $cg' "$b/config.json" >"$b/c"
+    mv "$b/c" "$b/config.json"
+    echo "runc $id" >>"$TEST_DIR/oci-ids"
+    runc run -d --bundle "$b" "$id" </dev/null >/dev/null 2>&1 3>&-
+    pid=$(runc state "$id" | jq -r .pid)
+    track_pid "$pid"
+    run_tool ctr-ps --json --filter "pid=$pid"
+    assert_json '.[0].runtime' podman
+    assert_json '.[0].id' "$hex"
+    assert_json '.[0].cgroup' "/$TEST_CGROUP/libpod-$hex.scope"
+}
