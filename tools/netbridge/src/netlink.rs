@@ -142,6 +142,21 @@ impl Netlink {
         }
     }
 
+    /// Every link in the namespace.
+    pub fn links(&mut self) -> io::Result<Vec<Link>> {
+        let replies = self.request(
+            RouteNetlinkMessage::GetLink(LinkMessage::default()),
+            NLM_F_DUMP,
+        )?;
+        Ok(replies
+            .into_iter()
+            .filter_map(|m| match m {
+                RouteNetlinkMessage::NewLink(m) => Some(link_of(m)),
+                _ => None,
+            })
+            .collect())
+    }
+
     /// Create a bridge, up, with an optional MTU. Fails with EEXIST if the name is taken.
     pub fn create_bridge(&mut self, name: &str, mtu: Option<u32>) -> io::Result<()> {
         let mut msg = LinkMessage::default();

@@ -681,6 +681,25 @@ pub fn gc(store: &Store, only: Option<&str>) -> Result<Vec<(String, Lease)>, Err
         if only.is_some_and(|o| o != net.name) {
             continue;
         }
+        // veths on the bridge that no lease names: an attach killed between creating the
+        // pair and recording the lease (a failing attach undoes its own)
+        if let Some(br) = nl
+            .link(&net.name)
+            .nl(|| format!("look up bridge '{}'", net.name))?
+        {
+            for l in nl.links().nl(|| "list links".into())? {
+                let ours = l.controller == Some(br.index)
+                    && l.kind.as_deref() == Some("veth")
+                    && l.name.starts_with("nb");
+                if ours && !net.leases.iter().any(|x| x.veth == l.name) {
+                    if let Err(e) = nl.delete_link(l.index) {
+                        if e.raw_os_error() != Some(libc::ENODEV) {
+                            errors.push(format!("cannot delete stray veth '{}': {e}", l.name));
+                        }
+                    }
+                }
+            }
+        }
         let dead = reclaim_dead(&mut nl, &mut net)?;
         if dead.is_empty() {
             continue;
