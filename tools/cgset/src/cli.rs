@@ -12,7 +12,10 @@ use common::parse::{CpuList, Size, parse_cpu_list, parse_duration, parse_size};
 /// is used on whichever hierarchy holds it. Also accepts libcgroup's form:
 /// `cgset -r memory.max=256M PATH`.
 #[derive(Debug, Parser)]
-#[command(subcommand_negates_reqs = true)]
+#[command(
+    subcommand_negates_reqs = true,
+    override_usage = "cgset [OPTIONS] <COMMAND>\n       cgset [OPTIONS] -r CONTROLLER.KEY=VALUE... PATH..."
+)]
 pub struct Cli {
     /// Where the cgroup hierarchies are mounted
     #[arg(long, value_name = "DIR", default_value = common::cgroup::DEFAULT_ROOT, global = true)]
