@@ -433,7 +433,12 @@ pub fn attach(store: &Store, ns: &NetNs, spec: AttachSpec) -> Result<Attached, E
 
     // Dead leases go first when they stand in the way: a crash never fills a subnet.
     let mut reclaimed = Vec::new();
-    let mut all = store.networks()?;
+    // (the other networks matter only for the host ports they publish)
+    let mut all = if spec.ports.is_empty() {
+        Vec::new()
+    } else {
+        store.networks()?
+    };
     if let Err(e) = check_ports(&all, &spec.ports) {
         reclaimed.extend(reclaim_dead(&mut nl, &mut net)?);
         for n in all.iter_mut() {
