@@ -155,7 +155,6 @@ undo_replay() {
     done <"$_d/.undo.todo"
     IFS=$_ifs
     [ "$_noglob" = 1 ] || set +f
-    rm -f "$_d/.undo.todo" "$_d/.undo.err"
     if [ -n "$_failed" ]; then
         # keep what still needs undoing, oldest first, for the next try
         printf '%s' "$_failed" | awk '{l[NR] = $0} END {for (i = NR; i > 0; i--) { sub(/^done\t/, "pending\t", l[i]); print l[i]; print "ok" }}' >"$_d/undo"
