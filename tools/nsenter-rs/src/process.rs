@@ -6,10 +6,11 @@ use std::ffi::{CString, OsStr, OsString};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicI32, Ordering};
 
 use nix::errno::Errno;
 use nix::sys::signal::{self, SigHandler, SigSet, SigmaskHow, Signal};
-use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+use nix::sys::wait::{WaitStatus, waitpid};
 use nix::unistd::Pid;
 
 use crate::error::{Error, IoContext};
@@ -71,32 +72,47 @@ pub fn reset_signals() {
     let _ = signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
 }
 
+/// The process forwarded signals go to (read by the signal handler).
+static FORWARD_TO: AtomicI32 = AtomicI32::new(0);
+
+extern "C" fn forward(sig: libc::c_int) {
+    let pid = FORWARD_TO.load(Ordering::Relaxed);
+    if pid > 0 {
+        // SAFETY: kill is async-signal-safe.
+        unsafe { libc::kill(pid, sig) };
+    }
+}
+
 /// Wait for `child`, passing on forwarded signals, and return its status in the shell's
 /// convention. With `reap_all` (the built-in init) every other child that exits is reaped
-/// too. The signals must be blocked ([`block_signals`]) before `child` was started.
+/// too. The signals must be blocked ([`block_signals`]) before `child` was started; here a
+/// handler that forwards them is installed and they are unblocked. The wait itself is a
+/// plain blocking `waitpid`, whose wake-up on the child's exit the scheduler hands over
+/// directly (a signal-based wait costs a scheduling round on a busy machine).
 pub fn wait_forwarding(child: Pid, reap_all: bool) -> i32 {
-    let set = wait_set();
+    FORWARD_TO.store(child.as_raw(), Ordering::Relaxed);
+    let action = signal::SigAction::new(
+        SigHandler::Handler(forward),
+        signal::SaFlags::empty(), // no SA_RESTART: waitpid returns EINTR, then waits again
+        SigSet::all(),
+    );
+    let mut set = SigSet::empty();
+    for s in FORWARDED {
+        // SAFETY: the handler only calls kill on a pid read from an atomic.
+        let _ = unsafe { signal::sigaction(s, &action) };
+        set.add(s);
+    }
+    let _ = signal::sigprocmask(SigmaskHow::SIG_UNBLOCK, Some(&set), None);
+    let who = if reap_all { Pid::from_raw(-1) } else { child };
     loop {
-        // reap first: SIGCHLD may have been merged with an earlier one
-        loop {
-            let who = if reap_all { Pid::from_raw(-1) } else { child };
-            match waitpid(who, Some(WaitPidFlag::WNOHANG)) {
-                Ok(WaitStatus::StillAlive) => break,
-                Ok(st @ (WaitStatus::Exited(pid, _) | WaitStatus::Signaled(pid, _, _))) => {
-                    if pid == child {
-                        return common::exit::from_wait_status(st);
-                    }
+        match waitpid(who, None) {
+            Ok(st @ (WaitStatus::Exited(pid, _) | WaitStatus::Signaled(pid, _, _))) => {
+                if pid == child {
+                    return common::exit::from_wait_status(st);
                 }
-                Ok(_) => {}
-                Err(Errno::EINTR) => {}
-                Err(_) => return common::exit::FAILURE,
             }
-        }
-        match set.wait() {
-            Ok(Signal::SIGCHLD) | Err(_) => {}
-            Ok(sig) => {
-                let _ = signal::kill(child, sig);
-            }
+            Ok(_) | Err(Errno::EINTR) => {}
+            Err(_) => return common::exit::FAILURE,
         }
     }
 }
