@@ -507,10 +507,9 @@ pub fn attach(store: &Store, ns: &NetNs, spec: AttachSpec) -> Result<Attached, E
             .nl(|| format!("add {ip}/{} to '{}'", net.subnet.prefix(), spec.ifname))?;
         cnl.set_up(eth.index)
             .nl(|| format!("bring '{}' up", spec.ifname))?;
-        if let Some(lo) = cnl.link("lo").nl(|| "look up 'lo'".into())? {
-            cnl.set_up(lo.index)
-                .nl(|| format!("bring 'lo' up in {netns_name}"))?;
-        }
+        // lo is interface 1 in every network namespace
+        cnl.set_up(1)
+            .nl(|| format!("bring 'lo' up in {netns_name}"))?;
         if spec.default_route && !net.internal {
             match cnl.add_route(Ipv4Addr::UNSPECIFIED, 0, Some(net.gateway), Some(eth.index)) {
                 Ok(()) => {}
