@@ -118,7 +118,8 @@ cpus() {
         a=$(cat "$(cg cpuacct spin)/cpuacct.usage")
         sleep 2
         b=$(cat "$(cg cpuacct spin)/cpuacct.usage")
-        echo "a busy loop used $(((b - a) / 1000000)) ms of CPU in 2000 ms"
+        echo "a busy loop used $(((b - a) / 1000000)) ms of CPU in 2000 ms," \
+            "throttled $(awk '$1 == "nr_throttled" {print $2}' "$d/cpu.stat") times by the quota"
     else
         sh_show "cat $d/cpu.max"
     fi
