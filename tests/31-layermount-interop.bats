@@ -126,6 +126,14 @@ etc/one"
     assert_eq "$output" "127
 128
 f1-deleted"
+    # the mount(2) fallback fits 128 layers in one option page thanks to short layer links
+    run_tool unshare -m --propagation private bash -euc "
+        CTRKIT_OVERLAY_LEGACY=1 layermount mount many:128 '$MNT' --container many >/dev/null
+        findmnt -n -o OPTIONS '$MNT' | grep -o 'lowerdir=l/[0-9a-f]*' | head -1 | wc -l
+        ls '$MNT/files' | wc -l
+        layermount umount many"
+    assert_eq "$output" "1
+127"
 }
 
 @test "file capabilities, device nodes, fifos and sparse files survive import" {

@@ -21,6 +21,9 @@ pub struct OverlaySpec<'a> {
 }
 
 pub fn mount_overlay(spec: &OverlaySpec, target: &Path) -> Result<(), Error> {
+    if std::env::var_os("CTRKIT_OVERLAY_LEGACY").is_some_and(|v| v == "1") {
+        return mount_legacy(spec, target);
+    }
     match mount_new_api(spec, target) {
         Ok(()) => Ok(()),
         Err((e, msg))

@@ -146,6 +146,8 @@ impl Store {
             let p = root.join(sub);
             fs::create_dir_all(&p).ctx("create", &p)?;
         }
+        // absolute, so paths stay valid across the legacy mount's chdir
+        let root = fs::canonicalize(&root).ctx("resolve", &root)?;
         Ok(Store { root })
     }
 
