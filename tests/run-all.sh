@@ -20,7 +20,10 @@ count_fail() { failed=$((failed + 1)); echo "FAILED: $*"; }
 stage "lint"
 cargo fmt --all --check || count_fail "cargo fmt --check"
 cargo clippy --workspace --all-targets --quiet -- -D warnings || count_fail "cargo clippy"
-mapfile -t shfiles < <(ls scripts/* tests/*.sh tests/vm/*.sh bench/*.sh 2>/dev/null | grep -v '\.md$')
+shfiles=()
+for f in scripts/* tests/*.sh tests/vm/*.sh bench/*.sh; do
+    [ -f "$f" ] && shfiles+=("$f")
+done
 if [ ${#shfiles[@]} -gt 0 ]; then
     shellcheck -x "${shfiles[@]}" || count_fail "shellcheck"
 fi

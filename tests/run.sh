@@ -18,7 +18,9 @@ cd "$here/.." || exit 1
 
 files=("$@")
 if [ ${#files[@]} -eq 0 ]; then
-    mapfile -t files < <(ls tests/[0-9]*.bats | grep -v '/99-leak-demo.bats$')
+    for f in tests/[0-9]*.bats; do
+        [ "$f" = tests/99-leak-demo.bats ] || files+=("$f")
+    done
 fi
 
 run_id=$$-$(date +%s)
@@ -30,7 +32,7 @@ export CTRKIT_LEAKCHECK_TOKEN="ctrkit-leakcheck-$run_id"
 snap_mounts() { awk '{print $5, $9}' /proc/self/mountinfo | sort; }
 snap_links() { ip -o link show 2>/dev/null | awk -F': ' '{print $2}' | sed 's/@.*//' | sort; }
 snap_netns() { ip netns list 2>/dev/null | awk '{print $1}' | sort; }
-snap_pids() { ls /proc | grep -E '^[0-9]+$' | sort; }
+snap_pids() { find /proc -maxdepth 1 -name '[0-9]*' -printf '%f\n' | sort; }
 
 mounts_before=$(snap_mounts)
 links_before=$(snap_links)
@@ -56,13 +58,13 @@ while read -r p; do
     [ "$p" = "$$" ] && continue
     mark=''
     if tr '\0' '\n' 2>/dev/null <"/proc/$p/environ" | grep -q "^$CTRKIT_LEAKCHECK_TOKEN="; then
-        mark=env
+        mark='env'
     elif grep -q "$CTRKIT_TEST_CGROUP" "/proc/$p/cgroup" 2>/dev/null; then
-        mark=cgroup
+        mark='cgroup'
     elif [ -n "$(tr -d '\0' 2>/dev/null <"/proc/$p/cmdline")" ] &&
         [ "$(readlink "/proc/$p/ns/pid" 2>/dev/null)" != "$my_pidns" ] &&
         [ -n "$(readlink "/proc/$p/ns/pid" 2>/dev/null)" ]; then
-        mark=pidns
+        mark='pidns'
     fi
     [ -n "$mark" ] || continue
     # skip our own pipeline (subshells of this script)

@@ -120,7 +120,11 @@ fn command_section(page: &mut String, sub: &clap::Command, prefix: &str) {
     sub.build();
     page.push_str(&format!(".SS \"{full}\"\n"));
     let usage = sub.render_usage().to_string();
-    let usage = usage.strip_prefix("Usage: ").unwrap_or(&usage).trim().to_string();
+    let usage = usage
+        .strip_prefix("Usage: ")
+        .unwrap_or(&usage)
+        .trim()
+        .to_string();
     page.push_str(&format!(".B {}\n.PP\n", roff_escape(&usage)));
     if let Some(about) = sub.get_long_about().or(sub.get_about()) {
         for para in about.to_string().split("\n\n") {

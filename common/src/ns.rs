@@ -9,7 +9,9 @@ use std::path::PathBuf;
 use crate::parse::ParseError;
 
 /// A namespace type, named as in `/proc/PID/ns/` and util-linux.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, clap::ValueEnum, serde::Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, clap::ValueEnum, serde::Serialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum NsKind {
     User,
@@ -101,7 +103,9 @@ pub fn parse_ns_list(s: &str) -> Result<Vec<NsKind>, ParseError> {
     for part in s.split(',') {
         let k: NsKind = part.parse()?;
         if kinds.contains(&k) {
-            return Err(ParseError::new(format!("namespace type '{part}' given twice")));
+            return Err(ParseError::new(format!(
+                "namespace type '{part}' given twice"
+            )));
         }
         kinds.push(k);
     }
@@ -136,7 +140,11 @@ pub fn parse_proc_cgroup(text: &str) -> Vec<CgroupEntry> {
                 .map(str::to_string)
                 .collect();
             let path = it.next()?.to_string();
-            Some(CgroupEntry { hierarchy, controllers, path })
+            Some(CgroupEntry {
+                hierarchy,
+                controllers,
+                path,
+            })
         })
         .collect()
 }
@@ -154,9 +162,17 @@ mod tests {
 
     #[test]
     fn kinds_parse() {
-        assert_eq!(parse_ns_list("pid,mnt").unwrap(), vec![NsKind::Pid, NsKind::Mnt]);
+        assert_eq!(
+            parse_ns_list("pid,mnt").unwrap(),
+            vec![NsKind::Pid, NsKind::Mnt]
+        );
         assert_eq!("mount".parse::<NsKind>().unwrap(), NsKind::Mnt);
-        assert!(parse_ns_list("pid,bogus").unwrap_err().to_string().contains("bogus"));
+        assert!(
+            parse_ns_list("pid,bogus")
+                .unwrap_err()
+                .to_string()
+                .contains("bogus")
+        );
         assert!(parse_ns_list("pid,pid").is_err());
         assert!(parse_ns_list("").is_err());
     }

@@ -53,7 +53,10 @@ impl Table {
         S: Into<String>,
     {
         Table {
-            headers: headers.into_iter().map(|h| h.into().to_uppercase()).collect(),
+            headers: headers
+                .into_iter()
+                .map(|h| h.into().to_uppercase())
+                .collect(),
             rows: Vec::new(),
         }
     }

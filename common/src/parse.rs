@@ -78,13 +78,19 @@ pub fn parse_size(s: &str) -> Result<Size, ParseError> {
         "t" => 40,
         "p" => 50,
         "e" => 60,
-        _ => return err(format!("'{s}' has an unknown unit '{unit}' (use k, M, G, T, P)")),
+        _ => {
+            return err(format!(
+                "'{s}' has an unknown unit '{unit}' (use k, M, G, T, P)"
+            ));
+        }
     };
     let mut parts = num.split('.');
     let int = parts.next().unwrap_or("");
     let frac = parts.next();
     if parts.next().is_some() {
-        return err(format!("'{s}' is not a number: more than one decimal point"));
+        return err(format!(
+            "'{s}' is not a number: more than one decimal point"
+        ));
     }
     if int.is_empty() || frac == Some("") {
         return err(format!("'{s}' is not a number"));
@@ -100,7 +106,9 @@ pub fn parse_size(s: &str) -> Result<Size, ParseError> {
         if frac.len() > 18 {
             return err(format!("'{s}' has too many decimal places"));
         }
-        let frac_v: u128 = frac.parse().map_err(|_| ParseError(format!("'{s}' is not a number")))?;
+        let frac_v: u128 = frac
+            .parse()
+            .map_err(|_| ParseError(format!("'{s}' is not a number")))?;
         let scale = 10u128.pow(frac.len() as u32);
         let part = frac_v * mult;
         if part % scale != 0 && shift == 0 {
@@ -136,8 +144,7 @@ pub fn human_bytes(b: u64) -> String {
     } else if v >= 100.0 {
         format!("{v:.0}{}", UNITS[i])
     } else {
-        format!("{:.1}{}", v, UNITS[i])
-            .replace(".0", "")
+        format!("{:.1}{}", v, UNITS[i]).replace(".0", "")
     }
 }
 
@@ -200,7 +207,9 @@ pub fn parse_cpu_list(s: &str) -> Result<CpuList, ParseError> {
     }
     let num = |p: &str| -> Result<u32, ParseError> {
         if p.is_empty() || !p.chars().all(|c| c.is_ascii_digit()) {
-            return err(format!("'{s}' is not a CPU list: '{p}' is not a number (expected e.g. 0-3,6)"));
+            return err(format!(
+                "'{s}' is not a CPU list: '{p}' is not a number (expected e.g. 0-3,6)"
+            ));
         }
         match p.parse::<u32>() {
             Ok(n) if n <= MAX_CPU => Ok(n),
@@ -231,14 +240,19 @@ pub fn parse_container_name(s: &str) -> Result<String, ParseError> {
     match chars.next() {
         None => return err("empty container name"),
         Some(c) if !c.is_ascii_alphanumeric() => {
-            return err(format!("'{s}' is not a valid container name: it must start with a letter or digit"));
+            return err(format!(
+                "'{s}' is not a valid container name: it must start with a letter or digit"
+            ));
         }
         _ => {}
     }
     if s.len() > 128 {
-        return err(format!("container name '{s}' is longer than 128 characters"));
+        return err(format!(
+            "container name '{s}' is longer than 128 characters"
+        ));
     }
-    if let Some(bad) = chars.find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))) {
+    if let Some(bad) = chars.find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-')))
+    {
         return err(format!(
             "'{s}' is not a valid container name: '{bad}' is not allowed (use letters, digits, _ . -)"
         ));
@@ -282,13 +296,36 @@ mod tests {
 
     #[test]
     fn bad_sizes() {
-        for s in ["-1M", "1.5.5G", "", "  ", "abc", "12Q", "1.", ".5G", "1.5", "99999999999999999999999", "16E", "1e3"] {
+        for s in [
+            "-1M",
+            "1.5.5G",
+            "",
+            "  ",
+            "abc",
+            "12Q",
+            "1.",
+            ".5G",
+            "1.5",
+            "99999999999999999999999",
+            "16E",
+            "1e3",
+        ] {
             let e = parse_size(s).expect_err(s);
             assert!(!e.to_string().is_empty(), "{s}");
         }
         assert!(parse_size("-1M").unwrap_err().to_string().contains("-1M"));
-        assert!(parse_size("1.5.5G").unwrap_err().to_string().contains("decimal point"));
-        assert!(parse_size("99999999999999999999999").unwrap_err().to_string().contains("too large"));
+        assert!(
+            parse_size("1.5.5G")
+                .unwrap_err()
+                .to_string()
+                .contains("decimal point")
+        );
+        assert!(
+            parse_size("99999999999999999999999")
+                .unwrap_err()
+                .to_string()
+                .contains("too large")
+        );
         assert!(parse_bytes("max").is_err());
     }
 
@@ -300,7 +337,12 @@ mod tests {
         for s in ["", "10", "-1s", "1x", "1.5.5s"] {
             assert!(parse_duration(s).is_err(), "{s}");
         }
-        assert!(parse_duration("10").unwrap_err().to_string().contains("no unit"));
+        assert!(
+            parse_duration("10")
+                .unwrap_err()
+                .to_string()
+                .contains("no unit")
+        );
     }
 
     #[test]
@@ -310,10 +352,25 @@ mod tests {
         assert_eq!(l.to_string(), "0-3,6");
         assert_eq!(parse_cpu_list("5,1,2,3").unwrap().to_string(), "1-3,5");
         assert_eq!(parse_cpu_list("0").unwrap().to_string(), "0");
-        for s in ["", "0-", "-1", "3-1", "a", "1,,2", "0-99999999999", "70000", "1-2-3"] {
+        for s in [
+            "",
+            "0-",
+            "-1",
+            "3-1",
+            "a",
+            "1,,2",
+            "0-99999999999",
+            "70000",
+            "1-2-3",
+        ] {
             assert!(parse_cpu_list(s).is_err(), "{s}");
         }
-        assert!(parse_cpu_list("3-1").unwrap_err().to_string().contains("backwards"));
+        assert!(
+            parse_cpu_list("3-1")
+                .unwrap_err()
+                .to_string()
+                .contains("backwards")
+        );
     }
 
     #[test]

@@ -52,7 +52,11 @@ impl Outcome for i32 {
 ///
 /// `man_template` is the tool's `man/TOOL.1.in`; the hidden `--generate man|bash|zsh|fish`
 /// renders the man page or a completion script from the same clap definitions as `--help`.
-pub fn run<C, T, E>(tool: &'static str, man_template: &'static str, f: impl FnOnce(C) -> Result<T, E>) -> !
+pub fn run<C, T, E>(
+    tool: &'static str,
+    man_template: &'static str,
+    f: impl FnOnce(C) -> Result<T, E>,
+) -> !
 where
     C: clap::Parser,
     T: Outcome,

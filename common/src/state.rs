@@ -58,7 +58,10 @@ impl Dirs {
 /// Write `data` to `path` atomically: a temp file in the same folder, fsync, rename,
 /// then fsync the folder. Readers see the old content or the new, never a part.
 pub fn atomic_write(path: &Path, data: &[u8]) -> io::Result<()> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     let name = path
         .file_name()
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "path has no file name"))?;
@@ -168,7 +171,10 @@ mod tests {
 
     #[test]
     fn container_dir_layout() {
-        let d = Dirs { root: "/r".into(), state_dir: "/s".into() };
+        let d = Dirs {
+            root: "/r".into(),
+            state_dir: "/s".into(),
+        };
         assert_eq!(d.container_dir("web"), PathBuf::from("/s/containers/web"));
     }
 }

@@ -31,8 +31,10 @@ impl Undo {
         F: FnOnce() -> Result<(), E> + 'static,
         E: fmt::Display,
     {
-        self.actions
-            .push((what.into(), Box::new(move || f().map_err(|e| e.to_string()))));
+        self.actions.push((
+            what.into(),
+            Box::new(move || f().map_err(|e| e.to_string())),
+        ));
     }
 
     pub fn is_empty(&self) -> bool {
