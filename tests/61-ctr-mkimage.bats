@@ -86,3 +86,12 @@ teardown() { ctr_teardown; }
     assert_error layermount "/no/such/archive"
     rm -rf "$TEST_DIR/loadme"
 }
+
+@test "ctr-run makes the default image on first use, when the store has no busybox" {
+    need_run
+    export CTRKIT_ROOT=$TEST_DIR/fresh-root
+    run_tool ctr-run --rm --network none busybox sh -c 'echo first-use'
+    assert_eq "$output" first-use
+    run_tool layermount inspect busybox --json
+    assert_contains "$(printf '%s' "$output" | jq -r '.history[0].created_by')" "mkimage-busybox: busybox"
+}
