@@ -22,6 +22,9 @@ setup() {
 
 teardown() {
     ctrkit_teardown
+    if [ -f "$TEST_DIR/podman-dir" ]; then
+        rm -rf "$(cat "$TEST_DIR/podman-dir")" "$TEST_DIR/podman-dir"
+    fi
     for c in $(layermount containers --json 2>/dev/null | jq -r '.[].id' 2>/dev/null); do
         layermount rm-container "$c" || true
     done
@@ -165,4 +168,30 @@ fifo
 104857605
 1
 tail"
+}
+
+@test "interop: podman load accepts 'layermount save' in both formats" {
+    require_cmd podman
+    layermount import "$TEST_DIR/oci" --name podman/three:v1 >/dev/null
+    layermount save podman/three:v1 -o "$TEST_DIR/p-oci.tar"
+    layermount save podman/three:v1 --format docker -o "$TEST_DIR/p-docker.tar"
+    # podman wants a runroot shorter than 50 characters
+    p=$(mktemp -d /tmp/lm-podman.XXXXXX)
+    echo "$p" >"$TEST_DIR/podman-dir"
+    mkdir -p "$p/tmp"
+    printf '[storage]\ndriver = "vfs"\ngraphroot = "%s/graph"\nrunroot = "%s/run"\n' "$p" "$p" >"$p/storage.conf"
+    printf '[engine]\nevents_logger = "file"\nevents_logfile_path = "%s/events.log"\ntmp_dir = "%s/tmp"\ncgroup_manager = "cgroupfs"\n' \
+        "$p" "$p" >"$p/containers.conf"
+    export CONTAINERS_STORAGE_CONF="$p/storage.conf" CONTAINERS_CONF="$p/containers.conf"
+    pm=(unshare -m --propagation private podman --root "$p/graph" --runroot "$p/run")
+    run_tool "${pm[@]}" load -i "$TEST_DIR/p-oci.tar"
+    assert_contains "$output" "Loaded image"
+    run_tool "${pm[@]}" images --format '{{.Repository}}:{{.Tag}}'
+    assert_eq "$output" "localhost/podman/three:v1"
+    run_tool "${pm[@]}" rmi -a -f
+    run_tool "${pm[@]}" load -i "$TEST_DIR/p-docker.tar"
+    run_tool "${pm[@]}" image inspect localhost/podman/three:v1 --format '{{len .RootFS.Layers}} {{.Config.WorkingDir}}'
+    assert_eq "$output" "3 /data"
+    "${pm[@]}" rmi -a -f >/dev/null 2>&1 || true
+    rm -rf "$p"
 }
