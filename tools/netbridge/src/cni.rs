@@ -117,7 +117,6 @@ struct Attachment {
 }
 
 struct Env {
-    command: String,
     container_id: String,
     netns: String,
     ifname: String,
@@ -130,7 +129,6 @@ fn env(k: &str) -> String {
 
 /// Run the plugin and exit: 0 with the result on stdout, or 1 with the error object.
 pub fn main() -> ! {
-    let _ = common::run::tool_name();
     let mut input = Vec::new();
     let command = env("CNI_COMMAND");
     // VERSION and STATUS may come without stdin content; never block on a terminal.
@@ -209,7 +207,6 @@ fn run(command: &str, input: &[u8]) -> Result<Option<Value>, CniError> {
     match command {
         "ADD" | "CHECK" | "DEL" => {
             let e = Env {
-                command: command.to_string(),
                 container_id: need("CNI_CONTAINERID")?,
                 netns: if command == "DEL" {
                     env("CNI_NETNS")
@@ -476,7 +473,6 @@ fn del(conf: &Conf, input: &[u8], e: &Env, root: &std::path::Path) -> Result<(),
             )?;
         }
     }
-    let _ = &e.command;
     Ok(())
 }
 
