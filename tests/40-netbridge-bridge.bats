@@ -74,6 +74,17 @@ make_outside() {
     # the host ends are on the bridge
     run_tool "${H[@]}" ip -j link show master nb0
     assert_json 'length' 2
+    # --json: a CNI-shaped result describing what is really there
+    c3=$(new_ctr)
+    run_tool "${H[@]}" netbridge attach "$c3" --bridge nb0 --json
+    assert_json '[.interfaces[].name] | .[0]' nb0
+    assert_json '.interfaces[2].sandbox' "/proc/$c3/ns/net"
+    assert_json '.ips[0].gateway' 10.88.0.1
+    assert_json '.routes[0].dst' 0.0.0.0/0
+    addr=$(jq -r '.ips[0].address' <<<"$output")
+    assert_eq "$addr" "$(nsenter -t "$c3" -n ip -j addr show dev eth0 | jq -r '.[0].addr_info[] | select(.family=="inet") | "\(.local)/\(.prefixlen)"')"
+    assert_eq "$(jq -r '.interfaces[2].mac' <<<"$output")" "$(nsenter -t "$c3" -n ip -j link show dev eth0 | jq -r '.[0].address')"
+    assert_eq "$(jq -r '.interfaces[1].name' <<<"$output")" "$("${H[@]}" ip -j link show master nb0 | jq -r --arg m "$(jq -r '.interfaces[1].mac' <<<"$output")" '.[] | select(.address==$m) | .ifname')"
 }
 
 @test "masquerade reaches the outside world; a published port is reached from outside and from the host" {
