@@ -116,7 +116,7 @@ teardown() {
     run_tool unshare -fp --mount-proc "$CTRKIT_BIN/ctr-ps" --json
     assert_json length 0
     run_tool unshare -fp --mount-proc --kill-child sh -c \
-        "unshare -fp --mount-proc --kill-child sleep 300 & sleep 0.5; '$CTRKIT_BIN/ctr-ps' --json; kill \$!"
+        "unshare -fp --mount-proc --kill-child sleep 300 >/dev/null 3>&- & sleep 0.5; '$CTRKIT_BIN/ctr-ps' --json; kill -KILL \$!"
     assert_json length 1
     assert_json '.[0].command' "sleep 300"
     # and a filter that matches nothing lists nothing
@@ -206,4 +206,20 @@ teardown() {
     assert_json '.[0].runtime' podman
     assert_json '.[0].id' "$hex"
     assert_json '.[0].cgroup' "/$TEST_CGROUP/libpod-$hex.scope"
+}
+
+@test "without root: exit 0, its own user's containers, a note on stderr that the rest needs root" {
+    require_root
+    start_unshare -fp --mount-proc -- sleep 300
+    nobody=(setpriv --reuid=65534 --regid=65534 --clear-groups)
+    "${nobody[@]}" test -x "$CTRKIT_BIN/ctr-ps" || skip "nobody cannot run $CTRKIT_BIN/ctr-ps"
+    run_tool "${nobody[@]}" "$CTRKIT_BIN/ctr-ps" --json
+    assert_contains "$stderr" "ctr-ps: warning: not root"
+    assert_contains "$stderr" "need root"
+    assert_json "[.[] | select(.pid == $CTR_PID)] | length" 0
+    # nobody's own container (a user namespace it made) is listed
+    # (unshare --fork ignores SIGTERM: SIGKILL it, and --kill-child takes the sleep along)
+    run_tool "${nobody[@]}" sh -c "unshare -Ur --fork --kill-child sleep 300 >/dev/null 3>&- & sleep 0.5; '$CTRKIT_BIN/ctr-ps' --json; kill -KILL \$!"
+    # (unshare made the user namespace and stays in it: it is that container's init)
+    assert_json '[.[] | select((.command | endswith("sleep 300")) and .namespaces == ["user"])] | length' 1
 }
