@@ -195,3 +195,21 @@ gone"
 got TERM"
     no_leftovers sig
 }
+
+@test "detached: a command not found is 127, at once or as the container's recorded status" {
+    need_run
+    run_tool --rc any ctr-run -d --network none --name nf busybox /no/such/command
+    if [ "$status" -eq 0 ]; then
+        # the container had started (its pid was written) before exec failed
+        wait_for test -f "$CTRKIT_STATE/containers/nf/exit"
+        run_tool ctr-inspect nf
+        assert_json .exit_code 127
+        run_tool ctr-logs nf
+        assert_contains "$output" "/no/such/command"
+        run_tool ctr-rm nf
+    else
+        assert_eq "$status" 127
+        assert_error ctr-run "/no/such/command"
+    fi
+    no_leftovers nf
+}
