@@ -106,10 +106,10 @@ undo_add() {
     for _a in "$@"; do
         case $_a in *"$TAB"* | *"$NL"*) die "undo log: tab or newline in '$_a'" ;; esac
     done
-    (
-        IFS=$TAB
-        printf 'pending\t%s\n' "$*"
-    ) >>"$_d/undo"
+    _ifs=$IFS
+    IFS=$TAB # "$*" joins the fields with tabs
+    printf 'pending\t%s\n' "$*" >>"$_d/undo"
+    IFS=$_ifs
 }
 
 # undo_ok DIR : the step recorded last succeeded
