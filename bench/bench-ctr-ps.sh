@@ -22,6 +22,7 @@ tmp=$(mktemp -d /tmp/bench-ctr-ps.XXXXXX)
 launchers=()
 cleanup() {
     local p k kids
+    exec 2>/dev/null # no "Killed" job notices for the containers
     for p in "${launchers[@]}"; do
         # the init first (its pid namespace dies with it), then the launcher
         kids=()
