@@ -112,12 +112,30 @@ fn usage_error(e: clap::Error) -> i32 {
             exit::USAGE
         }
         _ => {
-            let rendered = e.render().to_string();
-            let first = rendered.lines().next().unwrap_or("invalid usage");
-            let msg = first.strip_prefix("error: ").unwrap_or(first);
-            eprintln!("{}: error: {}", tool_name(), msg);
+            eprintln!(
+                "{}: error: {}",
+                tool_name(),
+                usage_line(&e.render().to_string())
+            );
             exit::USAGE
         }
+    }
+}
+
+/// clap's message on one line: its first paragraph (the error and, for missing
+/// arguments, the indented list of them), without the usage and tips that follow.
+fn usage_line(rendered: &str) -> String {
+    let para: Vec<&str> = rendered
+        .lines()
+        .take_while(|l| !l.trim().is_empty())
+        .map(str::trim)
+        .collect();
+    let line = para.join(" ");
+    let line = line.strip_prefix("error: ").unwrap_or(&line).to_string();
+    if line.is_empty() {
+        "invalid usage".to_string()
+    } else {
+        line
     }
 }
 
@@ -181,6 +199,19 @@ mod tests {
         assert_eq!(
             error_line(&e),
             "cannot read /x: No such file or directory (os error 2)"
+        );
+    }
+
+    #[test]
+    fn usage_errors_keep_the_missing_argument_names() {
+        let rendered = "error: the following required arguments were not provided:\n  <IMAGE>\n  <TARGET>\n\nUsage: layermount mount <IMAGE> <TARGET>\n\nFor more information, try '--help'.\n";
+        assert_eq!(
+            usage_line(rendered),
+            "the following required arguments were not provided: <IMAGE> <TARGET>"
+        );
+        assert_eq!(
+            usage_line("error: unexpected argument '--x' found\n\n  tip: ...\n"),
+            "unexpected argument '--x' found"
         );
     }
 
