@@ -213,3 +213,52 @@ got TERM"
     fi
     no_leftovers nf
 }
+
+# an image whose config has an Entrypoint, a Cmd, a WorkingDir, a User and an Env of its own
+make_ep_image() {
+    local o=$TEST_DIR/ep-oci m c new
+    rm -rf "$o"
+    mkimage-busybox --busybox /bin/busybox -o "$o" >/dev/null
+    m=$o/blobs/sha256/$(jq -r '.manifests[0].digest' "$o/index.json" | cut -d: -f2)
+    c=$o/blobs/sha256/$(jq -r .config.digest "$m" | cut -d: -f2)
+    jq -c '.config += {Entrypoint: ["echo", "ep"], Cmd: ["default", "args"], WorkingDir: "/tmp",
+        User: "1000", Env: (.config.Env + ["FROM_IMAGE=yes"])}' "$c" >"$TEST_DIR/cfg"
+    new=$(sha256sum "$TEST_DIR/cfg" | cut -d' ' -f1)
+    mv "$TEST_DIR/cfg" "$o/blobs/sha256/$new"
+    jq -c --arg d "sha256:$new" --argjson s "$(stat -c %s "$o/blobs/sha256/$new")" \
+        '.config.digest = $d | .config.size = $s' "$m" >"$TEST_DIR/man"
+    new=$(sha256sum "$TEST_DIR/man" | cut -d' ' -f1)
+    mv "$TEST_DIR/man" "$o/blobs/sha256/$new"
+    jq -c --arg d "sha256:$new" --argjson s "$(stat -c %s "$o/blobs/sha256/$new")" \
+        '.manifests[0].digest = $d | .manifests[0].size = $s' "$o/index.json" >"$TEST_DIR/idx"
+    mv "$TEST_DIR/idx" "$o/index.json"
+    ctr-load --name ep-image "$o" >/dev/null
+}
+
+@test "image defaults: Entrypoint + Cmd, COMMAND replaces Cmd, --entrypoint drops both; WorkingDir, User, Env" {
+    need_run
+    make_ep_image
+    run_tool ctr-run --rm --network none ep-image
+    assert_eq "$output" "ep default args"
+    run_tool ctr-run --rm --network none ep-image mine
+    assert_eq "$output" "ep mine"
+    run_tool ctr-run --rm --network none --entrypoint /bin/sh ep-image -c 'pwd; id -u; echo $FROM_IMAGE'
+    assert_eq "$output" "/tmp
+1000
+yes"
+    # -u and -w win over the image's; the second run uses the defaults kept for the image ID
+    run_tool ctr-run --rm --network none -u 0 -w / --entrypoint /bin/sh ep-image -c 'pwd; id -u'
+    assert_eq "$output" "/
+0"
+    run_tool ctr-run -d --network none --name epi ep-image
+    wait_for test -f "$CTRKIT_STATE/containers/epi/exit"
+    run_tool ctr-inspect epi
+    assert_json '.config.cmd | join(" ")' "echo ep default args"
+    assert_json '.config.user' 1000
+    assert_json '.config.detach' true
+    assert_json '.config.created | test("^20[0-9-]+T[0-9:]+Z$")' true
+    run_tool ctr-logs epi
+    assert_eq "$output" "ep default args"
+    run_tool ctr-rm epi
+    no_leftovers epi
+}
