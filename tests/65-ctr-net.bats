@@ -25,6 +25,10 @@ addr() {
     jq -r '.ips[0].address' "$CTRKIT_STATE/containers/$1/net.json" | cut -d/ -f1
 }
 
+outside_ready() { # PID : it has left the test host's network namespace
+    [ "$(readlink "/proc/$1/ns/net")" != "$(readlink "/proc/$TEST_HOST_PID/ns/net")" ]
+}
+
 serve() { # NAME TEXT : a detached web server answering TEXT
     run_host ctr-run -d --name "$1" "${@:3}" busybox \
         sh -c "mkdir -p /www && echo $2 >/www/index.html && exec httpd -f -p 80 -h /www"
@@ -61,7 +65,7 @@ b1
     nsenter -t "$TEST_HOST_PID" -n -m unshare -n sleep infinity 3>&- &
     outside=$!
     track_pid "$outside"
-    wait_for test "$(readlink "/proc/$outside/ns/net")" != "$(readlink "/proc/$TEST_HOST_PID/ns/net")"
+    wait_for outside_ready "$outside"
     in_host ip link add vout type veth peer name vin netns "$outside"
     in_host ip addr add 192.168.77.1/24 dev vout
     in_host ip link set vout up
