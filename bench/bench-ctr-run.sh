@@ -50,10 +50,28 @@ unshare -m --propagation private sh -c 'umount -l /sys/fs/cgroup/unified 2>/dev/
 hider=$!
 sleep 0.2
 
+# the same steps with the tools alone, no launcher logic: the floor the script adds to
+cat >"$tmp/floor.sh" <<FLOOR
+set -e
+d=\$(mktemp -d "$tmp/floor.XXXXXX")
+mkdir "\$d/m" "\$d/ns"
+layermount inspect busybox >/dev/null
+layermount mount busybox "\$d/m" --container floor >/dev/null
+cgset create "$CTRKIT_CGROUP_PARENT/floor" --parent-ok --cpus 0.5 --memory 64m --pids 100 >/dev/null
+nsenter-rs --new=net --pin "\$d/ns" -- true
+netbridge attach --none "\$d/ns/net" >/dev/null
+nsenter-rs --new=pid,mnt,uts,ipc --rootfs "\$d/m" --hostname floor --cgroup="$CTRKIT_CGROUP_PARENT/floor" --join net="\$d/ns/net" -- true
+nsenter-rs --unpin "\$d/ns"
+cgset delete "$CTRKIT_CGROUP_PARENT/floor" --kill >/dev/null
+layermount rm-container floor
+rm -rf "\$d"
+FLOOR
+
 limits="--cpus 0.5 --memory 64m --pids-limit 100"
 compare "container start to exit: busybox true" "$RUNS" \
     "ctr-run --rm (bridge, limits, overlay)" "ctr-run --rm $limits busybox true" \
     "ctr-run --rm --network none (limits, overlay)" "ctr-run --rm --network none $limits busybox true" \
+    "the same tools alone, no script (network none)" "sh $tmp/floor.sh" \
     "crun run (no network, no limits)" "nsenter -t $hider -m crun --root $tmp/crun run -b $bundle bench-crun" \
     "runc run (no network, no limits)" "runc --root $tmp/runc run -b $bundle bench-runc" \
     "nsenter -m true (crun's wrapper alone)" "nsenter -t $hider -m true"
