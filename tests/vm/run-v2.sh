@@ -114,6 +114,11 @@ mount -t tmpfs -o mode=1777 shm /new/dev/shm
 mount -t cgroup2 -o nsdelegate cgroup2 /new/sys/fs/cgroup || fail cgroup2
 mount -t tmpfs -o mode=1777 tmp /new/tmp; mount -t tmpfs -o mode=1777 tmp /new/var/tmp
 mount -t tmpfs -o mode=755 run /new/run
+# the source tree and the binaries, at their host paths (they may sit under /tmp or /run,
+# which are fresh tmpfs here, e.g. a CI clone)
+. /ctl/paths
+mkdir -p "/new$SRC" && mount -t 9p -o $o,ro src "/new$SRC" || fail "9p src"
+case "$BIN/" in "$SRC"/*) ;; *) mkdir -p "/new$BIN" && mount -t 9p -o $o,ro bin "/new$BIN" || fail "9p bin" ;; esac
 kver=$(cat /kver)
 mkdir -p /new/lib/modules/$kver /new/ctl
 mount --bind "/lower$(cat /kdir)/lib/modules/$kver" /new/lib/modules/$kver
@@ -149,6 +154,7 @@ flock -u 8
 ctl=$(mktemp -d /tmp/ctrkit-vm-run.XXXXXX)
 trap 'rm -rf "$ctl"' EXIT
 cp /bin/busybox "$ctl/busybox"
+printf 'SRC=%s\nBIN=%s\n' "'$src'" "'$bin'" >"$ctl/paths"
 {
     printf 'CTRKIT_BIN=%q\n' "$bin"
     printf 'CTRKIT_SRC=%q\n' "$src"
@@ -203,7 +209,9 @@ timeout -k 10 "$timeout_s" qemu-system-x86_64 "${accel[@]}" -m "${CTRKIT_VM_MEM:
     -display none -vga none -serial stdio -monitor none -no-reboot -nic none \
     -kernel "$kdir/vmlinuz" -initrd "$initrd" -append "$append" \
     -virtfs "$fsopt,path=/,mount_tag=host,readonly=on" \
-    -virtfs "$fsopt,path=$ctl,mount_tag=ctl" </dev/null >"$ctl/console" 2>&1
+    -virtfs "$fsopt,path=$ctl,mount_tag=ctl" \
+    -virtfs "$fsopt,path=$src,mount_tag=src,readonly=on" \
+    -virtfs "$fsopt,path=$bin,mount_tag=bin,readonly=on" </dev/null >"$ctl/console" 2>&1
 qrc=$?
 set -e
 say "VM ran $(($(date +%s) - start))s (qemu exit $qrc)"
