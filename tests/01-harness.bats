@@ -7,7 +7,7 @@ load helpers
     require_root
     run_tool --rc 1 env CTRKIT_TEST_LEAK=1 "$CTRKIT_SRC/tests/run.sh" "$CTRKIT_SRC/tests/99-leak-demo.bats"
     assert_contains "$output" "leak check: FAILED"
-    assert_match "$output" "process [0-9]+ \(env\): sleep 300"
+    assert_match "$output" "process [0-9]+: sleep 300"
     assert_match "$output" "mount: [^ ]*/leaked-mount"
     assert_match "$output" "cgroup: [^ ]*/99-leak-demo/leaked"
     assert_contains "$output" "bats: 1 passed, 1 failed"

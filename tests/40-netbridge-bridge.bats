@@ -4,38 +4,11 @@
 # test host network namespace; the real host's network is never touched.
 
 load helpers
+load 40-netbridge-lib
 
 setup() {
-    require_root
-    require_cmd nft
-    create_test_host
-    H=(nsenter -t "$TEST_HOST_PID" -n -m)
-    # each test its own IPAM state (the networks die with the test host)
-    CTRKIT_ROOT=$(mktemp -d "$TEST_DIR/root.XXXXXX")
-    export CTRKIT_ROOT
+    netbridge_setup
 }
-
-# new_ctr : a "container" = a process in a fresh network namespace inside the test host.
-# Prints its pid.
-new_ctr() {
-    nsenter -t "$TEST_HOST_PID" -n -m unshare -n sleep infinity </dev/null >/dev/null 2>&1 3>&- &
-    local pid=$! i=0
-    track_pid "$pid"
-    while [ "$(readlink "/proc/$pid/ns/net" 2>/dev/null)" = "$(readlink "/proc/$TEST_HOST_PID/ns/net")" ] ||
-        [ -z "$(readlink "/proc/$pid/ns/net" 2>/dev/null)" ]; do
-        i=$((i + 1))
-        [ $i -lt 200 ] || return 1
-        sleep 0.01
-    done
-    echo "$pid"
-}
-
-in_ctr() {
-    local pid=$1
-    shift
-    nsenter -t "$pid" -n "$@"
-}
-
 
 # The outside world: a namespace wired to the test host by its own veth, 192.0.2.0/24,
 # with no route back to any container subnet (so only masquerade makes replies arrive).

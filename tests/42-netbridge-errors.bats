@@ -3,27 +3,10 @@
 # nothing half-made (links, leases, rules). All inside a test host network namespace.
 
 load helpers
+load 40-netbridge-lib
 
 setup() {
-    require_root
-    require_cmd nft
-    create_test_host
-    H=(nsenter -t "$TEST_HOST_PID" -n -m)
-    CTRKIT_ROOT=$(mktemp -d "$TEST_DIR/root.XXXXXX")
-    export CTRKIT_ROOT
-}
-
-new_ctr() {
-    nsenter -t "$TEST_HOST_PID" -n -m unshare -n sleep infinity </dev/null >/dev/null 2>&1 3>&- &
-    local pid=$! i=0
-    track_pid "$pid"
-    while [ "$(readlink "/proc/$pid/ns/net" 2>/dev/null)" = "$(readlink "/proc/$TEST_HOST_PID/ns/net")" ] ||
-        [ -z "$(readlink "/proc/$pid/ns/net" 2>/dev/null)" ]; do
-        i=$((i + 1))
-        [ $i -lt 200 ] || return 1
-        sleep 0.01
-    done
-    echo "$pid"
+    netbridge_setup
 }
 
 # the test host's links, addresses, rules and netbridge's leases, in one text

@@ -3,12 +3,13 @@
 #
 # Usage: tests/run.sh [FILE.bats...]
 #
-# Before the run it snapshots mounts, network links, network namespaces and processes, and
-# gives the run a unique cgroup parent (CTRKIT_TEST_CGROUP) and temp dir (CTRKIT_TEST_TMP).
-# After the run anything new is a leak: mounts, links, netns, cgroups under the test parent,
-# container state folders, and processes the tests started (marked by an environment token,
-# by the test cgroup, or living in another pid namespace). Leaks are listed, cleaned up where
-# that is safe (only what the run itself made), and fail the run.
+# Before the run it snapshots mounts, network links and network namespaces, and gives the
+# run a unique cgroup parent (CTRKIT_TEST_CGROUP) and temp dir (CTRKIT_TEST_TMP). bats runs
+# under tests/subreaper.py, a child subreaper, so every process the tests start stays in its
+# subtree even when orphaned (container inits, daemons). After the run anything new is a
+# leak: processes still in that subtree, mounts, links, netns, cgroups under the test parent,
+# container state folders, ctrkit nftables tables on the host. Leaks are listed, cleaned up
+# where that is safe (only what the run itself made), and fail the run.
 # Prints bats' TAP output, then `N passed, N failed, N skipped`. Exit status: 0 when all
 # passed and nothing leaked.
 set -uo pipefail
@@ -27,52 +28,28 @@ run_id=$$-$(date +%s)
 export CTRKIT_TEST_TMP
 CTRKIT_TEST_TMP=$(mktemp -d /tmp/ctrkit-test.XXXXXX)
 export CTRKIT_TEST_CGROUP="ctrkit-test-$run_id"
-export CTRKIT_LEAKCHECK_TOKEN="ctrkit-leakcheck-$run_id"
 
 snap_mounts() { awk '{print $5, $9}' /proc/self/mountinfo | sort; }
 snap_links() { ip -o link show 2>/dev/null | awk -F': ' '{print $2}' | sed 's/@.*//' | sort; }
 snap_netns() { ip netns list 2>/dev/null | awk '{print $1}' | sort; }
-snap_pids() { find /proc -maxdepth 1 -name '[0-9]*' -printf '%f\n' | sort; }
 
 mounts_before=$(snap_mounts)
 links_before=$(snap_links)
 netns_before=$(snap_netns)
-pids_before=$(snap_pids)
-my_pidns=$(readlink /proc/self/ns/pid)
 
 out="$CTRKIT_TEST_TMP/bats.tap"
-# The token is in the environment of every process the tests start (unless a test clears it).
-env "$CTRKIT_LEAKCHECK_TOKEN=1" timeout --kill-after=30 "${CTRKIT_SUITE_TIMEOUT:-3600}" \
-    bats --tap "${files[@]}" 2>&1 | tee "$out"
+python3 "$here/subreaper.py" "$CTRKIT_TEST_TMP/leftover-processes" -- \
+    timeout --kill-after=30 "${CTRKIT_SUITE_TIMEOUT:-3600}" bats --tap "${files[@]}" 2>&1 | tee "$out"
 bats_rc=${PIPESTATUS[0]}
-
-# Give processes a moment to exit after their tests ended.
-sleep 0.5
 
 leaks=()
 leak() { leaks+=("$1"); }
 
-# processes
-while read -r p; do
-    [ -d "/proc/$p" ] || continue
-    [ "$p" = "$$" ] && continue
-    mark=''
-    if tr '\0' '\n' 2>/dev/null <"/proc/$p/environ" | grep -q "^$CTRKIT_LEAKCHECK_TOKEN="; then
-        mark='env'
-    elif grep -q "$CTRKIT_TEST_CGROUP" "/proc/$p/cgroup" 2>/dev/null; then
-        mark='cgroup'
-    elif [ -n "$(tr -d '\0' 2>/dev/null <"/proc/$p/cmdline")" ] &&
-        [ "$(readlink "/proc/$p/ns/pid" 2>/dev/null)" != "$my_pidns" ] &&
-        [ -n "$(readlink "/proc/$p/ns/pid" 2>/dev/null)" ]; then
-        mark='pidns'
-    fi
-    [ -n "$mark" ] || continue
-    # skip our own pipeline (subshells of this script)
-    ppid=$(awk '/^PPid:/{print $2}' "/proc/$p/status" 2>/dev/null)
-    [ "$ppid" = "$$" ] && continue
-    leak "process $p ($mark): $(tr '\0' ' ' 2>/dev/null <"/proc/$p/cmdline" | cut -c1-100)"
-    kill -KILL "$p" 2>/dev/null
-done < <(comm -13 <(echo "$pids_before") <(snap_pids))
+# processes: everything the run started and left running (the subreaper kept them in its
+# subtree, listed them and killed them)
+while read -r p rest; do
+    [ -n "$p" ] && leak "process $p: $rest"
+done < <(cat "$CTRKIT_TEST_TMP/leftover-processes" 2>/dev/null)
 
 # mounts
 while read -r m; do
