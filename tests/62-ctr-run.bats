@@ -111,8 +111,6 @@ teardown() { ctr_teardown; }
 
 @test "--privileged keeps every capability the caller has" {
     need_run
-    probe nsenter-privileged nsenter-rs --new=pid,mnt --rootfs "$TEST_DIR/probe-rootfs" --privileged -- /bin/true ||
-        skip "nsenter-rs --privileged does not work yet: $(cat "$TEST_DIR/probe.nsenter-privileged")"
     run_tool ctr-run --rm --network none --privileged busybox grep ^CapEff /proc/self/status
     assert_eq "$output" "CapEff:	$(grep ^CapEff /proc/self/status | cut -f2)"
 }
