@@ -14,7 +14,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 cd "$here/.." || exit 1
 
 passed=0 failed=0 skipped=0
-stage() { printf '\n=== %s ===\n' "$*"; }
+stage() { printf '\n=== %s (%s) ===\n' "$*" "$(date -u +%H:%M:%S)"; }
 count_fail() { failed=$((failed + 1)); echo "FAILED: $*"; }
 
 stage "lint"
