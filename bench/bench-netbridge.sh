@@ -28,10 +28,10 @@ trap cleanup EXIT
 export CTRKIT_ROOT="$work/root"
 ip link set lo up
 
-# one "container" namespace per contender
+# one "container" namespace per contender; prints its pid (the caller records it: ctr runs
+# in a command substitution, so it cannot add to pids itself)
 ctr() {
     unshare -n sleep infinity </dev/null >/dev/null 2>&1 &
-    pids+=($!)
     local i=0
     while [ "$(readlink "/proc/$!/ns/net")" = "$(readlink /proc/self/ns/net)" ]; do
         i=$((i + 1)); [ $i -lt 200 ] || exit 1; sleep 0.01
@@ -39,8 +39,11 @@ ctr() {
     echo $!
 }
 c_nb=$(ctr)
+pids+=("$c_nb")
 c_cni=$(ctr)
+pids+=("$c_cni")
 c_ip=$(ctr)
+pids+=("$c_ip")
 
 netbridge create nbb --subnet 10.201.0.0/24 >/dev/null
 ip link add ipb type bridge
