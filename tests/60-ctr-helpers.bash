@@ -93,6 +93,19 @@ need_run() {
     need layermount cgset nsenter netbridge-none
 }
 
+# need_net : everything ctr-run in bridge mode uses
+need_net() {
+    need_run
+    need netbridge
+}
+
+# ctr_setup_host : setup for tests that run the launcher inside a test host namespace
+ctr_setup_host() {
+    ctrkit_setup
+    require_root
+    create_test_host
+}
+
 # the launcher's cgroups go under the test's parent
 ctr_setup_file() {
     ctrkit_setup_file

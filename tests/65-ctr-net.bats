@@ -9,16 +9,7 @@ load 60-ctr-helpers
 setup_file() { ctr_setup_file; }
 teardown_file() { ctr_teardown_file; }
 teardown() { ctr_teardown; }
-setup() {
-    ctrkit_setup
-    require_root
-    create_test_host
-}
-
-need_net() {
-    need_run
-    need netbridge
-}
+setup() { ctr_setup_host; }
 
 # addr NAME : container NAME's IPv4 address, as netbridge recorded it
 addr() {

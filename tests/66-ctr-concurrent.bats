@@ -8,15 +8,10 @@ load 60-ctr-helpers
 setup_file() { ctr_setup_file; }
 teardown_file() { ctr_teardown_file; }
 teardown() { ctr_teardown; }
-setup() {
-    ctrkit_setup
-    require_root
-    create_test_host
-}
+setup() { ctr_setup_host; }
 
 @test "30 ctr-run --rm at once: all succeed, distinct addresses, nothing left" {
-    need_run
-    need netbridge
+    need_net
     out=$TEST_DIR/par
     mkdir -p "$out"
     # the bridge and the image exist before the rush (one run made them)

@@ -2,23 +2,11 @@ use std::io::Write;
 use std::path::Path;
 
 use crate::cli::InspectArgs;
-use crate::error::{Error, NlContext};
-use crate::model::{InspectJson, LeaseJson, NetworkJson};
-use crate::netlink::Netlink;
-use crate::ops;
-use crate::store::Store;
+use crate::error::Error;
+use crate::model::{InspectJson, NetworkJson};
 
 pub fn run(a: InspectArgs, root: &Path) -> Result<(), Error> {
-    let store = Store::open(root)?;
-    let net = store
-        .load(&a.bridge)?
-        .ok_or_else(|| Error::NoNetwork(a.bridge.clone()))?;
-    drop(store);
-    let mut nl = Netlink::open().nl(|| "open a netlink socket".into())?;
-    let mut leases = Vec::new();
-    for l in &net.leases {
-        leases.push(LeaseJson::of(&net.name, l, ops::lease_alive(&mut nl, l)?));
-    }
+    let (net, leases) = super::network_leases(root, &a.bridge)?;
     let doc = InspectJson {
         network: NetworkJson::of(&net),
         leases,

@@ -3,23 +3,10 @@ use std::path::Path;
 use common::output::{Table, emit_json};
 
 use crate::cli::LeasesArgs;
-use crate::error::{Error, NlContext};
-use crate::model::LeaseJson;
-use crate::netlink::Netlink;
-use crate::ops;
-use crate::store::Store;
+use crate::error::Error;
 
 pub fn run(a: LeasesArgs, root: &Path) -> Result<(), Error> {
-    let store = Store::open(root)?;
-    let net = store
-        .load(&a.bridge)?
-        .ok_or_else(|| Error::NoNetwork(a.bridge.clone()))?;
-    drop(store);
-    let mut nl = Netlink::open().nl(|| "open a netlink socket".into())?;
-    let mut rows = Vec::new();
-    for l in &net.leases {
-        rows.push(LeaseJson::of(&net.name, l, ops::lease_alive(&mut nl, l)?));
-    }
+    let (_, rows) = super::network_leases(root, &a.bridge)?;
     if a.json {
         return emit_json(&rows).map_err(super::out);
     }

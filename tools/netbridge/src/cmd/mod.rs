@@ -36,3 +36,26 @@ pub fn out(e: std::io::Error) -> Error {
         source: e,
     }
 }
+
+/// A network's record and its leases, each marked alive or dead (`inspect`, `leases`).
+fn network_leases(
+    root: &std::path::Path,
+    bridge: &str,
+) -> Result<(crate::store::Network, Vec<crate::model::LeaseJson>), Error> {
+    use crate::error::NlContext;
+    let store = crate::store::Store::open(root)?;
+    let net = store
+        .load(bridge)?
+        .ok_or_else(|| Error::NoNetwork(bridge.to_string()))?;
+    drop(store);
+    let mut nl = crate::netlink::Netlink::open().nl(|| "open a netlink socket".into())?;
+    let mut leases = Vec::with_capacity(net.leases.len());
+    for l in &net.leases {
+        leases.push(crate::model::LeaseJson::of(
+            &net.name,
+            l,
+            crate::ops::lease_alive(&mut nl, l)?,
+        ));
+    }
+    Ok((net, leases))
+}
