@@ -11,7 +11,9 @@ DESTDIR ?=
 CARGO ?= cargo
 TOOLS := nsenter-rs cgset layermount netbridge ctr-ps
 SCRIPTS := $(filter-out scripts/deps.sh scripts/lib.sh scripts/demo.sh,$(wildcard scripts/ctr-* scripts/mkimage-*))
-RELEASE := target/release
+# cargo builds static musl binaries (.cargo/config.toml); CARGO_BUILD_TARGET overrides
+BUILD := $(or $(CARGO_TARGET_DIR),target)/$(or $(CARGO_BUILD_TARGET),x86_64-unknown-linux-musl)
+RELEASE := $(BUILD)/release
 BINDIR := $(DESTDIR)$(PREFIX)/bin
 LIBDIR := $(DESTDIR)$(PREFIX)/lib/ctrkit
 MANDIR := $(DESTDIR)$(PREFIX)/share/man
@@ -32,7 +34,7 @@ deps:
 install: build
 	$(MAKE) install-files
 
-# install what is built in $(RELEASE) (tests use RELEASE=target/debug)
+# install what is built in $(RELEASE) (tests use RELEASE=$(BUILD)/debug)
 install-files:
 	install -d $(BINDIR) $(LIBDIR) $(MANDIR)/man1 $(MANDIR)/man7 \
 	  $(DESTDIR)$(PREFIX)/share/bash-completion/completions \
@@ -75,7 +77,7 @@ demo: deps build
 	scripts/demo.sh
 
 man: debug
-	for t in $(TOOLS); do target/debug/$$t --generate man > man/$$t.1 || exit 1; done
+	for t in $(TOOLS); do $(BUILD)/debug/$$t --generate man > man/$$t.1 || exit 1; done
 
 # Shows the leak check failing on purpose: a test that leaks a process, a mount and a cgroup.
 leak-demo: debug

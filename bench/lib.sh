@@ -4,7 +4,7 @@
 
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 CTRKIT_SRC=$(cd "$BENCH_DIR/.." && pwd)
-CTRKIT_RELEASE=${CTRKIT_RELEASE:-${CARGO_TARGET_DIR:-$CTRKIT_SRC/target}/release}
+CTRKIT_RELEASE=${CTRKIT_RELEASE:-${CARGO_TARGET_DIR:-$CTRKIT_SRC/target}/${CARGO_BUILD_TARGET:-x86_64-unknown-linux-musl}/release}
 PATH="$CTRKIT_RELEASE:$CTRKIT_SRC/scripts:$PATH"
 export PATH CTRKIT_SRC
 

@@ -8,7 +8,7 @@
 # tool does not work yet says so, and the demo goes on.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
-PATH="$here/../target/release:$here:$PATH"
+PATH="${CARGO_TARGET_DIR:-$here/../target}/${CARGO_BUILD_TARGET:-x86_64-unknown-linux-musl}/release:$here:$PATH"
 export PATH
 
 if [ "$(id -u)" != 0 ]; then

@@ -6,7 +6,8 @@
 #
 # On Debian/Ubuntu it installs the missing packages with apt-get (as root). Elsewhere it
 # lists what is missing and exits 1. The Rust toolchain (cargo, clippy, rustfmt) comes from
-# rustup and is checked, not installed.
+# rustup and is checked, not installed; the components clippy and rustfmt and the musl target
+# the build uses (.cargo/config.toml) are added with rustup when missing.
 set -eu
 
 check_only=0
@@ -44,6 +45,7 @@ setcap:libcap2-bin
 pkg-config:pkg-config
 pgrep:procps
 dash:dash
+musl-gcc:musl-tools
 '
 
 have() {
@@ -74,6 +76,11 @@ command -v cargo >/dev/null 2>&1 || rust_missing="cargo"
 if command -v cargo >/dev/null 2>&1; then
     cargo clippy --version >/dev/null 2>&1 || rust_missing="$rust_missing clippy"
     cargo fmt --version >/dev/null 2>&1 || rust_missing="$rust_missing rustfmt"
+    # the build target of .cargo/config.toml (static musl binaries)
+    musl=${CARGO_BUILD_TARGET:-$(uname -m)-unknown-linux-musl}
+    if command -v rustup >/dev/null 2>&1 && ! rustup target list --installed 2>/dev/null | grep -qx "$musl"; then
+        rust_missing="$rust_missing target:$musl"
+    fi
 fi
 
 if [ -n "$missing" ]; then
@@ -97,7 +104,11 @@ fi
 if [ -n "$rust_missing" ]; then
     if [ "$check_only" = 0 ] && command -v rustup >/dev/null 2>&1; then
         for c in $rust_missing; do
-            [ "$c" = cargo ] || rustup component add "$c" >&2
+            case $c in
+                cargo) ;;
+                target:*) rustup target add "${c#target:}" >&2 ;;
+                *) rustup component add "$c" >&2 ;;
+            esac
         done
         case $rust_missing in *cargo*) ;; *) rust_missing='' ;; esac
     fi

@@ -10,7 +10,7 @@
 bats_require_minimum_version 1.5.0
 
 CTRKIT_SRC=$(cd "$BATS_TEST_DIRNAME/.." && pwd)
-CTRKIT_BIN=${CTRKIT_BIN:-${CARGO_TARGET_DIR:-$CTRKIT_SRC/target}/debug}
+CTRKIT_BIN=${CTRKIT_BIN:-${CARGO_TARGET_DIR:-$CTRKIT_SRC/target}/${CARGO_BUILD_TARGET:-x86_64-unknown-linux-musl}/debug}
 export CTRKIT_SRC CTRKIT_BIN
 export PATH="$CTRKIT_BIN:$CTRKIT_SRC/scripts:$PATH"
 

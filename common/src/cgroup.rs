@@ -15,14 +15,11 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
+// nix's statfs magics, not integers: the field's type differs between glibc and musl
+use nix::sys::statfs::{CGROUP_SUPER_MAGIC, CGROUP2_SUPER_MAGIC, FsType};
 use serde::Serialize;
 
 use crate::parse::ParseError;
-
-/// `statfs` magic of a cgroup v2 mount.
-pub const CGROUP2_SUPER_MAGIC: i64 = 0x6367_7270;
-/// `statfs` magic of a cgroup v1 mount.
-pub const CGROUP_SUPER_MAGIC: i64 = 0x0027_e0eb;
 
 /// Where cgroup hierarchies are mounted by default.
 pub const DEFAULT_ROOT: &str = "/sys/fs/cgroup";
@@ -96,10 +93,10 @@ pub struct Hierarchy {
     pub v1: Vec<Mount>,
 }
 
-fn statfs_magic(p: &Path) -> Option<i64> {
+fn statfs_magic(p: &Path) -> Option<FsType> {
     nix::sys::statfs::statfs(p)
         .ok()
-        .map(|s| s.filesystem_type().0)
+        .map(|s| s.filesystem_type())
 }
 
 fn read_controllers(dir: &Path) -> Vec<String> {
@@ -127,7 +124,7 @@ impl Hierarchy {
         }
         let root = root.to_path_buf();
         let magic = statfs_magic(&root);
-        let is_v2 = |d: &Path, m: Option<i64>| {
+        let is_v2 = |d: &Path, m: Option<FsType>| {
             m == Some(CGROUP2_SUPER_MAGIC)
                 || (m != Some(CGROUP_SUPER_MAGIC) && d.join("cgroup.controllers").is_file())
         };

@@ -17,7 +17,7 @@
 # kmod) when missing. The kernel and initramfs are cached in $CTRKIT_VM_CACHE
 # (default /var/cache/ctrkit-vm), so later runs boot in seconds.
 #
-# Environment: CTRKIT_BIN (default target/debug), CTRKIT_VM_TIMEOUT (seconds, default 600),
+# Environment: CTRKIT_BIN (default target/x86_64-unknown-linux-musl/debug), CTRKIT_VM_TIMEOUT (seconds, default 600),
 # CTRKIT_VM_ACCEL (tcg|kvm, default tcg: /dev/kvm cannot boot stock kernels here),
 # CTRKIT_VM_CPUS (2), CTRKIT_VM_MEM (MiB, 1536), CTRKIT_VM_DEBUG=1 shows the boot log.
 set -euo pipefail
@@ -33,7 +33,7 @@ if [ ${#files[@]} -eq 0 ]; then
 fi
 [ ${#files[@]} -gt 0 ] || { echo "run-v2: no bats files to run" >&2; exit 2; }
 
-bin=$(realpath "${CTRKIT_BIN:-${CARGO_TARGET_DIR:-$src/target}/debug}")
+bin=$(realpath "${CTRKIT_BIN:-${CARGO_TARGET_DIR:-$src/target}/${CARGO_BUILD_TARGET:-x86_64-unknown-linux-musl}/debug}")
 cache=${CTRKIT_VM_CACHE:-/var/cache/ctrkit-vm}
 timeout_s=${CTRKIT_VM_TIMEOUT:-600}
 say() { echo "run-v2: $*" >&2; }

@@ -91,7 +91,8 @@ fn remount_ro(target: &Path) -> Result<(), Error> {
         (F::ST_NOEXEC, MsFlags::MS_NOEXEC),
         (F::ST_NOATIME, MsFlags::MS_NOATIME),
         (F::ST_NODIRATIME, MsFlags::MS_NODIRATIME),
-        (F::ST_RELATIME, MsFlags::MS_RELATIME),
+        // ST_RELATIME (0x1000, the kernel's value); nix names it only for glibc
+        (F::from_bits_retain(0x1000), MsFlags::MS_RELATIME),
     ] {
         if f.contains(ff) {
             flags |= mf;
