@@ -55,8 +55,9 @@ impl Dirs {
     }
 }
 
-/// Write `data` to `path` atomically: a temp file in the same folder, fsync, rename,
-/// then fsync the folder. Readers see the old content or the new, never a part.
+/// Write `data` to `path` atomically: a temp file in the same folder, then rename. Readers
+/// see the old content or the new, never a part. Not synced to disk: this is runtime state
+/// (pids, which mean nothing after a reboot), and an fsync costs a journal commit.
 pub fn atomic_write(path: &Path, data: &[u8]) -> io::Result<()> {
     let dir = path
         .parent()
@@ -77,9 +78,7 @@ pub fn atomic_write(path: &Path, data: &[u8]) -> io::Result<()> {
             .truncate(true)
             .open(&tmp)?;
         f.write_all(data)?;
-        f.sync_all()?;
-        fs::rename(&tmp, path)?;
-        File::open(dir)?.sync_all()
+        fs::rename(&tmp, path)
     })();
     if result.is_err() {
         let _ = fs::remove_file(&tmp);
