@@ -276,6 +276,17 @@ tmpfs-ok
     assert_error nsenter-rs "above the hard limit $hard"
 }
 
+@test "--loopback brings up lo in the new net namespace; without it lo is down" {
+    require_root
+    run_tool nsenter-rs --new=net --loopback -- ip -o link show
+    assert_match "$output" "^1: lo: <LOOPBACK,UP,LOWER_UP>"
+    assert_eq "$(printf '%s\n' "$output" | wc -l)" 1
+    run_tool nsenter-rs --new=net -- ip -o link show lo
+    assert_match "$output" "^1: lo: <LOOPBACK>"
+    run_tool --rc 2 nsenter-rs --new=pid --loopback -- true
+    assert_error nsenter-rs "--loopback needs a new net namespace"
+}
+
 @test "--cgroup PATH joins it in every hierarchy where it exists" {
     require_root
     cg="$TEST_CGROUP/nsrs-join"
@@ -285,6 +296,13 @@ tmpfs-ok
     assert_match "$output" ":pids:/$cg"$'(\n|$)'
     if [ -d /sys/fs/cgroup/unified ]; then assert_match "$output" "(^|"$'\n'")0::/$cg"; fi
     [[ "$output" != *"memory:/$cg"* ]]
+    # the whole process is there, as the host sees it (the child moved its only thread)
+    run_tool nsenter-rs --new=pid,uts --cgroup "$cg" -- sh -c 'sleep 0.1 & cat /proc/self/cgroup; wait'
+    assert_match "$output" ":pids:/$cg"$'(\n|$)'
+    # in a new user namespace the parent moves it
+    run_tool nsenter-rs --new=user,uts --map-root-user --cgroup "$cg" -- cat /proc/self/cgroup
+    assert_match "$output" ":pids:/$cg"$'(\n|$)'
+    if [ -d /sys/fs/cgroup/unified ]; then assert_match "$output" "(^|"$'\n'")0::/$cg"; fi
     # an absolute cgroupfs directory names just itself
     run_tool nsenter-rs --new=uts --cgroup "/sys/fs/cgroup/pids/$cg" -- cat /proc/self/cgroup
     assert_match "$output" ":pids:/$cg"

@@ -4,7 +4,11 @@
 //! `/sys/fs/cgroup/PATH`.
 
 use std::fs;
+use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
+
+use nix::fcntl::OFlag;
+use nix::sys::stat::Mode;
 
 use crate::error::{Error, IoContext};
 
@@ -80,6 +84,59 @@ pub fn procs_files(path: &Path) -> Result<Vec<PathBuf>, Error> {
         )));
     }
     Ok(files)
+}
+
+/// How a new child gets into its cgroup (create mode). Writing a pid to `cgroup.procs`
+/// takes the kernel's threadgroup lock for writing, which first waits for an RCU grace
+/// period: 2 ms typically, 20 ms at worst, on every container start. Two ways need no such
+/// wait: clone3 with CLONE_INTO_CGROUP makes the child in its cgroup2 directory, and a
+/// single-threaded child moving itself ("0") through a v1 hierarchy's `tasks` file moves one
+/// thread, not a thread group. What neither covers the parent writes to `cgroup.procs`.
+#[derive(Debug, Default)]
+pub struct Birth {
+    /// The cgroup2 directory for CLONE_INTO_CGROUP, and its `cgroup.procs` should clone3
+    /// refuse it.
+    pub v2: Option<(OwnedFd, PathBuf)>,
+    /// v1 `tasks` files the child writes "0" into.
+    pub child_tasks: Vec<PathBuf>,
+    /// `cgroup.procs` files the parent writes the child's pid into.
+    pub by_parent: Vec<PathBuf>,
+}
+
+impl Birth {
+    /// Sort `files` (from [`procs_files`]). `child_may_join` is false when the child will be
+    /// in a new user namespace, where the host's cgroup files may not be writable.
+    pub fn plan(files: &[PathBuf], child_may_join: bool) -> Birth {
+        let mut b = Birth::default();
+        for f in files {
+            let Some(dir) = f.parent() else {
+                b.by_parent.push(f.clone());
+                continue;
+            };
+            let v2 = nix::sys::statfs::statfs(dir)
+                .is_ok_and(|s| s.filesystem_type() == nix::sys::statfs::CGROUP2_SUPER_MAGIC);
+            if v2 && b.v2.is_none() {
+                let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
+                match nix::fcntl::open(dir, flags, Mode::empty()) {
+                    Ok(fd) => b.v2 = Some((fd, f.clone())),
+                    Err(_) => b.by_parent.push(f.clone()),
+                }
+            } else if !v2 && child_may_join && dir.join("tasks").is_file() {
+                b.child_tasks.push(dir.join("tasks"));
+            } else {
+                b.by_parent.push(f.clone());
+            }
+        }
+        b
+    }
+}
+
+/// In the child: move our only thread into each v1 hierarchy's cgroup (see [`Birth`]).
+pub fn join_self(tasks: &[PathBuf]) -> Result<(), Error> {
+    for f in tasks {
+        fs::write(f, "0").io(|| format!("cannot move into {}", f.display()))?;
+    }
+    Ok(())
 }
 
 /// Move `pid` into each of `files`.

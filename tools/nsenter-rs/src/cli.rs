@@ -181,6 +181,10 @@ pub struct Cli {
     #[arg(long = "mount-proc", help_heading = "Create")]
     pub mount_proc: bool,
 
+    /// Bring up the loopback interface of the new net namespace (Docker's --network none)
+    #[arg(long = "loopback", help_heading = "Create")]
+    pub loopback: bool,
+
     /// Bind-mount SRC at DST inside the container (repeatable; DST inside --rootfs)
     #[arg(long = "bind", value_name = "SRC:DST[:ro]", value_parser = BindSpec::parse, help_heading = "Create")]
     pub bind: Vec<BindSpec>,

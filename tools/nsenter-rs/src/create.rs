@@ -41,6 +41,7 @@ struct Spec {
     deny_setgroups: bool,
     hostname: Option<String>,
     domainname: Option<String>,
+    loopback: bool,
     sysctls: Vec<Sysctl>,
     rlimits: Vec<Rlimit>,
     user: Option<String>,
@@ -116,6 +117,9 @@ impl Spec {
         }
         if fs_wanted && joined.contains(&NsKind::Mnt) {
             return usage("--rootfs, --mount-proc, --bind, --tmpfs and --read-only need a new mnt namespace, not --join mnt".into());
+        }
+        if cli.loopback && !new.contains(&NsKind::Net) {
+            return usage("--loopback needs a new net namespace (--new=...,net)".into());
         }
         if cli.rootfs.is_none() && cli.read_only {
             return usage("--read-only needs --rootfs".into());
@@ -271,6 +275,7 @@ impl Spec {
             deny_setgroups,
             hostname: cli.hostname,
             domainname: cli.domainname,
+            loopback: cli.loopback,
             sysctls: cli.sysctl,
             rlimits: cli.rlimit,
             user,
@@ -319,19 +324,9 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
             k => flags |= k.clone_flag(),
         }
     }
-    common::debug!("clone with flags {flags:#x}");
-    // SAFETY: a fork-like clone (no new stack) in a single-threaded process; the child only
-    // runs our own setup code and then execs or exits.
-    let ret = unsafe {
-        libc::syscall(
-            libc::SYS_clone,
-            (flags | libc::SIGCHLD) as libc::c_ulong,
-            0usize,
-            0usize,
-            0usize,
-            0usize,
-        )
-    };
+    let mut birth = cgroup::Birth::plan(&spec.cgroup_files, !spec.new.contains(&NsKind::User));
+    common::debug!("clone with flags {flags:#x}, cgroup {birth:?}");
+    let ret = clone_child(flags, &mut birth);
     if ret < 0 {
         return Err(Error::Sys {
             what: format!(
@@ -348,7 +343,7 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
     if ret == 0 {
         drop(sync_w);
         drop(err_r);
-        child_main(spec, sync_r, err_w);
+        child_main(spec, &birth.child_tasks, sync_r, err_w);
     }
     let child = Pid::from_raw(ret as i32);
     drop(sync_r);
@@ -361,7 +356,7 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
     }
 
     let mut undo = Undo::new();
-    if let Err(e) = prepare_child(&spec, child, &mut undo) {
+    if let Err(e) = prepare_child(&spec, child, &birth.by_parent, &mut undo) {
         let _ = signal::kill(child, Signal::SIGKILL);
         let _ = nix::sys::wait::waitpid(child, None);
         return Err(e);
@@ -385,8 +380,74 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
     Ok(process::wait_forwarding(child, false))
 }
 
+/// Fork-like clone into new namespaces (`flags`); returns what clone returns. When `birth`
+/// has a cgroup2 directory the child is made in it with clone3 (CLONE_INTO_CGROUP); if the
+/// kernel refuses that, a plain clone, and the parent moves the child there afterwards.
+fn clone_child(flags: libc::c_int, birth: &mut cgroup::Birth) -> libc::c_long {
+    if let Some((dir, procs)) = birth.v2.take() {
+        /// `struct clone_args` up to `cgroup` (CLONE_ARGS_SIZE_VER2).
+        #[repr(C)]
+        #[derive(Default)]
+        struct CloneArgs {
+            flags: u64,
+            pidfd: u64,
+            child_tid: u64,
+            parent_tid: u64,
+            exit_signal: u64,
+            stack: u64,
+            stack_size: u64,
+            tls: u64,
+            set_tid: u64,
+            set_tid_size: u64,
+            cgroup: u64,
+        }
+        const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
+        let args = CloneArgs {
+            flags: flags as u64 | CLONE_INTO_CGROUP,
+            exit_signal: libc::SIGCHLD as u64,
+            cgroup: std::os::fd::AsRawFd::as_raw_fd(&dir) as u64,
+            ..CloneArgs::default()
+        };
+        // SAFETY: clone3 without a stack is fork-like; the args outlive the call. The child
+        // only runs our own setup code and then execs or exits.
+        let ret = unsafe {
+            libc::syscall(
+                libc::SYS_clone3,
+                &args as *const CloneArgs,
+                std::mem::size_of::<CloneArgs>(),
+            )
+        };
+        if ret >= 0 {
+            return ret;
+        }
+        common::debug!(
+            "clone3 into {}: {}",
+            procs.display(),
+            nix::errno::Errno::last()
+        );
+        birth.by_parent.push(procs);
+    }
+    // SAFETY: a fork-like clone (no new stack) in a single-threaded process; the child only
+    // runs our own setup code and then execs or exits.
+    unsafe {
+        libc::syscall(
+            libc::SYS_clone,
+            (flags | libc::SIGCHLD) as libc::c_ulong,
+            0usize,
+            0usize,
+            0usize,
+            0usize,
+        )
+    }
+}
+
 /// The parent's part, while the child waits: ID maps, pins, cgroup, pidfile.
-fn prepare_child(spec: &Spec, child: Pid, undo: &mut Undo) -> Result<(), Error> {
+fn prepare_child(
+    spec: &Spec,
+    child: Pid,
+    cgroup_procs: &[PathBuf],
+    undo: &mut Undo,
+) -> Result<(), Error> {
     let pid = child.as_raw();
     if spec.new.contains(&NsKind::User) {
         if spec.deny_setgroups {
@@ -408,7 +469,7 @@ fn prepare_child(spec: &Spec, child: Pid, undo: &mut Undo) -> Result<(), Error> 
             .collect();
         pin::pin(pid, &kinds, dir, undo)?;
     }
-    cgroup::join(pid, &spec.cgroup_files)?;
+    cgroup::join(pid, cgroup_procs)?;
     if let Some(f) = &spec.pidfile {
         common::state::atomic_write(f, format!("{pid}\n").as_bytes())
             .io(|| format!("cannot write pidfile {}", f.display()))?;
@@ -416,6 +477,46 @@ fn prepare_child(spec: &Spec, child: Pid, undo: &mut Undo) -> Result<(), Error> 
         undo.push(format!("remove {}", f.display()), move || {
             std::fs::remove_file(&f)
         });
+    }
+    Ok(())
+}
+
+/// Set IFF_UP on `lo` of our net namespace (SIOCGIFFLAGS, SIOCSIFFLAGS on a datagram socket).
+fn loopback_up() -> Result<(), Error> {
+    let fail = |source| Error::Sys {
+        what: "cannot bring up the loopback interface".into(),
+        source,
+    };
+    // SAFETY: socket(2) returns a new descriptor or -1.
+    let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
+    if fd < 0 {
+        return Err(fail(nix::errno::Errno::last()));
+    }
+    // SAFETY: a descriptor we own from here on.
+    let sock = unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) };
+    // struct ifreq: the name, then a union whose first member here is ifr_flags
+    #[repr(C)]
+    struct IfReq {
+        name: [u8; libc::IFNAMSIZ],
+        flags: libc::c_short,
+        _rest: [u8; 22],
+    }
+    let mut req = IfReq {
+        name: [0; libc::IFNAMSIZ],
+        flags: 0,
+        _rest: [0; 22],
+    };
+    req.name[..2].copy_from_slice(b"lo");
+    let fd = std::os::fd::AsRawFd::as_raw_fd(&sock);
+    // SAFETY: ifreq-sized buffers for the two interface ioctls.
+    unsafe {
+        if libc::ioctl(fd, libc::SIOCGIFFLAGS as _, &mut req) < 0 {
+            return Err(fail(nix::errno::Errno::last()));
+        }
+        req.flags |= libc::IFF_UP as libc::c_short;
+        if libc::ioctl(fd, libc::SIOCSIFFLAGS as _, &req) < 0 {
+            return Err(fail(nix::errno::Errno::last()));
+        }
     }
     Ok(())
 }
@@ -489,9 +590,9 @@ fn dry_run_report(spec: &Spec, json: bool) -> Result<i32, Error> {
 
 // ------------------------------------------------------------------------------ the child
 
-fn child_main(spec: Spec, sync_r: OwnedFd, err_w: OwnedFd) -> ! {
+fn child_main(spec: Spec, cgroup_tasks: &[PathBuf], sync_r: OwnedFd, err_w: OwnedFd) -> ! {
     let handshake = spec.handshake;
-    let err = match child_setup(spec, sync_r, &err_w) {
+    let err = match child_setup(spec, cgroup_tasks, sync_r, &err_w) {
         Ok(never) => match never {},
         Err(e) => e,
     };
@@ -513,6 +614,7 @@ fn child_main(spec: Spec, sync_r: OwnedFd, err_w: OwnedFd) -> ! {
 
 fn child_setup(
     spec: Spec,
+    cgroup_tasks: &[PathBuf],
     sync_r: OwnedFd,
     err_w: &OwnedFd,
 ) -> Result<std::convert::Infallible, Error> {
@@ -520,6 +622,9 @@ fn child_setup(
         nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)
             .sys(|| "cannot set the parent-death signal".into())?;
     }
+    // our v1 cgroups, while the parent does its part (the host's /sys/fs/cgroup is still
+    // reachable: nothing is mounted yet)
+    cgroup::join_self(cgroup_tasks)?;
     // wait until the parent has written our maps, pins and cgroup
     let parent_alive = if spec.handshake {
         let mut buf = [0u8; 1];
@@ -556,6 +661,9 @@ fn child_setup(
         // become root of the new namespace when root is mapped
         let _ = nix::unistd::setresgid(Gid::from_raw(0), Gid::from_raw(0), Gid::from_raw(0));
         let _ = nix::unistd::setresuid(Uid::from_raw(0), Uid::from_raw(0), Uid::from_raw(0));
+    }
+    if spec.loopback {
+        loopback_up()?;
     }
     if let Some(h) = &spec.hostname {
         nix::unistd::sethostname(h).sys(|| format!("cannot set hostname '{h}'"))?;

@@ -140,6 +140,7 @@ fn check_no_create_options(cli: &Cli) -> Result<(), Error> {
         ("--pin", cli.pin.is_some()),
         ("--rootfs", cli.rootfs.is_some()),
         ("--mount-proc", cli.mount_proc),
+        ("--loopback", cli.loopback),
         ("--bind", !cli.bind.is_empty()),
         ("--tmpfs", !cli.tmpfs.is_empty()),
         ("--read-only", cli.read_only),
