@@ -10,7 +10,7 @@ USAGE_STATUS=${USAGE_STATUS:-2}
 CTRKIT_ROOT=${CTRKIT_ROOT:-/var/lib/ctrkit}
 CTRKIT_STATE=${CTRKIT_STATE:-/run/ctrkit}
 export CTRKIT_ROOT CTRKIT_STATE
-TAB=$(printf '\t')
+TAB='	' # a literal tab (no command substitution: that forks)
 NL='
 '
 
@@ -120,24 +120,34 @@ undo_ok() {
 # undo_run STATUS CMD ARG... : run one recorded undo command, its stderr in $_d/.undo.err
 undo_run() {
     shift
-    "$@" >/dev/null 2>"$_d/.undo.err"
+    "$@" </dev/null >/dev/null 2>"$_d/.undo.err"
 }
 
 # undo_replay DIR : undo every step, newest first, going past failures (each reported on a
 # line of its own). Entries that failed stay in the log for a later ctr-rm. Returns 1 if any
-# confirmed step could not be undone.
+# confirmed step could not be undone. (All in sh: no process but the undo commands.)
 undo_replay() {
     _d=$1
     _failed=''
     [ -f "$_d/undo" ] || return 0
-    # entries newest first, each as STATUS<tab>CMD<tab>ARG...
-    awk -F '\t' '$1 == "ok" { if (n) st[n] = "done"; next }
-                 { n++; st[n] = "pending"; sub(/^[^\t]*\t/, ""); e[n] = $0 }
-                 END { for (i = n; i > 0; i--) print st[i] "\t" e[i] }' "$_d/undo" >"$_d/.undo.todo"
+    # entries newest first, each as STATUS<tab>CMD<tab>ARG...: an entry is held back until
+    # the next one shows up, as an 'ok' after it marks it done
+    _todo='' _e='' _st=''
+    while IFS= read -r _line || [ -n "$_line" ]; do
+        case $_line in
+            ok | ok"$TAB"*) [ -z "$_st" ] || _st='done' ;;
+            *)
+                [ -z "$_st" ] || _todo=$_st$TAB$_e$NL$_todo
+                _st=pending _e=${_line#*"$TAB"}
+                ;;
+        esac
+    done <"$_d/undo"
+    [ -z "$_st" ] || _todo=$_st$TAB$_e$NL$_todo
     _ifs=$IFS
     case $- in *f*) _noglob=1 ;; *) _noglob=0 ;; esac
     set -f
-    while IFS= read -r _line; do
+    IFS=$NL
+    for _line in $_todo; do
         _rc=0
         IFS=$TAB
         # shellcheck disable=SC2086 # split the recorded fields (tabs only, no globbing)
@@ -147,29 +157,49 @@ undo_replay() {
         case $_line in
             done"$TAB"*)
                 _err=$(tail -n 1 "$_d/.undo.err")
-                warn "undo failed: $(printf '%s' "${_line#done"$TAB"}" | tr '\t' ' '): ${_err:-exit $_rc}"
-                _failed="$_failed$_line$NL"
+                # the command with its tabs shown as spaces
+                _e=${_line#done"$TAB"} _w=''
+                while :; do
+                    case $_e in
+                        *"$TAB"*) _w=$_w${_e%%"$TAB"*}' ' _e=${_e#*"$TAB"} ;;
+                        *) _w=$_w$_e && break ;;
+                    esac
+                done
+                warn "undo failed: $_w: ${_err:-exit $_rc}"
+                # kept for the next try, oldest first, confirmed again
+                _failed="pending$TAB${_line#done"$TAB"}${NL}ok$NL$_failed"
                 ;;
             *) log "undo of an unconfirmed step failed (ignored): $_line" ;;
         esac
-    done <"$_d/.undo.todo"
+    done
     IFS=$_ifs
     [ "$_noglob" = 1 ] || set +f
     if [ -n "$_failed" ]; then
-        # keep what still needs undoing, oldest first, for the next try
-        printf '%s' "$_failed" | awk '{l[NR] = $0} END {for (i = NR; i > 0; i--) { sub(/^done\t/, "pending\t", l[i]); print l[i]; print "ok" }}' >"$_d/undo"
+        printf '%s' "$_failed" >"$_d/undo"
         return 1
     fi
     return 0
 }
 
 # teardown DIR : undo everything, then remove the state folder -- unless something is still
-# mounted in it (rm -r would delete through a bind mount of the same filesystem)
+# mounted in it (rm -r would delete through a bind mount of the same filesystem). The mount
+# points come from /proc/self/mountinfo, read by sh (dash reads a byte per read(2): cheaper
+# than starting awk for the first 64 lines, which is all a usual host has; awk reads the rest)
 teardown() {
     undo_replay "$1" || return 1
-    _m=$(awk -v d="$1/" 'index($5, d) == 1 { print $5 }' /proc/self/mountinfo)
+    _m='' _n=0
+    {
+        while [ "$_n" -lt 64 ] && IFS=' ' read -r _ _ _ _ _mp _; do
+            _n=$((_n + 1))
+            case $_mp in "$1/"*) _m=${_m:+$_m }$_mp ;; esac
+        done
+        if [ "$_n" = 64 ]; then
+            _m=$_m$(awk -v d="$1/" 'index($5, d) == 1 { printf " %s", $5 }')
+            _m=${_m# }
+        fi
+    } </proc/self/mountinfo
     if [ -n "$_m" ]; then
-        warn "not removing state folder $1: still mounted: $(printf '%s' "$_m" | tr '\n' ' ')"
+        warn "not removing state folder $1: still mounted: $_m"
         return 1
     fi
     rm -rf --one-file-system "$1" || {
