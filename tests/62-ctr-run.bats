@@ -220,7 +220,8 @@ make_ep_image() {
     m=$o/blobs/sha256/$(jq -r '.manifests[0].digest' "$o/index.json" | cut -d: -f2)
     c=$o/blobs/sha256/$(jq -r .config.digest "$m" | cut -d: -f2)
     jq -c '.config += {Entrypoint: ["echo", "ep"], Cmd: ["default", "args"], WorkingDir: "/tmp",
-        User: "1000", Env: (.config.Env + ["FROM_IMAGE=yes"])}' "$c" >"$TEST_DIR/cfg"
+        User: "1000", Env: (["FROM_IMAGE=no"] + .config.Env + ["PATH=/bin:/usr/bin", "FROM_IMAGE=yes"])}' \
+        "$c" >"$TEST_DIR/cfg"
     new=$(sha256sum "$TEST_DIR/cfg" | cut -d' ' -f1)
     mv "$TEST_DIR/cfg" "$o/blobs/sha256/$new"
     jq -c --arg d "sha256:$new" --argjson s "$(stat -c %s "$o/blobs/sha256/$new")" \
@@ -255,6 +256,8 @@ yes"
     assert_json '.config.user' 1000
     assert_json '.config.detach' true
     assert_json '.config.created | test("^20[0-9-]+T[0-9:]+Z$")' true
+    # one line a key where it first appeared, the image's last value winning over the defaults
+    assert_json '.env | join(" ")' "PATH=/bin:/usr/bin HOSTNAME=epi HOME=/home/user FROM_IMAGE=yes"
     run_tool ctr-logs epi
     assert_eq "$output" "ep default args"
     run_tool ctr-rm epi
