@@ -54,14 +54,11 @@ sleep 0.2
 cat >"$tmp/floor.sh" <<FLOOR
 set -e
 d=\$(mktemp -d "$tmp/floor.XXXXXX")
-mkdir "\$d/m" "\$d/ns"
+mkdir "\$d/m"
 layermount inspect busybox >/dev/null
 layermount mount busybox "\$d/m" --container floor >/dev/null
 cgset create "$CTRKIT_CGROUP_PARENT/floor" --parent-ok --cpus 0.5 --memory 64m --pids 100 >/dev/null
-nsenter-rs --new=net --pin "\$d/ns" -- true
-netbridge attach --none "\$d/ns/net" >/dev/null
-nsenter-rs --new=pid,mnt,uts,ipc --rootfs "\$d/m" --hostname floor --cgroup="$CTRKIT_CGROUP_PARENT/floor" --join net="\$d/ns/net" -- true
-nsenter-rs --unpin "\$d/ns"
+nsenter-rs --new=pid,mnt,uts,ipc,net --loopback --rootfs "\$d/m" --hostname floor --cgroup="$CTRKIT_CGROUP_PARENT/floor" -- true
 cgset delete "$CTRKIT_CGROUP_PARENT/floor" --kill >/dev/null
 layermount rm-container floor
 rm -rf "\$d"
