@@ -61,9 +61,13 @@ state_write() {
     printf '%s\n' "$3" >"$1/.$2.tmp" && mv -f "$1/.$2.tmp" "$1/$2"
 }
 
-# state_read DIR FILE : the file's first line, or nothing
+# state_read DIR FILE : the file's first line, or nothing (read by sh, no process)
 state_read() {
-    if [ -f "$1/$2" ]; then head -n 1 "$1/$2"; fi
+    if [ -f "$1/$2" ]; then
+        _l=''
+        IFS= read -r _l <"$1/$2" || [ -n "$_l" ] || return 0
+        printf '%s\n' "$_l"
+    fi
 }
 
 # ctr_pid DIR : the host PID of the container's first process, if it still runs
