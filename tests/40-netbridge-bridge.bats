@@ -102,6 +102,29 @@ make_outside() {
     assert_json '[.nftables[] | select(.table) | .table.name] | join(",")' ctrkit
 }
 
+@test "detach after the namespace is gone: lease released at once, the kernel takes the veth" {
+    run_tool "${H[@]}" netbridge create nb0 --subnet 10.88.0.0/24
+    c=$(new_ctr)
+    run_tool "${H[@]}" netbridge attach "$c" --bridge nb0 --name gone
+    run_tool "${H[@]}" netbridge leases nb0 --json
+    veth=$(jq -r '.[0].veth' <<<"$output")
+    in_host ip link show "$veth" >/dev/null
+    kill -KILL "$c"
+    # (a zombie has no namespaces left; it is reaped by the run's subreaper)
+    while readlink "/proc/$c/ns/net" >/dev/null 2>&1; do sleep 0.01; done
+    run_tool "${H[@]}" netbridge detach --name gone --bridge nb0
+    run_tool "${H[@]}" netbridge leases nb0 --json
+    assert_json 'length' 0
+    # the veth pair goes with the namespace, removed by the kernel in the background
+    i=0
+    while in_host ip link show "$veth" >/dev/null 2>&1; do
+        i=$((i + 1))
+        [ $i -lt 500 ] || { echo "veth $veth still there 5 s after its namespace ended" >&2; return 1; }
+        sleep 0.01
+    done
+    run_tool "${H[@]}" netbridge rm nb0
+}
+
 @test "none mode: only lo, up" {
     c=$(new_ctr)
     run_tool "${H[@]}" netbridge attach --none "$c"

@@ -219,7 +219,7 @@ pub fn remove(store: &Store, name: &str, force: bool) -> Result<(), Error> {
     }
     let mut errors = Vec::new();
     for l in &net.leases {
-        if let Err(e) = release_lease(&mut nl, l) {
+        if let Err(e) = release_lease(&mut nl, l, true) {
             errors.push(common::run::error_line(&e));
         }
     }
@@ -238,13 +238,31 @@ pub fn remove(store: &Store, name: &str, force: bool) -> Result<(), Error> {
     }
 }
 
-/// Undo an attachment's kernel side: the veth (if still there) and a delegated IPAM
-/// plugin's lease.
-fn release_lease(nl: &mut Netlink, l: &Lease) -> Result<(), Error> {
-    if let Some(link) = nl
-        .link(&l.veth)
-        .nl(|| format!("look up link '{}'", l.veth))?
-    {
+/// Is the lease's namespace still there under the name it was attached by (the same
+/// inode)? A container launcher removes its pin (or its process ends) before detaching.
+fn netns_reachable(l: &Lease) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(&l.netns).is_ok_and(|m| m.ino() == l.netns_inode)
+}
+
+/// Undo an attachment's kernel side: the veth (if still there, and unless `delete_link` is
+/// false) and a delegated IPAM plugin's lease.
+/// Detach leaves the veth of a namespace that is gone to the kernel, which removes the pair
+/// with the namespace, in the background: deleting it here waits for the kernel's network
+/// device teardown (RCU grace periods, 10 to 20 ms here) on the caller's time.
+fn release_lease(nl: &mut Netlink, l: &Lease, delete_link: bool) -> Result<(), Error> {
+    let link = if delete_link {
+        nl.link(&l.veth)
+            .nl(|| format!("look up link '{}'", l.veth))?
+    } else {
+        common::debug!(
+            "namespace {} is gone: its veth {} goes with it",
+            l.netns,
+            l.veth
+        );
+        None
+    };
+    if let Some(link) = link {
         match nl.delete_link(link.index) {
             Ok(()) => {}
             Err(e) if e.raw_os_error() == Some(libc::ENODEV) => {}
@@ -657,7 +675,7 @@ pub fn detach(store: &Store, network: &str, which: &Which) -> Result<Vec<Lease>,
     let mut nl = Netlink::open().nl(|| "open a netlink socket".into())?;
     let mut errors = Vec::new();
     for l in &gone {
-        if let Err(e) = release_lease(&mut nl, l) {
+        if let Err(e) = release_lease(&mut nl, l, netns_reachable(l)) {
             errors.push(common::run::error_line(&e));
         }
     }
