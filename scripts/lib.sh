@@ -121,6 +121,14 @@ undo_ok() {
     echo ok >>"$1/undo"
 }
 
+# net_down DIR NAME BRIDGE : undo a container's bridge network: unpin its namespace first
+# (the kernel then removes the veth pair with it, in the background), then release its
+# lease; either part may already be done
+net_down() {
+    if [ -d "$1/ns" ]; then nsenter-rs --unpin "$1/ns" || return 1; fi
+    netbridge detach --name "$2" --bridge "$3"
+}
+
 # undo_run STATUS CMD ARG... : run one recorded undo command, its stderr in $_d/.undo.err
 undo_run() {
     shift

@@ -148,6 +148,17 @@ no_leftovers() {
     done
 }
 
+# host_veths N : wait until the test host has N veths -- a container's pair goes with its
+# network namespace, which the kernel removes in the background -- then assert N (5 s at most)
+host_veths() {
+    local i=0
+    while [ "$(in_host ip -o link show type veth | grep -c '' || true)" != "$1" ] && [ $i -lt 500 ]; do
+        i=$((i + 1))
+        sleep 0.01
+    done
+    assert_eq "$(in_host ip -o link show type veth | grep -c '' || true)" "$1" "veths: $(in_host ip -o link show type veth)"
+}
+
 # cgroup_dir CONTROLLER NAME : the v1 directory of container NAME's cgroup for CONTROLLER
 cgroup_dir() {
     echo "/sys/fs/cgroup/$1/$CTRKIT_CGROUP_PARENT/$2"

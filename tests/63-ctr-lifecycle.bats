@@ -12,9 +12,7 @@ setup() { ctr_setup_host; }
 
 # host_clean : the test host has no veth, no lease, no nft rule of a container left
 host_clean() {
-    local veths
-    veths=$(in_host ip -o link show type veth | grep -c '' || true)
-    assert_eq "$veths" 0 "veths left: $(in_host ip -o link show type veth)"
+    host_veths 0
     if in_host ip link show "${CTRKIT_BRIDGE:-ctrkit0}" >/dev/null 2>&1; then
         run_host netbridge leases ctrkit0 --json
         assert_json 'length' 0

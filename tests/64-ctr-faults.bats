@@ -11,7 +11,7 @@ teardown() { ctr_teardown; }
 setup() { ctr_setup_host; }
 
 host_clean() {
-    assert_eq "$(in_host ip -o link show type veth | grep -c '' || true)" 0 "veths left"
+    host_veths 0
     if in_host ip link show ctrkit0 >/dev/null 2>&1; then
         run_host netbridge leases ctrkit0 --json
         assert_json 'length' 0
@@ -33,6 +33,7 @@ kill_at() {
         case $point in
             pending:*) [ "$(undo_lines "$name" pending)" -ge "${point#*:}" ] && break ;;
             ok:*) [ "$(undo_lines "$name" ok)" -ge "${point#*:}" ] && break ;;
+            exists:*) [ -e "$CTRKIT_STATE/containers/$name/${point#*:}" ] && break ;;
             running) [ -s "$CTRKIT_STATE/containers/$name/pid" ] && break ;;
         esac
         kill -0 "$pid" 2>/dev/null || { echo "ctr-run ended before $point" >&2; return 1; }
@@ -53,7 +54,8 @@ kill_at() {
     kill_at k1 pending:1
     kill_at k2 ok:2
     kill_at k3 pending:3
-    kill_at k4 pending:4
+    # the namespace is pinned: the network is being attached (same undo entry)
+    kill_at k4 exists:ns/net
     kill_at k5 running
 }
 
@@ -82,7 +84,7 @@ kill_at() {
     run_host --rc 125 ctr-run --rm --name taker2 -p 8089:80 busybox true
     assert_error ctr-run "network"
     no_leftovers taker2 host
-    assert_eq "$(in_host ip -o link show type veth | grep -c '')" 1 "only holder's veth"
+    host_veths 1
     run_host ctr-rm -f holder
     host_clean
 }

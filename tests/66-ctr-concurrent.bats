@@ -31,7 +31,7 @@ setup() { ctr_setup_host; }
     assert_eq "$(printf '%s\n' "$addrs" | grep -c inet)" 30
     assert_eq "$(printf '%s\n' "$addrs" | sort -u | grep -c inet)" 30 "duplicate addresses: $addrs"
     [ -z "$(ls -A "$CTRKIT_STATE/containers")" ]
-    assert_eq "$(in_host ip -o link show type veth | grep -c '' || true)" 0
+    host_veths 0
     run_host netbridge leases ctrkit0 --json
     assert_json length 0
     for i in $(seq 1 30); do no_leftovers "par$i" host; done
