@@ -95,8 +95,11 @@ pub enum Driver {
 pub struct MountArgs {
     /// Image ID (or unique prefix) or NAME[:TAG]
     pub image: String,
-    /// Mount point (an existing directory)
+    /// Mount point (an existing directory, unless --mkdir)
     pub target: PathBuf,
+    /// Create the mount point if it is missing (its parent must exist), like mount --mkdir
+    #[arg(long)]
+    pub mkdir: bool,
     /// Container ID that owns the writable layer (reused if it exists)
     #[arg(long, value_name = "ID", value_parser = common::parse::parse_container_name)]
     pub container: String,

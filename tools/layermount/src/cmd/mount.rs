@@ -10,6 +10,22 @@ use crate::overlay::{self, OverlaySpec};
 use crate::store::{self, ContainerRecord, Store};
 
 pub fn run(store: &Store, a: MountArgs) -> Result<(), Error> {
+    // --mkdir: a missing mount point is made, and removed again if the mount fails
+    let made = a.mkdir
+        && match fs::create_dir(&a.target) {
+            Ok(()) => true,
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => false,
+            Err(e) => return Err(Error::io("create the mount point", &a.target, e)),
+        };
+    let target = a.target.clone();
+    let res = mount_at(store, a);
+    if res.is_err() && made {
+        let _ = fs::remove_dir(&target);
+    }
+    res
+}
+
+fn mount_at(store: &Store, a: MountArgs) -> Result<(), Error> {
     let _lock = store.lock_shared()?;
     let img = store.resolve_image(&a.image)?;
     let target = fs::canonicalize(&a.target).ctx("use as a mount point", &a.target)?;
