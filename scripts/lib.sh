@@ -99,11 +99,13 @@ ctr_lock() {
 # --- the undo log --------------------------------------------------------------------------
 # $DIR/undo holds one entry per step: the command that undoes it, fields separated by tabs.
 # An entry is written BEFORE its step runs (so a launcher killed halfway still leaves a record
-# of what it may have made) and marked 'ok' after the step succeeded. Teardown replays the
-# entries newest first: failures of confirmed steps are reported, failures of unconfirmed ones
-# (the step may never have happened) are ignored.
+# of what it may have made) and marked 'ok' after the step succeeded: 'ok' marks the entry
+# before it, 'ok<TAB>N' the Nth entry (steps run side by side finish in any order). Teardown
+# replays the entries newest first: failures of confirmed steps are reported, failures of
+# unconfirmed ones (the step may never have happened) are ignored.
+UNDO_N=0
 
-# undo_add DIR CMD ARG... : record how to undo the step about to run
+# undo_add DIR CMD ARG... : record how to undo the step about to run; it is entry $UNDO_N
 undo_add() {
     _d=$1
     shift
@@ -114,11 +116,12 @@ undo_add() {
     IFS=$TAB # "$*" joins the fields with tabs
     printf 'pending\t%s\n' "$*" >>"$_d/undo"
     IFS=$_ifs
+    UNDO_N=$((UNDO_N + 1))
 }
 
-# undo_ok DIR : the step recorded last succeeded
+# undo_ok DIR [N] : the step recorded last (or entry N) succeeded
 undo_ok() {
-    echo ok >>"$1/undo"
+    if [ $# -gt 1 ]; then printf 'ok\t%s\n' "$2" >>"$1/undo"; else echo ok >>"$1/undo"; fi
 }
 
 # net_down DIR NAME BRIDGE : undo a container's bridge network: unpin its namespace first
@@ -142,19 +145,27 @@ undo_replay() {
     _d=$1
     _failed=''
     [ -f "$_d/undo" ] || return 0
-    # entries newest first, each as STATUS<tab>CMD<tab>ARG...: an entry is held back until
-    # the next one shows up, as an 'ok' after it marks it done
-    _todo='' _e='' _st=''
+    # entry N's command in _eN, its status in _sN; then the list newest first, each as
+    # STATUS<tab>CMD<tab>ARG...
+    _n=0
     while IFS= read -r _line || [ -n "$_line" ]; do
         case $_line in
-            ok | ok"$TAB"*) [ -z "$_st" ] || _st='done' ;;
+            ok) [ "$_n" = 0 ] || eval "_s$_n=done" ;;
+            ok"$TAB"*)
+                _k=${_line#ok"$TAB"}
+                case $_k in '' | *[!0-9]*) ;; *) [ "$_k" -lt 1 ] || [ "$_k" -gt "$_n" ] || eval "_s$_k=done" ;; esac
+                ;;
             *)
-                [ -z "$_st" ] || _todo=$_st$TAB$_e$NL$_todo
-                _st=pending _e=${_line#*"$TAB"}
+                _n=$((_n + 1))
+                eval "_s$_n=pending _e$_n=\${_line#*\"\$TAB\"}"
                 ;;
         esac
     done <"$_d/undo"
-    [ -z "$_st" ] || _todo=$_st$TAB$_e$NL$_todo
+    _todo='' _k=$_n
+    while [ "$_k" -gt 0 ]; do
+        eval "_todo=\$_todo\$_s$_k\$TAB\$_e$_k\$NL"
+        _k=$((_k - 1))
+    done
     _ifs=$IFS
     case $- in *f*) _noglob=1 ;; *) _noglob=0 ;; esac
     set -f
