@@ -132,22 +132,58 @@ net_down() {
     netbridge detach --name "$2" --bridge "$3"
 }
 
-# undo_run STATUS CMD ARG... : run one recorded undo command, its stderr in $_d/.undo.err
+# undo_run K : run undo entry K (its fields in $_eK, tab-separated), its stderr in
+# $_d/.undo.err.K
 undo_run() {
+    eval "_c=\$_e$1"
+    IFS=$TAB
+    # shellcheck disable=SC2086,SC2154 # split the recorded fields (tabs only, no globbing)
+    set -- "$1" $_c
+    IFS=$_ifs
+    _k=$1
     shift
-    "$@" </dev/null >/dev/null 2>"$_d/.undo.err"
+    "$@" </dev/null >/dev/null 2>"$_d/.undo.err.$_k"
 }
 
+# undo_check K RC : report entry K's result RC: a confirmed step that failed is warned about
+# and kept (in $_failed) for the next try
+undo_check() {
+    [ "$2" -ne 0 ] || return 0
+    eval "_st=\$_s$1 _e=\$_e$1"
+    # shellcheck disable=SC2154 # set by the eval
+    if [ "$_st" = "done" ]; then
+        _err=$(tail -n 1 "$_d/.undo.err.$1")
+        # the command with its tabs shown as spaces
+        _x=$_e _w=''
+        while :; do
+            case $_x in
+                *"$TAB"*) _w=$_w${_x%%"$TAB"*}' ' _x=${_x#*"$TAB"} ;;
+                *) _w=$_w$_x && break ;;
+            esac
+        done
+        warn "undo failed: $_w: ${_err:-exit $2}"
+        # kept for the next try, oldest first, confirmed again
+        _failed="pending$TAB$_e${NL}ok$NL$_failed"
+    else
+        log "undo of an unconfirmed step failed (ignored): $_e"
+    fi
+}
+
+# undo_group DIR / undo_group_end DIR : the entries added in between are made side by side,
+# and undone side by side
+undo_group() { echo group >>"$1/undo"; }
+undo_group_end() { echo end >>"$1/undo"; }
+
 # undo_replay DIR : undo every step, newest first, going past failures (each reported on a
-# line of its own). Entries that failed stay in the log for a later ctr-rm. Returns 1 if any
-# confirmed step could not be undone. (All in sh: no process but the undo commands.)
+# line of its own); the entries of a group run at once. Entries that failed stay in the log
+# for a later ctr-rm. Returns 1 if any confirmed step could not be undone. (All in sh: no
+# process but the undo commands.)
 undo_replay() {
     _d=$1
     _failed=''
     [ -f "$_d/undo" ] || return 0
-    # entry N's command in _eN, its status in _sN; then the list newest first, each as
-    # STATUS<tab>CMD<tab>ARG...
-    _n=0
+    # entry N: its command in _eN, its status in _sN, its group (0: none) in _gN
+    _n=0 _g=0 _gid=0
     while IFS= read -r _line || [ -n "$_line" ]; do
         case $_line in
             ok) [ "$_n" = 0 ] || eval "_s$_n=done" ;;
@@ -155,45 +191,43 @@ undo_replay() {
                 _k=${_line#ok"$TAB"}
                 case $_k in '' | *[!0-9]*) ;; *) [ "$_k" -lt 1 ] || [ "$_k" -gt "$_n" ] || eval "_s$_k=done" ;; esac
                 ;;
+            group) _gid=$((_gid + 1)) _g=$_gid ;;
+            end) _g=0 ;;
             *)
                 _n=$((_n + 1))
-                eval "_s$_n=pending _e$_n=\${_line#*\"\$TAB\"}"
+                eval "_s$_n=pending _g$_n=\$_g _e$_n=\${_line#*\"\$TAB\"}"
                 ;;
         esac
     done <"$_d/undo"
-    _todo='' _k=$_n
-    while [ "$_k" -gt 0 ]; do
-        eval "_todo=\$_todo\$_s$_k\$TAB\$_e$_k\$NL"
-        _k=$((_k - 1))
-    done
     _ifs=$IFS
     case $- in *f*) _noglob=1 ;; *) _noglob=0 ;; esac
     set -f
-    IFS=$NL
-    for _line in $_todo; do
-        _rc=0
-        IFS=$TAB
-        # shellcheck disable=SC2086 # split the recorded fields (tabs only, no globbing)
-        undo_run $_line || _rc=$?
+    _i=$_n
+    while [ "$_i" -gt 0 ]; do
+        eval "_g=\$_g$_i"
+        if [ "$_g" = 0 ]; then
+            _rc=0
+            undo_run "$_i" || _rc=$?
+            undo_check "$_i" "$_rc"
+            _i=$((_i - 1))
+            continue
+        fi
+        # a group: its entries (newest first, consecutive) at once, then each one's result
+        _j=$_i _pids=''
+        while [ "$_j" -gt 0 ] && eval "[ \"\$_g$_j\" = \"\$_g\" ]"; do
+            undo_run "$_j" &
+            _pids="$_pids $_j:$!"
+            _j=$((_j - 1))
+        done
+        IFS=' '
+        for _p in $_pids; do
+            IFS=$_ifs
+            _rc=0
+            wait "${_p#*:}" || _rc=$?
+            undo_check "${_p%%:*}" "$_rc"
+        done
         IFS=$_ifs
-        [ "$_rc" -ne 0 ] || continue
-        case $_line in
-            done"$TAB"*)
-                _err=$(tail -n 1 "$_d/.undo.err")
-                # the command with its tabs shown as spaces
-                _e=${_line#done"$TAB"} _w=''
-                while :; do
-                    case $_e in
-                        *"$TAB"*) _w=$_w${_e%%"$TAB"*}' ' _e=${_e#*"$TAB"} ;;
-                        *) _w=$_w$_e && break ;;
-                    esac
-                done
-                warn "undo failed: $_w: ${_err:-exit $_rc}"
-                # kept for the next try, oldest first, confirmed again
-                _failed="pending$TAB${_line#done"$TAB"}${NL}ok$NL$_failed"
-                ;;
-            *) log "undo of an unconfirmed step failed (ignored): $_line" ;;
-        esac
+        _i=$_j
     done
     IFS=$_ifs
     [ "$_noglob" = 1 ] || set +f
