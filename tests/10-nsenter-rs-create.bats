@@ -222,6 +222,25 @@ devpts
     run_tool --rc 1 grep -F "$pins" /proc/self/mountinfo
 }
 
+@test "--pin without a command: net, uts and ipc made, set up and pinned by nsenter-rs itself" {
+    require_root
+    pins="$TEST_DIR/pins-only"
+    run_tool nsenter-rs --new=net,uts,ipc --loopback --hostname alone --pin "$pins"
+    assert_eq "$output" ""
+    # the namespaces are not ours, and they live on with no process in them
+    [ "$(stat -L -c %i "$pins/net")" != "$(stat -L -c %i /proc/self/ns/net)" ]
+    run_tool nsenter --net="$pins/net" --uts="$pins/uts" sh -c 'hostname; ip -o link show lo'
+    assert_match "$output" "^alone"$'\n'"1: lo: <LOOPBACK,UP,LOWER_UP>"
+    run_tool nsenter-rs --unpin "$pins"
+    [ ! -e "$pins" ]
+    # pid and mnt need a process; so do --pidfile and --cgroup
+    run_tool --rc 2 nsenter-rs --new=pid --pin "$pins"
+    assert_error nsenter-rs "'pid' needs a command"
+    run_tool --rc 2 nsenter-rs --new=net --pin "$pins" --pidfile "$TEST_DIR/p"
+    assert_error nsenter-rs "--pidfile needs a command"
+    [ ! -e "$pins" ]
+}
+
 @test "--join TYPE=FILE joins an existing namespace while creating the others" {
     require_root
     pins="$TEST_DIR/pins-join"

@@ -231,10 +231,34 @@ impl Spec {
         if env.get("PATH").is_none() {
             env.set("PATH".into(), process::DEFAULT_PATH.into());
         }
-        if cli.cmd.is_empty() {
+        // --pin without a command: the namespaces are made and pinned by this process itself
+        // (net, uts and ipc need no process of their own to exist); nothing runs
+        let pin_only = cli.cmd.is_empty() && cli.pin.is_some();
+        if cli.cmd.is_empty() && !pin_only {
             return usage(
                 "create mode needs a command: nsenter-rs --new=TYPES [OPTIONS] -- CMD...".into(),
             );
+        }
+        if pin_only {
+            if let Some(k) = new
+                .iter()
+                .find(|k| !matches!(k, NsKind::Net | NsKind::Uts | NsKind::Ipc))
+            {
+                return usage(format!(
+                    "--pin without a command makes only net, uts and ipc namespaces ('{k}' needs a command)"
+                ));
+            }
+            let needs_cmd = [
+                ("--join", !joins.is_empty()),
+                ("--cgroup", cli.cgroup.is_some()),
+                ("--pidfile", cli.pidfile.is_some()),
+                ("--detach", cli.detach),
+                ("--init", cli.init),
+                ("--rlimit", !cli.rlimit.is_empty()),
+            ];
+            if let Some((name, _)) = needs_cmd.iter().find(|(_, on)| *on) {
+                return usage(format!("{name} needs a command"));
+            }
         }
 
         let add: Vec<_> = cli
@@ -303,6 +327,9 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
     let spec = Spec::from_cli(cli)?;
     if dry_run {
         return dry_run_report(&spec, json);
+    }
+    if spec.cmd.is_empty() {
+        return pin_here(&spec);
     }
 
     let (sync_r, sync_w) =
@@ -378,6 +405,57 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
         return Ok(common::exit::OK);
     }
     Ok(process::wait_forwarding(child, false))
+}
+
+/// Hostname, domain name and sysctls, in our new namespaces.
+fn set_names_and_sysctls(spec: &Spec) -> Result<(), Error> {
+    if let Some(h) = &spec.hostname {
+        nix::unistd::sethostname(h).sys(|| format!("cannot set hostname '{h}'"))?;
+    }
+    if let Some(d) = &spec.domainname {
+        // SAFETY: a valid pointer and length.
+        let rc = unsafe { libc::setdomainname(d.as_ptr().cast(), d.len()) };
+        if rc != 0 {
+            return Err(Error::Sys {
+                what: format!("cannot set domain name '{d}'"),
+                source: nix::errno::Errno::last(),
+            });
+        }
+    }
+    for s in &spec.sysctls {
+        std::fs::write(s.path(), &s.value)
+            .io(|| format!("cannot set sysctl {}={}", s.key, s.value))?;
+    }
+    Ok(())
+}
+
+/// `--pin DIR` without a command: move this process into the new namespaces, set them up
+/// (lo, hostname, sysctls) and pin them; they live on in the pins once we exit.
+fn pin_here(spec: &Spec) -> Result<i32, Error> {
+    let mut flags = 0;
+    for k in &spec.new {
+        flags |= k.clone_flag();
+    }
+    nix::sched::unshare(CloneFlags::from_bits_retain(flags)).sys(|| {
+        format!(
+            "cannot create namespaces {}",
+            spec.new
+                .iter()
+                .map(|k| k.proc_name())
+                .collect::<Vec<_>>()
+                .join(",")
+        )
+    })?;
+    if spec.loopback {
+        loopback_up()?;
+    }
+    set_names_and_sysctls(spec)?;
+    let dir = spec.pin.as_deref().expect("pin-only mode has --pin");
+    let kinds: Vec<NsKind> = spec.new.iter().copied().collect();
+    let mut undo = Undo::new();
+    pin::pin(std::process::id() as i32, &kinds, dir, &mut undo)?;
+    undo.disarm();
+    Ok(common::exit::OK)
 }
 
 /// Fork-like clone into new namespaces (`flags`); returns what clone returns. When `birth`
@@ -665,23 +743,7 @@ fn child_setup(
     if spec.loopback {
         loopback_up()?;
     }
-    if let Some(h) = &spec.hostname {
-        nix::unistd::sethostname(h).sys(|| format!("cannot set hostname '{h}'"))?;
-    }
-    if let Some(d) = &spec.domainname {
-        // SAFETY: a valid pointer and length.
-        let rc = unsafe { libc::setdomainname(d.as_ptr().cast(), d.len()) };
-        if rc != 0 {
-            return Err(Error::Sys {
-                what: format!("cannot set domain name '{d}'"),
-                source: nix::errno::Errno::last(),
-            });
-        }
-    }
-    for s in &spec.sysctls {
-        std::fs::write(s.path(), &s.value)
-            .io(|| format!("cannot set sysctl {}={}", s.key, s.value))?;
-    }
+    set_names_and_sysctls(&spec)?;
     if spec.new.contains(&NsKind::Mnt) {
         mounts::setup(&spec.plan)?;
     }
