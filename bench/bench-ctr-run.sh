@@ -4,7 +4,8 @@
 #
 # Runs in a network namespace of its own (the bridge, veths and nft rules never touch the
 # host's network) and with its own CTRKIT_ROOT/CTRKIT_STATE and cgroup parent, all removed at
-# the end. crun 1.8 refuses this machine's hybrid cgroup layout unless the cgroup2 mount is
+# the end. Runtime state (ctrkit's state folders, crun's and runc's --root) is on a tmpfs, as
+# /run is on a systemd host; images and container layers are on disk. crun 1.8 refuses this machine's hybrid cgroup layout unless the cgroup2 mount is
 # hidden, so it runs through `nsenter -m` into a mount namespace where it is (that adds
 # nsenter's ~1 ms; the line "nsenter -m true" shows how much).
 set -euo pipefail
@@ -20,7 +21,11 @@ ip link set lo up
 RUNS=${BENCH_RUNS:-30}
 
 tmp=$(mktemp -d /tmp/bench-ctr-run.XXXXXX)
-export CTRKIT_ROOT=$tmp/root CTRKIT_STATE=$tmp/state CTRKIT_CGROUP_PARENT=ctrkit-bench-$$
+# runtime state on a tmpfs, as /run is on a systemd host: ctrkit's, crun's and runc's alike
+# (images and container layers stay on disk, in $tmp/root)
+mkdir "$tmp/run"
+mount -t tmpfs -o size=64m,mode=0700 ctrkit-bench-run "$tmp/run"
+export CTRKIT_ROOT=$tmp/root CTRKIT_STATE=$tmp/run/ctrkit CTRKIT_CGROUP_PARENT=ctrkit-bench-$$
 hider=''
 cleanup() {
     [ -z "$hider" ] || kill "$hider" 2>/dev/null || true
@@ -30,6 +35,7 @@ cleanup() {
     for d in /sys/fs/cgroup/*/"$CTRKIT_CGROUP_PARENT" /sys/fs/cgroup/unified/"$CTRKIT_CGROUP_PARENT"; do
         [ ! -d "$d" ] || rmdir "$d" 2>/dev/null || true
     done
+    umount "$tmp/run" 2>/dev/null || true
     rm -rf --one-file-system "$tmp"
 }
 trap cleanup EXIT
@@ -69,6 +75,6 @@ compare "container start to exit: busybox true" "$RUNS" \
     "ctr-run --rm (bridge, limits, overlay)" "ctr-run --rm $limits busybox true" \
     "ctr-run --rm --network none (limits, overlay)" "ctr-run --rm --network none $limits busybox true" \
     "the same tools alone, no script (network none)" "sh $tmp/floor.sh" \
-    "crun run (no network, no limits)" "nsenter -t $hider -m crun --root $tmp/crun run -b $bundle bench-crun" \
-    "runc run (no network, no limits)" "runc --root $tmp/runc run -b $bundle bench-runc" \
+    "crun run (no network, no limits)" "nsenter -t $hider -m crun --root $tmp/run/crun run -b $bundle bench-crun" \
+    "runc run (no network, no limits)" "runc --root $tmp/run/runc run -b $bundle bench-runc" \
     "nsenter -m true (crun's wrapper alone)" "nsenter -t $hider -m true"

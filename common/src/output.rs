@@ -9,8 +9,11 @@ use serde::Serialize;
 
 /// Write exactly one JSON document and a newline on stdout.
 pub fn emit_json<T: Serialize + ?Sized>(value: &T) -> io::Result<()> {
+    // built whole, then one write: stdout is line-buffered, which would be a write per line
+    let mut buf = Vec::new();
+    write_json(&mut buf, value)?;
     let mut out = io::stdout().lock();
-    write_json(&mut out, value)?;
+    out.write_all(&buf)?;
     out.flush()
 }
 
