@@ -206,15 +206,18 @@ $EXPECTED_TREE"
     [ "$(cat "$CTRKIT_ROOT/layers/containers/v/rootfs/data/hi")" = hi ]
 }
 
-@test "mount --mkdir makes a missing mount point, and removes it when the mount fails" {
+@test "mount --mkdir makes a missing mount point (removed when the mount fails); --iidfile" {
     run_tool unshare -m --propagation private bash -euc "
-        layermount mount three:oci '$TEST_DIR/new' --container mk --mkdir >/dev/null
+        layermount mount three:oci '$TEST_DIR/new' --container mk --mkdir --iidfile '$TEST_DIR/iid' >/dev/null
         findmnt -n -o FSTYPE '$TEST_DIR/new'
         layermount umount mk"
     assert_eq "$output" overlay
-    run_tool --rc 1 layermount mount nosuch "$TEST_DIR/new2" --container mk2 --mkdir
+    # --iidfile: the image's ID, as inspect shows it
+    run_tool layermount inspect three:oci --json
+    assert_eq "$(cat "$TEST_DIR/iid")" "$(jq -r .id <<<"$output")"
+    run_tool --rc 1 layermount mount nosuch "$TEST_DIR/new2" --container mk2 --mkdir --iidfile "$TEST_DIR/iid2"
     assert_error layermount "nosuch"
-    [ ! -e "$TEST_DIR/new2" ]
+    [ ! -e "$TEST_DIR/new2" ] && [ ! -e "$TEST_DIR/iid2" ]
     # without --mkdir a missing mount point is an error naming it
     run_tool --rc 1 layermount mount three:oci "$TEST_DIR/new3" --container mk3
     assert_error layermount "$TEST_DIR/new3"

@@ -100,6 +100,9 @@ pub struct MountArgs {
     /// Create the mount point if it is missing (its parent must exist), like mount --mkdir
     #[arg(long)]
     pub mkdir: bool,
+    /// Write the image's ID to FILE (as docker build --iidfile), so the caller needs no inspect
+    #[arg(long, value_name = "FILE")]
+    pub iidfile: Option<PathBuf>,
     /// Container ID that owns the writable layer (reused if it exists)
     #[arg(long, value_name = "ID", value_parser = common::parse::parse_container_name)]
     pub container: String,

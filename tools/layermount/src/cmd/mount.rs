@@ -113,8 +113,15 @@ fn mount_at(store: &Store, a: MountArgs) -> Result<(), Error> {
         return Err(e);
     }
     rec.target = Some(target.display().to_string());
-    if let Err(e) = store.write_container(&rec) {
+    let recorded = store.write_container(&rec).and_then(|()| match &a.iidfile {
+        Some(f) => store::write_atomic(f, format!("{}\n", img.id).as_bytes()),
+        None => Ok(()),
+    });
+    if let Err(e) = recorded {
         let _ = crate::sys::umount(&target);
+        if created {
+            let _ = fs::remove_dir_all(&dir);
+        }
         return Err(e);
     }
     println!("{}", target.display());
