@@ -64,36 +64,16 @@ if command -v crun >/dev/null && command -v jq >/dev/null; then
     fi
 fi
 
-# interleaved TITLE RUNS NAME1 CMD1 NAME2 CMD2 : run the two commands and /bin/true in
-# turn (so a shared machine's changing load hits all alike) and print each median minus the
-# median of /bin/true (the cost of starting any command from the shell), and the ratio.
-# Complements compare(), which runs each command's runs back to back.
-interleaved() {
-    local title=$1 runs=$2 n1=$3 c1=$4 n2=$5 c2=$6 i s e t0='' t1='' t2=''
-    for ((i = 0; i < runs; i++)); do
-        s=$(date +%s%N); eval "$c1" >/dev/null 2>&1; e=$(date +%s%N); t1+="$(((e - s) / 1000)) "
-        s=$(date +%s%N); eval "$c2" >/dev/null 2>&1; e=$(date +%s%N); t2+="$(((e - s) / 1000)) "
-        s=$(date +%s%N); /bin/true; e=$(date +%s%N); t0+="$(((e - s) / 1000)) "
-    done
-    med() { tr ' ' '\n' | grep . | sort -n | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)] / 1000}'; }
-    local m0 m1 m2
-    m0=$(echo "$t0" | med)
-    m1=$(echo "$t1" | med)
-    m2=$(echo "$t2" | med)
-    echo
-    echo "== $title ($runs runs each, alternating, median minus /bin/true's $m0 ms) =="
-    awk -v n="$n1" -v m="$m1" -v z="$m0" 'BEGIN {printf "  %-44s %9.2f ms   %6.2fx\n", n, m - z, 1}'
-    awk -v n="$n2" -v m="$m2" -v z="$m0" -v b="$m1" 'BEGIN {printf "  %-44s %9.2f ms   %6.2fx\n", n, m - z, (m - z) / (b - z)}'
-}
-
 compare "create: 5 new namespaces + rootfs, run /bin/true" "$RUNS" \
     "nsenter-rs --new=... --rootfs R" "nsenter-rs --new=pid,mnt,uts,ipc,net --rootfs $R -- /bin/true" \
     "unshare -fpmiun --mount-proc --root R" "unshare -fpmiun --mount-proc --root $R /bin/true" \
     "${peers[@]}"
 
-interleaved "create, alternating" "$RUNS" \
+# the same, the commands in turn (bench/alternate.py): the fairer view on a noisy machine
+python3 "$here/alternate.py" "create, alternating" "$RUNS" \
     "nsenter-rs --new=... --rootfs R" "nsenter-rs --new=pid,mnt,uts,ipc,net --rootfs $R -- /bin/true" \
-    "unshare -fpmiun --mount-proc --root R" "unshare -fpmiun --mount-proc --root $R /bin/true"
+    "unshare -fpmiun --mount-proc --root R" "unshare -fpmiun --mount-proc --root $R /bin/true" \
+    "/bin/true (starting any command)" "/bin/true"
 
 # the target: a container started by nsenter-rs
 nsenter-rs --new=pid,mnt,uts,ipc,net --rootfs "$R" --pidfile "$work/target.pid" --detach -- /bin/sleep 600 >/dev/null
@@ -103,9 +83,10 @@ compare "enter: all namespaces of a container, run true" "$RUNS" \
     "nsenter-rs -t PID -a true" "nsenter-rs -t $target -a true" \
     "nsenter -t PID -a true" "nsenter -t $target -a true"
 
-interleaved "enter, alternating" "$RUNS" \
+python3 "$here/alternate.py" "enter, alternating" "$RUNS" \
     "nsenter-rs -t PID -a true" "nsenter-rs -t $target -a true" \
-    "nsenter -t PID -a true" "nsenter -t $target -a true"
+    "nsenter -t PID -a true" "nsenter -t $target -a true" \
+    "/bin/true (starting any command)" "/bin/true"
 
 kill -KILL "$target"
 target=''

@@ -45,6 +45,13 @@ mod generate;
 pub use exit::HasExitCode;
 pub use run::run;
 
+/// The allocator of every ctrkit tool: dlmalloc (the port Rust's standard library uses on
+/// wasm) instead of musl's, which maps and unmaps pages as a short-lived process's
+/// allocations come and go: one `nsenter-rs --new` made 43 mmap and munmap calls with it,
+/// 7 with dlmalloc, and `--version` takes 0.57 ms instead of 0.73 ms here.
+#[global_allocator]
+static ALLOCATOR: dlmalloc::GlobalDlmalloc = dlmalloc::GlobalDlmalloc;
+
 /// Print `TOOL: debug: ...` on stderr when debugging is on (`-v` or `CTRKIT_DEBUG=1`).
 #[macro_export]
 macro_rules! debug {
