@@ -81,8 +81,10 @@ nothing_left() {
     require_root
     run_tool --rc 127 nsenter-rs --new=pid,mnt,net --pin "$TEST_DIR/pins" --rootfs "$R" -- /usr/bin/no-such-cmd
     assert_error nsenter-rs "command '/usr/bin/no-such-cmd' not found in rootfs $R"
-    run_tool --rc 127 nsenter-rs --new=pid,mnt --rootfs "$R" -- bash
+    run_tool --rc 127 nsenter-rs --new=pid,mnt --rootfs "$R" --pidfile "$TEST_DIR/nf.pid" -- bash
     assert_error nsenter-rs "command 'bash' not found"
+    # the pidfile is written only once the command runs
+    [ ! -e "$TEST_DIR/nf.pid" ]
     run_tool --rc 126 nsenter-rs --new=pid,mnt --rootfs "$R" -- /etc/passwd
     assert_error nsenter-rs "/etc/passwd"
     nothing_left

@@ -261,7 +261,7 @@ pub struct Cli {
     #[arg(long = "init", help_heading = "Create")]
     pub init: bool,
 
-    /// Write the host PID of the container's first process to FILE
+    /// Write the host PID of the container's first process to FILE, once it has exec'd
     #[arg(long = "pidfile", value_name = "FILE", help_heading = "Create")]
     pub pidfile: Option<PathBuf>,
 

@@ -400,6 +400,18 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
         return Err(Error::Child { code, msg });
     }
     undo.disarm();
+    // the pidfile once the command runs (its exec succeeded, the report pipe closed empty):
+    // a launcher waiting for it never sees the pid of a command that could not start
+    if let Some(f) = &spec.pidfile {
+        if let Err(e) = common::state::atomic_write(f, format!("{child}\n").as_bytes()) {
+            let _ = signal::kill(child, Signal::SIGKILL);
+            let _ = nix::sys::wait::waitpid(child, None);
+            return Err(Error::Io {
+                what: format!("cannot write pidfile {}", f.display()),
+                source: e,
+            });
+        }
+    }
     if spec.detach {
         println!("{child}");
         return Ok(common::exit::OK);
@@ -519,7 +531,7 @@ fn clone_child(flags: libc::c_int, birth: &mut cgroup::Birth) -> libc::c_long {
     }
 }
 
-/// The parent's part, while the child waits: ID maps, pins, cgroup, pidfile.
+/// The parent's part, while the child waits: ID maps, pins, cgroup.
 fn prepare_child(
     spec: &Spec,
     child: Pid,
@@ -547,16 +559,7 @@ fn prepare_child(
             .collect();
         pin::pin(pid, &kinds, dir, undo)?;
     }
-    cgroup::join(pid, cgroup_procs)?;
-    if let Some(f) = &spec.pidfile {
-        common::state::atomic_write(f, format!("{pid}\n").as_bytes())
-            .io(|| format!("cannot write pidfile {}", f.display()))?;
-        let f = f.clone();
-        undo.push(format!("remove {}", f.display()), move || {
-            std::fs::remove_file(&f)
-        });
-    }
-    Ok(())
+    cgroup::join(pid, cgroup_procs)
 }
 
 /// Set IFF_UP on `lo` of our net namespace (SIOCGIFFLAGS, SIOCSIFFLAGS on a datagram socket).
