@@ -238,6 +238,8 @@ devpts
     assert_error nsenter-rs "'pid' needs a command"
     run_tool --rc 2 nsenter-rs --new=net --pin "$pins" --pidfile "$TEST_DIR/p"
     assert_error nsenter-rs "--pidfile needs a command"
+    run_tool --rc 2 nsenter-rs --new=net --pin "$pins" --env A=1
+    assert_error nsenter-rs "--env needs a command"
     [ ! -e "$pins" ]
 }
 

@@ -255,6 +255,16 @@ impl Spec {
                 ("--detach", cli.detach),
                 ("--init", cli.init),
                 ("--rlimit", !cli.rlimit.is_empty()),
+                ("--user", cli.user.is_some()),
+                ("--groups", cli.groups.is_some()),
+                ("--workdir", cli.workdir.is_some()),
+                ("--env", !cli.env.is_empty()),
+                ("--env-file", !cli.env_file.is_empty()),
+                ("--clear-env", cli.clear_env),
+                ("--cap-add", !cli.cap_add.is_empty()),
+                ("--cap-drop", !cli.cap_drop.is_empty()),
+                ("--privileged", cli.privileged),
+                ("--allow-new-privs", cli.allow_new_privs),
             ];
             if let Some((name, _)) = needs_cmd.iter().find(|(_, on)| *on) {
                 return usage(format!("{name} needs a command"));
