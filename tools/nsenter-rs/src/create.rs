@@ -67,6 +67,15 @@ struct Spec {
 }
 
 impl Spec {
+    /// The namespaces to create, as `--new` names them: `pid,mnt,...`.
+    fn new_names(&self) -> String {
+        self.new
+            .iter()
+            .map(|k| k.proc_name())
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
     fn from_cli(cli: Cli) -> Result<Spec, Error> {
         let usage = |m: String| Err(Error::Usage(m));
         for (name, on) in [
@@ -366,14 +375,7 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
     let ret = clone_child(flags, &mut birth);
     if ret < 0 {
         return Err(Error::Sys {
-            what: format!(
-                "cannot create namespaces {}",
-                spec.new
-                    .iter()
-                    .map(|k| k.proc_name())
-                    .collect::<Vec<_>>()
-                    .join(",")
-            ),
+            what: format!("cannot create namespaces {}", spec.new_names()),
             source: nix::errno::Errno::last(),
         });
     }
@@ -458,16 +460,8 @@ fn pin_here(spec: &Spec) -> Result<i32, Error> {
     for k in &spec.new {
         flags |= k.clone_flag();
     }
-    nix::sched::unshare(CloneFlags::from_bits_retain(flags)).sys(|| {
-        format!(
-            "cannot create namespaces {}",
-            spec.new
-                .iter()
-                .map(|k| k.proc_name())
-                .collect::<Vec<_>>()
-                .join(",")
-        )
-    })?;
+    nix::sched::unshare(CloneFlags::from_bits_retain(flags))
+        .sys(|| format!("cannot create namespaces {}", spec.new_names()))?;
     if spec.loopback {
         loopback_up()?;
     }
