@@ -26,6 +26,7 @@
 //! - [`parse`]: sizes, durations, CPU lists, container names, namespace kinds
 //! - [`state`]: `$CTRKIT_ROOT` / `$CTRKIT_STATE`, atomic writes, flock
 //! - [`undo`]: a LIFO of cleanup actions for the error path
+//! - [`mounts`]: `/proc/PID/mountinfo`, and what is mounted below a folder
 //! - [`ns`]: `/proc/PID/ns/*` and `/proc/PID/cgroup` look-ups
 //! - [`discover`]: containers of any runtime, found from `/proc` (ctr-ps, nsenter-rs `--container`)
 //! - [`cgroup`]: cgroup hierarchy detection (v1/hybrid/v2), paths, usage/limits reader
@@ -33,6 +34,7 @@
 pub mod cgroup;
 pub mod discover;
 pub mod exit;
+pub mod mounts;
 pub mod ns;
 pub mod output;
 pub mod parse;

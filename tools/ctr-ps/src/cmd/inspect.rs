@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::io::Write;
 
 use common::cgroup::Usage;
+use common::mounts::Mount;
 use common::ns::NsKind;
 use common::output::emit_json;
 use common::state::Dirs;
@@ -13,7 +14,7 @@ use serde::Serialize;
 use crate::cli::InspectArgs;
 use crate::error::{Error, OutputExt};
 use crate::info::Ctx;
-use crate::procfs::{self, IdMap, Interface, Mount};
+use crate::procfs::{self, IdMap, Interface};
 
 #[derive(Debug, Serialize)]
 struct Inspect {
