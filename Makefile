@@ -9,7 +9,7 @@
 PREFIX ?= /usr/local
 DESTDIR ?=
 CARGO ?= cargo
-TOOLS := nsenter-rs cgset layermount netbridge ctr-ps
+TOOLS := nsenter-rs cgset layermount netbridge ctr-ps ctr-state
 SCRIPTS := $(filter-out scripts/deps.sh scripts/lib.sh scripts/demo.sh,$(wildcard scripts/ctr-* scripts/mkimage-*))
 # cargo builds static musl binaries (.cargo/config.toml); CARGO_BUILD_TARGET overrides
 BUILD := $(or $(CARGO_TARGET_DIR),target)/$(or $(CARGO_BUILD_TARGET),x86_64-unknown-linux-musl)

@@ -91,7 +91,7 @@ cg() {
 }
 
 versions() {
-    for t in nsenter-rs cgset layermount netbridge ctr-ps; do "$t" --version; done
+    for t in nsenter-rs cgset layermount netbridge ctr-ps ctr-state; do "$t" --version; done
 }
 image() {
     if [ -d "$tmp/busybox-oci" ]; then

@@ -1,0 +1,88 @@
+#!/usr/bin/env bats
+# ctr-state: the launcher's state folders. claim is exclusive; lock is held by the caller's
+# descriptor (and its children's) after ctr-state exits; rm removes nothing while something
+# is mounted in the folder, and never follows a symlink out of it. Mounts happen in private
+# mount namespaces that end with the test.
+
+load helpers
+
+setup() {
+    D="$TEST_DIR/t$BATS_TEST_NUMBER"
+    mkdir -p "$D"
+}
+
+teardown() {
+    ctrkit_teardown
+    rm -rf --one-file-system "$D"
+}
+
+@test "claim: one of eight concurrent claims of a name wins; --parents makes the parents" {
+    for i in 1 2 3 4 5 6 7 8; do
+        (ctr-state claim --parents "$D/containers/web" 2>"$D/err.$i" && echo won >"$D/won.$i") &
+    done
+    wait
+    [ -d "$D/containers/web" ]
+    assert_eq "$(cat "$D"/won.* | wc -l)" 1
+    # the seven others said why, one line each
+    assert_eq "$(grep -l "ctr-state: error: $D/containers/web: already exists" "$D"/err.* | wc -l)" 7
+    run_tool --rc 1 ctr-state claim "$D/nope/x"
+    assert_error ctr-state "cannot create $D/nope/x"
+    [ ! -e "$D/nope" ]
+}
+
+@test "lock: held by the caller's descriptor after ctr-state exits, and by its children" {
+    mkdir "$D/c"
+    # the caller locks through ctr-state, starts a child (which inherits the descriptor)
+    # and exits: the child alone holds the lock then
+    sh -c "exec 9<'$D/c' && ctr-state lock 9 && { sleep 30 & echo \$! >'$D/child'; }"
+    child=$(cat "$D/child")
+    track_pid "$child"
+    run_tool --rc 1 flock -n "$D/c" true
+    run_tool --rc 1 sh -c "exec 8<'$D/c' && ctr-state lock --nonblock 8"
+    assert_error ctr-state "file descriptor 8 is locked by another process"
+    # a waiter gets the lock once the child has ended
+    sh -c "exec 8<'$D/c' && ctr-state lock 8 && echo locked >'$D/waiter'" &
+    waiter=$!
+    sleep 0.2
+    [ ! -e "$D/waiter" ]
+    kill "$child"
+    wait "$waiter"
+    assert_eq "$(cat "$D/waiter")" locked
+    run_tool --rc 1 ctr-state lock 57
+    assert_error ctr-state "file descriptor 57 is not open"
+}
+
+@test "rm: removes the tree, not what its symlinks point to; a missing folder is fine" {
+    mkdir -p "$D/outside" "$D/s/a/b"
+    echo keep >"$D/outside/file"
+    ln -s "$D/outside" "$D/s/a/link"
+    ln -s "$D/outside/file" "$D/s/flink"
+    echo x >"$D/s/a/b/f"
+    run_tool ctr-state rm "$D/s" "$D/missing"
+    [ ! -e "$D/s" ]
+    assert_eq "$(cat "$D/outside/file")" keep
+    # a symlink given as DIR is refused, and left alone
+    ln -s "$D/outside" "$D/l"
+    run_tool --rc 1 ctr-state rm "$D/l"
+    assert_error ctr-state "$D/l: not a folder"
+    [ -L "$D/l" ] && [ -f "$D/outside/file" ]
+}
+
+@test "rm: refuses, removing nothing, while something is mounted in the folder" {
+    require_root
+    mkdir -p "$D/s/merged" "$D/s/ns" "$D/src"
+    echo precious >"$D/src/data"
+    echo log >"$D/s/undo"
+    # a tmpfs, and a bind mount of the same filesystem (same device: only the mount table
+    # or the mount id tells it apart)
+    run_tool unshare -m --propagation private sh -c "
+        mount -t tmpfs t '$D/s/merged' && mount --bind '$D/src' '$D/s/ns' &&
+        ctr-state rm '$D/s'; echo rc=\$?; ls '$D/s'; cat '$D/src/data'"
+    assert_contains "$output" "rc=1"
+    assert_contains "$stderr" "ctr-state: error: not removing $D/s: still mounted: $D/s/merged $D/s/ns"
+    assert_contains "$output" "undo"
+    assert_contains "$output" "precious"
+    # outside that namespace nothing is mounted there: now it goes
+    run_tool ctr-state rm "$D/s"
+    [ ! -e "$D/s" ] && [ -f "$D/src/data" ]
+}

@@ -1,0 +1,16 @@
+//! Dispatch: one file per subcommand.
+
+mod claim;
+mod lock;
+mod rm;
+
+use crate::cli::{Cli, Command};
+use crate::error::Error;
+
+pub fn dispatch(cli: Cli) -> Result<(), Error> {
+    match cli.command {
+        Command::Claim(a) => claim::run(&a),
+        Command::Lock(a) => lock::run(&a),
+        Command::Rm(a) => rm::run(&a),
+    }
+}

@@ -1,0 +1,119 @@
+//! `ctr-state rm DIR...`: remove state folders, never through a mount.
+//!
+//! First the mount table: anything mounted at or below DIR (an overlay, a pinned namespace,
+//! a bind mount of the same filesystem) and nothing is removed. Then the walk, which opens
+//! every folder without following symlinks and checks that it is on DIR's own mount, in case
+//! something was mounted meanwhile.
+
+use std::ffi::{CStr, OsStr};
+use std::fs;
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+use common::mounts::{self, Mount};
+use nix::dir::{Dir, Type};
+use nix::fcntl::{AtFlags, OFlag};
+use nix::sys::stat::{Mode, SFlag, fstatat};
+use nix::unistd::{UnlinkatFlags, unlinkat};
+
+use crate::cli::RmArgs;
+use crate::error::Error;
+
+pub fn run(a: &RmArgs) -> Result<(), Error> {
+    let mut table = None;
+    for dir in &a.dirs {
+        remove(dir, &mut table)?;
+    }
+    Ok(())
+}
+
+fn remove(dir: &Path, table: &mut Option<Vec<Mount>>) -> Result<(), Error> {
+    let io_err = |e: io::Error| Error::Remove(dir.to_path_buf(), e);
+    match fs::symlink_metadata(dir) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(io_err(e)),
+        Ok(m) if !m.is_dir() => return Err(Error::NotDir(dir.to_path_buf())),
+        Ok(_) => {}
+    }
+    // the mount table names mount points by their real path
+    let real = fs::canonicalize(dir).map_err(io_err)?;
+    if table.is_none() {
+        *table = Some(mounts::own_mounts().map_err(Error::Mounts)?);
+    }
+    let below = mounts::mounted_below(table.as_deref().unwrap_or_default(), &real);
+    if !below.is_empty() {
+        let below = below.into_iter().map(str::to_string).collect();
+        return Err(Error::Mounted(dir.to_path_buf(), below));
+    }
+    let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
+    let mut top = Dir::open(&real, flags, Mode::empty()).map_err(|e| io_err(e.into()))?;
+    let mount = mount_id(top.as_fd()).map_err(io_err)?;
+    empty(&mut top, mount, dir)?;
+    drop(top);
+    fs::remove_dir(&real).map_err(io_err)
+}
+
+/// Remove everything in the open folder `d` (at `path`, for messages), which is on mount
+/// `mount`.
+fn empty(d: &mut Dir, mount: u64, path: &Path) -> Result<(), Error> {
+    let entries: Vec<(Vec<u8>, Option<Type>)> = d
+        .iter()
+        .filter_map(Result::ok)
+        .map(|e| (e.file_name().to_bytes().to_vec(), e.file_type()))
+        .filter(|(n, _)| n != b"." && n != b"..")
+        .collect();
+    let fd = d.as_fd();
+    for (name, kind) in entries {
+        let child: PathBuf = path.join(OsStr::from_bytes(&name));
+        let err = |e: nix::Error| Error::Remove(child.clone(), e.into());
+        let name = name.as_slice();
+        let is_dir = match kind {
+            Some(t) => t == Type::Directory,
+            None => {
+                let st = fstatat(fd, name, AtFlags::AT_SYMLINK_NOFOLLOW).map_err(err)?;
+                SFlag::from_bits_truncate(st.st_mode & SFlag::S_IFMT.bits()) == SFlag::S_IFDIR
+            }
+        };
+        if is_dir {
+            let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
+            let mut sub = Dir::openat(fd, name, flags, Mode::empty()).map_err(err)?;
+            if mount_id(sub.as_fd()).map_err(|e| Error::Remove(child.clone(), e))? != mount {
+                let shown = child.display().to_string();
+                return Err(Error::Mounted(path.to_path_buf(), vec![shown]));
+            }
+            empty(&mut sub, mount, &child)?;
+            unlinkat(fd, name, UnlinkatFlags::RemoveDir).map_err(err)?;
+        } else {
+            unlinkat(fd, name, UnlinkatFlags::NoRemoveDir).map_err(err)?;
+        }
+    }
+    Ok(())
+}
+
+/// The id of the mount an open file is on (statx STATX_MNT_ID): it tells a bind mount of the
+/// same filesystem apart, which the device number does not.
+fn mount_id(fd: BorrowedFd<'_>) -> io::Result<u64> {
+    // SAFETY: statx fills `st`, a plain struct of integers, for the open fd (AT_EMPTY_PATH).
+    let mut st: libc::statx = unsafe { std::mem::zeroed() };
+    let empty: &CStr = c"";
+    // SAFETY: valid fd, NUL-terminated empty path, `st` is writable.
+    let rc = unsafe {
+        libc::statx(
+            fd.as_raw_fd(),
+            empty.as_ptr(),
+            libc::AT_EMPTY_PATH,
+            libc::STATX_MNT_ID,
+            &mut st,
+        )
+    };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    if st.stx_mask & libc::STATX_MNT_ID == 0 {
+        // a kernel before 5.8: the device number is the next best thing
+        return Ok(u64::from(st.stx_dev_major) << 32 | u64::from(st.stx_dev_minor));
+    }
+    Ok(st.stx_mnt_id)
+}

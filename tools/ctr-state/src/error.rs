@@ -1,0 +1,28 @@
+use std::io;
+use std::path::PathBuf;
+
+use common::HasExitCode;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{}: already exists", .0.display())]
+    Exists(PathBuf),
+    #[error("cannot create {}", .0.display())]
+    Create(PathBuf, #[source] io::Error),
+    #[error("file descriptor {0} is not open")]
+    BadFd(u16),
+    #[error("file descriptor {0} is locked by another process")]
+    Locked(u16),
+    #[error("cannot lock file descriptor {0}")]
+    Lock(u16, #[source] io::Error),
+    #[error("{}: not a folder", .0.display())]
+    NotDir(PathBuf),
+    #[error("not removing {}: still mounted: {}", .0.display(), .1.join(" "))]
+    Mounted(PathBuf, Vec<String>),
+    #[error("cannot read the mount table")]
+    Mounts(#[source] io::Error),
+    #[error("cannot remove {}", .0.display())]
+    Remove(PathBuf, #[source] io::Error),
+}
+
+impl HasExitCode for Error {}
