@@ -93,7 +93,7 @@ ctr_status() {
 # ctr_lock DIR : hold an flock on the state folder (fd 9) until the script exits. Children
 # inherit the lock: a step still running after its launcher died keeps others waiting.
 ctr_lock() {
-    exec 9<"$1" && flock 9
+    exec 9<"$1" && ctr-state lock 9
 }
 
 # --- the undo log --------------------------------------------------------------------------
@@ -132,16 +132,20 @@ net_down() {
     netbridge detach --name "$2" --bridge "$3"
 }
 
-# undo_run K : run undo entry K (its fields in $_eK, tab-separated), its stderr in
-# $_d/.undo.err.K
+# undo_run K [exec] : run undo entry K (its fields in $_eK, tab-separated), its stderr in
+# $_d/.undo.err.K; with 'exec' (in a background subshell) the subshell becomes the command,
+# which saves a process -- unless the command is net_down, a function of this file
 undo_run() {
     eval "_c=\$_e$1"
     IFS=$TAB
     # shellcheck disable=SC2086,SC2154 # split the recorded fields (tabs only, no globbing)
-    set -- "$1" $_c
+    set -- "$1" "${2-}" $_c
     IFS=$_ifs
-    _k=$1
-    shift
+    _k=$1 _x=$2
+    shift 2
+    if [ "$_x" = exec ] && [ "$1" != net_down ]; then
+        exec "$@" </dev/null >/dev/null 2>"$_d/.undo.err.$_k"
+    fi
     "$@" </dev/null >/dev/null 2>"$_d/.undo.err.$_k"
 }
 
@@ -215,7 +219,7 @@ undo_replay() {
         # a group: its entries (newest first, consecutive) at once, then each one's result
         _j=$_i _pids=''
         while [ "$_j" -gt 0 ] && eval "[ \"\$_g$_j\" = \"\$_g\" ]"; do
-            undo_run "$_j" &
+            undo_run "$_j" exec &
             _pids="$_pids $_j:$!"
             _j=$((_j - 1))
         done
@@ -239,28 +243,11 @@ undo_replay() {
 }
 
 # teardown DIR : undo everything, then remove the state folder -- unless something is still
-# mounted in it (rm -r would delete through a bind mount of the same filesystem). The mount
-# points come from /proc/self/mountinfo, read by sh (dash reads a byte per read(2): cheaper
-# than starting awk for the first 64 lines, which is all a usual host has; awk reads the rest)
+# mounted in it (ctr-state rm checks the mount table, and never removes through a mount)
 teardown() {
     undo_replay "$1" || return 1
-    _m='' _n=0
-    {
-        while [ "$_n" -lt 64 ] && IFS=' ' read -r _ _ _ _ _mp _; do
-            _n=$((_n + 1))
-            case $_mp in "$1/"*) _m=${_m:+$_m }$_mp ;; esac
-        done
-        if [ "$_n" = 64 ]; then
-            _m=$_m$(awk -v d="$1/" 'index($5, d) == 1 { printf " %s", $5 }')
-            _m=${_m# }
-        fi
-    } </proc/self/mountinfo
-    if [ -n "$_m" ]; then
-        warn "not removing state folder $1: still mounted: $_m"
+    if ! _err=$(ctr-state rm "$1" 2>&1); then
+        warn "${_err#ctr-state: error: }"
         return 1
     fi
-    rm -rf --one-file-system "$1" || {
-        warn "cannot remove state folder $1"
-        return 1
-    }
 }
