@@ -56,17 +56,18 @@ unshare -m --propagation private sh -c 'umount -l /sys/fs/cgroup/unified 2>/dev/
 hider=$!
 sleep 0.2
 
-# the same steps with the tools alone, one after the other, no launcher logic (no state
-# folder, no undo log, nothing side by side): what the tools themselves cost
+# the same steps with the tools alone, one after the other, no launcher logic (a folder
+# from ctr-state, but no undo log, no lock, nothing side by side): what the tools cost
 cat >"$tmp/floor.sh" <<FLOOR
 set -e
-d=\$(mktemp -d "$tmp/floor.XXXXXX")
+d=$tmp/run/floor
+ctr-state claim "\$d"
 layermount mount busybox "\$d/m" --container floor --mkdir --iidfile "\$d/iid" >/dev/null
 cgset create "$CTRKIT_CGROUP_PARENT/floor" --parent-ok --cpus 0.5 --memory 64m --pids 100 >/dev/null
 nsenter-rs --new=pid,mnt,uts,ipc,net --loopback --rootfs "\$d/m" --hostname floor --cgroup="$CTRKIT_CGROUP_PARENT/floor" -- true
 cgset delete "$CTRKIT_CGROUP_PARENT/floor" --kill >/dev/null
 layermount rm-container floor
-rm -rf "\$d"
+ctr-state rm "\$d"
 FLOOR
 
 limits="--cpus 0.5 --memory 64m --pids-limit 100"

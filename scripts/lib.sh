@@ -216,13 +216,19 @@ undo_replay() {
             _i=$((_i - 1))
             continue
         fi
-        # a group: its entries (newest first, consecutive) at once, then each one's result
-        _j=$_i _pids=''
+        # a group: its entries (newest first, consecutive) at once -- the oldest in the
+        # foreground (vfork: cheaper than a background fork) -- then each one's result
+        _j=$_i _pids='' _last=''
         while [ "$_j" -gt 0 ] && eval "[ \"\$_g$_j\" = \"\$_g\" ]"; do
-            undo_run "$_j" exec &
-            _pids="$_pids $_j:$!"
+            if [ -n "$_last" ]; then
+                undo_run "$_last" exec &
+                _pids="$_pids $_last:$!"
+            fi
+            _last=$_j
             _j=$((_j - 1))
         done
+        _lrc=0
+        undo_run "$_last" || _lrc=$?
         IFS=' '
         for _p in $_pids; do
             IFS=$_ifs
@@ -231,6 +237,7 @@ undo_replay() {
             undo_check "${_p%%:*}" "$_rc"
         done
         IFS=$_ifs
+        undo_check "$_last" "$_lrc"
         _i=$_j
     done
     IFS=$_ifs
@@ -246,8 +253,11 @@ undo_replay() {
 # mounted in it (ctr-state rm checks the mount table, and never removes through a mount)
 teardown() {
     undo_replay "$1" || return 1
-    if ! _err=$(ctr-state rm "$1" 2>&1); then
-        warn "${_err#ctr-state: error: }"
-        return 1
-    fi
+    # its message goes to a file in the folder: kept when nothing was removed
+    ctr-state rm "$1" 2>"$1/.rm.err" && return 0
+    _err=''
+    [ ! -f "$1/.rm.err" ] || IFS= read -r _err <"$1/.rm.err" || true
+    _err=${_err#ctr-state: error: }
+    warn "${_err:-cannot remove state folder $1}"
+    return 1
 }

@@ -115,6 +115,32 @@ first"
     [ ! -e "$d" ]
 }
 
+@test "the undo log: a group's entries are undone side by side, each failure reported" {
+    d=$TEST_DIR/undo-group
+    mkdir -p "$d"
+    log=$TEST_DIR/undo-group-order flag=$TEST_DIR/undo-group-flag
+    : >"$log"
+    rm -f "$flag"
+    # the group's newest entry (first, were they undone one by one) waits for a file that
+    # its oldest entry (last, one by one) makes: it only sees it when they run side by side
+    run_tool --rc 1 sh -c '
+        . "$CTRKIT_SRC/scripts/lib.sh"
+        undo_add "$1" sh -c "echo before >>$2"; undo_ok "$1"
+        undo_group "$1"
+        undo_add "$1" sh -c "touch $3; echo oldest >>$2"
+        undo_add "$1" sh -c "echo \"cannot undo g\" >&2; exit 4"
+        undo_add "$1" sh -c "i=0; while [ ! -e $3 ] && [ \$i -lt 100 ]; do sleep 0.05; i=\$((i+1)); done; [ -e $3 ] && echo saw >>$2"
+        undo_group_end "$1"
+        undo_ok "$1" 2; undo_ok "$1" 3; undo_ok "$1" 4
+        teardown "$1"' ctr-rm "$d" "$log" "$flag"
+    assert_eq "$(sort "$log" | tr '\n' ' ')" "before oldest saw "
+    # the entry before the group is undone after the whole group
+    assert_eq "$(tail -n 1 "$log")" before
+    assert_error ctr-rm 'undo failed: sh -c echo "cannot undo g" >&2; exit 4: cannot undo g'
+    # the failed entry stays for the next try
+    assert_eq "$(grep -c pending "$d/undo")" 1
+}
+
 @test "teardown never deletes through a mount point in the state folder" {
     require_root
     d=$TEST_DIR/undo-mnt
