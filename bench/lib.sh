@@ -12,6 +12,10 @@ export PATH CTRKIT_SRC
 #   Times each command (a shell string, run by hyperfine, which subtracts the shell's own
 #   start-up) RUNS times, side by side in one run, and prints each median and its ratio to
 #   the first command's (the ctrkit tool by convention). Commands clean up after themselves.
+#   With BENCH_ROUNDS=N (default 1) hyperfine goes over all the commands N times, RUNS/N
+#   runs each time, and the median is taken over all rounds' runs: a slow spell of a shared
+#   machine then falls on every command alike. BENCH_PREPARE=CMD runs CMD (untimed) before
+#   each timed run, e.g. 'sleep 0.03' for a machine that has been idle a moment.
 compare() {
     local title=$1 runs=$2
     shift 2
@@ -21,22 +25,34 @@ compare() {
         cmds+=("$2")
         shift 2
     done
-    local json
-    json=$(mktemp)
-    if ! hyperfine --warmup 2 --runs "$runs" --style none --export-json "$json" "${cmds[@]}" >/dev/null 2>"$json.err"; then
-        echo "bench: $title: a command failed:" >&2
-        cat "$json.err" >&2
-        rm -f "$json" "$json.err"
-        return 1
-    fi
+    local rounds=${BENCH_ROUNDS:-1} round json jsons=()
+    [ "$rounds" -ge 1 ] && [ "$rounds" -le "$runs" ] || rounds=1
+    for ((round = 0; round < rounds; round++)); do
+        json=$(mktemp)
+        jsons+=("$json")
+        if ! hyperfine --warmup 2 --runs $((runs / rounds)) --style none --export-json "$json" \
+            ${BENCH_PREPARE:+--prepare "$BENCH_PREPARE"} "${cmds[@]}" >/dev/null 2>"$json.err"; then
+            echo "bench: $title: a command failed:" >&2
+            cat "$json.err" >&2
+            rm -f "${jsons[@]}" "$json.err"
+            return 1
+        fi
+        rm -f "$json.err"
+    done
     echo
-    echo "== $title ($runs runs, median) =="
+    if [ "$rounds" = 1 ]; then
+        echo "== $title ($runs runs, median) =="
+    else
+        echo "== $title ($rounds rounds of $((runs / rounds)) runs, median of all) =="
+    fi
     local i=0 base='' m
+    # each command's times from every round, then their median
     while read -r m; do
         [ -n "$base" ] || base=$m
         awk -v n="${names[$i]}" -v m="$m" -v b="$base" \
             'BEGIN{printf "  %-44s %9.2f ms   %6.2fx\n", n, m*1000, m/b}'
         i=$((i + 1))
-    done < <(jq -r '.results[].median' "$json")
-    rm -f "$json" "$json.err"
+    done < <(jq -s -r '[.[].results] | transpose[] | [.[].times[]] | sort
+        | if length % 2 == 1 then .[length / 2 | floor] else (.[length / 2 - 1] + .[length / 2]) / 2 end' "${jsons[@]}")
+    rm -f "${jsons[@]}"
 }
