@@ -253,6 +253,7 @@ undo_replay() {
 # mounted in it (ctr-state rm checks the mount table, and never removes through a mount)
 teardown() {
     undo_replay "$1" || return 1
+    [ -d "$1" ] || return 0
     # its message goes to a file in the folder: kept when nothing was removed
     ctr-state rm "$1" 2>"$1/.rm.err" && return 0
     _err=''

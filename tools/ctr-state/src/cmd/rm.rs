@@ -50,20 +50,22 @@ fn remove(dir: &Path, table: &mut Option<Vec<Mount>>) -> Result<(), Error> {
     let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
     let mut top = Dir::open(&real, flags, Mode::empty()).map_err(|e| io_err(e.into()))?;
     let mount = mount_id(top.as_fd()).map_err(io_err)?;
-    empty(&mut top, mount, dir)?;
+    empty(&mut top, mount, dir, dir)?;
     drop(top);
     fs::remove_dir(&real).map_err(io_err)
 }
 
-/// Remove everything in the open folder `d` (at `path`, for messages), which is on mount
-/// `mount`.
-fn empty(d: &mut Dir, mount: u64, path: &Path) -> Result<(), Error> {
-    let entries: Vec<(Vec<u8>, Option<Type>)> = d
-        .iter()
-        .filter_map(Result::ok)
-        .map(|e| (e.file_name().to_bytes().to_vec(), e.file_type()))
-        .filter(|(n, _)| n != b"." && n != b"..")
-        .collect();
+/// Remove everything in the open folder `d` (at `path`, for messages; `top` is the folder
+/// being removed), which is on mount `mount`.
+fn empty(d: &mut Dir, mount: u64, path: &Path, top: &Path) -> Result<(), Error> {
+    let mut entries: Vec<(Vec<u8>, Option<Type>)> = Vec::new();
+    for e in d.iter() {
+        let e = e.map_err(|e| Error::Remove(path.to_path_buf(), e.into()))?;
+        let name = e.file_name().to_bytes();
+        if name != b"." && name != b".." {
+            entries.push((name.to_vec(), e.file_type()));
+        }
+    }
     let fd = d.as_fd();
     for (name, kind) in entries {
         let child: PathBuf = path.join(OsStr::from_bytes(&name));
@@ -81,9 +83,9 @@ fn empty(d: &mut Dir, mount: u64, path: &Path) -> Result<(), Error> {
             let mut sub = Dir::openat(fd, name, flags, Mode::empty()).map_err(err)?;
             if mount_id(sub.as_fd()).map_err(|e| Error::Remove(child.clone(), e))? != mount {
                 let shown = child.display().to_string();
-                return Err(Error::Mounted(path.to_path_buf(), vec![shown]));
+                return Err(Error::Mounted(top.to_path_buf(), vec![shown]));
             }
-            empty(&mut sub, mount, &child)?;
+            empty(&mut sub, mount, &child, top)?;
             unlinkat(fd, name, UnlinkatFlags::RemoveDir).map_err(err)?;
         } else {
             unlinkat(fd, name, UnlinkatFlags::NoRemoveDir).map_err(err)?;
