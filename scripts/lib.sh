@@ -96,6 +96,15 @@ ctr_lock() {
     exec 9<"$1" && ctr-state lock 9
 }
 
+# root_lock NAME / root_unlock : hold (fd 8) / release the lock $CTRKIT_ROOT/.NAME.lock, for
+# a first-use step that concurrent launchers must not both take (making the default image,
+# the bridge)
+root_lock() {
+    mkdir -p "$CTRKIT_ROOT"
+    exec 8>>"$CTRKIT_ROOT/.$1.lock" && ctr-state lock 8
+}
+root_unlock() { exec 8>&-; }
+
 # --- the undo log --------------------------------------------------------------------------
 # $DIR/undo holds one entry per step: the command that undoes it, fields separated by tabs.
 # An entry is written BEFORE its step runs (so a launcher killed halfway still leaves a record

@@ -159,6 +159,16 @@ host_veths() {
     assert_eq "$(in_host ip -o link show type veth | grep -c '' || true)" "$1" "veths: $(in_host ip -o link show type veth)"
 }
 
+# host_clean : the test host has no veth, no lease, no nft rule of a container left
+host_clean() {
+    host_veths 0
+    if in_host ip link show "${CTRKIT_BRIDGE:-ctrkit0}" >/dev/null 2>&1; then
+        run_host netbridge leases "${CTRKIT_BRIDGE:-ctrkit0}" --json
+        assert_json 'length' 0
+    fi
+    ! in_host nft list ruleset 2>/dev/null | grep -q 'dnat'
+}
+
 # cgroup_dir CONTROLLER NAME : the v1 directory of container NAME's cgroup for CONTROLLER
 cgroup_dir() {
     echo "/sys/fs/cgroup/$1/$CTRKIT_CGROUP_PARENT/$2"

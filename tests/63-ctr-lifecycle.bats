@@ -10,16 +10,6 @@ teardown_file() { ctr_teardown_file; }
 teardown() { ctr_teardown; }
 setup() { ctr_setup_host; }
 
-# host_clean : the test host has no veth, no lease, no nft rule of a container left
-host_clean() {
-    host_veths 0
-    if in_host ip link show "${CTRKIT_BRIDGE:-ctrkit0}" >/dev/null 2>&1; then
-        run_host netbridge leases ctrkit0 --json
-        assert_json 'length' 0
-    fi
-    ! in_host nft list ruleset 2>/dev/null | grep -q 'dnat'
-}
-
 @test "detached: ctr-ls lists it, ctr-exec joins its namespaces, ctr-logs shows its output" {
     need_net
     run_host ctr-run -d --name web busybox \

@@ -10,14 +10,6 @@ teardown_file() { ctr_teardown_file; }
 teardown() { ctr_teardown; }
 setup() { ctr_setup_host; }
 
-host_clean() {
-    host_veths 0
-    if in_host ip link show ctrkit0 >/dev/null 2>&1; then
-        run_host netbridge leases ctrkit0 --json
-        assert_json 'length' 0
-    fi
-}
-
 # undo_lines NAME WORD : how many lines of the container's undo log start with WORD
 undo_lines() {
     grep -c "^$2" "$CTRKIT_STATE/containers/$1/undo" 2>/dev/null || echo 0
