@@ -69,7 +69,7 @@ ip_detach="ip link del vbench"
 ip_clean="ip link del vbench 2>/dev/null || true"
 
 # compare_prep TITLE NAME PREPARE CMD [NAME PREPARE CMD ...] : like compare (lib.sh), with a
-# --prepare step per command
+# --prepare step per command; report (lib.sh) prints the medians
 compare_prep() {
     local title=$1
     shift
@@ -91,15 +91,7 @@ compare_prep() {
         cat "$json.err" >&2
         return 1
     fi
-    echo
-    echo "== $title ($RUNS runs, median) =="
-    local base='' m n=0
-    while read -r m; do
-        [ -n "$base" ] || base=$m
-        awk -v n="${names[$n]}" -v m="$m" -v b="$base" \
-            'BEGIN{printf "  %-44s %9.2f ms   %6.2fx\n", n, m*1000, m/b}'
-        n=$((n + 1))
-    done < <(jq -r '.results[].median' "$json")
+    report "$title ($RUNS runs, median)" "${names[@]}" -- "$json"
 }
 
 compare_prep "attach: a container onto a bridge (veth, address, lo, default route)" \

@@ -39,20 +39,34 @@ compare() {
         fi
         rm -f "$json.err"
     done
-    echo
     if [ "$rounds" = 1 ]; then
-        echo "== $title ($runs runs, median) =="
+        report "$title ($runs runs, median)" "${names[@]}" -- "${jsons[@]}"
     else
-        echo "== $title ($rounds rounds of $((runs / rounds)) runs, median of all) =="
+        report "$title ($rounds rounds of $((runs / rounds)) runs, median of all)" \
+            "${names[@]}" -- "${jsons[@]}"
     fi
+    rm -f "${jsons[@]}"
+}
+
+# report HEADING NAME... -- JSON... : print each command's median over all its runs in the
+# hyperfine JSON files, and its ratio to the first command's
+report() {
+    local heading=$1
+    shift
+    local names=()
+    while [ $# -gt 0 ] && [ "$1" != -- ]; do
+        names+=("$1")
+        shift
+    done
+    shift
+    echo
+    echo "== $heading =="
     local i=0 base='' m
-    # each command's times from every round, then their median
     while read -r m; do
         [ -n "$base" ] || base=$m
         awk -v n="${names[$i]}" -v m="$m" -v b="$base" \
             'BEGIN{printf "  %-44s %9.2f ms   %6.2fx\n", n, m*1000, m/b}'
         i=$((i + 1))
     done < <(jq -s -r '[.[].results] | transpose[] | [.[].times[]] | sort
-        | if length % 2 == 1 then .[length / 2 | floor] else (.[length / 2 - 1] + .[length / 2]) / 2 end' "${jsons[@]}")
-    rm -f "${jsons[@]}"
+        | if length % 2 == 1 then .[length / 2 | floor] else (.[length / 2 - 1] + .[length / 2]) / 2 end' "$@")
 }
