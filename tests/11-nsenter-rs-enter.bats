@@ -91,6 +91,17 @@ NS_IDS='for f in /proc/self/ns/*; do readlink "$f"; done'
     assert_error nsenter-rs "c-named"
 }
 
+# enter_by_id ID : the host name (UTS) and the net namespace link that nsenter-rs
+# --container sees, by the full ID and by a 14-character prefix, in $got_host and $got_net;
+# got_rc=1 if either failed (the caller asserts after removing its container)
+enter_by_id() {
+    got_rc=0
+    run_tool nsenter-rs --container "$1" -u hostname || got_rc=1
+    got_host=$output
+    run_tool nsenter-rs --container "${1:0:14}" -n readlink /proc/self/ns/net || got_rc=1
+    got_net=$output
+}
+
 @test "--container ID finds a runc container" {
     require_root
     require_cmd runc jq
@@ -108,18 +119,14 @@ NS_IDS='for f in /proc/self/ns/*; do readlink "$f"; done'
     }
     rpid=$(cat "$TEST_DIR/runc.pid")
     want_net=$(readlink "/proc/$rpid/ns/net")
-    rc=0
-    run_tool nsenter-rs --container "$id" -u hostname || rc=1
-    out=$output
-    run_tool nsenter-rs --container "${id:0:14}" -n readlink /proc/self/ns/net || rc=1
-    net=$output
+    enter_by_id "$id"
     runc kill "$id" KILL 2>/dev/null || true
     for _ in $(seq 50); do [ -d "/proc/$rpid" ] || break; sleep 0.05; done
     runc delete -f "$id" 2>/dev/null || true
     rm -rf "$bundle"
-    [ "$rc" = 0 ]
-    assert_eq "$out" "runc-ctr"
-    assert_eq "$net" "$want_net"
+    [ "$got_rc" = 0 ]
+    assert_eq "$got_host" "runc-ctr"
+    assert_eq "$got_net" "$want_net"
 }
 
 @test "--container ID finds a crun container" {
@@ -143,18 +150,14 @@ NS_IDS='for f in /proc/self/ns/*; do readlink "$f"; done'
     }
     cpid=$(cat "$TEST_DIR/crun.pid")
     want_net=$(readlink "/proc/$cpid/ns/net")
-    rc=0
-    run_tool nsenter-rs --container "$id" -u hostname || rc=1
-    out=$output
-    run_tool nsenter-rs --container "${id:0:14}" -n readlink /proc/self/ns/net || rc=1
-    net=$output
+    enter_by_id "$id"
     crun --cgroup-manager=disabled kill "$id" KILL 2>/dev/null || true
     for _ in $(seq 50); do [ -d "/proc/$cpid" ] || break; sleep 0.05; done
     crun --cgroup-manager=disabled delete -f "$id" 2>/dev/null || true
     rm -rf "$bundle"
-    [ "$rc" = 0 ]
-    assert_eq "$out" "crun-ctr"
-    assert_eq "$net" "$want_net"
+    [ "$got_rc" = 0 ]
+    assert_eq "$got_host" "crun-ctr"
+    assert_eq "$got_net" "$want_net"
 }
 
 @test "--caps=target: the command gets the target's capability sets and no_new_privs" {
