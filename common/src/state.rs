@@ -5,7 +5,7 @@
 //!   `$CTRKIT_STATE/containers/<name>/`, holding small files (`pid`, `rootfs`, `cgroup`,
 //!   `net.json`, ...) that the tools and scripts read and write.
 //!
-//! Files are written atomically (temp file in the same folder, fsync, rename), and
+//! Files are written atomically (temp file in the same folder, then rename), and
 //! read-modify-write sequences take an flock on a lock file.
 
 use std::fs::{self, File, OpenOptions};
@@ -56,8 +56,10 @@ impl Dirs {
 }
 
 /// Write `data` to `path` atomically: a temp file in the same folder, then rename. Readers
-/// see the old content or the new, never a part. Not synced to disk: this is runtime state
-/// (pids, which mean nothing after a reboot), and an fsync costs a journal commit.
+/// see the old content or the new, never a part. Not synced to disk: an fsync costs a
+/// journal commit, and what the tools write this way is runtime state (pidfiles, leases,
+/// which a reboot makes moot) or store records that, like `tar -x`, may lose the newest
+/// write to a power cut but never show a partial one.
 pub fn atomic_write(path: &Path, data: &[u8]) -> io::Result<()> {
     let dir = path
         .parent()

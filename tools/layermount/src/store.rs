@@ -394,20 +394,11 @@ impl Store {
     }
 }
 
-/// Replace `path` whole (temp file + rename). No fsync: like `tar -x` and umoci, the store
-/// trades power-loss durability of the newest writes for speed; an interrupted process
-/// never leaves a partial file or layer under its final name.
+/// Replace `path` whole (common's atomic_write: temp file + rename, no fsync). Like `tar -x`
+/// and umoci, the store trades power-loss durability of the newest writes for speed; an
+/// interrupted process never leaves a partial file or layer under its final name.
 pub fn write_atomic(path: &Path, data: &[u8]) -> Result<(), Error> {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = path.with_file_name(format!(".{name}.tmp.{}", std::process::id()));
-    fs::write(&tmp, data).ctx("write", &tmp)?;
-    fs::rename(&tmp, path).map_err(|e| {
-        let _ = fs::remove_file(&tmp);
-        Error::io("write", path, e)
-    })
+    common::state::atomic_write(path, data).map_err(|e| Error::io("write", path, e))
 }
 
 pub fn list_dir(p: &Path) -> Result<Vec<String>, Error> {

@@ -194,7 +194,10 @@ impl Store {
             source: io::Error::other(e),
         })?;
         data.push(b'\n');
-        replace_file(&path, &data).map_err(|source| Error::State { path, source })
+        // temp file + rename, no fsync: leases describe live network namespaces, which a
+        // reboot ends anyway (and `gc` then releases), while an fsync costs an attach
+        // several milliseconds on a busy disk. The flock already serializes writers.
+        common::state::atomic_write(&path, &data).map_err(|source| Error::State { path, source })
     }
 
     pub fn remove(&self, name: &str) -> Result<(), Error> {
@@ -205,18 +208,6 @@ impl Store {
             Err(source) => Err(Error::State { path, source }),
         }
     }
-}
-
-/// Replace `path` atomically (temp file + rename) but without fsync: leases describe live
-/// network namespaces, which a reboot ends anyway (and `gc` then releases), so durability
-/// buys nothing here, while an fsync costs an attach several milliseconds on a busy disk.
-/// The flock already serializes writers.
-fn replace_file(path: &Path, data: &[u8]) -> io::Result<()> {
-    let tmp = path.with_extension("json.tmp");
-    fs::write(&tmp, data)?;
-    fs::rename(&tmp, path).inspect_err(|_| {
-        let _ = fs::remove_file(&tmp);
-    })
 }
 
 #[cfg(test)]
