@@ -141,9 +141,14 @@ net_down() {
     netbridge detach --name "$2" --bridge "$3"
 }
 
+# The undo commands that are functions of this file: undo_run calls them in the shell,
+# every other undo command is a program, which it may exec.
+UNDO_FUNCTIONS=' net_down '
+
+
 # undo_run K [exec] : run undo entry K (its fields in $_eK, tab-separated), its stderr in
 # $_d/.undo.err.K; with 'exec' (in a background subshell) the subshell becomes the command,
-# which saves a process -- unless the command is net_down, a function of this file
+# which saves a process -- unless the command is one of UNDO_FUNCTIONS
 undo_run() {
     eval "_c=\$_e$1"
     IFS=$TAB
@@ -152,9 +157,10 @@ undo_run() {
     IFS=$_ifs
     _k=$1 _x=$2
     shift 2
-    if [ "$_x" = exec ] && [ "$1" != net_down ]; then
-        exec "$@" </dev/null >/dev/null 2>"$_d/.undo.err.$_k"
-    fi
+    case $_x:$UNDO_FUNCTIONS in
+        exec:*" $1 "*) ;;
+        exec:*) exec "$@" </dev/null >/dev/null 2>"$_d/.undo.err.$_k" ;;
+    esac
     "$@" </dev/null >/dev/null 2>"$_d/.undo.err.$_k"
 }
 
