@@ -58,6 +58,20 @@ kill_at() {
     no_leftovers badimg
 }
 
+@test "a state folder that cannot be locked: exit 125, one line, the claimed folder removed" {
+    need_run
+    # a ctr-state whose lock fails (as when the descriptor cannot be locked); claim and rm
+    # are the real ones
+    mkdir -p "$TEST_DIR/shim"
+    printf '#!/bin/sh\ncase $1 in lock) echo "ctr-state: error: cannot lock file descriptor 9" >&2; exit 1 ;; esac\nexec "%s/ctr-state" "$@"\n' \
+        "$CTRKIT_BIN" >"$TEST_DIR/shim/ctr-state"
+    chmod +x "$TEST_DIR/shim/ctr-state"
+    PATH=$TEST_DIR/shim:$PATH run_tool --rc 125 ctr-run --rm --network none --name nolock busybox true
+    assert_error ctr-run "cannot lock the state folder $CTRKIT_STATE/containers/nolock"
+    [ ! -e "$CTRKIT_STATE/containers/nolock" ]
+    no_leftovers nolock
+}
+
 @test "a cgroup limit the kernel refuses: exit 125, one line, the mount undone" {
     need_run
     run_tool --rc 125 ctr-run --rm --network none --name badcpu --cpuset-cpus 63 busybox true
