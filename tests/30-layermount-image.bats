@@ -224,6 +224,32 @@ $EXPECTED_TREE"
     [ ! -e "$TEST_DIR/new3" ]
 }
 
+@test "mount --volatile: overlayfs volatile, the writes kept in the layer, which is not mounted again" {
+    run_tool unshare -m --propagation private bash -euc "
+        layermount mount three:oci '$TEST_DIR/vol' --container vol --mkdir --volatile >/dev/null
+        findmnt -n -o OPTIONS '$TEST_DIR/vol'
+        echo written >'$TEST_DIR/vol/data/new'
+        layermount umount vol
+        layermount mount three:oci '$TEST_DIR/plain' --container plain --mkdir >/dev/null
+        findmnt -n -o OPTIONS '$TEST_DIR/plain'
+        layermount umount plain"
+    # (shown as fsync=volatile since Linux 6.7)
+    assert_match "${lines[0]}" '(^|,)(fsync=)?volatile(,|$)'
+    [[ "${lines[1]}" != *volatile* ]]
+    assert_eq "$(cat "$CTRKIT_ROOT/layers/containers/vol/upper/data/new")" written
+    # the kernel refuses a volatile layer a second time: one line, and the layer stays
+    run_tool --rc 1 unshare -m --propagation private \
+        layermount mount three:oci "$TEST_DIR/vol" --container vol
+    assert_error layermount "$TEST_DIR/vol"
+    [ -d "$CTRKIT_ROOT/layers/containers/vol/upper" ]
+    run_tool layermount rm-container vol
+    run_tool layermount rm-container plain
+    [ ! -e "$CTRKIT_ROOT/layers/containers/vol" ]
+    run_tool --rc 1 layermount mount three:oci "$TEST_DIR/vol" --container v2 --volatile --driver vfs
+    assert_error layermount "--volatile needs the overlay driver"
+    [ ! -e "$CTRKIT_ROOT/layers/containers/v2" ]
+}
+
 @test "inspect --json: the config defaults a launcher reads with jq" {
     run_tool layermount inspect three:oci --json
     assert_json '.config.Cmd | join(" ")' "/bin/sh -c echo hi"

@@ -109,6 +109,10 @@ pub struct MountArgs {
     /// Mount read-only
     #[arg(long)]
     pub readonly: bool,
+    /// For a layer that will not outlive this mount (docker run --rm): overlayfs 'volatile',
+    /// no syncs to the disk, so unmounting is quicker; after a crash the layer must be removed
+    #[arg(long)]
+    pub volatile: bool,
     /// Storage driver
     #[arg(long, value_enum, default_value = "overlay")]
     pub driver: Driver,

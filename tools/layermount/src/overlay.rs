@@ -18,6 +18,8 @@ pub struct OverlaySpec<'a> {
     pub upper: &'a Path,
     pub work: &'a Path,
     pub readonly: bool,
+    /// overlayfs 'volatile': no syncs of the upper filesystem (the layer is thrown away after)
+    pub volatile: bool,
 }
 
 pub fn mount_overlay(spec: &OverlaySpec, target: &Path) -> Result<(), Error> {
@@ -68,6 +70,9 @@ fn mount_new_api(spec: &OverlaySpec, target: &Path) -> Result<(), MountErr> {
     // renamed directories are copied up whole, so a commit sees plain files, not redirects
     ctx.set_string("redirect_dir", b"off").map_err(fail)?;
     ctx.set_string("index", b"off").map_err(fail)?;
+    if spec.volatile {
+        ctx.set_flag("volatile").map_err(fail)?;
+    }
     ctx.create_and_attach(target, spec.readonly).map_err(fail)
 }
 
@@ -79,6 +84,9 @@ fn mount_legacy(spec: &OverlaySpec, target: &Path) -> Result<(), Error> {
     opts.extend_from_slice(b",workdir=");
     opts.extend_from_slice(spec.work.as_os_str().as_bytes());
     opts.extend_from_slice(b",redirect_dir=off,index=off");
+    if spec.volatile {
+        opts.extend_from_slice(b",volatile");
+    }
     let merr = |e: io::Error, hint: &str| Error::Mount {
         what: "overlay".into(),
         target: target.display().to_string(),

@@ -318,6 +318,7 @@ pub fn osstr(b: &[u8]) -> &OsStr {
 
 // ---- mounts ------------------------------------------------------------------------------
 
+const FSCONFIG_SET_FLAG: u32 = 0;
 const FSCONFIG_SET_STRING: u32 = 1;
 const FSCONFIG_CMD_CREATE: u32 = 6;
 const FSMOUNT_CLOEXEC: u32 = 1;
@@ -347,6 +348,22 @@ impl FsContext {
                 FSCONFIG_SET_STRING,
                 k.as_ptr(),
                 v.as_ptr(),
+                0,
+            )
+        })
+        .map(drop)
+    }
+
+    pub fn set_flag(&self, key: &str) -> io::Result<()> {
+        let k = cstr(key.as_bytes())?;
+        // SAFETY: a valid C string; a flag takes no value.
+        cvt(unsafe {
+            libc::syscall(
+                libc::SYS_fsconfig,
+                self.0.as_raw_fd(),
+                FSCONFIG_SET_FLAG,
+                k.as_ptr(),
+                std::ptr::null::<u8>(),
                 0,
             )
         })

@@ -26,6 +26,11 @@ pub fn run(store: &Store, a: MountArgs) -> Result<(), Error> {
 }
 
 fn mount_at(store: &Store, a: MountArgs) -> Result<(), Error> {
+    if a.volatile && a.driver != Driver::Overlay {
+        return Err(Error::msg(
+            "--volatile needs the overlay driver".to_string(),
+        ));
+    }
     let _lock = store.lock_shared()?;
     let img = store.resolve_image(&a.image)?;
     let target = fs::canonicalize(&a.target).ctx("use as a mount point", &a.target)?;
@@ -38,6 +43,7 @@ fn mount_at(store: &Store, a: MountArgs) -> Result<(), Error> {
     let lowers = lower_dirs(store, &img.layers, &img.id)?;
     let _records = store.lock_records()?;
     let dir = store.container_dir(&a.container);
+    let target_s = target.display().to_string();
     let (mut rec, created) = match store.read_container(&a.container) {
         Ok(rec) => {
             if rec.image != img.id {
@@ -61,7 +67,9 @@ fn mount_at(store: &Store, a: MountArgs) -> Result<(), Error> {
                 image: img.id.clone(),
                 layers: img.layers.clone(),
                 driver: a.driver,
-                target: None,
+                // written once, as it will be once mounted: if the mount fails, the new
+                // layer and its record are removed together
+                target: Some(target_s.clone()),
                 created: store::now_rfc3339(),
             };
             match a.driver {
@@ -100,6 +108,7 @@ fn mount_at(store: &Store, a: MountArgs) -> Result<(), Error> {
                     upper: &dir.join("upper"),
                     work: &dir.join("work"),
                     readonly: a.readonly,
+                    volatile: a.volatile,
                 },
                 &target,
             )
@@ -112,8 +121,13 @@ fn mount_at(store: &Store, a: MountArgs) -> Result<(), Error> {
         }
         return Err(e);
     }
-    rec.target = Some(target.display().to_string());
-    let recorded = store.write_container(&rec).and_then(|()| match &a.iidfile {
+    let recorded = if rec.target.as_deref() == Some(target_s.as_str()) {
+        Ok(())
+    } else {
+        rec.target = Some(target_s);
+        store.write_container(&rec)
+    };
+    let recorded = recorded.and_then(|()| match &a.iidfile {
         Some(f) => store::write_atomic(f, format!("{}\n", img.id).as_bytes()),
         None => Ok(()),
     });
