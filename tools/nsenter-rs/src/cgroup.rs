@@ -21,29 +21,22 @@ fn pure_v2(root: &Path) -> bool {
         .unwrap_or(false)
 }
 
-/// The hierarchy roots under `root`: one directory per mounted hierarchy (symlinks such
-/// as `cpu -> cpu,cpuacct` folded).
+/// The hierarchy roots under `root`: one directory per mounted hierarchy. Symlinks (such
+/// as `cpu -> cpu,cpuacct`) are left out: they name a directory listed beside them. (No
+/// stat of each root: a path is later looked up below each, which is the check.)
 fn hierarchies(root: &Path) -> Vec<PathBuf> {
     if pure_v2(root) {
         return vec![root.to_path_buf()];
     }
-    let mut out: Vec<PathBuf> = Vec::new();
     let Ok(rd) = fs::read_dir(root) else {
-        return out;
+        return Vec::new();
     };
-    let mut names: Vec<PathBuf> = rd.filter_map(|e| e.ok()).map(|e| e.path()).collect();
-    names.sort();
-    for p in names {
-        let Ok(real) = fs::canonicalize(&p) else {
-            continue;
-        };
-        if !real.is_dir() || out.contains(&real) {
-            continue;
-        }
-        if real.join("cgroup.procs").exists() {
-            out.push(real);
-        }
-    }
+    let mut out: Vec<PathBuf> = rd
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+        .map(|e| e.path())
+        .collect();
+    out.sort();
     out
 }
 
@@ -113,15 +106,18 @@ impl Birth {
                 b.by_parent.push(f.clone());
                 continue;
             };
-            let v2 = nix::sys::statfs::statfs(dir)
-                .is_ok_and(|s| s.filesystem_type() == nix::sys::statfs::CGROUP2_SUPER_MAGIC);
+            // a v1 cgroup has a `tasks` file, a cgroup2 one has not
+            let v1 = dir.join("tasks").is_file();
+            let v2 = !v1
+                && nix::sys::statfs::statfs(dir)
+                    .is_ok_and(|s| s.filesystem_type() == nix::sys::statfs::CGROUP2_SUPER_MAGIC);
             if v2 && b.v2.is_none() {
                 let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
                 match nix::fcntl::open(dir, flags, Mode::empty()) {
                     Ok(fd) => b.v2 = Some((fd, f.clone())),
                     Err(_) => b.by_parent.push(f.clone()),
                 }
-            } else if !v2 && child_may_join && dir.join("tasks").is_file() {
+            } else if v1 && child_may_join {
                 b.child_tasks.push(dir.join("tasks"));
             } else {
                 b.by_parent.push(f.clone());
