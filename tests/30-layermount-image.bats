@@ -232,10 +232,14 @@ $EXPECTED_TREE"
         layermount umount vol
         layermount mount three:oci '$TEST_DIR/plain' --container plain --mkdir >/dev/null
         findmnt -n -o OPTIONS '$TEST_DIR/plain'
-        layermount umount plain"
+        layermount umount plain
+        CTRKIT_OVERLAY_LEGACY=1 layermount mount three:oci '$TEST_DIR/leg' --container leg --mkdir --volatile >/dev/null
+        findmnt -n -o OPTIONS '$TEST_DIR/leg'
+        layermount umount leg"
     # (shown as fsync=volatile since Linux 6.7)
     assert_match "${lines[0]}" '(^|,)(fsync=)?volatile(,|$)'
     [[ "${lines[1]}" != *volatile* ]]
+    assert_match "${lines[2]}" '(^|,)(fsync=)?volatile(,|$)' # mount(2), for older kernels
     assert_eq "$(cat "$CTRKIT_ROOT/layers/containers/vol/upper/data/new")" written
     # the kernel refuses a volatile layer a second time: one line, and the layer stays
     run_tool --rc 1 unshare -m --propagation private \
@@ -244,6 +248,7 @@ $EXPECTED_TREE"
     [ -d "$CTRKIT_ROOT/layers/containers/vol/upper" ]
     run_tool layermount rm-container vol
     run_tool layermount rm-container plain
+    run_tool layermount rm-container leg
     [ ! -e "$CTRKIT_ROOT/layers/containers/vol" ]
     run_tool --rc 1 layermount mount three:oci "$TEST_DIR/vol" --container v2 --volatile --driver vfs
     assert_error layermount "--volatile needs the overlay driver"

@@ -70,8 +70,10 @@ fn mount_new_api(spec: &OverlaySpec, target: &Path) -> Result<(), MountErr> {
     // renamed directories are copied up whole, so a commit sees plain files, not redirects
     ctx.set_string("redirect_dir", b"off").map_err(fail)?;
     ctx.set_string("index", b"off").map_err(fail)?;
-    if spec.volatile {
-        ctx.set_flag("volatile").map_err(fail)?;
+    // volatile came with Linux 5.10; without it the layer is simply synced as usual
+    if spec.volatile && ctx.set_flag("volatile").is_err() {
+        let m = ctx.last_message();
+        common::debug!("overlay volatile not supported ({m:?}); mounting without it");
     }
     ctx.create_and_attach(target, spec.readonly).map_err(fail)
 }
@@ -109,7 +111,15 @@ fn mount_legacy(spec: &OverlaySpec, target: &Path) -> Result<(), Error> {
         cwd.clone().unwrap_or_default().join(target)
     };
     let flags = if spec.readonly { libc::MS_RDONLY } else { 0 };
-    let r = sys::mount(b"layermount", &abs_target, "overlay", flags, &opts);
+    let mut r = sys::mount(b"layermount", &abs_target, "overlay", flags, &opts);
+    if spec.volatile
+        && r.as_ref()
+            .is_err_and(|e| e.raw_os_error() == Some(libc::EINVAL))
+    {
+        // a kernel before 5.10 has no volatile: mount without it
+        opts.truncate(opts.len() - b",volatile".len());
+        r = sys::mount(b"layermount", &abs_target, "overlay", flags, &opts);
+    }
     if let Some(c) = cwd {
         let _ = std::env::set_current_dir(c);
     }
