@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # bench-ctr-run.sh - `ctr-run --rm busybox true` (overlay, cgroup limits, bridge network; and
 # with --network none) against `crun run` and `runc run` of the same busybox root filesystem.
+# Three views: each command's runs back to back (hyperfine), the same after 30 ms of idle
+# machine, and the commands in turn (alternate.py).
 #
 # Runs in a network namespace of its own (the bridge, veths and nft rules never touch the
 # host's network) and with its own CTRKIT_ROOT/CTRKIT_STATE and cgroup parent, all removed at
 # the end. Runtime state (ctrkit's state folders, crun's and runc's --root) is on a tmpfs, as
-# /run is on a systemd host; images and container layers are on disk. crun 1.8 refuses this machine's hybrid cgroup layout unless the cgroup2 mount is
-# hidden, so it runs through `nsenter -m` into a mount namespace where it is (that adds
+# /run is on a systemd host; images and container layers are on disk. crun 1.8 refuses this
+# machine's hybrid cgroup layout unless the cgroup2 mount is hidden, so it runs through `nsenter -m` into a mount namespace where it is (that adds
 # nsenter's ~1 ms; the line "nsenter -m true" shows how much).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -87,3 +89,10 @@ compare "container start to exit: busybox true" "$RUNS" \
 BENCH_PREPARE='sleep 0.03' compare "container start to exit, 30 ms idle before each run" "$RUNS" \
     "ctr-run --rm --network none (limits, overlay)" "ctr-run --rm --network none $limits busybox true" \
     "crun run (no network, no limits)" "nsenter -t $hider -m crun --root $tmp/run/crun run -b $bundle bench-crun"
+
+# The commands in turn (bench/alternate.py), one run of each per round: neither profits from
+# running right after itself, as a host starting several kinds of containers sees it
+python3 "$here/alternate.py" "container start to exit, the commands in turn" "$RUNS" \
+    "ctr-run --rm --network none (limits, overlay)" "ctr-run --rm --network none $limits busybox true" \
+    "crun run (no network, no limits)" "nsenter -t $hider -m crun --root $tmp/run/crun run -b $bundle bench-crun" \
+    "runc run (no network, no limits)" "runc --root $tmp/run/runc run -b $bundle bench-runc"
