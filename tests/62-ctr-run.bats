@@ -36,6 +36,19 @@ teardown() { ctr_teardown; }
     no_leftovers gone
 }
 
+@test "--rm mounts the writable layer volatile (nothing synced to disk); without --rm it is not" {
+    need_run
+    # the container's root, as its own mount table shows it
+    run_tool ctr-run --rm --network none --name vol busybox grep ' / / ' /proc/self/mountinfo
+    assert_match "$output" ' - overlay [^ ]+ .*(^|,)(fsync=)?volatile(,|$)'
+    no_leftovers vol
+    run_tool ctr-run --network none --name kept busybox grep ' / / ' /proc/self/mountinfo
+    assert_match "$output" ' - overlay '
+    [[ "$output" != *volatile* ]]
+    run_tool ctr-rm kept
+    no_leftovers kept
+}
+
 @test "the exit status is the container's; 126 and 127 as Docker's" {
     need_run
     run_tool --rc 7 ctr-run --rm --network none busybox sh -c 'exit 7'
