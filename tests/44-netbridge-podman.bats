@@ -17,6 +17,10 @@ setup() {
     [ -d /sys/fs/cgroup/memory/libpod_parent ] && HAD_LIBPOD_PARENT=1
     HAD_VAR_LIB_CNI=0
     [ -d /var/lib/cni ] && HAD_VAR_LIB_CNI=1
+    # podman keeps its network namespaces in /run/netns, which it first makes a mount point
+    # of (a bind mount onto itself, as ip netns does) and never unmounts
+    HAD_RUN_NETNS_MOUNT=0
+    mountpoint -q /run/netns 2>/dev/null && HAD_RUN_NETNS_MOUNT=1
     ln -s "$(command -v netbridge)" "$P/cni-bin/netbridge"
     cat >"$P/containers.conf" <<EOC
 [containers]
@@ -52,6 +56,11 @@ teardown() {
     kill_tracked
     rm -f /var/lib/cni/results/nbnet-* 2>/dev/null || true
     if [ "$HAD_VAR_LIB_CNI" = 0 ]; then rm -rf /var/lib/cni; fi
+    # (only the mount point podman made for this test, and only once its namespaces are gone)
+    if [ "$HAD_RUN_NETNS_MOUNT" = 0 ] && mountpoint -q /run/netns 2>/dev/null &&
+        [ -z "$(ls -A /run/netns)" ]; then
+        umount /run/netns
+    fi
     if [ "$HAD_LIBPOD_PARENT" = 0 ]; then
         for c in /sys/fs/cgroup/*/libpod_parent; do
             [ -d "$c" ] && find "$c" -depth -type d -exec rmdir {} \; 2>/dev/null
