@@ -238,6 +238,24 @@ make_ep_image() {
     ctr-load --name ep-image "$o" >/dev/null
 }
 
+@test "the cache of image defaults drops images no longer in the store when it adds one" {
+    need_run
+    run_tool ctr-run --rm --network none busybox true
+    run_tool layermount inspect busybox --json
+    id=$(jq -r .id <<<"$output")
+    id=${id#sha256:}
+    [ -f "$CTRKIT_STATE/images/$id.defaults" ]
+    # an image removed since (a digest the store does not have), and busybox read anew
+    stale=$CTRKIT_STATE/images/$(printf '%064d' 0).defaults
+    printf 'cmd\tsh\n' >"$stale"
+    rm "$CTRKIT_STATE/images/$id.defaults"
+    run_tool ctr-run --rm --network none busybox echo again
+    assert_eq "$output" again
+    [ -f "$CTRKIT_STATE/images/$id.defaults" ]
+    [ ! -e "$stale" ]
+    no_leftovers none
+}
+
 @test "image defaults: Entrypoint + Cmd, COMMAND replaces Cmd, --entrypoint drops both; WorkingDir, User, Env" {
     need_run
     make_ep_image
