@@ -121,7 +121,8 @@ fn mount_at(store: &Store, a: MountArgs) -> Result<(), Error> {
         }
         return Err(e);
     }
-    let recorded = if rec.target.as_deref() == Some(target_s.as_str()) {
+    // (a new layer's record was written with its target above)
+    let recorded = if created {
         Ok(())
     } else {
         rec.target = Some(target_s);
