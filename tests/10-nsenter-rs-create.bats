@@ -152,13 +152,13 @@ devpts
 4"
 }
 
-@test "capabilities: exactly Docker's default set, no_new_privs on" {
+@test "capabilities: exactly Docker's default set, inheritable empty, no_new_privs on" {
     require_root
     run_tool nsenter-rs --new=pid,mnt --rootfs "$R" -- cat /proc/self/status
     assert_eq "$(cap_field CapEff)" "00000000a80425fb"
     assert_eq "$(cap_field CapPrm)" "00000000a80425fb"
     assert_eq "$(cap_field CapBnd)" "00000000a80425fb"
-    assert_eq "$(cap_field CapInh)" "00000000a80425fb"
+    assert_eq "$(cap_field CapInh)" "0000000000000000"
     assert_eq "$(cap_field CapAmb)" "0000000000000000"
     assert_eq "$(printf '%s\n' "$output" | awk '$1 == "NoNewPrivs:" {print $2}')" "1"
 }
@@ -393,4 +393,39 @@ tmpfs-ok
         [ "$(readlink "$d/ns/pid" 2>/dev/null)" != "$ns" ] || { echo "left: $d $(cat "$d/cmdline" | tr '\0' ' ')" >&2; return 1; }
     done
     rm -f "$TEST_DIR/k.pid"
+}
+
+@test "descriptors above 2 are closed at exec; --preserve-fds N keeps 3..3+N-1" {
+    require_root
+    run_tool nsenter-rs --new=pid,mnt --rootfs "$R" -- ls /proc/self/fd 4</dev/null 5</dev/null 9</dev/null
+    # 0-2, and 3: ls's own listing of the directory
+    assert_eq "$(printf '%s\n' "$output" | tr '\n' ' ')" "0 1 2 3 "
+    run_tool nsenter-rs --new=pid,mnt --rootfs "$R" --preserve-fds 3 -- ls /proc/self/fd 4</dev/null 5</dev/null 9</dev/null
+    assert_eq "$(printf '%s\n' "$output" | tr '\n' ' ')" "0 1 2 3 4 5 6 "
+    # the built-in init keeps none either (pid 1 never execs: it closes them)
+    nsenter-rs --new=pid,mnt --rootfs "$R" --init --pidfile "$TEST_DIR/fd.pid" -- sleep 300 5</dev/null 3>&- &
+    track_pid $!
+    wait_for_file "$TEST_DIR/fd.pid"
+    # (the pidfile names the container's pid 1: here the init)
+    assert_eq "$(ls "/proc/$(cat "$TEST_DIR/fd.pid")/fd" | sort -n | tr '\n' ' ')" "0 1 2 "
+    kill_tracked
+}
+
+@test "the container leads a new session with no controlling terminal; it is not dumpable before exec" {
+    require_root
+    # /proc/PID/stat: field 6 the session, 7 the controlling tty (0: none)
+    run_tool nsenter-rs --new=pid,mnt --rootfs "$R" -- sh -c 'cut -d" " -f6,7 /proc/self/stat'
+    assert_eq "$output" "1 0"
+    # the built-in init stays nsenter-rs, non-dumpable: its exe cannot be opened from inside
+    run_tool nsenter-rs --new=pid,mnt --rootfs "$R" --init -- sh -c \
+        'readlink /proc/1/exe || echo NO-LINK; cat /proc/1/environ >/dev/null || echo NO-ENVIRON'
+    assert_contains "$output" NO-LINK
+    assert_contains "$output" NO-ENVIRON
+}
+
+@test "a working directory through a descriptor's link under /proc is refused" {
+    require_root
+    run_tool --rc 125 nsenter-rs --new=pid,mnt --rootfs "$R" --workdir /proc/self/fd/7 -- pwd 7<"$TEST_DIR"
+    assert_error nsenter-rs "working directory /proc/self/fd/7"
+    run_tool --rc 125 nsenter-rs --new=pid,mnt --rootfs "$R" --workdir /proc/1/fd/7 -- pwd 7<"$TEST_DIR"
 }

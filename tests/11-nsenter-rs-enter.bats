@@ -38,6 +38,16 @@ start_container() {
     done
 }
 
+# wait_for_file FILE : until FILE exists and is non-empty (5 s)
+wait_for_file() {
+    local i=0
+    while [ ! -s "$1" ]; do
+        i=$((i + 1))
+        [ $i -lt 100 ] || { echo "$1 did not appear" >&2; return 1; }
+        sleep 0.05
+    done
+}
+
 stop_container() {
     kill_tracked
     rm -rf "$CTRKIT_STATE/containers/$1"
@@ -191,6 +201,27 @@ enter_by_id() {
     # the host's mounts are untouched and /target is gone again
     [ "$had_target" = 1 ] || [ ! -e /target ]
     stop_container c-debug
+}
+
+@test "--debug --env: the container's PATH and LD_PRELOAD do not reach the host's tools" {
+    require_root
+    local dir="$CTRKIT_STATE/containers/c-dbgenv"
+    mkdir -p "$dir"
+    nsenter-rs --new=pid,mnt,uts,ipc,net --rootfs "$R" --hostname c-dbgenv --pidfile "$dir/pid" \
+        --env PATH=/bin:/evil --env LD_PRELOAD=/evil.so --env KEEP=me -- sleep 300 3>&- &
+    track_pid $!
+    wait_for_file "$dir/pid"
+    run_tool nsenter-rs -t "$(cat "$dir/pid")" --debug --env -- sh -c 'echo "P=$PATH L=${LD_PRELOAD-unset} K=$KEEP"'
+    assert_eq "$output" "P=$PATH L=unset K=me"
+    stop_container c-dbgenv
+}
+
+@test "--new-session: the command has no controlling terminal; descriptors are closed" {
+    require_root
+    start_container c-sess
+    run_tool nsenter-rs -t "$CPID" -a --new-session sh -c 'cut -d" " -f7 /proc/self/stat; ls /proc/self/fd' 6</dev/null
+    assert_eq "$(printf '%s\n' "$output" | tr '\n' ' ')" "0 0 1 2 3 "
+    stop_container c-sess
 }
 
 @test "--dry-run --json lists the namespaces to join with their ids, and joins nothing" {

@@ -129,13 +129,15 @@ pub struct Sets {
 }
 
 impl Sets {
-    /// The same set everywhere, ambient empty (what a container gets).
+    /// The same set in bounding, permitted and effective; inheritable and ambient empty
+    /// (what a container gets: an inheritable set would let a program with file
+    /// capabilities gain them even as a user without any, CVE-2022-24769).
     pub fn uniform(set: &CapsHashSet) -> Sets {
         Sets {
             bounding: set.clone(),
             permitted: set.clone(),
             effective: set.clone(),
-            inheritable: set.clone(),
+            inheritable: CapsHashSet::new(),
             ambient: CapsHashSet::new(),
         }
     }

@@ -269,6 +269,16 @@ pub struct Cli {
     #[arg(long = "detach", help_heading = "Create")]
     pub detach: bool,
 
+    /// Keep descriptors 3 to 3+N-1 open for the command (runc's meaning); every other
+    /// descriptor above 2 is closed before the command runs
+    #[arg(long = "preserve-fds", value_name = "N", default_value_t = 0)]
+    pub preserve_fds: u32,
+
+    /// Enter mode: run the command in a new session, without a controlling terminal (create
+    /// mode always does)
+    #[arg(long = "new-session", help_heading = "Enter")]
+    pub new_session: bool,
+
     /// Print debugging information on stderr
     #[arg(short = 'v', long = "verbose")]
     pub verbose: bool,

@@ -56,6 +56,8 @@ struct Spec {
     cgroup_files: Vec<PathBuf>,
     pidfile: Option<PathBuf>,
     cmd: Vec<OsString>,
+    /// Descriptors 3..3+N the command keeps (`--preserve-fds`); all others are closed.
+    preserve_fds: u32,
     /// unshare the cgroup namespace in the child after it was moved into its cgroup
     late_cgroup_ns: bool,
     /// The parent has work to do before the child may run (maps, pins, cgroup, pidfile)
@@ -333,6 +335,7 @@ impl Spec {
             cgroup_files,
             pidfile: cli.pidfile,
             cmd: cli.cmd,
+            preserve_fds: cli.preserve_fds,
             late_cgroup_ns,
             handshake,
             parent: std::process::id() as i32,
@@ -703,6 +706,8 @@ fn child_setup(
     sync_r: OwnedFd,
     err_w: &OwnedFd,
 ) -> Result<std::convert::Infallible, Error> {
+    // the caller's terminal is not the container's controlling terminal
+    process::new_session()?;
     if !spec.detach {
         nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)
             .sys(|| "cannot set the parent-death signal".into())?;
@@ -728,6 +733,10 @@ fn child_setup(
         // SAFETY: leaving without unwinding or flushing the parent's buffers.
         unsafe { libc::_exit(common::exit::CANNOT_RUN) };
     }
+    // from here on this process becomes the container: nothing inside may open our
+    // /proc/PID/exe (the parent has written our ID maps: /proc/PID files of a non-dumpable
+    // process belong to root, which an unprivileged parent is not)
+    process::make_undumpable()?;
 
     if spec.late_cgroup_ns {
         nix::sched::unshare(CloneFlags::CLONE_NEWCGROUP)
@@ -765,6 +774,8 @@ fn child_setup(
                 // pid 1: only the command's setup may report errors from here on
                 // SAFETY: closing our copy of the error pipe's write end.
                 unsafe { libc::close(std::os::fd::AsRawFd::as_raw_fd(err_w)) };
+                // pid 1 never execs: what the caller left open is closed here for real
+                process::close_fds_now(spec.preserve_fds);
                 // the init has no more power than the container (it is what
                 // `nsenter-rs --caps=target` copies); it needs none to wait and signal
                 let _ = capset::apply_bounding(&spec.caps);
@@ -835,8 +846,19 @@ fn finish_and_exec(spec: &Spec) -> Result<std::convert::Infallible, Error> {
         .clone()
         .or_else(|| spec.plan.rootfs.as_ref().map(|_| PathBuf::from("/")));
     if let Some(w) = &workdir {
+        process::check_workdir(w)?;
         nix::unistd::chdir(w)
             .sys(|| format!("cannot change to working directory {}", w.display()))?;
+        // a descriptor's magic link (or any other way) out of the root: refused (CVE-2024-21626)
+        if spec.plan.rootfs.is_some() {
+            let cwd = nix::unistd::getcwd().unwrap_or_default();
+            if !cwd.starts_with("/") {
+                return Err(Error::Setup(format!(
+                    "working directory {} is outside the container's root",
+                    w.display()
+                )));
+            }
+        }
     }
     let where_ = match &spec.plan.rootfs {
         Some(r) => format!(
@@ -882,6 +904,7 @@ fn finish_and_exec(spec: &Spec) -> Result<std::convert::Infallible, Error> {
             .sys(|| "cannot set the parent-death signal".into())?;
     }
     let env = spec.env.entries();
+    process::close_fds_on_exec(spec.preserve_fds)?;
     process::reset_signals();
     Err(process::exec(&path, &spec.cmd, &env))
 }

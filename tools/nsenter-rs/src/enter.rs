@@ -155,12 +155,26 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
     } else {
         Env::inherited()
     };
+    if cli.debug && cli.env.iter().any(|e| e.is_empty()) {
+        // --debug runs the host's tools in the host's mount namespace: the container's
+        // PATH or LD_PRELOAD must not choose what they load; ours stay
+        env.retain(|k| !process::is_loader_variable(k));
+        for (k, v) in std::env::vars_os() {
+            if process::is_loader_variable(&k) {
+                env.set(k, v);
+            }
+        }
+    }
     for e in cli.env.iter().filter(|e| !e.is_empty()) {
         env.assign(e);
     }
     let target_caps = match cli.caps {
         Some(CapsFrom::Target) => {
-            Some(Sets::of_process(pid).io(|| format!("cannot read /proc/{pid}/status"))?)
+            let (mut sets, nnp) =
+                Sets::of_process(pid).io(|| format!("cannot read /proc/{pid}/status"))?;
+            // never an inheritable set (CVE-2022-24769), whatever the target has
+            sets.inheritable.clear();
+            Some((sets, nnp))
         }
         None => None,
     };
@@ -169,6 +183,8 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
         cgroup::join(std::process::id() as i32, &files)?;
     }
 
+    // from here on we are inside the target: nothing there may open our /proc/PID/exe
+    process::make_undumpable()?;
     let mut entered_user = false;
     let mut entered_pid = false;
     for j in &joins {
@@ -204,6 +220,7 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
         nix::unistd::fchdir(w.as_fd()).sys(|| "cannot enter the working directory".into())?;
     }
     if let Some(w) = &cli.wdns {
+        process::check_workdir(w)?;
         nix::unistd::chdir(w)
             .sys(|| format!("cannot change to working directory {}", w.display()))?;
     }
@@ -232,7 +249,8 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
         nix::unistd::setuid(Uid::from_raw(uid)).sys(|| format!("cannot set user ID {uid}"))?;
     }
 
-    let fork = (entered_pid || cli.debug) && !cli.no_fork;
+    // (a new session needs a process that leads no process group: a forked one)
+    let fork = (entered_pid || cli.debug || cli.new_session) && !cli.no_fork;
     if fork {
         let made_link = if cli.debug { make_debug_link()? } else { false };
         process::block_signals()?;
@@ -261,12 +279,16 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
             nix::sys::prctl::set_no_new_privs().sys(|| "cannot set no_new_privs".into())?;
         }
     }
+    if cli.new_session {
+        process::new_session()?;
+    }
     let cmd = process::command_or_shell(&cli.cmd);
     let path_var = env
         .get("PATH")
         .map(|p| p.to_os_string())
         .unwrap_or_else(|| process::DEFAULT_PATH.into());
     let entries = env.entries();
+    process::close_fds_on_exec(cli.preserve_fds)?;
     process::reset_signals();
     Err(process::exec_search(&cmd, &path_var, &entries))
 }

@@ -117,6 +117,113 @@ pub fn wait_forwarding(child: Pid, reap_all: bool) -> i32 {
     }
 }
 
+/// Before exec: every descriptor from `3 + preserve` up is closed by the exec (marked
+/// close-on-exec), so nothing the caller left open reaches the container (runc's
+/// `--preserve-fds N` keeps 3..3+N). Marking instead of closing keeps our own descriptors
+/// (the error pipe) usable until the exec itself.
+pub fn close_fds_on_exec(preserve: u32) -> Result<(), Error> {
+    let first = 3u32.saturating_add(preserve);
+    const CLOSE_RANGE_CLOEXEC: libc::c_uint = 1 << 2;
+    // SAFETY: close_range only changes descriptor flags here.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_close_range,
+            first as libc::c_uint,
+            libc::c_uint::MAX,
+            CLOSE_RANGE_CLOEXEC,
+        )
+    };
+    if rc == 0 {
+        return Ok(());
+    }
+    // before Linux 5.11 (no CLOSE_RANGE_CLOEXEC): mark each open descriptor
+    let fds: Vec<i32> = std::fs::read_dir("/proc/self/fd")
+        .io(|| "cannot list /proc/self/fd".into())?
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .filter(|fd: &i32| *fd >= first as i32)
+        .collect();
+    for fd in fds {
+        // SAFETY: setting FD_CLOEXEC on a descriptor number; a stale one fails with EBADF.
+        unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+    }
+    Ok(())
+}
+
+/// Close every descriptor from `3 + preserve` up now (the built-in init, which never execs).
+pub fn close_fds_now(preserve: u32) {
+    let first = 3u32.saturating_add(preserve);
+    // SAFETY: closing descriptors this process no longer uses.
+    let rc = unsafe { libc::syscall(libc::SYS_close_range, first, libc::c_uint::MAX, 0) };
+    if rc != 0 {
+        let _ = close_fds_on_exec(preserve);
+    }
+}
+
+/// Make this process non-dumpable: `/proc/PID/exe`, `/proc/PID/mem` and ptrace are then
+/// closed to everything in the container that lacks CAP_SYS_PTRACE (CVE-2019-5736). The
+/// command's exec makes the new program dumpable again; the tool itself never is.
+pub fn make_undumpable() -> Result<(), Error> {
+    nix::sys::prctl::set_dumpable(false).map_err(|source| Error::Sys {
+        what: "cannot make the process non-dumpable".into(),
+        source,
+    })
+}
+
+/// A new session without a controlling terminal: the container cannot open `/dev/tty`, nor
+/// push input into the caller's terminal with TIOCSTI.
+pub fn new_session() -> Result<(), Error> {
+    nix::unistd::setsid()
+        .map(drop)
+        .map_err(|source| Error::Sys {
+            what: "cannot start a new session".into(),
+            source,
+        })
+}
+
+/// The environment variables that change how a program is loaded or run (glibc's list of
+/// unsafe variables for setuid programs, and PATH). `--debug` runs host tools in the host's
+/// mount namespace: none of these may come from the container.
+pub fn is_loader_variable(name: &OsStr) -> bool {
+    const NAMES: [&str; 12] = [
+        "PATH",
+        "GCONV_PATH",
+        "GETCONF_DIR",
+        "HOSTALIASES",
+        "LOCALDOMAIN",
+        "LOCPATH",
+        "MALLOC_TRACE",
+        "NLSPATH",
+        "RESOLV_HOST_CONF",
+        "RES_OPTIONS",
+        "TMPDIR",
+        "TZDIR",
+    ];
+    let n = name.as_bytes();
+    n.starts_with(b"LD_")
+        || n.starts_with(b"GLIBC_TUNABLES")
+        || n.starts_with(b"MALLOC_")
+        || NAMES.iter().any(|v| v.as_bytes() == n)
+}
+
+/// A working directory reached through a descriptor (`/proc/self/fd/N`, `/proc/PID/fd/N`)
+/// could be a host directory the caller left open: refused.
+pub fn check_workdir(w: &std::path::Path) -> Result<(), Error> {
+    use std::path::Component;
+    let parts: Vec<Component> = w.components().collect();
+    let via_fd = parts.windows(3).any(|c| {
+        c[0] == Component::Normal("proc".as_ref())
+            && c[2] == Component::Normal("fd".as_ref())
+            && matches!(c[1], Component::Normal(p) if p == "self" || p == "thread-self" || p.to_str().is_some_and(|s| s.bytes().all(|b| b.is_ascii_digit())))
+    });
+    if via_fd {
+        return Err(Error::Setup(format!(
+            "working directory {} is a descriptor's link under /proc: refused",
+            w.display()
+        )));
+    }
+    Ok(())
+}
+
 /// Find `cmd` like execvp: a name with a slash is taken as is, else each `PATH` entry is
 /// tried. Errors say which, for exit status 127 or 126.
 pub fn resolve(cmd: &OsStr, path_var: &OsStr, where_: &str) -> Result<PathBuf, Error> {
@@ -249,6 +356,11 @@ impl Env {
     pub fn set(&mut self, k: OsString, v: OsString) {
         self.vars.retain(|(n, _)| *n != k);
         self.vars.push((k, v));
+    }
+
+    /// Keep only the variables whose name passes `keep`.
+    pub fn retain(&mut self, keep: impl Fn(&OsStr) -> bool) {
+        self.vars.retain(|(n, _)| keep(n));
     }
 
     pub fn get(&self, k: &str) -> Option<&OsStr> {
