@@ -37,6 +37,7 @@ man:man-db
 nsenter:util-linux
 unshare:util-linux
 hyperfine:hyperfine
+tmux:tmux
 tc:iproute2
 python3:python3
 gzip:gzip

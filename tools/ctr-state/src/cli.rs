@@ -32,6 +32,12 @@ pub enum Command {
     /// unmounted, a pinned namespace): the mount points are listed instead. A missing DIR is
     /// not an error.
     Rm(RmArgs),
+    /// Copy standard input to FILE, rotating it by size (Docker's max-size and max-file)
+    ///
+    /// Once FILE reaches SIZE it becomes FILE.1 (FILE.1 becomes FILE.2, ...) and a new FILE
+    /// is started; files beyond COUNT in all are removed. Lines are kept whole where they
+    /// fit. FILE's folder is created (0700) when missing, FILE is 0600. Ends at end of input.
+    Log(LogArgs),
 }
 
 #[derive(Debug, Args)]
@@ -59,6 +65,19 @@ pub struct RmArgs {
     /// The folders to remove
     #[arg(value_name = "DIR", required = true)]
     pub dirs: Vec<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct LogArgs {
+    /// The log file
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// Rotate once the file holds SIZE (10m, 512k; max: never)
+    #[arg(long, value_name = "SIZE", default_value = "10m", value_parser = common::parse::parse_size)]
+    pub max_size: common::parse::Size,
+    /// How many files to keep, the current one included
+    #[arg(long, value_name = "COUNT", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_file: u32,
 }
 
 #[cfg(test)]

@@ -21,6 +21,10 @@ pub enum Error {
     Mounted(PathBuf, Vec<String>),
     #[error("cannot read the mount table")]
     Mounts(#[source] io::Error),
+    #[error("cannot read standard input")]
+    Read(#[source] io::Error),
+    #[error("cannot write {}", .0.display())]
+    Write(PathBuf, #[source] io::Error),
     #[error("cannot remove {}", .0.display())]
     Remove(PathBuf, #[source] io::Error),
 }

@@ -2,6 +2,7 @@
 
 mod claim;
 mod lock;
+mod log;
 mod rm;
 
 use crate::cli::{Cli, Command};
@@ -12,5 +13,6 @@ pub fn dispatch(cli: Cli) -> Result<(), Error> {
         Command::Claim(a) => claim::run(&a),
         Command::Lock(a) => lock::run(&a),
         Command::Rm(a) => rm::run(&a),
+        Command::Log(a) => log::run(&a),
     }
 }

@@ -1,0 +1,175 @@
+//! `ctr-state log FILE`: copy standard input to FILE, rotating it by size, as Docker's
+//! json-file driver does with `max-size` and `max-file`: once FILE has reached the size it
+//! becomes FILE.1 (FILE.1 becomes FILE.2, ...) and the oldest beyond the count is removed,
+//! so a chatty container never holds more than about COUNT x SIZE of the disk.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+use crate::cli::LogArgs;
+use crate::error::Error;
+
+/// Bytes read at a time: a write never passes the size by more than this.
+const CHUNK: usize = 64 * 1024;
+
+pub fn run(a: &LogArgs) -> Result<(), Error> {
+    let max_size = a.max_size.bytes();
+    if let Some(parent) = a.file.parent().filter(|p| !p.as_os_str().is_empty()) {
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(parent)
+            .map_err(|e| Error::Create(parent.to_path_buf(), e))?;
+    }
+    let mut log = Log::open(&a.file, a.max_file)?;
+    let mut buf = vec![0u8; CHUNK];
+    let mut input = io::stdin().lock();
+    loop {
+        let n = match input.read(&mut buf) {
+            Ok(0) => return Ok(()),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(Error::Read(e)),
+        };
+        let mut data = &buf[..n];
+        while !data.is_empty() {
+            // cut at the last line end that still fits, so lines stay whole where they can
+            let room = max_size.map_or(usize::MAX, |m| m.saturating_sub(log.size) as usize);
+            let take = if data.len() <= room {
+                data.len()
+            } else {
+                match data[..room].iter().rposition(|b| *b == b'\n') {
+                    Some(i) => i + 1,
+                    None if log.size == 0 => room.max(1).min(data.len()),
+                    None => 0,
+                }
+            };
+            if take > 0 {
+                log.write(&data[..take])?;
+                data = &data[take..];
+            }
+            if max_size.is_some_and(|m| log.size >= m || (take == 0 && log.size > 0)) {
+                log.rotate()?;
+            }
+        }
+    }
+}
+
+/// The current file, its size, and how many files to keep in all.
+struct Log {
+    path: PathBuf,
+    file: File,
+    size: u64,
+    keep: u32,
+}
+
+impl Log {
+    fn open(path: &Path, keep: u32) -> Result<Log, Error> {
+        let file = OpenOptions::new()
+            .append(true)
+            .create(true)
+            .mode(0o600)
+            .open(path)
+            .map_err(|e| Error::Create(path.to_path_buf(), e))?;
+        let size = file
+            .metadata()
+            .map_err(|e| Error::Write(path.to_path_buf(), e))?
+            .len();
+        Ok(Log {
+            path: path.to_path_buf(),
+            file,
+            size,
+            keep,
+        })
+    }
+
+    fn write(&mut self, data: &[u8]) -> Result<(), Error> {
+        self.file
+            .write_all(data)
+            .map_err(|e| Error::Write(self.path.clone(), e))?;
+        self.size += data.len() as u64;
+        Ok(())
+    }
+
+    /// FILE.(k) -> FILE.(k+1) from the oldest kept down, FILE -> FILE.1, a new FILE; with
+    /// one file to keep, FILE starts again empty.
+    fn rotate(&mut self) -> Result<(), Error> {
+        if self.keep <= 1 {
+            self.file
+                .set_len(0)
+                .map_err(|e| Error::Write(self.path.clone(), e))?;
+            self.size = 0;
+            return Ok(());
+        }
+        let numbered = |k: u32| {
+            let mut p = self.path.clone().into_os_string();
+            p.push(format!(".{k}"));
+            PathBuf::from(p)
+        };
+        for k in (1..self.keep - 1).rev() {
+            match fs::rename(numbered(k), numbered(k + 1)) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(Error::Write(numbered(k), e)),
+            }
+        }
+        fs::rename(&self.path, numbered(1)).map_err(|e| Error::Write(self.path.clone(), e))?;
+        *self = Log::open(&self.path, self.keep)?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn files(dir: &Path) -> Vec<(String, u64)> {
+        let mut v: Vec<_> = fs::read_dir(dir)
+            .unwrap()
+            .map(|e| {
+                let e = e.unwrap();
+                (
+                    e.file_name().to_string_lossy().into_owned(),
+                    e.metadata().unwrap().len(),
+                )
+            })
+            .collect();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn rotation_keeps_count_files_and_whole_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("log");
+        let mut log = Log::open(&path, 3).unwrap();
+        for i in 0..10 {
+            log.write(format!("line {i}\n").as_bytes()).unwrap();
+            if log.size >= 14 {
+                log.rotate().unwrap();
+            }
+        }
+        let names: Vec<String> = files(dir.path()).into_iter().map(|f| f.0).collect();
+        assert_eq!(names, ["log", "log.1", "log.2"]);
+        let all = ["log.2", "log.1", "log"]
+            .iter()
+            .map(|n| fs::read_to_string(dir.path().join(n)).unwrap())
+            .collect::<String>();
+        assert!(all.ends_with("line 9\n"), "{all}");
+        // two lines a file, three files, the current one just rotated (empty)
+        assert!(all.starts_with("line 6\n"), "{all}");
+    }
+
+    #[test]
+    fn one_file_starts_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("log");
+        let mut log = Log::open(&path, 1).unwrap();
+        log.write(b"0123456789\n").unwrap();
+        log.rotate().unwrap();
+        log.write(b"x\n").unwrap();
+        assert_eq!(fs::read_to_string(&path).unwrap(), "x\n");
+    }
+}
