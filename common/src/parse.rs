@@ -46,6 +46,23 @@ impl fmt::Display for Size {
 
 /// Parse `512`, `512k`, `256M`, `1.5G`, `2GiB`, `1t`, `max`. Units are binary (k = 1024);
 /// a trailing `b`/`B` and an `i` are accepted (`256MiB`, `256mb`).
+/// A signal by name (`TERM`, `SIGTERM`, `term`) or number (`15`).
+pub fn parse_signal(s: &str) -> Result<nix::sys::signal::Signal, ParseError> {
+    use std::str::FromStr;
+    let t = s.trim().to_ascii_uppercase();
+    if let Ok(n) = t.parse::<i32>() {
+        return nix::sys::signal::Signal::try_from(n)
+            .map_err(|_| ParseError(format!("'{s}' is not a signal")));
+    }
+    let name = if t.starts_with("SIG") {
+        t
+    } else {
+        format!("SIG{t}")
+    };
+    nix::sys::signal::Signal::from_str(&name)
+        .map_err(|_| ParseError(format!("'{s}' is not a signal")))
+}
+
 pub fn parse_size(s: &str) -> Result<Size, ParseError> {
     let t = s.trim();
     if t.is_empty() {

@@ -38,6 +38,14 @@ pub enum Command {
     /// is started; files beyond COUNT in all are removed. Lines are kept whole where they
     /// fit. FILE's folder is created (0700) when missing, FILE is 0600. Ends at end of input.
     Log(LogArgs),
+    /// Print the PID of the container's first process (DIR/pid), if it is still that process
+    ///
+    /// A PID is reused once its process ends. The process is held by a pidfd and checked: it
+    /// must have started before DIR/pid was written and be in the container's cgroup
+    /// (DIR/cgroup). Exit status 1, with one line, when the container does not run.
+    Pid(PidArgs),
+    /// Send SIGNAL to the container's first process, checked as `pid` does, through a pidfd
+    Kill(KillArgs),
 }
 
 #[derive(Debug, Args)]
@@ -78,6 +86,23 @@ pub struct LogArgs {
     /// How many files to keep, the current one included
     #[arg(long, value_name = "COUNT", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
     pub max_file: u32,
+}
+
+#[derive(Debug, Args)]
+pub struct PidArgs {
+    /// The container's state folder
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct KillArgs {
+    /// The container's state folder
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
+    /// The signal, by name or number
+    #[arg(value_name = "SIGNAL", default_value = "TERM", value_parser = common::parse::parse_signal)]
+    pub signal: nix::sys::signal::Signal,
 }
 
 #[cfg(test)]

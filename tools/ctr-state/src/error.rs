@@ -25,6 +25,14 @@ pub enum Error {
     Read(#[source] io::Error),
     #[error("cannot write {}", .0.display())]
     Write(PathBuf, #[source] io::Error),
+    #[error("{}: the container does not run", .0.display())]
+    NotRunning(PathBuf),
+    #[error("{}: not a pid", .0.display())]
+    BadPidFile(PathBuf),
+    #[error("{}: process {pid} is not the container's any more: {why}", .dir.display())]
+    Reused { pid: i32, dir: PathBuf, why: String },
+    #[error("cannot signal process {0}")]
+    Signal(i32, #[source] io::Error),
     #[error("cannot remove {}", .0.display())]
     Remove(PathBuf, #[source] io::Error),
 }

@@ -1,8 +1,10 @@
 //! Dispatch: one file per subcommand.
 
 mod claim;
+mod kill;
 mod lock;
 mod log;
+mod pid;
 mod rm;
 
 use crate::cli::{Cli, Command};
@@ -14,5 +16,7 @@ pub fn dispatch(cli: Cli) -> Result<(), Error> {
         Command::Lock(a) => lock::run(&a),
         Command::Rm(a) => rm::run(&a),
         Command::Log(a) => log::run(&a),
+        Command::Pid(a) => pid::run(&a),
+        Command::Kill(a) => kill::run(&a),
     }
 }
