@@ -104,6 +104,16 @@ y"
     host_untouched
 }
 
+@test "a target through /proc's magic links (/proc/self/root) is refused, nothing on the host" {
+    require_root
+    local s=$BATS_TEST_TMPDIR/src
+    echo f >"$s/hostname"
+    ln -sf "/proc/self/root$H/hostname" "$R/etc/hostname"
+    run_tool --rc 125 nsenter-rs $NEW --rootfs "$R" --bind "$s/hostname:/etc/hostname" -- true
+    assert_error nsenter-rs "cannot resolve /etc/hostname in $R"
+    host_untouched
+}
+
 @test "/proc or /sys as a symlink: one-line error, exit 125, nothing on the host" {
     require_root
     local d

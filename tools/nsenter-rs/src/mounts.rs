@@ -257,7 +257,7 @@ fn remount_ro_in(tree: &Tree, p: &Path, src: &Path) -> Result<(), Error> {
     let want = nix::sys::stat::stat(src).sys(|| format!("cannot stat {}", src.display()))?;
     if (now.st_dev, now.st_ino) != (want.st_dev, want.st_ino) {
         return Err(Error::Setup(format!(
-            "{shown} changed while it was mounted on"
+            "{shown} changed while it was being mounted"
         )));
     }
     let vfs = nix::sys::statvfs::fstatvfs(&fd)
@@ -474,10 +474,11 @@ fn setup_dev(tree: &Tree, in_userns: bool) -> Result<(), Error> {
     )?;
     // the fresh tmpfs (the fd above names the directory under it): everything in it is ours
     let dev = tree.get(dev_path)?;
-    let fs = nix::sys::statfs::fstatfs(&dev).sys(|| format!("cannot stat {}", shown("")))?;
+    let fs =
+        nix::sys::statfs::fstatfs(&dev).sys(|| format!("cannot stat {}", tree.shown(dev_path)))?;
     if fs.filesystem_type() != nix::sys::statfs::TMPFS_MAGIC {
         return Err(Error::Setup(format!(
-            "{} changed while it was mounted on",
+            "{} changed while it was being mounted",
             tree.shown(dev_path)
         )));
     }

@@ -59,7 +59,10 @@ fn openat2(dirfd: RawFd, path: &OsStr, flags: i32, resolve: u64) -> Result<Owned
     let mut how: libc::open_how = unsafe { std::mem::zeroed() };
     how.flags = flags as u64;
     how.resolve = resolve;
+    // EAGAIN: a rename raced with a `..` in the lookup; retry a bounded number of times
+    let mut tries = 0;
     loop {
+        tries += 1;
         // SAFETY: path and how outlive the call; size matches the struct passed.
         let r = unsafe {
             libc::syscall(
@@ -75,7 +78,7 @@ fn openat2(dirfd: RawFd, path: &OsStr, flags: i32, resolve: u64) -> Result<Owned
             return Ok(unsafe { OwnedFd::from_raw_fd(r as RawFd) });
         }
         match Errno::last() {
-            Errno::EINTR | Errno::EAGAIN => continue,
+            Errno::EINTR | Errno::EAGAIN if tries < 128 => continue,
             Errno::ENOSYS => return Err(ResolveError::NoOpenat2),
             e => return Err(ResolveError::Sys(e)),
         }
