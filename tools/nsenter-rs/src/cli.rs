@@ -12,7 +12,7 @@ use clap::Parser;
 use common::ns::NsKind;
 
 use crate::capset::{CapList, parse_cap_list};
-use crate::settings::{BindSpec, IdMap, Rlimit, Sysctl, TmpfsSpec};
+use crate::settings::{BindSpec, DeviceSpec, IdMap, Rlimit, Sysctl, TmpfsSpec};
 
 /// create namespaces (a container's birth) and enter a live container's namespaces
 ///
@@ -192,6 +192,11 @@ pub struct Cli {
     /// Mount a tmpfs at DST (repeatable), SIZE like 64m
     #[arg(long = "tmpfs", value_name = "DST[:SIZE]", value_parser = TmpfsSpec::parse, help_heading = "Create")]
     pub tmpfs: Vec<TmpfsSpec>,
+
+    /// Make the host device node HOST appear at CONTAINER (default: the same path) inside
+    /// --rootfs (repeatable); PERMS (r, w, m; default rwm) is for the device cgroup
+    #[arg(long = "device", value_name = "HOST[:CONTAINER][:PERMS]", value_parser = DeviceSpec::parse, help_heading = "Create")]
+    pub device: Vec<DeviceSpec>,
 
     /// Make the root filesystem read-only
     #[arg(long = "read-only", help_heading = "Create")]

@@ -132,6 +132,9 @@ impl Spec {
         if cli.loopback && !new.contains(&NsKind::Net) {
             return usage("--loopback needs a new net namespace (--new=...,net)".into());
         }
+        if cli.rootfs.is_none() && !cli.device.is_empty() {
+            return usage("--device needs --rootfs".into());
+        }
         if cli.rootfs.is_none() && cli.read_only {
             return usage("--read-only needs --rootfs".into());
         }
@@ -308,6 +311,7 @@ impl Spec {
                 mount_proc: cli.mount_proc,
                 binds: cli.bind.clone(),
                 tmpfs: cli.tmpfs.clone(),
+                devices: cli.device.clone(),
                 read_only: cli.read_only,
                 mask: !cli.privileged,
                 in_userns: new.contains(&NsKind::User),
@@ -655,6 +659,11 @@ fn dry_run_report(spec: &Spec, json: bool) -> Result<i32, Error> {
         "new": new,
         "join": joins,
         "rootfs": spec.plan.rootfs,
+        "devices": spec.plan.devices.iter().map(|d| serde_json::json!({
+            "host": d.host,
+            "container": d.container,
+            "permissions": d.perms,
+        })).collect::<Vec<_>>(),
         "capabilities": format!("{:016x}", capset::mask(&spec.caps.effective)),
         "no_new_privs": spec.no_new_privs,
         "command": cmd,

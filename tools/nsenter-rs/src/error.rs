@@ -53,6 +53,30 @@ pub enum Error {
         source: io::Error,
     },
 
+    /// A mount target cannot be resolved inside the rootfs without openat2(2).
+    #[error(
+        "cannot resolve {path} inside the rootfs: openat2(2) is missing (Linux 5.6 or later is needed)"
+    )]
+    NoOpenat2 { path: PathBuf },
+
+    /// A bind whose source and target differ in type (file onto directory or back).
+    #[error(
+        "cannot bind {src} on {dst}: {src} is {src_kind} but {dst} is {dst_kind} in the rootfs"
+    )]
+    BindType {
+        src: PathBuf,
+        dst: PathBuf,
+        src_kind: &'static str,
+        dst_kind: &'static str,
+    },
+
+    /// A path in the rootfs has the wrong type for its mount (a symlinked /proc, ...).
+    #[error("{path} in the rootfs {why}")]
+    RootfsPath { path: PathBuf, why: String },
+
+    #[error("--device {path}: not a character or block device")]
+    NotADevice { path: PathBuf },
+
     #[error("cannot set capabilities: {0}")]
     Caps(String),
 

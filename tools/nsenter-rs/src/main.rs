@@ -8,6 +8,7 @@ mod error;
 mod mounts;
 mod pin;
 mod process;
+mod resolve;
 mod run;
 mod settings;
 

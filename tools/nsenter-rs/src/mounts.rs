@@ -1,19 +1,24 @@
 //! The container's filesystem, built inside its new mount namespace: private propagation,
 //! the rootfs bound onto itself, /proc, read-only /sys, a tmpfs /dev with the usual devices,
-//! pts, shm and mqueue, volumes and tmpfs mounts, then `pivot_root` and the old root
-//! detached; finally the paths runc masks or makes read-only. Everything here lives in the
-//! new mount namespace, so a failure leaves nothing mounted on the host.
+//! pts, shm and mqueue, `--device` nodes, volumes and tmpfs mounts, then `pivot_root` and the
+//! old root detached; finally the paths runc masks or makes read-only. Everything here lives
+//! in the new mount namespace, so a failure leaves nothing mounted on the host.
+//!
+//! Every target before `pivot_root` is resolved with the rootfs as "/" ([`crate::resolve`])
+//! and mounted through its fd, so no symlink in the image can point a mount, a created file
+//! or a created directory at the host. After `pivot_root` the old root is detached: "/" is the
+//! rootfs and no path reaches the host any more.
 
-use std::fs;
-use std::os::unix::fs::{PermissionsExt, symlink};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
 use nix::mount::{MntFlags, MsFlags, mount, umount2};
-use nix::sys::stat::{Mode, SFlag, makedev, mknod};
+use nix::sys::stat::{SFlag, makedev};
 
-use crate::error::{Error, IoContext, SysContext};
-use crate::settings::{BindSpec, TmpfsSpec};
+use crate::error::{Error, SysContext};
+use crate::resolve::{self, ResolveError, Root, Want};
+use crate::settings::{BindSpec, DeviceSpec, TmpfsSpec};
 
 /// runc's (and Docker's) masked paths.
 pub const MASKED: [&str; 11] = [
@@ -46,12 +51,146 @@ pub struct Plan {
     pub mount_proc: bool,
     pub binds: Vec<BindSpec>,
     pub tmpfs: Vec<TmpfsSpec>,
+    /// `--device` nodes (with a rootfs only).
+    pub devices: Vec<DeviceSpec>,
     pub read_only: bool,
     pub mask: bool,
     /// In a new user namespace: device nodes are bound from the host, not made.
     pub in_userns: bool,
     /// A new net namespace exists (sysfs can be mounted fresh).
     pub new_net: bool,
+}
+
+/// The tree the mounts go into: the rootfs (or "/" without one), opened once; every target
+/// is resolved in it.
+struct Tree {
+    root: Root,
+    /// The rootfs as given, for messages; `None` for the host's "/".
+    name: Option<PathBuf>,
+}
+
+impl Tree {
+    fn open(dir: &Path, name: Option<&Path>) -> Result<Tree, Error> {
+        let root = Root::open(dir).sys(|| format!("cannot open rootfs {}", dir.display()))?;
+        Ok(Tree {
+            root,
+            name: name.map(Path::to_path_buf),
+        })
+    }
+
+    /// `p` as messages name it: the container path, and the rootfs it is in.
+    fn shown(&self, p: &Path) -> String {
+        match &self.name {
+            Some(r) => format!("{} in {}", p.display(), r.display()),
+            None => p.display().to_string(),
+        }
+    }
+
+    fn error(&self, p: &Path, e: ResolveError) -> Error {
+        match e {
+            ResolveError::NoOpenat2 => Error::NoOpenat2 {
+                path: p.to_path_buf(),
+            },
+            ResolveError::WrongType { is_dir } => Error::RootfsPath {
+                path: p.to_path_buf(),
+                why: if is_dir {
+                    "is a directory".into()
+                } else {
+                    "is not a directory".into()
+                },
+            },
+            ResolveError::Sys(source) => Error::Sys {
+                what: format!("cannot resolve {}", self.shown(p)),
+                source,
+            },
+        }
+    }
+
+    /// The existing object at `p`, resolved in the tree.
+    fn get(&self, p: &Path) -> Result<OwnedFd, Error> {
+        self.root.open_path(p).map_err(|e| self.error(p, e))
+    }
+
+    /// The object at `p`, created in the tree when missing.
+    fn create(&self, p: &Path, want: Want) -> Result<OwnedFd, Error> {
+        self.root.create_path(p, want).map_err(|e| self.error(p, e))
+    }
+
+    /// A kernel filesystem's directory right under the root (`proc`, `sys`): it must be a
+    /// real directory, as runc requires; a symlink there would move the mount (and with it
+    /// the masks) elsewhere.
+    fn kernel_dir(&self, name: &str) -> Result<OwnedFd, Error> {
+        let p = Path::new("/").join(name);
+        let fd = self.get(Path::new("/"))?;
+        match lstat_at(&fd, name) {
+            Ok(st) if resolve::file_type(&st) == libc::S_IFLNK => {
+                return Err(Error::RootfsPath {
+                    path: p,
+                    why: format!("is a symlink; {name} is mounted on a directory only"),
+                });
+            }
+            _ => {}
+        }
+        self.create(&p, Want::Dir)
+    }
+}
+
+fn cstr(s: &str) -> std::ffi::CString {
+    std::ffi::CString::new(s).unwrap_or_default()
+}
+
+/// `fstatat(dirfd, name, AT_SYMLINK_NOFOLLOW)`.
+fn lstat_at(dir: &OwnedFd, name: &str) -> Result<libc::stat, Errno> {
+    let c = cstr(name);
+    // SAFETY: st is only read after the kernel filled it.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: c is NUL-terminated; st is a valid out pointer.
+    let r = unsafe {
+        libc::fstatat(
+            dir.as_raw_fd(),
+            c.as_ptr(),
+            &mut st,
+            libc::AT_SYMLINK_NOFOLLOW,
+        )
+    };
+    Errno::result(r).map(|_| st)
+}
+
+/// `openat(dirfd, name, O_PATH|O_NOFOLLOW)`: a name we made ourselves in a fresh tmpfs.
+fn open_at(dir: &OwnedFd, name: &str) -> Result<OwnedFd, Errno> {
+    let c = cstr(name);
+    // SAFETY: c is NUL-terminated.
+    let fd = unsafe {
+        libc::openat(
+            dir.as_raw_fd(),
+            c.as_ptr(),
+            libc::O_PATH | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+        )
+    };
+    Errno::result(fd).map(|fd| {
+        // SAFETY: a new fd that nothing else owns.
+        unsafe { std::os::fd::FromRawFd::from_raw_fd(fd) }
+    })
+}
+
+/// Mount onto the object behind `target` (through `/proc/self/fd/N`); `shown` names it.
+fn mount_on(
+    src: Option<&Path>,
+    target: &OwnedFd,
+    shown: &str,
+    fstype: Option<&str>,
+    flags: MsFlags,
+    data: Option<&str>,
+) -> Result<(), Error> {
+    mount(src, &resolve::fd_path(target), fstype, flags, data).sys(|| {
+        format!(
+            "cannot mount {} on {shown}",
+            fstype
+                .map(str::to_string)
+                .or_else(|| src.map(|s| s.display().to_string()))
+                .unwrap_or_default(),
+        )
+    })
 }
 
 fn mnt(
@@ -73,15 +212,8 @@ fn mnt(
     })
 }
 
-/// Join an absolute in-container path onto `root`.
-fn inside(root: &Path, p: &Path) -> PathBuf {
-    root.join(p.strip_prefix("/").unwrap_or(p))
-}
-
-/// Remount the bind mount at `target` read-only, keeping its other (possibly locked) flags.
-fn remount_ro(target: &Path) -> Result<(), Error> {
-    let vfs = nix::sys::statvfs::statvfs(target)
-        .sys(|| format!("cannot read the mount flags of {}", target.display()))?;
+/// The mount flags to keep (some may be locked) when remounting a bind read-only.
+fn ro_flags(vfs: &nix::sys::statvfs::Statvfs) -> MsFlags {
     use nix::sys::statvfs::FsFlags as F;
     let mut flags = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY;
     let f = vfs.flags();
@@ -98,8 +230,46 @@ fn remount_ro(target: &Path) -> Result<(), Error> {
             flags |= mf;
         }
     }
-    mount(None::<&str>, target, None::<&str>, flags, None::<&str>)
-        .sys(|| format!("cannot make {} read-only", target.display()))
+    flags
+}
+
+/// Remount the bind mount at `target` read-only, keeping its other (possibly locked) flags.
+fn remount_ro(target: &Path) -> Result<(), Error> {
+    let vfs = nix::sys::statvfs::statvfs(target)
+        .sys(|| format!("cannot read the mount flags of {}", target.display()))?;
+    mount(
+        None::<&str>,
+        target,
+        None::<&str>,
+        ro_flags(&vfs),
+        None::<&str>,
+    )
+    .sys(|| format!("cannot make {} read-only", target.display()))
+}
+
+/// Remount read-only the bind mount just made at `p` in the tree, whose source is `src`. The
+/// fd used for the mount names the directory under it, so `p` is resolved again, and must
+/// now be the root of a mount of `src`.
+fn remount_ro_in(tree: &Tree, p: &Path, src: &Path) -> Result<(), Error> {
+    let fd = tree.get(p)?;
+    let shown = tree.shown(p);
+    let now = resolve::fstat(&fd).sys(|| format!("cannot stat {shown}"))?;
+    let want = nix::sys::stat::stat(src).sys(|| format!("cannot stat {}", src.display()))?;
+    if (now.st_dev, now.st_ino) != (want.st_dev, want.st_ino) {
+        return Err(Error::Setup(format!(
+            "{shown} changed while it was being mounted"
+        )));
+    }
+    let vfs = nix::sys::statvfs::fstatvfs(&fd)
+        .sys(|| format!("cannot read the mount flags of {shown}"))?;
+    mount(
+        None::<&str>,
+        &resolve::fd_path(&fd),
+        None::<&str>,
+        ro_flags(&vfs),
+        None::<&str>,
+    )
+    .sys(|| format!("cannot make {shown} read-only"))
 }
 
 /// Build the filesystem. Runs in the container's setup process, in its new mount namespace.
@@ -122,11 +292,14 @@ pub fn setup(plan: &Plan) -> Result<(), Error> {
                 None,
             )?;
         }
-        for b in &plan.binds {
-            bind(b, Path::new("/"))?;
-        }
-        for t in &plan.tmpfs {
-            tmpfs(t, Path::new("/"))?;
+        if !plan.binds.is_empty() || !plan.tmpfs.is_empty() {
+            let tree = Tree::open(Path::new("/"), None)?;
+            for b in &plan.binds {
+                bind(b, &tree)?;
+            }
+            for t in &plan.tmpfs {
+                tmpfs(t, &tree)?;
+            }
         }
         return Ok(());
     };
@@ -138,51 +311,63 @@ pub fn setup(plan: &Plan) -> Result<(), Error> {
         MsFlags::MS_BIND | MsFlags::MS_REC,
         None,
     )?;
+    let tree = Tree::open(root, Some(root))?;
 
     // /proc
-    let proc_dir = inside(root, Path::new("/proc"));
-    mkdir(&proc_dir)?;
-    mnt(
+    let proc_dir = tree.kernel_dir("proc")?;
+    mount_on(
         Some(Path::new("proc")),
         &proc_dir,
+        &tree.shown(Path::new("/proc")),
         Some("proc"),
         MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
         None,
     )?;
 
     // /sys, read-only
-    let sys_dir = inside(root, Path::new("/sys"));
-    mkdir(&sys_dir)?;
+    let sys = Path::new("/sys");
+    let sys_dir = tree.kernel_dir("sys")?;
     let ro_sys = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC | MsFlags::MS_RDONLY;
-    match mount(Some("sysfs"), &sys_dir, Some("sysfs"), ro_sys, None::<&str>) {
+    match mount(
+        Some("sysfs"),
+        &resolve::fd_path(&sys_dir),
+        Some("sysfs"),
+        ro_sys,
+        None::<&str>,
+    ) {
         Ok(()) => {}
         Err(Errno::EPERM) if !plan.new_net || plan.in_userns => {
             // sysfs of a net namespace we do not own: bind the host's, read-only
-            mnt(
-                Some(Path::new("/sys")),
+            mount_on(
+                Some(sys),
                 &sys_dir,
+                &tree.shown(sys),
                 None,
                 MsFlags::MS_BIND | MsFlags::MS_REC,
                 None,
             )?;
-            remount_ro(&sys_dir)?;
+            remount_ro_in(&tree, sys, sys)?;
         }
         Err(source) => {
             return Err(Error::Sys {
-                what: format!("cannot mount sysfs on {}", sys_dir.display()),
+                what: format!("cannot mount sysfs on {}", tree.shown(sys)),
                 source,
             });
         }
     }
 
-    setup_dev(root, plan.in_userns)?;
+    setup_dev(&tree, plan.in_userns)?;
 
     for b in &plan.binds {
-        bind(b, root)?;
+        bind(b, &tree)?;
     }
     for t in &plan.tmpfs {
-        tmpfs(t, root)?;
+        tmpfs(t, &tree)?;
     }
+    for d in &plan.devices {
+        device(d, &tree, plan.in_userns)?;
+    }
+    drop(tree);
 
     // pivot_root(".", ".") then detach the old root stacked under the new one
     nix::unistd::chdir(root).sys(|| format!("cannot enter rootfs {}", root.display()))?;
@@ -191,6 +376,9 @@ pub fn setup(plan: &Plan) -> Result<(), Error> {
     umount2(".", MntFlags::MNT_DETACH).sys(|| "cannot detach the old root".to_string())?;
     nix::unistd::chdir("/").sys(|| "cannot change directory to /".to_string())?;
 
+    // From here "/" is the rootfs and the host's tree is detached: a symlink can lead
+    // nowhere outside. /proc and /sys are real directories (kernel_dir), so these paths are
+    // the kernel's own, not the image's.
     if plan.mask {
         for p in MASKED {
             mask_path(Path::new(p))?;
@@ -209,12 +397,8 @@ pub fn setup(plan: &Plan) -> Result<(), Error> {
     Ok(())
 }
 
-fn mkdir(p: &Path) -> Result<(), Error> {
-    fs::create_dir_all(p).io(|| format!("cannot create {}", p.display()))
-}
-
 fn mask_path(p: &Path) -> Result<(), Error> {
-    let Ok(md) = fs::metadata(p) else {
+    let Ok(md) = std::fs::metadata(p) else {
         return Ok(());
     };
     if md.is_dir() {
@@ -236,16 +420,68 @@ fn mask_path(p: &Path) -> Result<(), Error> {
     }
 }
 
-fn setup_dev(root: &Path, in_userns: bool) -> Result<(), Error> {
-    let dev = inside(root, Path::new("/dev"));
-    mkdir(&dev)?;
-    mnt(
+/// `mknodat(dir, name)` with exactly `perm` (mknod honours the umask), owned by uid:gid.
+fn make_node(
+    dir: &OwnedFd,
+    name: &str,
+    kind: SFlag,
+    perm: u32,
+    rdev: libc::dev_t,
+    owner: Option<(u32, u32)>,
+) -> Result<(), Errno> {
+    let c = cstr(name);
+    // SAFETY: c is NUL-terminated.
+    let r = unsafe {
+        libc::mknodat(
+            dir.as_raw_fd(),
+            c.as_ptr(),
+            kind.bits() | (perm & 0o7777),
+            rdev,
+        )
+    };
+    Errno::result(r)?;
+    // the node is ours, just made in a directory resolved in the root; it is no symlink
+    // SAFETY: c is NUL-terminated.
+    let r = unsafe { libc::fchmodat(dir.as_raw_fd(), c.as_ptr(), perm & 0o7777, 0) };
+    Errno::result(r)?;
+    if let Some((uid, gid)) = owner {
+        // SAFETY: c is NUL-terminated.
+        let r = unsafe {
+            libc::fchownat(
+                dir.as_raw_fd(),
+                c.as_ptr(),
+                uid,
+                gid,
+                libc::AT_SYMLINK_NOFOLLOW,
+            )
+        };
+        Errno::result(r)?;
+    }
+    Ok(())
+}
+
+fn setup_dev(tree: &Tree, in_userns: bool) -> Result<(), Error> {
+    let dev_path = Path::new("/dev");
+    let shown = |name: &str| tree.shown(&dev_path.join(name));
+    let dev = tree.create(dev_path, Want::Dir)?;
+    mount_on(
         Some(Path::new("tmpfs")),
         &dev,
+        &tree.shown(dev_path),
         Some("tmpfs"),
         MsFlags::MS_NOSUID | MsFlags::MS_STRICTATIME,
         Some("mode=755,size=65536k"),
     )?;
+    // the fresh tmpfs (the fd above names the directory under it): everything in it is ours
+    let dev = tree.get(dev_path)?;
+    let fs =
+        nix::sys::statfs::fstatfs(&dev).sys(|| format!("cannot stat {}", tree.shown(dev_path)))?;
+    if fs.filesystem_type() != nix::sys::statfs::TMPFS_MAGIC {
+        return Err(Error::Setup(format!(
+            "{} changed while it was being mounted",
+            tree.shown(dev_path)
+        )));
+    }
     for (name, major, minor) in [
         ("null", 1, 3),
         ("zero", 1, 5),
@@ -254,63 +490,66 @@ fn setup_dev(root: &Path, in_userns: bool) -> Result<(), Error> {
         ("urandom", 1, 9),
         ("tty", 5, 0),
     ] {
-        let node = dev.join(name);
         let made = !in_userns
-            && mknod(
-                &node,
+            && make_node(
+                &dev,
+                name,
                 SFlag::S_IFCHR,
-                Mode::from_bits_truncate(0o666),
+                0o666,
                 makedev(major, minor),
+                None,
             )
             .is_ok();
-        if made {
-            // mknod honours the umask; devices are for everyone
-            fs::set_permissions(&node, fs::Permissions::from_mode(0o666))
-                .io(|| format!("cannot chmod {}", node.display()))?;
-        } else {
-            fs::File::create(&node).io(|| format!("cannot create {}", node.display()))?;
-            mnt(
-                Some(&Path::new("/dev").join(name)),
-                &node,
-                None,
-                MsFlags::MS_BIND,
-                None,
-            )?;
+        if !made {
+            bind_host_node(&dev, name, &Path::new("/dev").join(name), &shown(name))?;
         }
     }
-    let pts = dev.join("pts");
-    mkdir(&pts)?;
     let pts_opts = if in_userns {
         "newinstance,ptmxmode=0666,mode=0620"
     } else {
         "newinstance,ptmxmode=0666,mode=0620,gid=5"
     };
-    mnt(
-        Some(Path::new("devpts")),
-        &pts,
-        Some("devpts"),
-        MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC,
-        Some(pts_opts),
-    )?;
-    let shm = dev.join("shm");
-    mkdir(&shm)?;
-    mnt(
-        Some(Path::new("shm")),
-        &shm,
-        Some("tmpfs"),
-        MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
-        Some("mode=1777,size=65536k"),
-    )?;
-    let mq = dev.join("mqueue");
-    mkdir(&mq)?;
-    // mqueue needs an IPC namespace we own; without one the directory stays empty
-    let _ = mount(
-        Some("mqueue"),
-        &mq,
-        Some("mqueue"),
-        MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
-        None::<&str>,
-    );
+    for (name, src, fstype, flags, data) in [
+        (
+            "pts",
+            "devpts",
+            "devpts",
+            MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC,
+            Some(pts_opts),
+        ),
+        (
+            "shm",
+            "shm",
+            "tmpfs",
+            MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+            Some("mode=1777,size=65536k"),
+        ),
+        (
+            "mqueue",
+            "mqueue",
+            "mqueue",
+            MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+            None,
+        ),
+    ] {
+        let c = cstr(name);
+        // SAFETY: c is NUL-terminated.
+        Errno::result(unsafe { libc::mkdirat(dev.as_raw_fd(), c.as_ptr(), 0o755) })
+            .sys(|| format!("cannot create {}", shown(name)))?;
+        let fd = open_at(&dev, name).sys(|| format!("cannot open {}", shown(name)))?;
+        let r = mount_on(
+            Some(Path::new(src)),
+            &fd,
+            &shown(name),
+            Some(fstype),
+            flags,
+            data,
+        );
+        // mqueue needs an IPC namespace we own; without one the directory stays empty
+        if name != "mqueue" {
+            r?;
+        }
+    }
     for (link, target) in [
         ("ptmx", "pts/ptmx"),
         ("fd", "/proc/self/fd"),
@@ -319,56 +558,144 @@ fn setup_dev(root: &Path, in_userns: bool) -> Result<(), Error> {
         ("stderr", "/proc/self/fd/2"),
         ("core", "/proc/kcore"),
     ] {
-        let l = dev.join(link);
-        symlink(target, &l).io(|| format!("cannot create {}", l.display()))?;
+        let (t, l) = (cstr(target), cstr(link));
+        // SAFETY: both are NUL-terminated.
+        Errno::result(unsafe { libc::symlinkat(t.as_ptr(), dev.as_raw_fd(), l.as_ptr()) })
+            .sys(|| format!("cannot create {}", shown(link)))?;
     }
-    // the terminal we were started on is the container's console
-    if nix::unistd::isatty(std::io::stdin()).unwrap_or(false) {
-        if let Ok(tty) = fs::read_link("/proc/self/fd/0") {
-            let console = dev.join("console");
-            fs::File::create(&console).io(|| format!("cannot create {}", console.display()))?;
-            mnt(Some(&tty), &console, None, MsFlags::MS_BIND, None)?;
-        }
-    }
+    // no /dev/console: the caller's terminal is not the container's
     Ok(())
 }
 
-fn bind(b: &BindSpec, root: &Path) -> Result<(), Error> {
-    let dst = inside(root, &b.dst);
-    let md = fs::metadata(&b.src).io(|| format!("bind source {}", b.src.display()))?;
-    if md.is_dir() {
-        mkdir(&dst)?;
-    } else if !dst.exists() {
-        if let Some(parent) = dst.parent() {
-            mkdir(parent)?;
+/// An empty file `name` in `dir`, with the host node `host` bound on it.
+fn bind_host_node(dir: &OwnedFd, name: &str, host: &Path, shown: &str) -> Result<(), Error> {
+    let c = cstr(name);
+    // SAFETY: c is NUL-terminated; the fd is closed right away.
+    let fd = unsafe {
+        libc::openat(
+            dir.as_raw_fd(),
+            c.as_ptr(),
+            libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW | libc::O_WRONLY | libc::O_CLOEXEC,
+            0o644 as libc::c_uint,
+        )
+    };
+    match Errno::result(fd) {
+        // SAFETY: our own new fd.
+        Ok(fd) => unsafe {
+            libc::close(fd);
+        },
+        Err(Errno::EEXIST) => {}
+        Err(e) => {
+            return Err(Error::Sys {
+                what: format!("cannot create {shown}"),
+                source: e,
+            });
         }
-        fs::File::create(&dst).io(|| format!("cannot create {}", dst.display()))?;
     }
-    mnt(
+    let target = open_at(dir, name).sys(|| format!("cannot open {shown}"))?;
+    mount_on(Some(host), &target, shown, None, MsFlags::MS_BIND, None)
+}
+
+fn bind(b: &BindSpec, tree: &Tree) -> Result<(), Error> {
+    let md = std::fs::metadata(&b.src).map_err(|source| Error::Io {
+        what: format!("bind source {}", b.src.display()),
+        source,
+    })?;
+    let want = if md.is_dir() { Want::Dir } else { Want::File };
+    let dst = tree.root.create_path(&b.dst, want).map_err(|e| match e {
+        ResolveError::WrongType { is_dir } => Error::BindType {
+            src: b.src.clone(),
+            dst: b.dst.clone(),
+            src_kind: if is_dir { "a file" } else { "a directory" },
+            dst_kind: if is_dir {
+                "a directory"
+            } else {
+                "not a directory"
+            },
+        },
+        e => tree.error(&b.dst, e),
+    })?;
+    mount_on(
         Some(&b.src),
         &dst,
+        &tree.shown(&b.dst),
         None,
         MsFlags::MS_BIND | MsFlags::MS_REC,
         None,
     )?;
     if b.read_only {
-        remount_ro(&dst)?;
+        remount_ro_in(tree, &b.dst, &b.src)?;
     }
     Ok(())
 }
 
-fn tmpfs(t: &TmpfsSpec, root: &Path) -> Result<(), Error> {
-    let dst = inside(root, &t.dst);
-    mkdir(&dst)?;
+fn tmpfs(t: &TmpfsSpec, tree: &Tree) -> Result<(), Error> {
+    let dst = tree.create(&t.dst, Want::Dir)?;
     let opts = match t.size {
         Some(s) => format!("mode=1777,size={s}"),
         None => "mode=1777".to_string(),
     };
-    mnt(
+    mount_on(
         Some(Path::new("tmpfs")),
         &dst,
+        &tree.shown(&t.dst),
         Some("tmpfs"),
         MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
         Some(&opts),
     )
+}
+
+/// `--device`: the host node's type, numbers, mode and owner (as Docker and runc copy them) at
+/// the container path, made with mknod, or bound from the host where mknod is not allowed.
+fn device(d: &DeviceSpec, tree: &Tree, in_userns: bool) -> Result<(), Error> {
+    let st = nix::sys::stat::stat(&d.host).map_err(|source| Error::Sys {
+        what: format!("--device {}", d.host.display()),
+        source,
+    })?;
+    let kind = match st.st_mode & libc::S_IFMT {
+        libc::S_IFCHR => SFlag::S_IFCHR,
+        libc::S_IFBLK => SFlag::S_IFBLK,
+        _ => {
+            return Err(Error::NotADevice {
+                path: d.host.clone(),
+            });
+        }
+    };
+    let shown = tree.shown(&d.container);
+    let (Some(parent), Some(name)) = (d.container.parent(), d.container.file_name()) else {
+        return Err(Error::Setup(format!("--device: {shown} names no file")));
+    };
+    let name = name.to_string_lossy();
+    let dir = tree.create(parent, Want::Dir)?;
+    if !in_userns {
+        match make_node(
+            &dir,
+            &name,
+            kind,
+            st.st_mode & 0o7777,
+            st.st_rdev,
+            Some((st.st_uid, st.st_gid)),
+        ) {
+            Ok(()) => return Ok(()),
+            Err(Errno::EEXIST) => {
+                let have = lstat_at(&dir, &name).sys(|| format!("cannot stat {shown}"))?;
+                if have.st_mode & libc::S_IFMT == st.st_mode & libc::S_IFMT
+                    && have.st_rdev == st.st_rdev
+                {
+                    return Ok(());
+                }
+                // a different object is there (the image's, or an earlier --device): the
+                // host node is bound over it below
+            }
+            Err(Errno::EPERM) => {}
+            Err(source) => {
+                return Err(Error::Sys {
+                    what: format!("cannot create device {shown}"),
+                    source,
+                });
+            }
+        }
+    }
+    let target = tree.create(&d.container, Want::File)?;
+    mount_on(Some(&d.host), &target, &shown, None, MsFlags::MS_BIND, None)
 }

@@ -1,4 +1,4 @@
-//! Values of create-mode options: volumes, tmpfs mounts, ID maps, sysctls, rlimits.
+//! Values of create-mode options: volumes, tmpfs mounts, devices, ID maps, sysctls, rlimits.
 //! Parsing happens at the command line, so a bad value is a usage error naming the flag.
 
 use std::path::{Component, Path, PathBuf};
@@ -57,6 +57,58 @@ impl TmpfsSpec {
         Ok(TmpfsSpec {
             dst: container_path(dst)?,
             size,
+        })
+    }
+}
+
+/// `--device HOST[:CONTAINER][:PERMS]` (Docker's syntax): a host device node made (or, in a new
+/// user namespace, bound) at CONTAINER; PERMS (a subset of `rwm`) is for the device cgroup.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceSpec {
+    pub host: PathBuf,
+    pub container: PathBuf,
+    /// `r`, `w` and `m` in that order, as given (default `rwm`).
+    pub perms: String,
+}
+
+impl DeviceSpec {
+    pub fn parse(s: &str) -> Result<DeviceSpec, String> {
+        let parts: Vec<&str> = s.split(':').collect();
+        let (host, container, perms) = match parts.as_slice() {
+            [h] => (*h, *h, "rwm"),
+            // HOST:PERMS when the second part is not a path (as Docker reads it)
+            [h, p] if !p.starts_with('/') => (*h, *h, *p),
+            [h, c] => (*h, *c, "rwm"),
+            [h, c, p] => (*h, *c, *p),
+            _ => return Err(format!("'{s}' is not HOST[:CONTAINER][:PERMS]")),
+        };
+        if host.is_empty() || container.is_empty() {
+            return Err(format!("'{s}' is not HOST[:CONTAINER][:PERMS]"));
+        }
+        if !Path::new(host).is_absolute() {
+            return Err(format!("'{host}' is not an absolute path"));
+        }
+        let mut seen = String::new();
+        for ch in perms.chars() {
+            if !"rwm".contains(ch) || seen.contains(ch) {
+                return Err(format!(
+                    "'{perms}' in '{s}' is not a set of device permissions (r, w, m)"
+                ));
+            }
+            seen.push(ch);
+        }
+        if seen.is_empty() {
+            return Err(format!("'{s}' has empty device permissions"));
+        }
+        let container = container_path(container)?;
+        if container == Path::new("/") {
+            return Err(format!("'{s}' puts the device at /"));
+        }
+        let perms = "rwm".chars().filter(|c| seen.contains(*c)).collect();
+        Ok(DeviceSpec {
+            host: PathBuf::from(host),
+            container,
+            perms,
         })
     }
 }
@@ -249,6 +301,43 @@ mod tests {
         assert!(BindSpec::parse("/a:/b:xx").unwrap_err().contains("xx"));
         assert!(BindSpec::parse("/a:/../etc").is_err());
         assert!(BindSpec::parse("/a:rel").is_err());
+    }
+
+    #[test]
+    fn devices() {
+        let d = DeviceSpec::parse("/dev/fuse").unwrap();
+        assert_eq!(
+            (d.host.as_path(), d.container.as_path(), d.perms.as_str()),
+            (Path::new("/dev/fuse"), Path::new("/dev/fuse"), "rwm")
+        );
+        let d = DeviceSpec::parse("/dev/null:/dev/mynull").unwrap();
+        assert_eq!(
+            (d.container.as_path(), d.perms.as_str()),
+            (Path::new("/dev/mynull"), "rwm")
+        );
+        let d = DeviceSpec::parse("/dev/sda:/dev/xvdc:mr").unwrap();
+        assert_eq!(
+            (d.container.as_path(), d.perms.as_str()),
+            (Path::new("/dev/xvdc"), "rm")
+        );
+        let d = DeviceSpec::parse("/dev/tty0:r").unwrap();
+        assert_eq!(
+            (d.container.as_path(), d.perms.as_str()),
+            (Path::new("/dev/tty0"), "r")
+        );
+        for bad in [
+            "",
+            "dev/null",
+            "/dev/null:/dev/x:rwx",
+            "/dev/null:/dev/x:rr",
+            "/dev/null:/dev/x:",
+            "/dev/null:rel",
+            "/dev/null:/dev/../etc/x",
+            "/dev/null:/",
+            "/a:/b:r:w",
+        ] {
+            assert!(DeviceSpec::parse(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]
