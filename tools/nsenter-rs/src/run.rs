@@ -64,6 +64,9 @@ const VALUE_OPTS: &[&str] = &[
     "--cap-drop",
     "--pidfile",
     "--preserve-fds",
+    "--device",
+    "-W",
+    "--wdns",
 ];
 
 /// In create mode `--user X`, `--env X` and `--cgroup X` take their value after a space;
@@ -175,6 +178,7 @@ fn check_no_create_options(cli: &Cli) -> Result<(), Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::CommandFactory;
 
     fn os(v: &[&str]) -> Vec<OsString> {
         v.iter().map(OsString::from).collect()
@@ -216,5 +220,28 @@ mod tests {
             rewrite_create_args(os(&["nsenter-rs", "--new=pid", "--", "x", "--user", "y"]))
                 .is_none()
         );
+    }
+
+    /// Every option that takes its value after a space is in VALUE_OPTS (or is one of the
+    /// dual options), so the scan for the end of the options never mistakes a value for the
+    /// command.
+    #[test]
+    fn value_opts_are_complete() {
+        for arg in crate::cli::Cli::command().get_arguments() {
+            if !arg.get_action().takes_values() || arg.is_require_equals_set() {
+                continue;
+            }
+            let names = arg
+                .get_long()
+                .map(|l| format!("--{l}"))
+                .into_iter()
+                .chain(arg.get_short().map(|c| format!("-{c}")));
+            for name in names {
+                assert!(
+                    VALUE_OPTS.contains(&name.as_str()) || is_dual(name.as_ref()),
+                    "{name} takes a value but is not in VALUE_OPTS"
+                );
+            }
+        }
     }
 }
