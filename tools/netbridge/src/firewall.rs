@@ -425,6 +425,60 @@ mod tests {
         }));
     }
 
+    #[test]
+    fn every_network_gets_the_loopback_guard_and_the_forward_rules() {
+        use crate::store::{Lease, Port, Proto};
+        let mut n = Network {
+            name: "nb0".into(),
+            subnet: "10.88.0.0/24".parse().unwrap(),
+            gateway: "10.88.0.1".parse().unwrap(),
+            mtu: None,
+            nat: false,
+            internal: false,
+            gateway_on_bridge: true,
+            last_ip: None,
+            leases: vec![],
+            host: None,
+        };
+        let of = |r: &[Value], chain: &str| -> Vec<String> {
+            r.iter()
+                .filter(|x| x["add"]["rule"]["chain"] == chain)
+                .map(|x| x["add"]["rule"]["expr"].to_string())
+                .collect()
+        };
+        let r = rules("0123abcd", std::slice::from_ref(&n));
+        let input = of(&r, "input");
+        assert_eq!(input.len(), 1);
+        assert!(input[0].contains("127.0.0.0") && input[0].contains("drop"));
+        assert!(!input[0].contains("dnat"));
+        assert_eq!(of(&r, "forward").len(), 2);
+        assert!(of(&r, "postrouting").is_empty());
+        // with a published port, DNAT'd flows are let through (in and back to loopback)
+        n.leases.push(Lease {
+            ip: "10.88.0.2".parse().unwrap(),
+            veth: "nb0000aaaaaaaa".into(),
+            ifname: "eth0".into(),
+            mac: String::new(),
+            netns: "/x".into(),
+            netns_inode: 1,
+            name: None,
+            container_id: None,
+            ports: vec![Port {
+                host_port: 8080,
+                container_port: 80,
+                protocol: Proto::Tcp,
+            }],
+            etc_dir: None,
+            delegated: None,
+        });
+        let r = rules("0123abcd", std::slice::from_ref(&n));
+        assert!(
+            of(&r, "input")[0]
+                .contains(r#"{"match":{"left":{"ct":{"key":"status"}},"op":"!","right":"dnat"}}"#)
+        );
+        assert_eq!(of(&r, "published").len(), 1);
+    }
+
     fn listed(chain: &str, handle: u64, comment: &str) -> Listed {
         Listed {
             chain: chain.into(),
