@@ -120,20 +120,25 @@ wait_veths() {
     ! grep -q "db$" "$TEST_DIR/web/hosts"
 }
 
-@test "gc deletes veths on the bridge that no lease names, and only those" {
+@test "gc deletes veths of its root on the bridge that no lease names, and only those" {
     run_tool "${H[@]}" netbridge create nb0 --subnet 10.88.0.0/24
     c1=$(new_ctr)
     c2=$(new_ctr)
     run_tool "${H[@]}" netbridge attach "$c1" --bridge nb0
-    # as if an attach had been killed after creating its pair: a stray nb* veth
-    "${H[@]}" ip link add nbdeadbeef master nb0 type veth peer name eth0 netns "$c2"
-    # and a link someone else put on the bridge
+    veth=$("${H[@]}" netbridge leases nb0 --json | jq -r '.[0].veth')
+    # as if an attach had been killed after creating its pair: a stray veth named with
+    # this root's prefix (nb and 4 hex digits of the root's id)
+    "${H[@]}" ip link add "${veth:0:6}deadbeef" master nb0 type veth peer name eth0 netns "$c2"
+    # and links someone else put on the bridge (one named like another root's veth)
     "${H[@]}" ip link add other0 master nb0 type veth peer name other1
-    wait_veths nb0 3
+    other=nb0000deadbeef
+    [ "${veth:0:6}" != nb0000 ] || other=nb0001deadbeef
+    "${H[@]}" ip link add "$other" master nb0 type veth peer name other2
+    wait_veths nb0 4
     run_tool "${H[@]}" netbridge gc
     assert_eq "$output" ""
     run_tool "${H[@]}" ip -j link show master nb0
-    assert_json '[.[].ifname] | sort | join(",")' "$("${H[@]}" netbridge leases nb0 --json | jq -r '.[0].veth'),other0"
+    assert_json '[.[].ifname] | sort | join(",")' "$(printf '%s\n' "$veth" "$other" other0 | sort | paste -sd,)"
     run_tool nsenter -t "$c2" -n ip -j link show
     assert_json 'length' 1
 }

@@ -78,6 +78,16 @@ pub enum Error {
     InUse { name: String, count: usize },
     #[error("cannot run nft")]
     NftSpawn(#[source] io::Error),
+    #[error("cannot tell which network namespace this is")]
+    HostNs(#[source] io::Error),
+    #[error("network '{name}' was made {where_}; nothing of it is here to use")]
+    NotHere { name: String, where_: &'static str },
+    #[error(
+        "network '{name}' was made in another network namespace and still has {count} attachment(s) there (remove it from that namespace)"
+    )]
+    InUseElsewhere { name: String, count: usize },
+    #[error("cannot take the nftables lock of this network namespace")]
+    NftLock(#[source] io::Error),
     #[error("nft refused the ruleset: {0}")]
     Nft(String),
     #[error("cannot write {path}")]

@@ -1,13 +1,31 @@
-//! NAT, published ports and `--internal` isolation, in nftables table `ip ctrkit` and
-//! nowhere else.
+//! NAT, published ports, isolation and the loopback guard, in nftables table `ip ctrkit`
+//! and nowhere else.
 //!
-//! The table is derived from the state: every change rebuilds it whole in one nft
-//! transaction (add, delete, add again, so it works whether or not it existed), and an
-//! empty result deletes it: the table goes with its last user. Other tables are never
-//! read or touched. nft is driven with its JSON syntax on stdin (`nft -j -f -`).
+//! The table is shared by every `$CTRKIT_ROOT` using this network namespace; each root's
+//! rules carry its id in their comment (`netbridge[ID] NETWORK: ...`). A change rewrites
+//! only the calling root's rules, in one nft transaction: delete its rules by handle, add
+//! the ones its networks call for now. The table goes with the last rule of the last root.
+//! The listing and the transaction run under a lock of the network namespace (an abstract
+//! unix socket, which exists per network namespace exactly like the table), so two roots
+//! never build on a stale listing. Other tables are never read or touched. nft is driven
+//! with its JSON syntax on stdin (`nft -j -f -`).
+//!
+//! What the rules do, per network (bridge `BR`, subnet `NET`):
+//! - postrouting: masquerade `NET` leaving elsewhere (unless `--no-nat`); with published
+//!   ports also the hairpins (from the host's loopback, and a container to a port of its
+//!   own bridge).
+//! - published (from prerouting and output, for the host's own addresses): DNAT per port.
+//! - forward: nothing from `BR` with a source outside `NET`; nothing into `BR` from
+//!   elsewhere but replies and (with published ports) DNAT'd flows, which also keeps
+//!   containers of different networks apart; `--internal`: nothing in or out at all.
+//! - input: nothing from `BR` to 127.0.0.0/8 except replies of DNAT'd flows (CVE-2020-8558:
+//!   `route_localnet`, which the host's loopback path to published ports needs, would
+//!   otherwise let a container reach services bound to the host's 127.0.0.1).
 
 use std::io::Write;
+use std::os::fd::{FromRawFd, OwnedFd};
 use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
@@ -16,8 +34,19 @@ use crate::store::Network;
 
 pub const TABLE: &str = "ctrkit";
 
+/// The comments of the jumps every root's published ports share.
+const JUMPS: [(&str, &str); 2] = [
+    ("prerouting", "netbridge: published ports"),
+    ("output", "netbridge: published ports from the host"),
+];
+
 fn table() -> Value {
     json!({"family": "ip", "name": TABLE})
+}
+
+/// The comment prefix of a root's rules.
+fn tag(id: &str) -> String {
+    format!("netbridge[{id}]")
 }
 
 fn prefix(net: &crate::ipnet::Ipv4Net) -> Value {
@@ -36,6 +65,10 @@ fn meta(key: &str) -> Value {
     json!({"meta": {"key": key}})
 }
 
+fn ct(key: &str) -> Value {
+    json!({"ct": {"key": key}})
+}
+
 fn rule(chain: &str, expr: Vec<Value>, comment: &str) -> Value {
     json!({"add": {"rule": {"family": "ip", "table": TABLE, "chain": chain, "expr": expr, "comment": comment}}})
 }
@@ -49,50 +82,110 @@ fn chain(name: &str, kind: Option<(&str, &str, i32)>) -> Value {
     }
 }
 
-/// The rules the networks call for (empty when none needs any).
-pub fn rules(networks: &[Network]) -> Vec<Value> {
-    let mut post = Vec::new();
-    let mut published = Vec::new();
-    let mut forward = Vec::new();
+/// The table's chains, shared by all roots (`add` leaves an existing one as it is).
+fn chains() -> Vec<Value> {
+    vec![
+        chain("postrouting", Some(("nat", "postrouting", 100))),
+        chain("prerouting", Some(("nat", "prerouting", -100))),
+        chain("output", Some(("nat", "output", -100))),
+        chain("published", None),
+        chain("forward", Some(("filter", "forward", 0))),
+        chain("input", Some(("filter", "input", 0))),
+    ]
+}
+
+fn jump_rule(chain: &str, comment: &str) -> Value {
+    let local = m(
+        "==",
+        json!({"fib": {"result": "type", "flags": ["daddr"]}}),
+        json!("local"),
+    );
+    rule(
+        chain,
+        vec![local, json!({"jump": {"target": "published"}})],
+        comment,
+    )
+}
+
+/// The rules the networks of root `id` call for (empty when there are none).
+pub fn rules(id: &str, networks: &[Network]) -> Vec<Value> {
+    let tag = tag(id);
+    let mut out = Vec::new();
     for n in networks {
         let br = json!(n.name);
+        let note = |what: &str| format!("{tag} {}: {what}", n.name);
+        let any_port = n.leases.iter().any(|l| !l.ports.is_empty());
+        let loopback = json!({"prefix": {"addr": "127.0.0.0", "len": 8}});
+        // (the DNAT exemptions only where the network publishes ports: no rule of a
+        // network without them mentions dnat)
+        let not_dnat = || m("!", ct("status"), json!("dnat"));
         if n.nat && !n.internal {
-            post.push(rule(
+            out.push(rule(
                 "postrouting",
                 vec![
                     m("==", ip("saddr"), prefix(&n.subnet)),
                     m("!=", ip("daddr"), prefix(&n.subnet)),
                     json!({"masquerade": null}),
                 ],
-                &format!("netbridge {}: masquerade", n.name),
+                &note("masquerade"),
             ));
         }
+        out.push(rule(
+            "forward",
+            vec![
+                m("==", meta("iifname"), br.clone()),
+                m("!=", ip("saddr"), prefix(&n.subnet)),
+                json!({"drop": null}),
+            ],
+            &note("no forwarding from outside the subnet"),
+        ));
+        let mut inbound = vec![
+            m("==", meta("oifname"), br.clone()),
+            m("!=", meta("iifname"), br.clone()),
+            m("!", ct("state"), json!(["established", "related"])),
+        ];
+        if any_port {
+            inbound.push(not_dnat());
+        }
+        inbound.push(json!({"drop": null}));
+        out.push(rule(
+            "forward",
+            inbound,
+            &note("nothing in but replies and published ports"),
+        ));
         if n.internal {
-            forward.push(rule(
+            out.push(rule(
                 "forward",
                 vec![
                     m("==", meta("iifname"), br.clone()),
                     m("!=", meta("oifname"), br.clone()),
                     json!({"drop": null}),
                 ],
-                &format!("netbridge {}: internal", n.name),
+                &note("internal"),
             ));
-            forward.push(rule(
+            out.push(rule(
                 "forward",
                 vec![
                     m("==", meta("oifname"), br.clone()),
                     m("!=", meta("iifname"), br.clone()),
                     json!({"drop": null}),
                 ],
-                &format!("netbridge {}: internal", n.name),
+                &note("internal"),
             ));
         }
-        let mut any_port = false;
+        let mut guard = vec![
+            m("==", meta("iifname"), br.clone()),
+            m("==", ip("daddr"), loopback.clone()),
+        ];
+        if any_port {
+            guard.push(not_dnat());
+        }
+        guard.push(json!({"drop": null}));
+        out.push(rule("input", guard, &note("no way to the host's loopback")));
         for l in &n.leases {
             for p in &l.ports {
-                any_port = true;
                 let proto = p.protocol.as_str();
-                published.push(rule(
+                out.push(rule(
                     "published",
                     vec![
                         m(
@@ -102,79 +195,175 @@ pub fn rules(networks: &[Network]) -> Vec<Value> {
                         ),
                         json!({"dnat": {"addr": l.ip.to_string(), "port": p.container_port}}),
                     ],
-                    &format!("netbridge {} {}: {}", n.name, l.veth, p),
+                    &format!("{tag} {} {}: {}", n.name, l.veth, p),
                 ));
             }
         }
         if any_port {
             // the host itself through 127.0.0.1 (route_localnet is on for the bridge)
-            post.push(rule(
+            out.push(rule(
                 "postrouting",
                 vec![
                     m("==", meta("oifname"), br.clone()),
-                    m(
-                        "==",
-                        ip("saddr"),
-                        json!({"prefix": {"addr": "127.0.0.0", "len": 8}}),
-                    ),
+                    m("==", ip("saddr"), loopback),
                     json!({"masquerade": null}),
                 ],
-                &format!("netbridge {}: hairpin from loopback", n.name),
+                &note("hairpin from loopback"),
             ));
             // a container reaching a published port of its own bridge
-            post.push(rule(
+            out.push(rule(
                 "postrouting",
                 vec![
                     m("==", meta("oifname"), br.clone()),
                     m("==", ip("saddr"), prefix(&n.subnet)),
-                    m("in", json!({"ct": {"key": "status"}}), json!("dnat")),
+                    m("in", ct("status"), json!("dnat")),
                     json!({"masquerade": null}),
                 ],
-                &format!("netbridge {}: hairpin", n.name),
+                &note("hairpin"),
             ));
         }
     }
-    if post.is_empty() && published.is_empty() && forward.is_empty() {
-        return Vec::new();
-    }
-    let local = m(
-        "==",
-        json!({"fib": {"result": "type", "flags": ["daddr"]}}),
-        json!("local"),
-    );
-    let mut out = vec![json!({"add": {"table": table()}})];
-    out.push(chain("postrouting", Some(("nat", "postrouting", 100))));
-    out.push(chain("prerouting", Some(("nat", "prerouting", -100))));
-    out.push(chain("output", Some(("nat", "output", -100))));
-    out.push(chain("published", None));
-    if !forward.is_empty() {
-        out.push(chain("forward", Some(("filter", "forward", 0))));
-    }
-    let jump = vec![local, json!({"jump": {"target": "published"}})];
-    out.push(rule(
-        "prerouting",
-        jump.clone(),
-        "netbridge: published ports",
-    ));
-    out.push(rule(
-        "output",
-        jump,
-        "netbridge: published ports from the host",
-    ));
-    out.extend(post);
-    out.extend(published);
-    out.extend(forward);
     out
 }
 
-/// Make table `ip ctrkit` match the networks (deleting it when nothing needs it).
-pub fn sync(networks: &[Network]) -> Result<(), Error> {
-    let mut batch = vec![
-        json!({"add": {"table": table()}}),
-        json!({"delete": {"table": table()}}),
-    ];
-    batch.extend(rules(networks));
+/// A rule of the table as listed: where it is and whose it is.
+#[derive(Debug)]
+struct Listed {
+    chain: String,
+    handle: u64,
+    comment: String,
+}
+
+/// The rules of table `ip ctrkit`, or None when there is no such table.
+fn list() -> Result<Option<Vec<Listed>>, Error> {
+    let out = Command::new("nft")
+        .args(["-j", "list", "table", "ip", TABLE])
+        .stdin(Stdio::null())
+        .output()
+        .map_err(Error::NftSpawn)?;
+    if !out.status.success() {
+        let msg = String::from_utf8_lossy(&out.stderr);
+        if msg.contains("No such file or directory") {
+            return Ok(None);
+        }
+        return Err(Error::Nft(
+            msg.split_whitespace().collect::<Vec<_>>().join(" "),
+        ));
+    }
+    let doc: Value = serde_json::from_slice(&out.stdout)
+        .map_err(|e| Error::Nft(format!("cannot read 'nft -j list table ip {TABLE}': {e}")))?;
+    let mut rules = Vec::new();
+    for item in doc["nftables"].as_array().into_iter().flatten() {
+        let Some(r) = item.get("rule") else { continue };
+        rules.push(Listed {
+            chain: r["chain"].as_str().unwrap_or_default().to_string(),
+            handle: r["handle"].as_u64().unwrap_or_default(),
+            comment: r["comment"].as_str().unwrap_or_default().to_string(),
+        });
+    }
+    Ok(Some(rules))
+}
+
+/// The transaction that replaces root `id`'s rules by `mine`, given the table's rules now.
+fn plan(id: &str, listed: Option<&[Listed]>, mine: Vec<Value>) -> Vec<Value> {
+    let tag = tag(id);
+    let exists = listed.is_some();
+    let listed = listed.unwrap_or_default();
+    // a rule of ours, or one from before rules carried a root's id (rebuilt by each root)
+    let ours = |l: &Listed| {
+        l.comment.starts_with(&format!("{tag} "))
+            || (l.comment.starts_with("netbridge ") && !l.comment.starts_with("netbridge: "))
+    };
+    let others = listed
+        .iter()
+        .any(|l| !ours(l) && !JUMPS.iter().any(|(_, c)| l.comment == *c));
+    let mut batch = Vec::new();
+    if mine.is_empty() && !others {
+        if exists {
+            batch.push(json!({"delete": {"table": table()}}));
+        }
+        return batch;
+    }
+    batch.push(json!({"add": {"table": table()}}));
+    batch.extend(chains());
+    for l in listed.iter().filter(|l| ours(l)) {
+        batch.push(json!({"delete": {"rule": {
+            "family": "ip", "table": TABLE, "chain": l.chain, "handle": l.handle}}}));
+    }
+    for (chain, comment) in JUMPS {
+        if !listed
+            .iter()
+            .any(|l| l.chain == chain && l.comment == comment)
+        {
+            batch.push(jump_rule(chain, comment));
+        }
+    }
+    batch.extend(mine);
+    batch
+}
+
+/// Make root `id`'s rules in table `ip ctrkit` match its networks (those of this network
+/// namespace), leaving every other root's rules as they are.
+pub fn sync(id: &str, networks: &[Network]) -> Result<(), Error> {
+    let _lock = NetnsLock::acquire()?;
+    let listed = list()?;
+    let mine = rules(id, networks);
+    let batch = plan(id, listed.as_deref(), mine);
+    if batch.is_empty() {
+        return Ok(());
+    }
     apply(&json!({"nftables": batch}))
+}
+
+/// A lock of the current network namespace: an abstract unix socket bound to a fixed
+/// name (abstract socket names are per network namespace, like nftables tables). Released
+/// when dropped, or when the process ends however it ends.
+struct NetnsLock {
+    _fd: OwnedFd,
+}
+
+const LOCK_NAME: &[u8] = b"ctrkit-netbridge-nft";
+
+impl NetnsLock {
+    fn acquire() -> Result<NetnsLock, Error> {
+        // SAFETY: a plain socket call; the fd is owned right away.
+        let fd = unsafe { libc::socket(libc::AF_UNIX, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0) };
+        if fd < 0 {
+            return Err(Error::NftLock(std::io::Error::last_os_error()));
+        }
+        // SAFETY: fd is a fresh descriptor nobody else owns.
+        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        // SAFETY: sockaddr_un is plain data; all zeroes is a valid value.
+        let mut addr: libc::sockaddr_un = unsafe { std::mem::zeroed() };
+        addr.sun_family = libc::AF_UNIX as libc::sa_family_t;
+        for (i, b) in LOCK_NAME.iter().enumerate() {
+            addr.sun_path[i + 1] = *b as libc::c_char;
+        }
+        let len = std::mem::offset_of!(libc::sockaddr_un, sun_path) + 1 + LOCK_NAME.len();
+        let start = Instant::now();
+        let mut wait = Duration::from_micros(200);
+        loop {
+            // SAFETY: addr is a valid sockaddr_un of at least len bytes.
+            let rc = unsafe {
+                libc::bind(
+                    std::os::fd::AsRawFd::as_raw_fd(&fd),
+                    (&raw const addr).cast(),
+                    len as libc::socklen_t,
+                )
+            };
+            if rc == 0 {
+                return Ok(NetnsLock { _fd: fd });
+            }
+            let e = std::io::Error::last_os_error();
+            if e.raw_os_error() != Some(libc::EADDRINUSE)
+                || start.elapsed() > Duration::from_secs(30)
+            {
+                return Err(Error::NftLock(e));
+            }
+            std::thread::sleep(wait);
+            wait = (wait * 2).min(Duration::from_millis(20));
+        }
+    }
 }
 
 fn apply(doc: &Value) -> Result<(), Error> {
@@ -205,7 +394,8 @@ mod tests {
 
     #[test]
     fn no_networks_no_rules() {
-        assert!(rules(&[]).is_empty());
+        assert!(rules("0123abcd", &[]).is_empty());
+        assert!(plan("0123abcd", None, vec![]).is_empty());
     }
 
     #[test]
@@ -220,10 +410,107 @@ mod tests {
             gateway_on_bridge: true,
             last_ip: None,
             leases: vec![],
+            host: None,
         };
-        let r = rules(&[n]);
+        let r = rules("0123abcd", &[n]);
         let text = serde_json::to_string(&r).unwrap();
         assert!(text.contains("masquerade"));
-        assert!(!text.contains("dnat\":{"));
+        assert!(!text.contains("dnat"));
+        // every rule carries the root's id
+        assert!(r.iter().all(|x| {
+            x["add"]["rule"]["comment"]
+                .as_str()
+                .unwrap()
+                .starts_with("netbridge[0123abcd] nb0: ")
+        }));
+    }
+
+    #[test]
+    fn every_network_gets_the_loopback_guard_and_the_forward_rules() {
+        use crate::store::{Lease, Port, Proto};
+        let mut n = Network {
+            name: "nb0".into(),
+            subnet: "10.88.0.0/24".parse().unwrap(),
+            gateway: "10.88.0.1".parse().unwrap(),
+            mtu: None,
+            nat: false,
+            internal: false,
+            gateway_on_bridge: true,
+            last_ip: None,
+            leases: vec![],
+            host: None,
+        };
+        let of = |r: &[Value], chain: &str| -> Vec<String> {
+            r.iter()
+                .filter(|x| x["add"]["rule"]["chain"] == chain)
+                .map(|x| x["add"]["rule"]["expr"].to_string())
+                .collect()
+        };
+        let r = rules("0123abcd", std::slice::from_ref(&n));
+        let input = of(&r, "input");
+        assert_eq!(input.len(), 1);
+        assert!(input[0].contains("127.0.0.0") && input[0].contains("drop"));
+        assert!(!input[0].contains("dnat"));
+        assert_eq!(of(&r, "forward").len(), 2);
+        assert!(of(&r, "postrouting").is_empty());
+        // with a published port, DNAT'd flows are let through (in and back to loopback)
+        n.leases.push(Lease {
+            ip: "10.88.0.2".parse().unwrap(),
+            veth: "nb0000aaaaaaaa".into(),
+            ifname: "eth0".into(),
+            mac: String::new(),
+            netns: "/x".into(),
+            netns_inode: 1,
+            name: None,
+            container_id: None,
+            ports: vec![Port {
+                host_port: 8080,
+                container_port: 80,
+                protocol: Proto::Tcp,
+            }],
+            etc_dir: None,
+            delegated: None,
+        });
+        let r = rules("0123abcd", std::slice::from_ref(&n));
+        assert!(
+            of(&r, "input")[0]
+                .contains(r#"{"match":{"left":{"ct":{"key":"status"}},"op":"!","right":"dnat"}}"#)
+        );
+        assert_eq!(of(&r, "published").len(), 1);
+    }
+
+    fn listed(chain: &str, handle: u64, comment: &str) -> Listed {
+        Listed {
+            chain: chain.into(),
+            handle,
+            comment: comment.into(),
+        }
+    }
+
+    #[test]
+    fn a_root_deletes_only_its_own_rules_and_the_table_goes_with_the_last() {
+        let table = [
+            listed("prerouting", 1, JUMPS[0].1),
+            listed("output", 2, JUMPS[1].1),
+            listed("postrouting", 3, "netbridge[aaaaaaaa] nb0: masquerade"),
+            listed("postrouting", 4, "netbridge[bbbbbbbb] nb1: masquerade"),
+            listed("forward", 5, "netbridge nbold: internal"),
+        ];
+        let text = serde_json::to_string(&plan("aaaaaaaa", Some(&table), vec![])).unwrap();
+        assert!(!text.contains("\"delete\":{\"table\""), "{text}");
+        for h in [3, 5] {
+            assert!(text.contains(&format!("\"handle\":{h}")), "{h}: {text}");
+        }
+        for h in [1, 2, 4] {
+            assert!(!text.contains(&format!("\"handle\":{h}")), "{h}: {text}");
+        }
+        // root b alone is left: its last change deletes the table
+        let table = [
+            listed("prerouting", 1, JUMPS[0].1),
+            listed("output", 2, JUMPS[1].1),
+            listed("postrouting", 4, "netbridge[bbbbbbbb] nb1: masquerade"),
+        ];
+        let text = serde_json::to_string(&plan("bbbbbbbb", Some(&table), vec![])).unwrap();
+        assert!(text.contains("\"delete\":{\"table\""), "{text}");
     }
 }

@@ -50,6 +50,57 @@ pub fn inode_of(path: &std::path::Path) -> Option<u64> {
     std::fs::metadata(path).ok().map(|m| m.ino())
 }
 
+/// Which network namespace a network was made in: the boot and the namespace's cookie
+/// (`SO_NETNS_COOKIE`, never reused within a boot; the nsfs inode on kernels before 5.14).
+/// Two records made in different namespaces never compare equal, and a record from an
+/// earlier boot is recognisably stale.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct HostNs {
+    pub boot_id: String,
+    /// `cookie:N` or `inode:N`
+    pub netns: String,
+}
+
+const SO_NETNS_COOKIE: libc::c_int = 71;
+
+/// The network namespace this process is in.
+pub fn current_host() -> io::Result<HostNs> {
+    let boot_id = std::fs::read_to_string("/proc/sys/kernel/random/boot_id")?
+        .trim()
+        .to_string();
+    Ok(HostNs {
+        boot_id,
+        netns: current_netns_id()?,
+    })
+}
+
+fn current_netns_id() -> io::Result<String> {
+    // SAFETY: a plain socket call; the fd is owned right away.
+    let fd = unsafe { libc::socket(libc::AF_UNIX, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: fd is a fresh, open descriptor nobody else owns.
+    let sock = unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) };
+    let mut cookie: u64 = 0;
+    let mut len = std::mem::size_of::<u64>() as libc::socklen_t;
+    // SAFETY: getsockopt writes at most len bytes into cookie.
+    let rc = unsafe {
+        libc::getsockopt(
+            sock.as_raw_fd(),
+            libc::SOL_SOCKET,
+            SO_NETNS_COOKIE,
+            (&raw mut cookie).cast(),
+            &mut len,
+        )
+    };
+    if rc == 0 && len as usize == std::mem::size_of::<u64>() {
+        return Ok(format!("cookie:{cookie}"));
+    }
+    let ino = std::fs::metadata("/proc/thread-self/ns/net")?.ino();
+    Ok(format!("inode:{ino}"))
+}
+
 /// Run `f` with this thread inside the network namespace `ns`, then come back.
 pub fn with_netns<T>(ns: BorrowedFd<'_>, f: impl FnOnce() -> T) -> io::Result<T> {
     let home = File::open("/proc/thread-self/ns/net")?;
@@ -74,6 +125,14 @@ mod tests {
     fn pid_or_path() {
         assert_eq!(netns_path("42"), PathBuf::from("/proc/42/ns/net"));
         assert_eq!(netns_path("/run/netns/x"), PathBuf::from("/run/netns/x"));
+    }
+
+    #[test]
+    fn the_current_namespace_has_a_stable_identity() {
+        let a = current_host().unwrap();
+        assert_eq!(a, current_host().unwrap());
+        assert!(a.netns.starts_with("cookie:") || a.netns.starts_with("inode:"));
+        assert_eq!(a.boot_id.len(), 36);
     }
 
     #[test]

@@ -13,8 +13,9 @@ use crate::etcfiles;
 use crate::firewall;
 use crate::ipnet::Ipv4Net;
 use crate::netlink::{Netlink, format_mac};
+use crate::netns::HostNs;
 use crate::netns::{self, NetNs};
-use crate::store::{Lease, Network, Port, Store};
+use crate::store::{Lease, Network, Place, Port, Store};
 
 /// Interface and bridge names: what the kernel accepts (IFNAMSIZ - 1 bytes, no '/', ':'
 /// or whitespace, not '.' or '..').
@@ -45,6 +46,58 @@ fn write_sysctl(path: &str, value: &str) -> Result<(), Error> {
     })
 }
 
+/// The network namespace netbridge runs in.
+pub fn here() -> Result<HostNs, Error> {
+    netns::current_host().map_err(Error::HostNs)
+}
+
+/// Refuse a network made in another network namespace or before a reboot.
+fn require_here(net: &Network, here: &HostNs) -> Result<(), Error> {
+    let where_ = match net.place(here) {
+        Place::Here => return Ok(()),
+        Place::Elsewhere => "in another network namespace",
+        Place::Stale => "before the last reboot ('netbridge rm' clears it)",
+    };
+    Err(Error::NotHere {
+        name: net.name.clone(),
+        where_,
+    })
+}
+
+/// Bring the kernel in line with this root's networks of this network namespace: its
+/// firewall rules (no other root's), then `route_localnet` on each bridge, on only while
+/// the network publishes ports (the host's 127.0.0.1 path to them needs it; the input
+/// rules keep containers off the host's loopback all the same).
+pub fn apply_rules(store: &Store, here: &HostNs, all: &[Network]) -> Result<(), Error> {
+    let nets: Vec<Network> = all
+        .iter()
+        .filter(|n| n.place(here) == Place::Here)
+        .cloned()
+        .collect();
+    firewall::sync(store.id(), &nets)?;
+    for n in &nets {
+        let want = if n.leases.iter().any(|l| !l.ports.is_empty()) {
+            "1"
+        } else {
+            "0"
+        };
+        let path = format!("/proc/sys/net/ipv4/conf/{}/route_localnet", n.name);
+        match std::fs::read_to_string(&path) {
+            Ok(v) if v.trim() == want => {}
+            Ok(_) => write_sysctl(&path, want)?,
+            // the bridge is gone behind netbridge's back: nothing to set
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(source) => {
+                return Err(Error::Write {
+                    path: path.into(),
+                    source,
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Create a network: the bridge, its gateway address, forwarding, NAT rules, the state.
 pub fn create(store: &Store, spec: CreateSpec) -> Result<Network, Error> {
     if !valid_ifname(&spec.name) {
@@ -53,6 +106,7 @@ pub fn create(store: &Store, spec: CreateSpec) -> Result<Network, Error> {
     if store.load(&spec.name)?.is_some() {
         return Err(Error::NetworkExists(spec.name));
     }
+    let here = here()?;
     let subnet = spec.subnet;
     let gateway = spec.gateway.unwrap_or_else(|| subnet.first_host());
     if !subnet.contains(gateway) || gateway == subnet.network() || gateway == subnet.broadcast() {
@@ -122,10 +176,6 @@ pub fn create(store: &Store, spec: CreateSpec) -> Result<Network, Error> {
             })?;
         }
         write_sysctl("/proc/sys/net/ipv4/ip_forward", "1")?;
-        write_sysctl(
-            &format!("/proc/sys/net/ipv4/conf/{}/route_localnet", spec.name),
-            "1",
-        )?;
         let net = Network {
             name: spec.name.clone(),
             subnet,
@@ -136,15 +186,16 @@ pub fn create(store: &Store, spec: CreateSpec) -> Result<Network, Error> {
             gateway_on_bridge: spec.gateway_on_bridge,
             last_ip: None,
             leases: Vec::new(),
+            host: Some(here.clone()),
         };
         store.save(&net)?;
-        if net.nat || net.internal {
-            let mut all = all.clone();
-            all.push(net.clone());
-            if let Err(e) = firewall::sync(&all) {
-                let _ = store.remove(&net.name);
-                return Err(e);
-            }
+        let mut all = all.clone();
+        all.push(net.clone());
+        if let Err(e) = apply_rules(store, &here, &all) {
+            let _ = store.remove(&net.name);
+            all.pop();
+            let _ = apply_rules(store, &here, &all);
+            return Err(e);
         }
         Ok(net)
     })();
@@ -204,6 +255,37 @@ pub fn remove(store: &Store, name: &str, force: bool) -> Result<(), Error> {
     let Some(net) = store.load(name)? else {
         return Err(Error::NoNetwork(name.to_string()));
     };
+    let here = here()?;
+    match net.place(&here) {
+        Place::Here => {}
+        // its bridge, veths and rules are in the other namespace (or died with the last
+        // boot): only the record is here, and it goes only when no attachment lives on
+        place => {
+            let live = net.leases.iter().filter(|l| netns_reachable(l)).count();
+            if place == Place::Elsewhere && live > 0 {
+                return Err(Error::InUseElsewhere {
+                    name: name.to_string(),
+                    count: live,
+                });
+            }
+            let mut errors = Vec::new();
+            for l in &net.leases {
+                if let Some(d) = &l.delegated {
+                    if let Err(e) =
+                        crate::cni::ipam_del(d, l.container_id.as_deref().unwrap_or(""), &l.netns)
+                    {
+                        errors.push(common::run::error_line(&e));
+                    }
+                }
+            }
+            store.remove(name)?;
+            return if errors.is_empty() {
+                Ok(())
+            } else {
+                Err(Error::Failed(errors.join("; ")))
+            };
+        }
+    }
     let mut nl = Netlink::open().nl(|| "open a netlink socket".into())?;
     let mut live = Vec::new();
     for l in &net.leases {
@@ -228,7 +310,7 @@ pub fn remove(store: &Store, name: &str, force: bool) -> Result<(), Error> {
     }
     store.remove(name)?;
     let rest = store.networks()?;
-    if let Err(e) = firewall::sync(&rest) {
+    if let Err(e) = apply_rules(store, &here, &rest) {
         errors.push(common::run::error_line(&e));
     }
     if errors.is_empty() {
@@ -240,7 +322,7 @@ pub fn remove(store: &Store, name: &str, force: bool) -> Result<(), Error> {
 
 /// Is the lease's namespace still there under the name it was attached by (the same
 /// inode)? A container launcher removes its pin (or its process ends) before detaching.
-fn netns_reachable(l: &Lease) -> bool {
+pub fn netns_reachable(l: &Lease) -> bool {
     use std::os::unix::fs::MetadataExt;
     std::fs::metadata(&l.netns).is_ok_and(|m| m.ino() == l.netns_inode)
 }
@@ -304,8 +386,9 @@ pub struct Attached {
     pub sandbox: String,
 }
 
-/// A host-side veth name that is free: `nb` and 8 random hex digits.
-fn veth_name(nl: &mut Netlink) -> Result<String, Error> {
+/// A host-side veth name that is free: the root's prefix (`nb` and 4 hex digits of its id,
+/// so `gc` knows its own strays) and 8 random hex digits.
+fn veth_name(nl: &mut Netlink, prefix: &str) -> Result<String, Error> {
     for _ in 0..8 {
         let mut b = [0u8; 4];
         // SAFETY: getrandom fills the buffer it is given.
@@ -315,7 +398,7 @@ fn veth_name(nl: &mut Netlink) -> Result<String, Error> {
                 "cannot get random bytes for a veth name".into(),
             ));
         }
-        let name = format!("nb{:08x}", u32::from_ne_bytes(b));
+        let name = format!("{prefix}{:08x}", u32::from_ne_bytes(b));
         if nl
             .link(&name)
             .nl(|| format!("look up link '{name}'"))?
@@ -428,6 +511,8 @@ pub fn attach(store: &Store, ns: &NetNs, spec: AttachSpec) -> Result<Attached, E
     let Some(mut net) = store.load(&spec.bridge)? else {
         return Err(Error::NoNetwork(spec.bridge));
     };
+    let here = here()?;
+    require_here(&net, &here)?;
     let mut nl = Netlink::open().nl(|| "open a netlink socket".into())?;
     let br = nl
         .link(&net.name)
@@ -485,7 +570,7 @@ pub fn attach(store: &Store, ns: &NetNs, spec: AttachSpec) -> Result<Attached, E
 
     let mut undo = Undo::new();
     let result = (|| -> Result<Attached, Error> {
-        let veth = veth_name(&mut nl)?;
+        let veth = veth_name(&mut nl, &store.veth_prefix())?;
         nl.create_veth(
             &veth,
             br.index,
@@ -568,7 +653,7 @@ pub fn attach(store: &Store, ns: &NetNs, spec: AttachSpec) -> Result<Attached, E
                     *n = net.clone();
                 }
             }
-            if let Err(e) = firewall::sync(&all) {
+            if let Err(e) = apply_rules(store, &here, &all) {
                 net.leases.retain(|l| l.veth != veth);
                 let _ = store.save(&net);
                 return Err(e);
@@ -672,16 +757,19 @@ pub fn detach(store: &Store, network: &str, which: &Which) -> Result<Vec<Lease>,
     if gone.is_empty() {
         return Ok(gone);
     }
+    let here = here()?;
+    // (a network of another namespace: its veths and rules are not here to remove)
+    let local = net.place(&here) == Place::Here;
     let mut nl = Netlink::open().nl(|| "open a netlink socket".into())?;
     let mut errors = Vec::new();
     for l in &gone {
-        if let Err(e) = release_lease(&mut nl, l, netns_reachable(l)) {
+        if let Err(e) = release_lease(&mut nl, l, local && netns_reachable(l)) {
             errors.push(common::run::error_line(&e));
         }
     }
     store.save(&net)?;
-    if gone.iter().any(|l| !l.ports.is_empty()) {
-        if let Err(e) = firewall::sync(&store.networks()?) {
+    if local && gone.iter().any(|l| !l.ports.is_empty()) {
+        if let Err(e) = apply_rules(store, &here, &store.networks()?) {
             errors.push(common::run::error_line(&e));
         }
     }
@@ -693,8 +781,12 @@ pub fn detach(store: &Store, network: &str, which: &Which) -> Result<Vec<Lease>,
     }
 }
 
-/// Release every attachment whose namespace is gone, in every network (or one).
+/// Release every attachment whose namespace is gone, in every network (or one) of this
+/// root made in this network namespace (or before the last reboot, when all are gone).
+/// Another namespace's networks are left alone: their veths are not here to look at.
 pub fn gc(store: &Store, only: Option<&str>) -> Result<Vec<(String, Lease)>, Error> {
+    let here = here()?;
+    let prefix = store.veth_prefix();
     let mut nl = Netlink::open().nl(|| "open a netlink socket".into())?;
     let mut released = Vec::new();
     let mut ports_changed = false;
@@ -703,8 +795,33 @@ pub fn gc(store: &Store, only: Option<&str>) -> Result<Vec<(String, Lease)>, Err
         if only.is_some_and(|o| o != net.name) {
             continue;
         }
-        // veths on the bridge that no lease names: an attach killed between creating the
-        // pair and recording the lease (a failing attach undoes its own)
+        match net.place(&here) {
+            Place::Here => {}
+            Place::Elsewhere => continue,
+            Place::Stale => {
+                // a reboot ended every namespace and veth of it
+                let dead: Vec<Lease> = std::mem::take(&mut net.leases);
+                if dead.is_empty() {
+                    continue;
+                }
+                for l in &dead {
+                    if let Some(d) = &l.delegated {
+                        if let Err(e) = crate::cni::ipam_del(
+                            d,
+                            l.container_id.as_deref().unwrap_or(""),
+                            &l.netns,
+                        ) {
+                            errors.push(common::run::error_line(&e));
+                        }
+                    }
+                }
+                store.save(&net)?;
+                released.extend(dead.into_iter().map(|l| (net.name.clone(), l)));
+                continue;
+            }
+        }
+        // veths of this root on the bridge that no lease names: an attach killed between
+        // creating the pair and recording the lease (a failing attach undoes its own)
         if let Some(br) = nl
             .link(&net.name)
             .nl(|| format!("look up bridge '{}'", net.name))?
@@ -712,7 +829,8 @@ pub fn gc(store: &Store, only: Option<&str>) -> Result<Vec<(String, Lease)>, Err
             for l in nl.links().nl(|| "list links".into())? {
                 let ours = l.controller == Some(br.index)
                     && l.kind.as_deref() == Some("veth")
-                    && l.name.starts_with("nb");
+                    && l.name.len() == prefix.len() + 8
+                    && l.name.starts_with(&prefix);
                 if ours && !net.leases.iter().any(|x| x.veth == l.name) {
                     if let Err(e) = nl.delete_link(l.index) {
                         if e.raw_os_error() != Some(libc::ENODEV) {
@@ -741,7 +859,7 @@ pub fn gc(store: &Store, only: Option<&str>) -> Result<Vec<(String, Lease)>, Err
         released.extend(dead.into_iter().map(|l| (net.name.clone(), l)));
     }
     if ports_changed {
-        firewall::sync(&store.networks()?)?;
+        apply_rules(store, &here, &store.networks()?)?;
     }
     if errors.is_empty() {
         Ok(released)
@@ -786,6 +904,7 @@ mod tests {
             gateway_on_bridge: true,
             last_ip: None,
             leases: vec![],
+            host: None,
         }
     }
 

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
 use crate::ipnet::Ipv4Net;
+use crate::netns::HostNs;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Network {
@@ -31,6 +32,32 @@ pub struct Network {
     /// freed address is not reused at once).
     pub last_ip: Option<Ipv4Addr>,
     pub leases: Vec<Lease>,
+    /// The network namespace the bridge was made in (none in records from before it was
+    /// kept: those count as made here).
+    #[serde(default)]
+    pub host: Option<HostNs>,
+}
+
+/// Where a network lives, seen from the namespace netbridge runs in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Place {
+    /// Made in this network namespace (its bridge, veths and rules are here).
+    Here,
+    /// Made in another network namespace of this boot: nothing of it is here to touch.
+    Elsewhere,
+    /// Made before the last reboot: its bridge, veths and rules are gone.
+    Stale,
+}
+
+impl Network {
+    pub fn place(&self, here: &HostNs) -> Place {
+        match &self.host {
+            None => Place::Here,
+            Some(h) if h == here => Place::Here,
+            Some(h) if h.boot_id != here.boot_id => Place::Stale,
+            Some(_) => Place::Elsewhere,
+        }
+    }
 }
 
 fn yes() -> bool {
@@ -128,7 +155,19 @@ pub fn parse_port(s: &str) -> Result<Port, String> {
 /// The state folder, locked for as long as this value lives.
 pub struct Store {
     dir: PathBuf,
+    id: String,
     _lock: Lock,
+}
+
+/// A short id of a state folder (8 hex digits of an FNV-1a hash of its canonical path):
+/// what marks the firewall rules and veths that this `$CTRKIT_ROOT` made.
+pub fn root_id(dir: &Path) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in dir.as_os_str().as_encoded_bytes() {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    format!("{:08x}", (h ^ (h >> 32)) as u32)
 }
 
 impl Store {
@@ -142,7 +181,23 @@ impl Store {
         })?;
         let nets = dir.join("networks");
         fs::create_dir_all(&nets).map_err(|source| Error::State { path: nets, source })?;
-        Ok(Store { dir, _lock: lock })
+        let id = root_id(&fs::canonicalize(&dir).unwrap_or_else(|_| dir.clone()));
+        Ok(Store {
+            dir,
+            id,
+            _lock: lock,
+        })
+    }
+
+    /// This state folder's short id ([`root_id`]).
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The prefix of the host-side veth names this state folder makes: `nb` and the first
+    /// four digits of its id.
+    pub fn veth_prefix(&self) -> String {
+        format!("nb{}", &self.id[..4])
     }
 
     fn path(&self, name: &str) -> PathBuf {
@@ -244,6 +299,7 @@ mod tests {
             gateway_on_bridge: true,
             last_ip: None,
             leases: vec![],
+            host: None,
         };
         s.save(&net).unwrap();
         let back = s.load("nb0").unwrap().unwrap();
@@ -251,5 +307,47 @@ mod tests {
         assert_eq!(s.networks().unwrap().len(), 1);
         s.remove("nb0").unwrap();
         assert!(s.load("nb0").unwrap().is_none());
+    }
+
+    #[test]
+    fn root_ids_differ_per_folder_and_are_stable() {
+        let a = root_id(Path::new("/var/lib/ctrkit/netbridge"));
+        assert_eq!(a, root_id(Path::new("/var/lib/ctrkit/netbridge")));
+        assert_ne!(a, root_id(Path::new("/tmp/other/netbridge")));
+        assert_eq!(a.len(), 8);
+        assert!(a.bytes().all(|b| b.is_ascii_hexdigit()));
+    }
+
+    #[test]
+    fn a_network_made_elsewhere_or_before_a_reboot_is_not_here() {
+        let here = HostNs {
+            boot_id: "b1".into(),
+            netns: "cookie:1".into(),
+        };
+        let mut n = Network {
+            name: "nb0".into(),
+            subnet: "10.88.0.0/16".parse().unwrap(),
+            gateway: Ipv4Addr::new(10, 88, 0, 1),
+            mtu: None,
+            nat: true,
+            internal: false,
+            gateway_on_bridge: true,
+            last_ip: None,
+            leases: vec![],
+            host: None,
+        };
+        assert_eq!(n.place(&here), Place::Here);
+        n.host = Some(here.clone());
+        assert_eq!(n.place(&here), Place::Here);
+        n.host = Some(HostNs {
+            boot_id: "b1".into(),
+            netns: "cookie:2".into(),
+        });
+        assert_eq!(n.place(&here), Place::Elsewhere);
+        n.host = Some(HostNs {
+            boot_id: "b0".into(),
+            netns: "cookie:1".into(),
+        });
+        assert_eq!(n.place(&here), Place::Stale);
     }
 }

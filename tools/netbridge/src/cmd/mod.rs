@@ -48,14 +48,18 @@ fn network_leases(
         .load(bridge)?
         .ok_or_else(|| Error::NoNetwork(bridge.to_string()))?;
     drop(store);
+    let place = net.place(&crate::ops::here()?);
     let mut nl = crate::netlink::Netlink::open().nl(|| "open a netlink socket".into())?;
     let mut leases = Vec::with_capacity(net.leases.len());
     for l in &net.leases {
-        leases.push(crate::model::LeaseJson::of(
-            &net.name,
-            l,
-            crate::ops::lease_alive(&mut nl, l)?,
-        ));
+        // (the veths of a network made in another namespace are not here: its leases
+        // live while their namespaces do)
+        let alive = match place {
+            crate::store::Place::Here => crate::ops::lease_alive(&mut nl, l)?,
+            crate::store::Place::Elsewhere => crate::ops::netns_reachable(l),
+            crate::store::Place::Stale => false,
+        };
+        leases.push(crate::model::LeaseJson::of(&net.name, l, alive));
     }
     Ok((net, leases))
 }
