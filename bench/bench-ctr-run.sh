@@ -78,6 +78,7 @@ export BENCH_ROUNDS=${BENCH_ROUNDS:-3}
 compare "container start to exit: busybox true" "$RUNS" \
     "ctr-run --rm (bridge, limits, overlay)" "ctr-run --rm $limits busybox true" \
     "ctr-run --rm --network none (limits, overlay)" "ctr-run --rm --network none $limits busybox true" \
+    "the same, without the seccomp filter (seccomp=unconfined)" "ctr-run --rm --network none --security-opt seccomp=unconfined $limits busybox true" \
     "the same tools alone, no script (network none)" "sh $tmp/floor.sh" \
     "crun run (no network, no limits)" "nsenter -t $hider -m crun --root $tmp/run/crun run -b $bundle bench-crun" \
     "runc run (no network, no limits)" "runc --root $tmp/run/runc run -b $bundle bench-runc" \
