@@ -101,3 +101,59 @@ tick 3"
     no_leftovers ticker host
     host_clean
 }
+
+@test "a chatty detached container's log is rotated: 6 MiB with max-size=1m keeps under 3.5 MB" {
+    need_run
+    # 6 MiB of numbered 64-byte lines, then a last line
+    run_tool ctr-run -d --network none --name chatty --log-opt max-size=1m busybox sh -c \
+        'awk "BEGIN { for (i = 1; i <= 98304; i++) printf \"%063d\\n\", i }"; echo the-last-line'
+    wait_for test -f "$CTRKIT_STATE/containers/chatty/exit"
+    logs=$CTRKIT_ROOT/logs/chatty
+    total=$(cat "$logs"/log* | wc -c)
+    [ "$total" -lt 3500000 ] || { ls -l "$logs" >&2; false; }
+    # the files are closed to other users, and on disk (under CTRKIT_ROOT), not in the state folder
+    assert_eq "$(stat -c %a "$logs")" 700
+    assert_eq "$(stat -c %a "$logs/log")" 600
+    [ ! -e "$CTRKIT_STATE/containers/chatty/log" ]
+    run_tool ctr-logs chatty
+    assert_eq "$(printf '%s\n' "$output" | tail -n 1)" the-last-line
+    # in order across the files: the numbers only grow
+    printf '%s\n' "$output" | sed '$d' | sort -c
+    # three files at most (max-file's default)
+    [ ! -e "$logs/log.3" ]
+    run_tool ctr-rm chatty
+    [ ! -e "$logs" ]
+    no_leftovers chatty
+}
+
+@test "--log-opt: a bad size or count, or an unknown option, is one line naming it" {
+    run_tool --rc 125 ctr-run --log-opt max-size=lots busybox true
+    assert_error ctr-run "max-size=lots"
+    run_tool --rc 125 ctr-run --log-opt max-file=0 busybox true
+    assert_error ctr-run "max-file=0"
+    run_tool --rc 125 ctr-run --log-opt labels=x busybox true
+    assert_error ctr-run "labels=x"
+}
+
+@test "a reused PID is never signalled nor entered: ctr-stop, ctr-rm -f, ctr-exec check it first" {
+    need_run
+    run_tool ctr-run -d --network none --name victim busybox sleep 300
+    dir=$CTRKIT_STATE/containers/victim
+    # an unrelated process of the host takes the place of the recorded PID, as a reused PID
+    # would (it started after the pidfile was written, and is not in the container's cgroup)
+    sleep 301 3>&- &
+    other=$!
+    track_pid "$other"
+    touch -d '-10 seconds' "$dir/pid"
+    echo "$other" >"$dir/pid.new" && touch -d '-10 seconds' "$dir/pid.new" && mv "$dir/pid.new" "$dir/pid"
+    run_tool --rc 1 ctr-state pid "$dir"
+    assert_error ctr-state "not the container's any more"
+    run_tool --rc 1 ctr-state kill "$dir" KILL
+    run_tool --rc 125 ctr-exec victim true
+    assert_contains "$output" "not running"
+    run_tool ctr-stop -t 1 victim
+    kill -0 "$other"
+    run_tool ctr-rm -f victim
+    kill -0 "$other"
+    no_leftovers victim
+}
