@@ -77,6 +77,13 @@ ctr_pid() {
     printf '%s\n' "$_p"
 }
 
+# ctr_init DIR : like ctr_pid, but checked, for what signals or enters the container: the
+# PID is still the process DIR/pid was written for (ctr-state pid), never a reused one
+ctr_init() {
+    [ -s "$1/pid" ] && [ ! -f "$1/exit" ] || return 1
+    ctr-state pid "$1" 2>/dev/null
+}
+
 # ctr_status DIR : created, running or exited
 ctr_status() {
     if [ -f "$1/exit" ]; then

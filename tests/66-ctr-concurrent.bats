@@ -36,3 +36,35 @@ setup() { ctr_setup_host; }
     assert_json length 0
     for i in $(seq 1 30); do no_leftovers "par$i" host; done
 }
+
+# races ROUNDS : a foreground `ctr-run --name race -p ...` whose calling shell is SIGKILLed
+# at a different moment of setup each round, then `ctr-rm -f race`: it must return within
+# 15 s, succeed, and leave nothing running and nothing behind
+races() {
+    local i d
+    run_host ctr-run --rm busybox true # the bridge and the image, made once
+    for i in $(seq 1 "$1"); do
+        nsenter -t "$TEST_HOST_PID" -n -m sh -c 'ctr-run --name race -p 8080:80 busybox sleep 37; :' \
+            >/dev/null 2>&1 3>&- &
+        # 0 to 45 ms: before, during and after the launcher's setup
+        d=$(((i * 7) % 46))
+        sleep "0.$(printf '%03d' "$d")"
+        kill -KILL $! 2>/dev/null || true
+        run_tool timeout 15 nsenter -t "$TEST_HOST_PID" -n -m ctr-rm -f race
+        [ "$status" = 0 ] || { echo "round $i (after ${d} ms): ctr-rm -f: status $status: $output" >&2; return 1; }
+        # the orphaned launcher ends by itself once its container is gone
+        wait_for test ! -e "$CTRKIT_STATE/containers/race" ||
+            { echo "round $i: state folder left" >&2; return 1; }
+        if pgrep -xf 'sleep 37' >/dev/null; then
+            echo "round $i (after ${d} ms): the container still runs" >&2
+            return 1
+        fi
+        no_leftovers race host || { echo "round $i (after ${d} ms)" >&2; return 1; }
+    done
+    host_clean
+}
+
+@test "ctr-rm -f always wins: 150 launchers killed mid-setup, each removed at once, nothing left" {
+    need_net
+    races 150
+}
