@@ -21,7 +21,7 @@ use crate::capset::{self, Sets};
 use crate::cli::{CapsFrom, Cli};
 use crate::error::{Error, IoContext, SysContext};
 use crate::process::{self, Env};
-use crate::{cgroup, container};
+use crate::{cgroup, container, seccomp};
 
 struct Joining {
     kind: NsKind,
@@ -164,6 +164,22 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
         }
         None => None,
     };
+    // --seccomp: compiled now (a bad profile stops us before we join anything), for the
+    // capability set the command will have: the target's with --caps=target, else ours
+    let filter = match &cli.seccomp {
+        None => None,
+        Some(choice) => {
+            let bounding = match &target_caps {
+                Some((sets, _)) => sets.bounding.clone(),
+                None => caps::read(None, caps::CapSet::Bounding).unwrap_or_default(),
+            };
+            seccomp::compile(choice, &bounding)?
+        }
+    };
+    // without no_new_privs the kernel wants CAP_SYS_ADMIN to load it: load it before
+    // changing credentials (the waiting parent of a forked command then has it too)
+    let nnp_at_exec = target_caps.as_ref().is_some_and(|(_, nnp)| *nnp)
+        || nix::sys::prctl::get_no_new_privs().unwrap_or(false);
     if cli.join_cgroup {
         let files = cgroup::target_procs_files(pid)?;
         cgroup::join(std::process::id() as i32, &files)?;
@@ -206,6 +222,9 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
     if let Some(w) = &cli.wdns {
         nix::unistd::chdir(w)
             .sys(|| format!("cannot change to working directory {}", w.display()))?;
+    }
+    if let (Some(p), false) = (&filter, nnp_at_exec) {
+        seccomp::load(p)?;
     }
     if let Some((sets, _)) = &target_caps {
         // shrink the bounding set while still privileged; keep the permitted set across
@@ -268,6 +287,9 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
         .unwrap_or_else(|| process::DEFAULT_PATH.into());
     let entries = env.entries();
     process::reset_signals();
+    if let (Some(p), true) = (&filter, nnp_at_exec) {
+        seccomp::load(p)?;
+    }
     Err(process::exec_search(&cmd, &path_var, &entries))
 }
 

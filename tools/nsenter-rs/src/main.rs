@@ -9,6 +9,7 @@ mod mounts;
 mod pin;
 mod process;
 mod run;
+mod seccomp;
 mod settings;
 
 fn main() {

@@ -63,6 +63,7 @@ const VALUE_OPTS: &[&str] = &[
     "--cap-add",
     "--cap-drop",
     "--pidfile",
+    "--seccomp",
 ];
 
 /// In create mode `--user X`, `--env X` and `--cgroup X` take their value after a space;
