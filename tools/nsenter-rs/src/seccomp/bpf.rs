@@ -10,8 +10,6 @@
 //! written; a target beyond the 255 instructions a conditional jump reaches gets a fresh
 //! `ret` or an unconditional `ja` next to it.
 
-use std::collections::HashMap;
-
 use super::profile::{Arg, Op};
 
 const LD_W_ABS: u16 = 0x20;
@@ -45,7 +43,8 @@ pub enum Outcome {
     },
 }
 
-/// The filter's input: the outcome of each named syscall number (others get `default`).
+/// The filter's input: the outcome of each named syscall number, sorted by number (others
+/// get `default`).
 #[derive(Debug, Clone)]
 pub struct Plan {
     pub syscalls: Vec<(u32, Outcome)>,
@@ -64,7 +63,8 @@ enum Tgt {
 struct Emitter {
     /// the program, last instruction first
     rev: Vec<libc::sock_filter>,
-    rets: HashMap<u32, usize>,
+    /// where a `ret` of each value was last placed
+    rets: Vec<(u32, usize)>,
 }
 
 impl Emitter {
@@ -86,11 +86,14 @@ impl Emitter {
     fn place(&mut self, t: Tgt) -> usize {
         match t {
             Tgt::At(i) => i,
-            Tgt::Ret(v) => match self.rets.get(&v) {
-                Some(&i) if self.dist(i) <= 200 => i,
-                _ => {
+            Tgt::Ret(v) => match self.rets.iter().position(|(r, _)| *r == v) {
+                Some(n) if self.dist(self.rets[n].1) <= 200 => self.rets[n].1,
+                found => {
                     let i = self.push(RET_K, 0, 0, v);
-                    self.rets.insert(v, i);
+                    match found {
+                        Some(n) => self.rets[n].1 = i,
+                        None => self.rets.push((v, i)),
+                    }
                     i
                 }
             },
@@ -198,28 +201,26 @@ impl Emitter {
 }
 
 /// The number ranges with one outcome each: `(first number, outcome)` from 0 up.
-fn ranges(plan: &Plan) -> Vec<(u32, Outcome)> {
-    let mut sys = plan.syscalls.clone();
-    sys.sort_by_key(|(nr, _)| *nr);
-    sys.dedup_by_key(|(nr, _)| *nr);
-    let default = Outcome::Ret(plan.default);
-    let mut out: Vec<(u32, Outcome)> = vec![(0, default.clone())];
-    let mut add = |start: u32, o: Outcome| {
+fn ranges<'a>(
+    plan: &'a Plan,
+    default: &'a Outcome,
+    foreign: &'a Outcome,
+) -> Vec<(u32, &'a Outcome)> {
+    let mut out: Vec<(u32, &Outcome)> = vec![(0, default)];
+    let mut add = |start: u32, o: &'a Outcome| {
         let last = out.last_mut().expect("never empty");
-        if last.1 == o && !matches!(o, Outcome::Chain { .. }) {
-            return;
-        }
         if last.0 == start {
             last.1 = o;
-        } else {
+        } else if last.1 != o || matches!(o, Outcome::Chain { .. }) {
             out.push((start, o));
         }
     };
-    for (nr, o) in sys.into_iter().filter(|(nr, _)| *nr < X32_BIT) {
-        add(nr, o);
-        add(nr + 1, default.clone());
+    // plan.syscalls is sorted by number
+    for (nr, o) in plan.syscalls.iter().filter(|(nr, _)| *nr < X32_BIT) {
+        add(*nr, o);
+        add(nr + 1, default);
     }
-    add(X32_BIT, Outcome::Ret(plan.foreign));
+    add(X32_BIT, foreign);
     // merge neighbours that ended up equal
     out.dedup_by(|b, a| a.1 == b.1 && !matches!(a.1, Outcome::Chain { .. }));
     out
@@ -227,11 +228,11 @@ fn ranges(plan: &Plan) -> Vec<(u32, Outcome)> {
 
 /// The program.
 pub fn generate(plan: &Plan) -> Vec<libc::sock_filter> {
-    let ranges = ranges(plan);
-    let refs: Vec<(u32, &Outcome)> = ranges.iter().map(|(s, o)| (*s, o)).collect();
+    let (default, foreign) = (Outcome::Ret(plan.default), Outcome::Ret(plan.foreign));
+    let refs = ranges(plan, &default, &foreign);
     let mut e = Emitter {
         rev: Vec::with_capacity(128),
-        rets: HashMap::new(),
+        rets: Vec::new(),
     };
     let search = e.tree(&refs);
     // the search starts with the number in A
@@ -253,6 +254,15 @@ pub mod tests {
 
     /// Run a program on (arch, nr, args) as the kernel would; panics on a bad program.
     pub fn run(prog: &[libc::sock_filter], arch: u32, nr: u32, args: [u64; 6]) -> u32 {
+        exec(prog, arch, nr, args).0
+    }
+
+    /// How many instructions a run takes.
+    pub fn steps(prog: &[libc::sock_filter], arch: u32, nr: u32, args: [u64; 6]) -> usize {
+        exec(prog, arch, nr, args).1
+    }
+
+    fn exec(prog: &[libc::sock_filter], arch: u32, nr: u32, args: [u64; 6]) -> (u32, usize) {
         let word = |off: u32| -> u32 {
             match off {
                 0 => nr,
@@ -268,14 +278,15 @@ pub mod tests {
                 o => panic!("load of offset {o}"),
             }
         };
-        let (mut pc, mut a) = (0usize, 0u32);
+        let (mut pc, mut a, mut n) = (0usize, 0u32, 0usize);
         loop {
             let i = prog[pc];
             pc += 1;
+            n += 1;
             match i.code {
                 LD_W_ABS => a = word(i.k),
                 ALU_AND_K => a &= i.k,
-                RET_K => return i.k,
+                RET_K => return (i.k, n),
                 JMP_JA => pc += i.k as usize,
                 JMP_JEQ_K | JMP_JGT_K | JMP_JGE_K => {
                     let taken = match i.code {

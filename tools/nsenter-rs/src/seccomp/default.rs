@@ -9,6 +9,7 @@
 use std::borrow::Cow;
 
 use super::profile::{Action, Arg, Filter, Op, Profile, Rule};
+use super::syscalls;
 
 macro_rules! strs {
     ($($s:literal),* $(,)?) => {
@@ -16,17 +17,29 @@ macro_rules! strs {
     };
 }
 
+/// Syscall names, and their numbers resolved at build time.
+macro_rules! calls {
+    ($($s:literal),* $(,)?) => {
+        Calls(&[$(Cow::Borrowed($s)),*], &[$(syscalls::number_const($s)),*])
+    };
+}
+
 type Names = Cow<'static, [Cow<'static, str>]>;
 
+/// Names and their numbers.
+#[derive(Clone, Copy)]
+struct Calls(&'static [Cow<'static, str>], &'static [u32]);
+
 const fn full(
-    names: Names,
+    calls: Calls,
     action: Action,
     args: &'static [Arg],
     includes: Filter,
     excludes: Filter,
 ) -> Rule {
     Rule {
-        names,
+        names: Cow::Borrowed(calls.0),
+        nrs: calls.1,
         action,
         args: Cow::Borrowed(args),
         includes,
@@ -34,7 +47,7 @@ const fn full(
     }
 }
 
-const fn rule(names: Names, action: Action) -> Rule {
+const fn rule(names: Calls, action: Action) -> Rule {
     full(names, action, &[], Filter::NONE, Filter::NONE)
 }
 
@@ -47,7 +60,7 @@ const fn filter(caps: Names, arches: Names, min_kernel: Option<(u32, u32)>) -> F
 }
 
 /// Allowed only when the container has the capability `cap`.
-const fn with_cap(names: Names, cap: Names) -> Rule {
+const fn with_cap(names: Calls, cap: Names) -> Rule {
     full(
         names,
         Action::Allow,
@@ -58,7 +71,7 @@ const fn with_cap(names: Names, cap: Names) -> Rule {
 }
 
 /// Allowed when every condition of `args` holds.
-const fn allow_if(names: Names, args: &'static [Arg]) -> Rule {
+const fn allow_if(names: Calls, args: &'static [Arg]) -> Rule {
     full(names, Action::Allow, args, Filter::NONE, Filter::NONE)
 }
 
@@ -80,7 +93,7 @@ const AF_VSOCK: u64 = 40;
 
 const RULES: &[Rule] = &[
     rule(
-        strs![
+        calls![
             "accept",
             "accept4",
             "access",
@@ -446,39 +459,39 @@ const RULES: &[Rule] = &[
         Action::Allow,
     ),
     full(
-        strs!["process_vm_readv", "process_vm_writev", "ptrace"],
+        calls!["process_vm_readv", "process_vm_writev", "ptrace"],
         Action::Allow,
         &[],
         filter(strs![], strs![], Some((4, 8))),
         Filter::NONE,
     ),
     // socket(): every family but AF_ALG and AF_VSOCK (three rules: conditions AND)
-    allow_if(strs!["socket"], &[arg0(Op::Lt, AF_ALG)]),
-    allow_if(strs!["socket"], &[arg0(Op::Eq, AF_ALG + 1)]),
-    allow_if(strs!["socket"], &[arg0(Op::Gt, AF_VSOCK)]),
+    allow_if(calls!["socket"], &[arg0(Op::Lt, AF_ALG)]),
+    allow_if(calls!["socket"], &[arg0(Op::Eq, AF_ALG + 1)]),
+    allow_if(calls!["socket"], &[arg0(Op::Gt, AF_VSOCK)]),
     // personality(): PER_LINUX, PER_LINUX32, UNAME26, PER_LINUX32|UNAME26, and the query 0xffffffff
-    allow_if(strs!["personality"], &[arg0(Op::Eq, 0x0)]),
-    allow_if(strs!["personality"], &[arg0(Op::Eq, 0x8)]),
-    allow_if(strs!["personality"], &[arg0(Op::Eq, 0x2_0000)]),
-    allow_if(strs!["personality"], &[arg0(Op::Eq, 0x2_0008)]),
-    allow_if(strs!["personality"], &[arg0(Op::Eq, 0xffff_ffff)]),
+    allow_if(calls!["personality"], &[arg0(Op::Eq, 0x0)]),
+    allow_if(calls!["personality"], &[arg0(Op::Eq, 0x8)]),
+    allow_if(calls!["personality"], &[arg0(Op::Eq, 0x2_0000)]),
+    allow_if(calls!["personality"], &[arg0(Op::Eq, 0x2_0008)]),
+    allow_if(calls!["personality"], &[arg0(Op::Eq, 0xffff_ffff)]),
     full(
-        strs!["arch_prctl"],
+        calls!["arch_prctl"],
         Action::Allow,
         &[],
         filter(strs![], strs!["amd64", "x32"], None),
         Filter::NONE,
     ),
     full(
-        strs!["modify_ldt"],
+        calls!["modify_ldt"],
         Action::Allow,
         &[],
         filter(strs![], strs!["amd64", "x32", "x86"], None),
         Filter::NONE,
     ),
-    with_cap(strs!["open_by_handle_at"], strs!["CAP_DAC_READ_SEARCH"]),
+    with_cap(calls!["open_by_handle_at"], strs!["CAP_DAC_READ_SEARCH"]),
     with_cap(
-        strs![
+        calls![
             "bpf",
             "clone",
             "clone3",
@@ -510,7 +523,7 @@ const RULES: &[Rule] = &[
     ),
     // without CAP_SYS_ADMIN: clone() without namespace flags (fork, threads)...
     full(
-        strs!["clone"],
+        calls!["clone"],
         Action::Allow,
         &[arg0(Op::MaskedEq, CLONE_NS_FLAGS)],
         Filter::NONE,
@@ -518,21 +531,21 @@ const RULES: &[Rule] = &[
     ),
     // ...and clone3() answers ENOSYS, so libc falls back to clone(), whose flags are seen
     full(
-        strs!["clone3"],
+        calls!["clone3"],
         Action::Errno(libc::ENOSYS as u16),
         &[],
         Filter::NONE,
         filter(strs!["CAP_SYS_ADMIN"], strs![], None),
     ),
-    with_cap(strs!["reboot"], strs!["CAP_SYS_BOOT"]),
-    with_cap(strs!["chroot"], strs!["CAP_SYS_CHROOT"]),
+    with_cap(calls!["reboot"], strs!["CAP_SYS_BOOT"]),
+    with_cap(calls!["chroot"], strs!["CAP_SYS_CHROOT"]),
     with_cap(
-        strs!["delete_module", "init_module", "finit_module"],
+        calls!["delete_module", "init_module", "finit_module"],
         strs!["CAP_SYS_MODULE"],
     ),
-    with_cap(strs!["acct"], strs!["CAP_SYS_PACCT"]),
+    with_cap(calls!["acct"], strs!["CAP_SYS_PACCT"]),
     with_cap(
-        strs![
+        calls![
             "kcmp",
             "pidfd_getfd",
             "process_madvise",
@@ -542,14 +555,14 @@ const RULES: &[Rule] = &[
         ],
         strs!["CAP_SYS_PTRACE"],
     ),
-    with_cap(strs!["iopl", "ioperm"], strs!["CAP_SYS_RAWIO"]),
+    with_cap(calls!["iopl", "ioperm"], strs!["CAP_SYS_RAWIO"]),
     with_cap(
-        strs!["settimeofday", "stime", "clock_settime", "clock_settime64"],
+        calls!["settimeofday", "stime", "clock_settime", "clock_settime64"],
         strs!["CAP_SYS_TIME"],
     ),
-    with_cap(strs!["vhangup"], strs!["CAP_SYS_TTY_CONFIG"]),
+    with_cap(calls!["vhangup"], strs!["CAP_SYS_TTY_CONFIG"]),
     with_cap(
-        strs![
+        calls![
             "get_mempolicy",
             "mbind",
             "set_mempolicy",
@@ -557,9 +570,9 @@ const RULES: &[Rule] = &[
         ],
         strs!["CAP_SYS_NICE"],
     ),
-    with_cap(strs!["syslog"], strs!["CAP_SYSLOG"]),
-    with_cap(strs!["bpf"], strs!["CAP_BPF"]),
-    with_cap(strs!["perf_event_open"], strs!["CAP_PERFMON"]),
+    with_cap(calls!["syslog"], strs!["CAP_SYSLOG"]),
+    with_cap(calls!["bpf"], strs!["CAP_BPF"]),
+    with_cap(calls!["perf_event_open"], strs!["CAP_PERFMON"]),
 ];
 
 /// Docker's default: EPERM for everything not allowed above.

@@ -88,6 +88,9 @@ impl Filter {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rule {
     pub names: Cow<'static, [Cow<'static, str>]>,
+    /// the x86_64 numbers of `names` when known at build time (the built-in profile;
+    /// `u32::MAX` for a name the architecture lacks), else empty
+    pub nrs: &'static [u32],
     pub action: Action,
     /// all must hold (AND)
     pub args: Cow<'static, [Arg]>,
@@ -247,6 +250,7 @@ pub fn parse(text: &str) -> Result<Profile, String> {
             filter(s.excludes.unwrap_or_default()).map_err(|m| at("excludes.minKernel", m))?;
         rules.push(Rule {
             names: names.into_iter().map(Cow::Owned).collect(),
+            nrs: &[],
             action: act,
             args: Cow::Owned(args),
             includes,

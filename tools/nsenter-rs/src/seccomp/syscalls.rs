@@ -387,10 +387,38 @@ pub const X86_64: &[(&str, u32)] = &[
     ("writev", 20),
 ];
 
+/// The highest number in the table.
+pub const MAX_NR: u32 = 469;
+
 /// The number of a system call on x86_64, or None when the architecture lacks it.
 pub fn number(name: &str) -> Option<u32> {
     X86_64
         .binary_search_by(|(n, _)| (*n).cmp(name))
         .ok()
         .map(|i| X86_64[i].1)
+}
+
+/// [`number`] at compile time: `u32::MAX` when the architecture lacks the call.
+pub const fn number_const(name: &str) -> u32 {
+    let (mut lo, mut hi) = (0, X86_64.len());
+    while lo < hi {
+        let mid = (lo + hi) / 2;
+        match cmp(X86_64[mid].0.as_bytes(), name.as_bytes()) {
+            0 => return X86_64[mid].1,
+            c if c < 0 => lo = mid + 1,
+            _ => hi = mid,
+        }
+    }
+    u32::MAX
+}
+
+const fn cmp(a: &[u8], b: &[u8]) -> i32 {
+    let mut i = 0;
+    while i < a.len() && i < b.len() {
+        if a[i] != b[i] {
+            return a[i] as i32 - b[i] as i32;
+        }
+        i += 1;
+    }
+    a.len() as i32 - b.len() as i32
 }
