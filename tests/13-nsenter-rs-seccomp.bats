@@ -172,3 +172,23 @@ EOF
     run_tool --rc 1 nsenter-rs -t "$C" -a --caps=target --seccomp default -- unshare -U true
     assert_contains "$stderr" "Operation not permitted"
 }
+
+@test "enter mode, a target without no_new_privs: the filter is loaded before caps are dropped" {
+    require_root
+    rm -f "$TEST_DIR/c.pid"
+    nsenter-rs --new=pid,mnt,uts,ipc,net --rootfs "$R" --allow-new-privs --pidfile "$TEST_DIR/c.pid" \
+        -- sleep 300 3>&- &
+    track_pid $!
+    wait_for_file "$TEST_DIR/c.pid"
+    C=$(cat "$TEST_DIR/c.pid")
+    run_tool nsenter-rs -t "$C" -a --caps=target --seccomp default -- cat /proc/self/status
+    assert_eq "$(field NoNewPrivs)" 0
+    assert_eq "$(field Seccomp)" 2
+    assert_eq "$(field CapEff)" 00000000a80425fb
+    # a switch to another user: loaded before it, while CAP_SYS_ADMIN is still there
+    run_tool nsenter-rs -t "$C" -a --caps=target -S 1000 --seccomp default -- cat /proc/self/status
+    assert_eq "$(field Seccomp)" 2
+    # --debug mounts /proc with the filter not yet loaded
+    run_tool nsenter-rs -t "$C" --debug --caps=target --seccomp default -- cat /proc/self/status
+    assert_eq "$(field Seccomp)" 2
+}

@@ -176,8 +176,8 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
             seccomp::compile(choice, &bounding)?
         }
     };
-    // without no_new_privs the kernel wants CAP_SYS_ADMIN to load it: load it before
-    // changing credentials (the waiting parent of a forked command then has it too)
+    // the filter is loaded as the last step before exec when the command has no_new_privs;
+    // without it the kernel wants CAP_SYS_ADMIN: load it before capabilities are dropped
     let nnp_at_exec = target_caps.as_ref().is_some_and(|(_, nnp)| *nnp)
         || nix::sys::prctl::get_no_new_privs().unwrap_or(false);
     if cli.join_cgroup {
@@ -223,7 +223,16 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
         nix::unistd::chdir(w)
             .sys(|| format!("cannot change to working directory {}", w.display()))?;
     }
-    if let (Some(p), false) = (&filter, nnp_at_exec) {
+    // ...or before a switch to another user than root, which clears the effective set (the
+    // waiting parent of a forked command then has the filter too)
+    let to_non_root = !cli.preserve_credentials
+        && (entered_user || cli.setuid.is_some() || cli.setgid.is_some())
+        && cli.setuid.unwrap_or(if entered_user {
+            0
+        } else {
+            Uid::current().as_raw()
+        }) != 0;
+    if let (Some(p), false, true) = (&filter, nnp_at_exec, to_non_root) {
         seccomp::load(p)?;
     }
     if let Some((sets, _)) = &target_caps {
@@ -272,6 +281,9 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
     }
     if cli.debug {
         debug_mounts()?;
+    }
+    if let (Some(p), false, false) = (&filter, nnp_at_exec, to_non_root) {
+        seccomp::load(p)?;
     }
     if let Some((sets, nnp)) = &target_caps {
         nix::sys::prctl::set_keepcaps(false).sys(|| "cannot reset keepcaps".into())?;
