@@ -284,6 +284,12 @@ pub struct Cli {
     #[arg(long = "new-session", help_heading = "Enter")]
     pub new_session: bool,
 
+    /// Seccomp filter: default (Docker's default profile: the default in create mode, except
+    /// with --privileged), unconfined (none), or a FILE in Docker's or OCI's seccomp JSON.
+    /// Enter mode: no filter unless this is given
+    #[arg(long = "seccomp", value_name = "default|unconfined|FILE", value_parser = crate::seccomp::parse_choice)]
+    pub seccomp: Option<crate::seccomp::Choice>,
+
     /// Print debugging information on stderr
     #[arg(short = 'v', long = "verbose")]
     pub verbose: bool,

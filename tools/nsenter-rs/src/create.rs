@@ -29,7 +29,7 @@ use crate::error::{Error, IoContext, SysContext};
 use crate::mounts::{self, Plan};
 use crate::process::{self, Env};
 use crate::settings::{IdMap, Rlimit, Sysctl};
-use crate::{cgroup, pin};
+use crate::{cgroup, pin, seccomp};
 
 /// Everything the child needs, checked before anything is created.
 struct Spec {
@@ -50,6 +50,8 @@ struct Spec {
     env: Env,
     caps: Sets,
     no_new_privs: bool,
+    /// the compiled filter (None: unconfined)
+    seccomp: Option<seccomp::Program>,
     init: bool,
     detach: bool,
     pin: Option<PathBuf>,
@@ -279,6 +281,7 @@ impl Spec {
                 ("--cap-drop", !cli.cap_drop.is_empty()),
                 ("--privileged", cli.privileged),
                 ("--allow-new-privs", cli.allow_new_privs),
+                ("--seccomp", cli.seccomp.is_some()),
             ];
             if let Some((name, _)) = needs_cmd.iter().find(|(_, on)| *on) {
                 return usage(format!("{name} needs a command"));
@@ -298,6 +301,16 @@ impl Spec {
             .copied()
             .collect();
         let caps = Sets::uniform(&capset::container_set(cli.privileged, &add, &drop));
+        // Docker's default profile unless told otherwise; --privileged means unconfined
+        let choice = cli.seccomp.clone().unwrap_or(if cli.privileged {
+            seccomp::Choice::Unconfined
+        } else {
+            seccomp::Choice::Default
+        });
+        let seccomp = match pin_only {
+            true => None,
+            false => seccomp::compile(&choice, &caps.bounding)?,
+        };
 
         let late_cgroup_ns = new.contains(&NsKind::Cgroup) && !cgroup_files.is_empty();
         let handshake = new.contains(&NsKind::User)
@@ -333,6 +346,7 @@ impl Spec {
             env,
             caps,
             no_new_privs: !cli.allow_new_privs,
+            seccomp,
             init: cli.init,
             detach: cli.detach,
             pin: cli.pin,
@@ -787,10 +801,14 @@ fn child_setup(
                 process::close_fds_now(spec.preserve_fds);
                 // the init has no more power than the container (it is what
                 // `nsenter-rs --caps=target` copies); it needs none to wait and signal
+                if !spec.no_new_privs {
+                    init_seccomp(&spec, child);
+                }
                 let _ = capset::apply_bounding(&spec.caps);
                 let _ = capset::apply_process_sets(&spec.caps);
                 if spec.no_new_privs {
                     let _ = nix::sys::prctl::set_no_new_privs();
+                    init_seccomp(&spec, child);
                 }
                 let code = process::wait_forwarding(child, true);
                 // SAFETY: leaving the init process without unwinding.
@@ -886,6 +904,10 @@ fn finish_and_exec(spec: &Spec) -> Result<std::convert::Infallible, Error> {
         &where_,
     )?;
 
+    if !spec.no_new_privs {
+        // without no_new_privs the kernel wants CAP_SYS_ADMIN: load while we have it
+        load_seccomp(spec)?;
+    }
     capset::apply_bounding(&spec.caps).map_err(|e| Error::Caps(e.to_string()))?;
     let switch = spec.user.is_some() || spec.groups.is_some();
     if switch {
@@ -915,7 +937,33 @@ fn finish_and_exec(spec: &Spec) -> Result<std::convert::Infallible, Error> {
     let env = spec.env.entries();
     process::close_fds_on_exec(spec.preserve_fds)?;
     process::reset_signals();
+    if spec.no_new_privs {
+        // the last step: the filter sees only the command's own calls (and execve)
+        load_seccomp(spec)?;
+    }
     Err(process::exec(&path, &spec.cmd, &env))
+}
+
+fn load_seccomp(spec: &Spec) -> Result<(), Error> {
+    match &spec.seccomp {
+        Some(p) => seccomp::load(p),
+        None => Ok(()),
+    }
+}
+
+/// `--init`: pid 1 gets the container's filter too. It can no longer report over the error
+/// pipe; if the filter cannot be loaded, it says so, takes the command down and exits 125.
+fn init_seccomp(spec: &Spec, child: Pid) {
+    if let Err(e) = load_seccomp(spec) {
+        eprintln!(
+            "{}: error: {}",
+            common::run::tool_name(),
+            common::run::error_line(&e)
+        );
+        let _ = signal::kill(child, Signal::SIGKILL);
+        // SAFETY: leaving the init process without unwinding.
+        unsafe { libc::_exit(common::exit::CANNOT_RUN) };
+    }
 }
 
 /// `UID[:GID]` or `NAME[:GROUP]`, names from the container's /etc/passwd and /etc/group.

@@ -21,7 +21,7 @@ use crate::capset::{self, Sets};
 use crate::cli::{CapsFrom, Cli};
 use crate::error::{Error, IoContext, SysContext};
 use crate::process::{self, Env};
-use crate::{cgroup, container};
+use crate::{cgroup, container, seccomp};
 
 struct Joining {
     kind: NsKind,
@@ -178,6 +178,22 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
         }
         None => None,
     };
+    // --seccomp: compiled now (a bad profile stops us before we join anything), for the
+    // capability set the command will have: the target's with --caps=target, else ours
+    let filter = match &cli.seccomp {
+        None => None,
+        Some(choice) => {
+            let bounding = match &target_caps {
+                Some((sets, _)) => sets.bounding.clone(),
+                None => caps::read(None, caps::CapSet::Bounding).unwrap_or_default(),
+            };
+            seccomp::compile(choice, &bounding)?
+        }
+    };
+    // the filter is loaded as the last step before exec when the command has no_new_privs;
+    // without it the kernel wants CAP_SYS_ADMIN: load it before capabilities are dropped
+    let nnp_at_exec = target_caps.as_ref().is_some_and(|(_, nnp)| *nnp)
+        || nix::sys::prctl::get_no_new_privs().unwrap_or(false);
     if cli.join_cgroup {
         let files = cgroup::target_procs_files(pid)?;
         cgroup::join(std::process::id() as i32, &files)?;
@@ -223,6 +239,18 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
         process::check_workdir(w)?;
         nix::unistd::chdir(w)
             .sys(|| format!("cannot change to working directory {}", w.display()))?;
+    }
+    // ...or before a switch to another user than root, which clears the effective set (the
+    // waiting parent of a forked command then has the filter too)
+    let to_non_root = !cli.preserve_credentials
+        && (entered_user || cli.setuid.is_some() || cli.setgid.is_some())
+        && cli.setuid.unwrap_or(if entered_user {
+            0
+        } else {
+            Uid::current().as_raw()
+        }) != 0;
+    if let (Some(p), false, true) = (&filter, nnp_at_exec, to_non_root) {
+        seccomp::load(p)?;
     }
     if let Some((sets, _)) = &target_caps {
         // shrink the bounding set while still privileged; keep the permitted set across
@@ -272,6 +300,9 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
     if cli.debug {
         debug_mounts()?;
     }
+    if let (Some(p), false, false) = (&filter, nnp_at_exec, to_non_root) {
+        seccomp::load(p)?;
+    }
     if let Some((sets, nnp)) = &target_caps {
         nix::sys::prctl::set_keepcaps(false).sys(|| "cannot reset keepcaps".into())?;
         capset::apply_process_sets(sets).map_err(|e| Error::Caps(e.to_string()))?;
@@ -290,6 +321,9 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
     let entries = env.entries();
     process::close_fds_on_exec(cli.preserve_fds)?;
     process::reset_signals();
+    if let (Some(p), true) = (&filter, nnp_at_exec) {
+        seccomp::load(p)?;
+    }
     Err(process::exec_search(&cmd, &path_var, &entries))
 }
 

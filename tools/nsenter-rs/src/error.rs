@@ -100,6 +100,10 @@ pub enum Error {
     #[error("{msg}")]
     Child { code: i32, msg: String },
 
+    /// A seccomp profile file that cannot be used; `msg` names the field at fault.
+    #[error("seccomp profile {}: {msg}", path.display())]
+    SeccompProfile { path: PathBuf, msg: String },
+
     #[error("cannot write the output")]
     Output(#[source] io::Error),
 }

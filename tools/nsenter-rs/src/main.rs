@@ -10,6 +10,7 @@ mod pin;
 mod process;
 mod resolve;
 mod run;
+mod seccomp;
 mod settings;
 
 fn main() {

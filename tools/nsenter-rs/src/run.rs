@@ -67,6 +67,7 @@ const VALUE_OPTS: &[&str] = &[
     "--device",
     "-W",
     "--wdns",
+    "--seccomp",
 ];
 
 /// In create mode `--user X`, `--env X` and `--cgroup X` take their value after a space;
