@@ -150,7 +150,7 @@ tick 3"
     assert_error ctr-state "not the container's any more"
     run_tool --rc 1 ctr-state kill "$dir" KILL
     run_tool --rc 125 ctr-exec victim true
-    assert_contains "$output" "not running"
+    assert_contains "$stderr" "not running"
     run_tool ctr-stop -t 1 victim
     kill -0 "$other"
     run_tool ctr-rm -f victim

@@ -64,6 +64,29 @@ races() {
     host_clean
 }
 
+@test "ctr-rm -f during a slow setup: the launcher starts nothing, ctr-rm returns at once" {
+    need_net
+    run_host ctr-run --rm busybox true # the bridge and the image, made once
+    # a cgroup step that takes 1 s: the launcher holds its lock, and no PID is written yet
+    mkdir -p "$TEST_DIR/slow"
+    printf '#!/bin/sh\nsleep 1\nexec %s/cgset "$@"\n' "$CTRKIT_BIN" >"$TEST_DIR/slow/cgset"
+    chmod +x "$TEST_DIR/slow/cgset"
+    nsenter -t "$TEST_HOST_PID" -n -m env PATH="$TEST_DIR/slow:$PATH" \
+        sh -c 'ctr-run --name slowrace -p 8080:80 busybox sleep 37; :' >/dev/null 2>"$TEST_DIR/slow.err" 3>&- &
+    launcher=$!
+    track_pid "$launcher"
+    wait_for test -d "$CTRKIT_STATE/containers/slowrace"
+    sleep 0.3
+    kill -KILL "$launcher"
+    start=$(date +%s)
+    run_tool timeout 15 nsenter -t "$TEST_HOST_PID" -n -m ctr-rm -f slowrace
+    [ $(($(date +%s) - start)) -le 5 ]
+    wait_for test ! -e "$CTRKIT_STATE/containers/slowrace"
+    if pgrep -xf 'sleep 37' >/dev/null; then echo "the container runs" >&2 && false; fi
+    no_leftovers slowrace host
+    host_clean
+}
+
 @test "ctr-rm -f always wins: 150 launchers killed mid-setup, each removed at once, nothing left" {
     need_net
     races 150
