@@ -9,6 +9,7 @@
 #                   tool, bats, and the host-built binaries ($CTRKIT_BIN) run unchanged
 #   /sys/fs/cgroup  cgroup2 only, +cpu +memory +pids +io +cpuset enabled at the root
 #   /tmp /run       fresh tmpfs; no network interface but lo
+#   /dev/vda        a 1 MiB virtio disk whose first line is "ctrkit-vm-disk"
 # runs the bats files inside, then prints bats' TAP and a last line
 #   vm: N passed, N failed, N skipped
 # Exit status: 0 only when every test passed. When qemu cannot run here at all it says
@@ -124,7 +125,7 @@ mkdir -p /new/lib/modules/$kver /new/ctl
 mount --bind "/lower$(cat /kdir)/lib/modules/$kver" /new/lib/modules/$kver
 mount --move /ctl /new/ctl
 exec switch_root /new /ctl/stage2'
-mods="virtio_pci 9pnet_virtio 9p overlay"
+mods="virtio_pci 9pnet_virtio 9p overlay virtio_blk"
 ihash=$({ echo "$init1$mods$kver"; md5sum </bin/busybox; } | md5sum | cut -c1-16)
 initrd="$cache/initrd-$ihash.gz"
 if [ ! -f "$initrd" ]; then
@@ -154,6 +155,9 @@ flock -u 8
 ctl=$(mktemp -d /tmp/ctrkit-vm-run.XXXXXX)
 trap 'rm -rf "$ctl"' EXIT
 cp /bin/busybox "$ctl/busybox"
+# a small disk of the guest's own (/dev/vda), for tests of block device rules: the host's
+# disks cannot be opened even by root here. Its first sector holds a marker.
+{ printf 'ctrkit-vm-disk\n'; head -c 1048561 /dev/zero; } >"$ctl/disk.img"
 printf 'SRC=%s\nBIN=%s\n' "'$src'" "'$bin'" >"$ctl/paths"
 {
     printf 'CTRKIT_BIN=%q\n' "$bin"
@@ -208,6 +212,7 @@ timeout -k 10 "$timeout_s" qemu-system-x86_64 "${accel[@]}" -m "${CTRKIT_VM_MEM:
     -smp "${CTRKIT_VM_CPUS:-2}" -machine q35 -bios /usr/share/qemu/qboot.rom \
     -display none -vga none -serial stdio -monitor none -no-reboot -nic none \
     -kernel "$kdir/vmlinuz" -initrd "$initrd" -append "$append" \
+    -drive "file=$ctl/disk.img,if=virtio,format=raw" \
     -virtfs "$fsopt,path=/,mount_tag=host,readonly=on" \
     -virtfs "$fsopt,path=$ctl,mount_tag=ctl" \
     -virtfs "$fsopt,path=$src,mount_tag=src,readonly=on" \

@@ -16,7 +16,7 @@ use crate::error::{Error, Result, errno_name};
 
 /// The controllers a cgset cgroup is created for, in every hierarchy that holds one.
 pub const MANAGED_V1: &[&str] = &[
-    "cpu", "cpuacct", "cpuset", "memory", "pids", "freezer", "blkio",
+    "cpu", "cpuacct", "cpuset", "memory", "pids", "freezer", "blkio", "devices",
 ];
 
 /// v2 controllers enabled for new cgroups when the parent offers them.

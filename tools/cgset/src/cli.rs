@@ -105,6 +105,15 @@ pub struct Limits {
     /// Raw CONTROLLER.KEY=VALUE written to that file as is (repeatable)
     #[arg(short = 'r', long = "raw", value_name = "CONTROLLER.KEY=VALUE", value_parser = parse_raw)]
     pub raw: Vec<Raw>,
+    /// Which devices the cgroup may use, replacing its rules: container (runc's and Docker's
+    /// default: mknod of any, read/write of null, zero, full, random, urandom, tty, console,
+    /// ptmx, pts/*, net/tun), all, or none (v1 devices.deny/allow, v2 a BPF device program)
+    #[arg(long, value_name = "POLICY", value_enum)]
+    pub devices: Option<crate::devices::Policy>,
+    /// Allow devices on top of --devices, Docker's --device-cgroup-rule syntax: 'c 10:237 rwm',
+    /// 'b 8:* r', 'a' (repeatable)
+    #[arg(long, value_name = "RULE", value_parser = crate::devices::Rule::parse, requires = "devices")]
+    pub device_rule: Vec<crate::devices::Rule>,
 }
 
 impl Limits {
@@ -122,6 +131,7 @@ impl Limits {
             && self.io_weight.is_none()
             && self.io_max.is_empty()
             && self.raw.is_empty()
+            && self.devices.is_none()
     }
 }
 

@@ -83,6 +83,9 @@ pub enum Error {
     Timeout { what: String, secs: f64 },
     #[error("{0}")]
     Several(String),
+
+    #[error("cannot set the device rules of {}: {what}", .path.display())]
+    Devices { path: PathBuf, what: String },
     /// `cgset exec`: something failed before the command ran (exit 125).
     #[error(transparent)]
     BeforeExec(Box<Error>),

@@ -415,10 +415,20 @@ pub fn apply(cg: &Cg, path: &str, l: &Limits) -> Result<()> {
         }
     }
     let steps = plan(cg, path, l)?;
-    apply_steps(&steps)
+    let done = write_steps(&steps)?;
+    // the device rules last: on a refusal the files written above are put back too
+    if let Some(policy) = l.devices {
+        let rules = crate::devices::rules(policy, &l.device_rule);
+        if let Err(e) = crate::devices::apply(cg, path, &rules) {
+            return Err(rollback(e, &done));
+        }
+    }
+    Ok(())
 }
 
-pub fn apply_steps(steps: &[Step]) -> Result<()> {
+/// Write every step; on a refusal put back what the earlier ones replaced. Returns what
+/// each replaced, for a later rollback.
+fn write_steps(steps: &[Step]) -> Result<Vec<(PathBuf, String)>> {
     let mut done: Vec<(PathBuf, String)> = Vec::new();
     for s in steps {
         let step = || -> Result<String> {
@@ -436,7 +446,7 @@ pub fn apply_steps(steps: &[Step]) -> Result<()> {
             Err(e) => return Err(rollback(e, &done)),
         }
     }
-    Ok(())
+    Ok(done)
 }
 
 /// Put back what `done` replaced, newest first; the primary error carries any failure.
@@ -686,7 +696,7 @@ mod tests {
                 restore: None,
             },
         ];
-        assert!(apply_steps(&steps).is_err());
+        assert!(write_steps(&steps).is_err());
         assert_eq!(r(&root.join("x/memory.max")), "max");
         assert_eq!(r(&root.join("x/pids.max")), "max");
     }

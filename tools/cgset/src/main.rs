@@ -1,6 +1,7 @@
 mod cg;
 mod cli;
 mod cmd;
+mod devices;
 mod error;
 mod limits;
 

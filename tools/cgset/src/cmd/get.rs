@@ -12,10 +12,16 @@ pub fn read(cg: &Cg, path: &str) -> Result<Map<String, Value>> {
     let u = Usage::read(&cg.h, path).map_err(|_| Error::NotFound {
         path: path.to_string(),
     })?;
-    match serde_json::to_value(u) {
-        Ok(Value::Object(m)) => Ok(m),
-        _ => Ok(Map::new()),
-    }
+    let mut m = match serde_json::to_value(u) {
+        Ok(Value::Object(m)) => m,
+        _ => Map::new(),
+    };
+    // the allowed devices (null: no rules of cgset's on a v2 cgroup)
+    let devices = crate::devices::read(cg, path)
+        .map(|v| Value::Array(v.into_iter().map(Value::String).collect()))
+        .unwrap_or(Value::Null);
+    m.insert("devices".into(), devices);
+    Ok(m)
 }
 
 /// A value as text: numbers and strings bare, null as `-`, io as `DEV rbytes=.. ...`.
@@ -23,6 +29,11 @@ pub fn text(v: &Value) -> String {
     match v {
         Value::Null => "-".into(),
         Value::String(s) => s.clone(),
+        Value::Array(rules) if rules.iter().all(Value::is_string) => rules
+            .iter()
+            .filter_map(Value::as_str)
+            .collect::<Vec<_>>()
+            .join(", "),
         Value::Array(devs) => devs
             .iter()
             .map(|d| {
@@ -66,6 +77,7 @@ const ORDER: &[&str] = &[
     "pids_current",
     "pids_max",
     "io",
+    "devices",
 ];
 
 pub fn run(cg: &Cg, a: GetArgs) -> Result<()> {
