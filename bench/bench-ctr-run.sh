@@ -65,7 +65,7 @@ set -e
 d=$tmp/run/floor
 ctr-state claim "\$d"
 layermount mount busybox "\$d/m" --container floor --mkdir --iidfile "\$d/iid" >/dev/null
-cgset create "$CTRKIT_CGROUP_PARENT/floor" --parent-ok --cpus 0.5 --memory 64m --pids 100 >/dev/null
+cgset create "$CTRKIT_CGROUP_PARENT/floor" --parent-ok --cpus 0.5 --memory 64m --pids 100 --devices container >/dev/null
 nsenter-rs --new=pid,mnt,uts,ipc,net --loopback --rootfs "\$d/m" --hostname floor --cgroup="$CTRKIT_CGROUP_PARENT/floor" -- true
 cgset delete "$CTRKIT_CGROUP_PARENT/floor" --kill >/dev/null
 layermount rm-container floor

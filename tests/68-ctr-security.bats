@@ -73,7 +73,7 @@ host_side_untouched() {
     assert_match "$output" '^c[rw-]+ .* 10, +237 .*/dev/loop-control'
     assert_contains "$output" LC-OPEN
     run_tool ctr-run --rm --network none --device /dev/loop-control:/dev/lc:r busybox sh -c \
-        '(exec 3</dev/lc) && echo READ-OK; (exec 4<>/dev/lc) && echo RW-OPEN'
+        '(exec 3</dev/lc) && echo READ-OK; (exec 4<>/dev/lc) && echo RW-OPEN; true'
     assert_contains "$output" READ-OK
     [[ "$output" != *RW-OPEN* ]]
     run_tool ctr-run --rm --network none --device-cgroup-rule 'c 10:237 rwm' busybox sh -c \
