@@ -18,16 +18,6 @@ cap_field() {
 MOUNTS_AWK='{ for (i = 7; i <= NF; i++) if ($i == "-") { print $5, $(i + 1); break } }'
 export MOUNTS_AWK
 
-# wait_for_file FILE : until FILE exists and is non-empty (5 s)
-wait_for_file() {
-    local i=0
-    while [ ! -s "$1" ]; do
-        i=$((i + 1))
-        [ $i -lt 100 ] || { echo "$1 did not appear" >&2; return 1; }
-        sleep 0.05
-    done
-}
-
 # gone PID : the process is gone (or a zombie) within 5 s
 gone() {
     local i=0

@@ -38,16 +38,6 @@ start_container() {
     done
 }
 
-# wait_for_file FILE : until FILE exists and is non-empty (5 s)
-wait_for_file() {
-    local i=0
-    while [ ! -s "$1" ]; do
-        i=$((i + 1))
-        [ $i -lt 100 ] || { echo "$1 did not appear" >&2; return 1; }
-        sleep 0.05
-    done
-}
-
 stop_container() {
     kill_tracked
     rm -rf "$CTRKIT_STATE/containers/$1"

@@ -21,16 +21,6 @@ field() {
     printf '%s\n' "$output" | awk -v f="$1:" '$1 == f {print $2}'
 }
 
-# wait_for_file FILE : until FILE exists and is non-empty (5 s)
-wait_for_file() {
-    local i=0
-    while [ ! -s "$1" ]; do
-        i=$((i + 1))
-        [ $i -lt 100 ] || { echo "$1 did not appear" >&2; return 1; }
-        sleep 0.05
-    done
-}
-
 # start_container : a `sleep 300` in a busybox container (default filter); its host pid in $C
 start_container() {
     rm -f "$TEST_DIR/c.pid"

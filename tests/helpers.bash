@@ -30,6 +30,10 @@ ctrkit_teardown_file() {
     kill_tracked
     # the file's own cgroup parent, only if the tests emptied it (else the leak check reports it)
     rmdir /sys/fs/cgroup/*/"$TEST_CGROUP" /sys/fs/cgroup/"$TEST_CGROUP" 2>/dev/null || true
+    # run by bats directly (not tests/run.sh): the per-run parent too, once empty
+    if [ -z "${CTRKIT_TEST_CGROUP-}" ]; then
+        rmdir /sys/fs/cgroup/*/"${TEST_CGROUP%/*}" /sys/fs/cgroup/"${TEST_CGROUP%/*}" 2>/dev/null || true
+    fi
 }
 
 ctrkit_setup() { :; }
@@ -182,6 +186,16 @@ in_host() {
 # in_private_mnt CMD... : run CMD in a private mount namespace of its own
 in_private_mnt() {
     unshare -m --propagation private "$@"
+}
+
+# wait_for_file FILE : until FILE exists and is non-empty (5 s)
+wait_for_file() {
+    local i=0
+    while [ ! -s "$1" ]; do
+        i=$((i + 1))
+        [ $i -lt 100 ] || { echo "$1 did not appear" >&2; return 1; }
+        sleep 0.05
+    done
 }
 
 # --- root filesystems ---------------------------------------------------------------------
