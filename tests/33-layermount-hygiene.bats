@@ -1,0 +1,124 @@
+#!/usr/bin/env bats
+# layermount and ctr-state: host-side hygiene. The store and the state folders are closed to
+# other users (checked as user nobody), commit/export of a running container never follow a
+# symlink the container swaps in, an archive cannot decompress past its size budget, and gc
+# and ctr-state lock cope with what killed or racing runs leave.
+
+load helpers
+load 30-layermount-lib
+
+NOBODY=(setpriv --reuid=65534 --regid=65534 --clear-groups)
+
+setup_file() {
+    ctrkit_setup_file
+    [ "$(id -u)" = 0 ] || return 0
+    # a world-traversable place, so that only the store's own modes can stop nobody
+    PUB=$(mktemp -d /tmp/ctrkit-hygiene.XXXXXX)
+    chmod 0755 "$PUB"
+    export PUB
+    # an old store and state tree, made with loose modes: the tools must tighten them
+    mkdir -p "$PUB/root/layers/layer" "$PUB/state/containers"
+    chmod -R 0755 "$PUB/root" "$PUB/state"
+    export CTRKIT_ROOT="$PUB/root" CTRKIT_STATE="$PUB/state"
+    W="$TEST_DIR/w"
+    make_layers "$W"
+    make_oci_layout "$W" "$TEST_DIR/oci"
+}
+
+teardown_file() {
+    [ -z "${PUB-}" ] || rm -rf "$PUB"
+    ctrkit_teardown_file
+}
+
+setup() {
+    require_root
+    require_cmd setpriv
+}
+
+teardown() {
+    ctrkit_teardown
+    for c in $(layermount containers --json 2>/dev/null | jq -r '.[].id' 2>/dev/null); do
+        layermount rm-container "$c" || true
+    done
+}
+
+@test "perms: nobody can reach no setuid file, layer, upper or merged tree; state folders are 0700" {
+    run_tool layermount -v import "$TEST_DIR/oci" --name hyg:one
+    assert_contains "$stderr" "$PUB/root/layers: was mode 0755, now 0700"
+    su=$(find "$CTRKIT_ROOT/layers/layer" -path '*/diff/bin/su')
+    [ -n "$su" ] && [ -u "$su" ]
+    run_tool env CTRKIT_DEBUG=1 ctr-state claim --parents "$CTRKIT_STATE/containers/web"
+    assert_contains "$stderr" "$PUB/state: was mode 0755, now 0700"
+    dir=$CTRKIT_STATE/containers/web
+    run_tool unshare -m --propagation private bash -euc "
+        layermount mount hyg:one '$dir/rootfs' --container web --mkdir >/dev/null
+        echo x >'$dir/rootfs/data/written'
+        # root sees everything (so what nobody is refused below is there)
+        stat -c %a '$dir/rootfs/bin/su' '$su' '$CTRKIT_ROOT/layers/containers/web/upper/data/written'
+        # nobody can reach the world-traversable parent, and nothing below
+        ${NOBODY[*]} stat -c %a '$PUB' >/dev/null
+        for p in '$su' '$dir/rootfs/bin/su' '$dir/rootfs' '$CTRKIT_ROOT/layers/containers/web/upper' \
+            '$CTRKIT_ROOT/layers/containers/web/work' '$CTRKIT_ROOT/layers/layer' \
+            '$(dirname "$su")' '$CTRKIT_ROOT/layers/l' '$CTRKIT_ROOT/layers/images'; do
+            ! ${NOBODY[*]} stat \"\$p\" >/dev/null 2>&1 || echo \"nobody can stat \$p\"
+            ! ${NOBODY[*]} ls \"\$p\" >/dev/null 2>&1 || echo \"nobody can list \$p\"
+            ! ${NOBODY[*]} cat \"\$p\" >/dev/null 2>&1 || echo \"nobody can read \$p\"
+        done
+        layermount umount web"
+    assert_eq "$output" "4755
+4755
+644"
+    for d in "$CTRKIT_ROOT" "$CTRKIT_ROOT/layers" "$CTRKIT_ROOT/layers/layer" "$CTRKIT_ROOT/layers/containers" \
+        "$CTRKIT_ROOT/layers/tmp" "$CTRKIT_STATE" "$CTRKIT_STATE/containers" "$dir"; do
+        assert_eq "$(stat -c %a "$d")" 700 "$d"
+    done
+    # the store's records are 0600
+    assert_eq "$(find "$CTRKIT_ROOT/layers" -name '*.json' ! -perm 0600 | head -3)" ""
+}
+
+@test "perms: a state folder is 0700 whatever the umask" {
+    run_tool sh -c "umask 0; ctr-state claim --parents '$PUB/s/containers/x'"
+    assert_eq "$(stat -c %a "$PUB/s/containers/x")" 700
+    assert_eq "$(stat -c %a "$PUB/s/containers")" 700
+    run_tool sh -c "umask 0; ctr-state claim '$PUB/s/y'"
+    assert_eq "$(stat -c %a "$PUB/s/y")" 700
+    run_tool "${NOBODY[@]}" stat "$PUB/s"
+    run_tool --rc 2 "${NOBODY[@]}" ls "$PUB/s/y"
+}
+
+@test "gc: leftovers of killed runs in tmp/ are removed and never block the removal of a layer" {
+    mkdir -p "$TEST_DIR/gc/etc"
+    echo gc >"$TEST_DIR/gc/etc/only-here"
+    tar --owner=0 --group=0 -C "$TEST_DIR/gc" -cf "$TEST_DIR/gc.tar" .
+    hex=$(sha "$TEST_DIR/gc.tar")
+    run_tool layermount import - --name hyg:gc <"$TEST_DIR/gc.tar"
+    [ -d "$CTRKIT_ROOT/layers/layer/$hex/diff" ]
+    tmp=$CTRKIT_ROOT/layers/tmp
+    # what a run killed in the middle of removing this very layer, and of an import, leave
+    mkdir -p "$tmp/rm-$hex/diff/etc" "$tmp/layer-99999-0/diff"
+    echo half >"$tmp/rm-$hex/diff/etc/x"
+    run_tool layermount rm hyg:gc
+    run_tool layermount gc
+    assert_contains "$output" "sha256:$hex"
+    assert_eq "$(ls -A "$tmp")" ""
+    [ ! -e "$CTRKIT_ROOT/layers/layer/$hex" ]
+}
+
+@test "ctr-state lock: a folder removed or replaced while waiting for the lock is an error" {
+    d=$TEST_DIR/lockme
+    mkdir -p "$d"
+    flock "$d" sleep 1 &
+    track_pid $!
+    sleep 0.2
+    run_tool --rc 1 sh -c "exec 9<'$d' && { (sleep 0.3; rmdir '$d'; mkdir '$d') & ctr-state lock 9 --path '$d'; }"
+    assert_error ctr-state "file descriptor 9: $d was removed or replaced while waiting for the lock"
+    # removed, no --path: the descriptor has no links left
+    flock "$d" sleep 1 &
+    track_pid $!
+    sleep 0.2
+    run_tool --rc 1 sh -c "exec 9<'$d' && { (sleep 0.3; rmdir '$d') & ctr-state lock 9; }"
+    assert_error ctr-state "was removed or replaced"
+    # still there: the lock is taken
+    mkdir -p "$d"
+    run_tool sh -c "exec 9<'$d' && ctr-state lock 9 --path '$d'"
+}
