@@ -122,3 +122,55 @@ teardown() {
     mkdir -p "$d"
     run_tool sh -c "exec 9<'$d' && ctr-state lock 9 --path '$d'"
 }
+
+# store_listing : every path in the store but the lock files, to compare before and after
+store_listing() {
+    find "$CTRKIT_ROOT/layers" -path "$CTRKIT_ROOT/layers/locks" -prune -o -print | LC_ALL=C sort
+}
+
+@test "import: a gzip bomb fails within its budget, naming the archive, and leaves nothing" {
+    layermount import "$TEST_DIR/oci" --name hyg:base >/dev/null
+    before=$(store_listing)
+    # 1 GiB of zeros in 1 MiB of gzip, as a whole archive and as standard input
+    head -c 1G /dev/zero | gzip -1 >"$TEST_DIR/bomb.gz"
+    run_tool --rc 1 layermount import "$TEST_DIR/bomb.gz" --max-size 64M
+    assert_error layermount "$TEST_DIR/bomb.gz: expands past the size budget of 64MiB (67108864 bytes"
+    run_tool --rc 1 layermount import - --max-size 64M <"$TEST_DIR/bomb.gz"
+    assert_error layermount "expands past the size budget of 64MiB"
+    # as a layer of an OCI layout: a tar holding a 256 MiB file of zeros
+    b=$TEST_DIR/bomblayer
+    mkdir -p "$b/r"
+    head -c 256M /dev/zero >"$b/r/zeros"
+    tar --owner=0 --group=0 -C "$b/r" -cf "$b/l1.tar" .
+    rm "$b/r/zeros"
+    cp "$TEST_DIR/w/l2.tar" "$TEST_DIR/w/l3.tar" "$b/"
+    make_oci_layout "$b" "$b/oci"
+    run_tool --rc 1 layermount import "$b/oci" --max-size 64M
+    assert_error layermount "$b/oci: layer 1/3"
+    assert_contains "$stderr" "expands past the size budget of 64MiB"
+    assert_eq "$(store_listing)" "$before"
+    rm -rf "$b" "$TEST_DIR/bomb.gz"
+}
+
+@test "import: a huge sparse file counts at its full size (GNU and PAX sparse formats)" {
+    before=$(store_listing)
+    mkdir -p "$TEST_DIR/sp"
+    truncate -s 2T "$TEST_DIR/sp/huge"
+    echo data >"$TEST_DIR/sp/small"
+    tar -S --format=gnu -C "$TEST_DIR/sp" -cf "$TEST_DIR/gnu.tar" .
+    tar -S --format=posix --sparse-version=1.0 -C "$TEST_DIR/sp" -cf "$TEST_DIR/pax.tar" .
+    for f in gnu pax; do
+        # the default budget: the free space of the store's filesystem, less than 2 TiB here
+        run_tool --rc 1 layermount import "$TEST_DIR/$f.tar"
+        assert_error layermount "$TEST_DIR/$f.tar: rootfs: expands past the size budget of "
+        run_tool --rc 1 layermount import "$TEST_DIR/$f.tar" --max-size 1T
+        assert_error layermount "expands past the size budget of 1TiB"
+    done
+    assert_eq "$(store_listing)" "$before"
+    # within the budget the file is made, sparse (PAX: GNU sparse entries are read hole by hole)
+    run_tool layermount import "$TEST_DIR/pax.tar" --max-size 3T --name hyg:sparse
+    huge=$(find "$CTRKIT_ROOT/layers/layer" -name huge)
+    assert_eq "$(stat -c '%s %b' "$huge")" "2199023255552 0"
+    layermount rm hyg:sparse >/dev/null
+    layermount gc >/dev/null
+}

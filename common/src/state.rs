@@ -256,7 +256,10 @@ mod tests {
         assert_eq!(mode(&f), 0o600);
         let l = d.path().join("link");
         std::os::unix::fs::symlink(&p, &l).unwrap();
-        assert!(private_dir(&l).is_err(), "a symlink is not a private folder");
+        assert!(
+            private_dir(&l).is_err(),
+            "a symlink is not a private folder"
+        );
     }
 
     #[test]
