@@ -174,3 +174,104 @@ store_listing() {
     layermount rm hyg:sparse >/dev/null
     layermount gc >/dev/null
 }
+
+# racer UPPER SECRET : play a running container that swaps 20 files of its upper layer
+# between a regular file and a symlink to a host file with a secret (renames are atomic)
+racer() {
+    python3 - "$1" "$2" <<'PY' &
+import os, sys
+up, secret = sys.argv[1], sys.argv[2]
+d = os.path.join(up, "race")
+os.makedirs(d, exist_ok=True)
+n = 0
+while True:
+    i = n % 20
+    f = os.path.join(d, f"f{i}")
+    t = os.path.join(d, f".t{i}")
+    if (n // 20) % 2:
+        with open(t, "w") as fh:
+            fh.write("public\n")
+    else:
+        os.symlink(secret, t)
+    os.rename(t, f)
+    n += 1
+PY
+    RACER=$!
+    track_pid "$RACER"
+}
+
+make_container() { # NAME : a container of hyg:race with its upper dir, not mounted
+    layermount import "$TEST_DIR/oci" --name hyg:race >/dev/null
+    unshare -m --propagation private bash -euc "
+        mkdir -p '$TEST_DIR/mnt-$1'
+        layermount mount hyg:race '$TEST_DIR/mnt-$1' --container $1 >/dev/null
+        layermount umount $1"
+}
+
+@test "race: commit, export and diff never follow a symlink swapped into the upper layer" {
+    require_cmd python3
+    echo "SECRET-$$-host-only" >"$TEST_DIR/secret"
+    mkdir -p "$TEST_DIR/hostdir" && echo "SECRET-$$-host-only" >"$TEST_DIR/hostdir/key"
+    make_container racy
+    up=$CTRKIT_ROOT/layers/containers/racy/upper
+    # a folder of the container that is a symlink to a host folder: archived as a symlink
+    ln -s "$TEST_DIR/hostdir" "$up/data2"
+    # no cgroup recorded for it: nothing is frozen, the reads alone must hold
+    racer "$up" "$TEST_DIR/secret"
+    for i in $(seq 20); do
+        id=$(layermount commit racy --name "hyg:c$i" 2>"$TEST_DIR/err") || fail "commit $i: $(cat "$TEST_DIR/err")"
+        layermount save "hyg:c$i" -o "$TEST_DIR/c.tar"
+        tar -xOf "$TEST_DIR/c.tar" | tar -tvf - 2>/dev/null >"$TEST_DIR/list" || true
+        ! tar -xOf "$TEST_DIR/c.tar" | grep -a -q "SECRET-$$" || fail "commit $i: the secret is in the image"
+        layermount export racy -o "$TEST_DIR/e.tar"
+        ! grep -a -q "SECRET-$$" "$TEST_DIR/e.tar" || fail "export $i: the secret is in the tar"
+        ! layermount diff racy | grep -q '^A /data2/key' || fail "diff $i: listed the host folder"
+        layermount rm "hyg:c$i" >/dev/null
+        [ -n "$id" ]
+    done
+    kill "$RACER"
+    # the symlinks are archived as symlinks
+    tar -tvf "$TEST_DIR/e.tar" | grep -q "data2 -> $TEST_DIR/hostdir"
+    ! tar -tf "$TEST_DIR/e.tar" | grep -q 'data2/key'
+}
+
+fail() { echo "$*" >&2; return 1; }
+
+@test "freeze: commit and export freeze the container's cgroup and always thaw it" {
+    require_cmd python3
+    [ -d /sys/fs/cgroup/freezer ] || skip "no v1 freezer"
+    cg=$TEST_CGROUP/frz
+    fz=/sys/fs/cgroup/freezer/$cg
+    mkdir -p "$fz"
+    make_container frz
+    up=$CTRKIT_ROOT/layers/containers/frz/upper
+    echo "SECRET-$$-host-only" >"$TEST_DIR/secret"
+    racer "$up" "$TEST_DIR/secret"
+    echo "$RACER" >"$fz/cgroup.procs"
+    mkdir -p "$CTRKIT_STATE/containers/frz"
+    echo "$cg" >"$CTRKIT_STATE/containers/frz/cgroup"
+    # an export held up (2 MiB into a pipe no one reads yet): frozen meanwhile
+    head -c 2M /dev/urandom >"$up/big"
+    layermount export frz | { while [ ! -e "$TEST_DIR/go" ]; do sleep 0.05; done; cat >"$TEST_DIR/e.tar"; } &
+    exp=$!
+    for _ in $(seq 100); do [ "$(cat "$fz/freezer.state")" = FROZEN ] && break; sleep 0.05; done
+    assert_eq "$(cat "$fz/freezer.state")" FROZEN
+    touch "$TEST_DIR/go"
+    wait "$exp"
+    assert_eq "$(cat "$fz/freezer.state")" THAWED
+    # commit, and an export that fails after the freeze: thawed either way
+    run_tool layermount -v commit frz --name hyg:frz
+    assert_contains "$stderr" "froze cgroup $cg of container frz"
+    assert_eq "$(cat "$fz/freezer.state")" THAWED
+    run_tool --rc 1 layermount export frz -o "$TEST_DIR/no/such/dir/e.tar"
+    assert_eq "$(cat "$fz/freezer.state")" THAWED
+    # a container frozen before (ctr pause) stays frozen
+    echo FROZEN >"$fz/freezer.state"
+    run_tool layermount export frz -o "$TEST_DIR/e2.tar"
+    assert_eq "$(cat "$fz/freezer.state")" FROZEN
+    echo THAWED >"$fz/freezer.state"
+    kill "$RACER"
+    wait "$RACER" 2>/dev/null || true
+    rmdir "$fz"
+    ! grep -a -q "SECRET-$$" "$TEST_DIR/e.tar" "$TEST_DIR/e2.tar"
+}

@@ -29,6 +29,8 @@ use common::state::{Lock, Private, private_dir};
 #[derive(Debug, Clone)]
 pub struct Store {
     pub root: PathBuf,
+    /// `$CTRKIT_STATE`: where a running container's cgroup is recorded
+    pub state_dir: PathBuf,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -162,7 +164,10 @@ impl Store {
         }
         // absolute, so paths stay valid across the legacy mount's chdir
         let root = fs::canonicalize(&root).ctx("resolve", &root)?;
-        Ok(Store { root })
+        Ok(Store {
+            root,
+            state_dir: dirs.state_dir.clone(),
+        })
     }
 
     pub fn lock_shared(&self) -> Result<Lock, Error> {
