@@ -509,6 +509,8 @@ impl<R: Read> Read for BudgetReader<R> {
 
 /// The default budget: the free space of the filesystem holding `dir`, minus a margin of
 /// 1/20 of its size (what ext4 reserves for root by default), so an import never fills it.
+// the statvfs fields are u64 on musl but narrower on some other libcs
+#[allow(clippy::unnecessary_cast)]
 pub fn default_budget(dir: &Path) -> u64 {
     match nix::sys::statvfs::statvfs(dir) {
         Ok(st) => {
