@@ -9,6 +9,11 @@ load 30-layermount-lib
 
 NOBODY=(setpriv --reuid=65534 --regid=65534 --clear-groups)
 
+fail() {
+    echo "$*" >&2
+    return 1
+}
+
 setup_file() {
     ctrkit_setup_file
     [ "$(id -u)" = 0 ] || return 0
@@ -37,6 +42,12 @@ setup() {
 
 teardown() {
     ctrkit_teardown
+    # the freeze test's cgroup, if it failed before removing it (its racer is gone by now)
+    local fz=/sys/fs/cgroup/freezer/$TEST_CGROUP/frz
+    if [ -d "$fz" ]; then
+        echo THAWED >"$fz/freezer.state" || true
+        rmdir "$fz" || true
+    fi
     for c in $(layermount containers --json 2>/dev/null | jq -r '.[].id' 2>/dev/null); do
         layermount rm-container "$c" || true
     done
@@ -44,9 +55,11 @@ teardown() {
 
 @test "perms: nobody can reach no setuid file, layer, upper or merged tree; state folders are 0700" {
     run_tool layermount -v import "$TEST_DIR/oci" --name hyg:one
+    # shellcheck disable=SC2154 # run_tool sets stderr
     assert_contains "$stderr" "$PUB/root/layers: was mode 0755, now 0700"
     su=$(find "$CTRKIT_ROOT/layers/layer" -path '*/diff/bin/su')
-    [ -n "$su" ] && [ -u "$su" ]
+    [ -n "$su" ]
+    [ -u "$su" ]
     run_tool env CTRKIT_DEBUG=1 ctr-state claim --parents "$CTRKIT_STATE/containers/web"
     assert_contains "$stderr" "$PUB/state: was mode 0755, now 0700"
     dir=$CTRKIT_STATE/containers/web
@@ -221,7 +234,6 @@ make_container() { # NAME : a container of hyg:race with its upper dir, not moun
     for i in $(seq 20); do
         id=$(layermount commit racy --name "hyg:c$i" 2>"$TEST_DIR/err") || fail "commit $i: $(cat "$TEST_DIR/err")"
         layermount save "hyg:c$i" -o "$TEST_DIR/c.tar"
-        tar -xOf "$TEST_DIR/c.tar" | tar -tvf - 2>/dev/null >"$TEST_DIR/list" || true
         ! tar -xOf "$TEST_DIR/c.tar" | grep -a -q "SECRET-$$" || fail "commit $i: the secret is in the image"
         layermount export racy -o "$TEST_DIR/e.tar"
         ! grep -a -q "SECRET-$$" "$TEST_DIR/e.tar" || fail "export $i: the secret is in the tar"
@@ -232,10 +244,8 @@ make_container() { # NAME : a container of hyg:race with its upper dir, not moun
     kill "$RACER"
     # the symlinks are archived as symlinks
     tar -tvf "$TEST_DIR/e.tar" | grep -q "data2 -> $TEST_DIR/hostdir"
-    ! tar -tf "$TEST_DIR/e.tar" | grep -q 'data2/key'
+    if tar -tf "$TEST_DIR/e.tar" | grep -q 'data2/key'; then fail "export followed data2"; fi
 }
-
-fail() { echo "$*" >&2; return 1; }
 
 @test "freeze: commit and export freeze the container's cgroup and always thaw it" {
     require_cmd python3
@@ -273,5 +283,5 @@ fail() { echo "$*" >&2; return 1; }
     kill "$RACER"
     wait "$RACER" 2>/dev/null || true
     rmdir "$fz"
-    ! grep -a -q "SECRET-$$" "$TEST_DIR/e.tar" "$TEST_DIR/e2.tar"
+    if grep -a -q "SECRET-$$" "$TEST_DIR/e.tar" "$TEST_DIR/e2.tar"; then fail "the secret is in an export"; fi
 }
