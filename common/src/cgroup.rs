@@ -679,6 +679,101 @@ fn read_io_v1(d: &Path) -> Vec<IoDevice> {
     devs.into_values().collect()
 }
 
+// ---- freezing, for tools that read a container's files while it runs ------------------------
+
+/// A cgroup frozen while this lives: dropping it thaws the cgroup (unless it was frozen
+/// before, by someone else) and lets the signals blocked meanwhile through, so that an error,
+/// an early return or a Ctrl-C never leaves a container frozen. (`cgset freeze` is the
+/// command; this is for a tool that must hold a container still while it reads its files.)
+#[derive(Debug)]
+pub struct Frozen {
+    /// the state file written, and what to write there to thaw
+    file: PathBuf,
+    thaw: &'static str,
+    /// it was frozen already: leave it so
+    was_frozen: bool,
+    old_mask: libc::sigset_t,
+}
+
+/// Freeze cgroup `path` (relative, see [`clean_path`]) and wait up to `wait` for the kernel
+/// to finish: the v1 freezer when that controller is a v1 hierarchy, else the v2 mount's
+/// `cgroup.freeze`. `Ok(None)` when the cgroup is in neither (nothing there to freeze).
+pub fn freeze(h: &Hierarchy, path: &str, wait: std::time::Duration) -> io::Result<Option<Frozen>> {
+    let (file, on, off, done, events) = match h.version_of("freezer") {
+        Some(Version::V1) => match h.dir("freezer", path).filter(|d| d.is_dir()) {
+            Some(d) => (d.join("freezer.state"), "FROZEN", "THAWED", "FROZEN", None),
+            None => return Ok(None),
+        },
+        _ => match h
+            .unified_dir(path)
+            .filter(|d| d.join("cgroup.freeze").is_file())
+        {
+            Some(d) => (
+                d.join("cgroup.freeze"),
+                "1",
+                "0",
+                "frozen 1",
+                Some(d.join("cgroup.events")),
+            ),
+            None => return Ok(None),
+        },
+    };
+    let state = events.clone().unwrap_or_else(|| file.clone());
+    let is_frozen = || -> io::Result<bool> {
+        Ok(fs::read_to_string(&state)?
+            .lines()
+            .any(|l| l.trim() == done))
+    };
+    let was_frozen = match &events {
+        // v2: the request, not the effective state (a frozen parent freezes us too)
+        Some(_) => fs::read_to_string(&file)?.trim() == "1",
+        None => is_frozen()?,
+    };
+    // no signal may end us while the cgroup is frozen: they wait until it is thawed
+    // SAFETY: sigset_t is plain data, initialised by sigemptyset before use.
+    let mut block: libc::sigset_t = unsafe { std::mem::zeroed() };
+    // SAFETY: as above.
+    let mut old_mask: libc::sigset_t = unsafe { std::mem::zeroed() };
+    // SAFETY: valid sigset pointers.
+    unsafe {
+        libc::sigemptyset(&mut block);
+        for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT] {
+            libc::sigaddset(&mut block, sig);
+        }
+        libc::pthread_sigmask(libc::SIG_BLOCK, &block, &mut old_mask);
+    }
+    let frozen = Frozen {
+        file,
+        thaw: off,
+        was_frozen,
+        old_mask,
+    };
+    if !was_frozen {
+        fs::write(&frozen.file, on)?;
+    }
+    let deadline = std::time::Instant::now() + wait;
+    while !is_frozen()? {
+        if std::time::Instant::now() > deadline {
+            return Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!("not frozen after {:.1} s", wait.as_secs_f64()),
+            ));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    Ok(Some(frozen))
+}
+
+impl Drop for Frozen {
+    fn drop(&mut self) {
+        if !self.was_frozen {
+            let _ = fs::write(&self.file, self.thaw);
+        }
+        // SAFETY: restores the mask saved when blocking.
+        unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &self.old_mask, std::ptr::null_mut()) };
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,14 +7,78 @@
 //!
 //! Files are written atomically (temp file in the same folder, then rename), and
 //! read-modify-write sequences take an flock on a lock file.
+//!
+//! Both trees are closed to other users (the CVE-2021-41091 class: a world-traversable store
+//! lets any local user run an image's setuid binaries or read a container's files from the
+//! host side): folders are 0700 and state files 0600. No other user needs a path in them: a
+//! container reaches its root through the mount and pivot_root, never through these paths.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::os::fd::AsRawFd;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 pub const DEFAULT_ROOT: &str = "/var/lib/ctrkit";
 pub const DEFAULT_STATE: &str = "/run/ctrkit";
+
+/// The mode of every folder ctrkit keeps its data or state in.
+pub const DIR_MODE: u32 = 0o700;
+/// The mode of every state file ctrkit writes.
+pub const FILE_MODE: u32 = 0o600;
+
+/// What [`private_dir`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Private {
+    /// The folder was there with no access for other users.
+    Kept,
+    /// The folder was made, mode 0700.
+    Created,
+    /// The folder was there with a looser mode (the old one), now 0700.
+    Tightened(u32),
+}
+
+/// Make sure `path` is a folder closed to other users: create it 0700 (whatever the umask),
+/// or take group and other access away from an existing one. A symlink is refused (its
+/// target would be tightened, or a looser folder used), and so is a folder owned by another
+/// user than the caller (it is not ours to close).
+pub fn private_dir(path: &Path) -> io::Result<Private> {
+    let made = match fs::DirBuilder::new().mode(DIR_MODE).create(path) {
+        Ok(()) => true,
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => false,
+        Err(e) => return Err(e),
+    };
+    let m = fs::symlink_metadata(path)?;
+    if !m.is_dir() {
+        return Err(io::Error::new(
+            io::ErrorKind::AlreadyExists,
+            "exists and is not a folder",
+        ));
+    }
+    let mode = m.mode() & 0o7777;
+    if made {
+        // mkdir's mode is masked by the umask: set it whole
+        if mode != DIR_MODE {
+            fs::set_permissions(path, fs::Permissions::from_mode(DIR_MODE))?;
+        }
+        return Ok(Private::Created);
+    }
+    if mode & 0o077 == 0 {
+        return Ok(Private::Kept);
+    }
+    // SAFETY: geteuid cannot fail and touches no memory.
+    if m.uid() != unsafe { libc::geteuid() } {
+        return Err(io::Error::new(
+            io::ErrorKind::PermissionDenied,
+            format!(
+                "mode {mode:04o} gives other users access, and its owner (uid {}) is not us",
+                m.uid()
+            ),
+        ));
+    }
+    fs::set_permissions(path, fs::Permissions::from_mode(mode & !0o077))?;
+    Ok(Private::Tightened(mode))
+}
 
 /// `--root` and `--state-dir`, falling back to `$CTRKIT_ROOT` and `$CTRKIT_STATE`.
 /// Flatten into a tool's `Cli` with `#[command(flatten)]`.
@@ -55,7 +119,7 @@ impl Dirs {
     }
 }
 
-/// Write `data` to `path` atomically: a temp file in the same folder, then rename. Readers
+/// Write `data` to `path` atomically, mode 0600: a temp file in the same folder, then rename. Readers
 /// see the old content or the new, never a part. Not synced to disk: an fsync costs a
 /// journal commit, and what the tools write this way is runtime state (pidfiles, leases,
 /// which a reboot makes moot) or store records that, like `tar -x`, may lose the newest
@@ -78,7 +142,12 @@ pub fn atomic_write(path: &Path, data: &[u8]) -> io::Result<()> {
             .write(true)
             .create(true)
             .truncate(true)
+            .mode(FILE_MODE)
             .open(&tmp)?;
+        // an old temp file left by a killed writer keeps its mode: set it
+        if f.metadata()?.mode() & 0o077 != 0 {
+            f.set_permissions(fs::Permissions::from_mode(FILE_MODE))?;
+        }
         f.write_all(data)?;
         fs::rename(&tmp, path)
     })();
@@ -119,6 +188,7 @@ impl Lock {
             .write(true)
             .create(true)
             .truncate(false)
+            .mode(FILE_MODE)
             .open(path)?;
         loop {
             // SAFETY: flock on a valid, owned file descriptor.
@@ -168,6 +238,28 @@ mod tests {
         // SAFETY: flock on a valid fd.
         let rc = unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
         assert_eq!(rc, -1, "second exclusive lock must not be granted");
+    }
+
+    #[test]
+    fn private_dir_creates_and_tightens() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("store");
+        assert_eq!(private_dir(&p).unwrap(), Private::Created);
+        let mode = |p: &Path| fs::metadata(p).unwrap().mode() & 0o7777;
+        assert_eq!(mode(&p), 0o700);
+        assert_eq!(private_dir(&p).unwrap(), Private::Kept);
+        fs::set_permissions(&p, fs::Permissions::from_mode(0o755)).unwrap();
+        assert_eq!(private_dir(&p).unwrap(), Private::Tightened(0o755));
+        assert_eq!(mode(&p), 0o700);
+        let f = d.path().join("file");
+        atomic_write(&f, b"x").unwrap();
+        assert_eq!(mode(&f), 0o600);
+        let l = d.path().join("link");
+        std::os::unix::fs::symlink(&p, &l).unwrap();
+        assert!(
+            private_dir(&l).is_err(),
+            "a symlink is not a private folder"
+        );
     }
 
     #[test]

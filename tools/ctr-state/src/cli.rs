@@ -24,7 +24,9 @@ pub enum Command {
     ///
     /// The lock belongs to the descriptor, so it outlives ctr-state: the caller, and every
     /// child that inherits the descriptor, holds it until the last of them closes it or exits.
-    /// Typical use from sh: `exec 9<"$dir" && ctr-state lock 9`.
+    /// Typical use from sh: `exec 9<"$dir" && ctr-state lock 9 --path "$dir"`. Once the lock
+    /// is taken, a folder removed (or, given --path, replaced) meanwhile is an error and the
+    /// lock is given up: a lock on a deleted folder protects nothing.
     Lock(LockArgs),
     /// Remove DIR and everything in it, without following symlinks
     ///
@@ -66,6 +68,10 @@ pub struct LockArgs {
     /// Fail at once if another process holds the lock, instead of waiting
     #[arg(short, long)]
     pub nonblock: bool,
+    /// Once locked, check that FD is still the file at PATH (same device and inode), and
+    /// fail if it was removed or replaced meanwhile (without it, only removal is checked)
+    #[arg(long, value_name = "PATH")]
+    pub path: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -13,6 +13,9 @@ pub enum Error {
     BadFd(u16),
     #[error("file descriptor {0} is locked by another process")]
     Locked(u16),
+    /// the descriptor, and what it was opened on (the path, or "its file")
+    #[error("file descriptor {0}: {1} was removed or replaced while waiting for the lock")]
+    Gone(u16, String),
     #[error("cannot lock file descriptor {0}")]
     Lock(u16, #[source] io::Error),
     #[error("{}: not a folder", .0.display())]

@@ -61,6 +61,11 @@ pub struct ImportArgs {
     /// Name the image NAME[:TAG] (default: the archive's own name, if any)
     #[arg(long, value_name = "NAME[:TAG]")]
     pub name: Option<String>,
+    /// Refuse the import once it would write more than SIZE (decompressed archives and
+    /// layers, extracted files, sparse files at their full size), e.g. 2G [default: the
+    /// free space of the store's filesystem minus 5% of its size]
+    #[arg(long, value_name = "SIZE", value_parser = common::parse::parse_bytes)]
+    pub max_size: Option<u64>,
 }
 
 #[derive(Debug, Args)]

@@ -62,6 +62,9 @@ pub enum Error {
         #[source]
         source: io::Error,
     },
+    /// An import would write more than its size budget.
+    #[error("{what}: expands past the size budget of {} ({limit} bytes; --max-size sets it)", common::parse::human_bytes(*.limit))]
+    TooBig { what: String, limit: u64 },
     /// Any other failure, with its whole message.
     #[error("{0}")]
     Msg(String),

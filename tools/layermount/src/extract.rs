@@ -365,6 +365,13 @@ impl<'a> Extractor<'a> {
                 )
                 .map_err(|e| io_err(self.label, &path, "create", e))?;
                 let file = std::fs::File::from(fd);
+                // a sparse file's holes are in no stream: count its whole size against the
+                // import's budget before making it (the data in the archive is counted as read)
+                let apparent = pax_sparse.unwrap_or_else(|| entry.size());
+                let stored = entry.header().entry_size().unwrap_or(0);
+                crate::import::BUDGET
+                    .charge(apparent.saturating_sub(stored))
+                    .map_err(|e| io_err(self.label, &path, "write", e))?;
                 let size = match pax_sparse {
                     Some(real) => {
                         self.write_pax_sparse(&path, &file, entry, real)?;

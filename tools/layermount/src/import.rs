@@ -6,6 +6,7 @@ use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use serde::Deserialize;
 
@@ -444,6 +445,84 @@ impl<R: Read> Read for ProgressReader<'_, R> {
     }
 }
 
+// ---- size budget ---------------------------------------------------------------------------
+
+/// How many bytes one import may write: decompressed streams and archives, extracted files,
+/// and the apparent size of sparse files, all counted together, so that a small compressed
+/// archive (a gzip bomb, a huge sparse file) cannot fill the store's filesystem. Unlimited
+/// unless `import` sets it.
+pub struct Budget {
+    limit: AtomicU64,
+    used: AtomicU64,
+    exceeded: AtomicBool,
+}
+
+pub static BUDGET: Budget = Budget {
+    limit: AtomicU64::new(u64::MAX),
+    used: AtomicU64::new(0),
+    exceeded: AtomicBool::new(false),
+};
+
+impl Budget {
+    pub fn set(&self, limit: u64) {
+        self.limit.store(limit, Ordering::Relaxed);
+    }
+
+    pub fn limit(&self) -> u64 {
+        self.limit.load(Ordering::Relaxed)
+    }
+
+    /// Count `n` more bytes; an error once past the limit (and from then on).
+    pub fn charge(&self, n: u64) -> io::Result<()> {
+        let used = self.used.fetch_add(n, Ordering::Relaxed).saturating_add(n);
+        if used > self.limit() || self.exceeded.load(Ordering::Relaxed) {
+            self.exceeded.store(true, Ordering::Relaxed);
+            return Err(io::Error::other("size budget exceeded"));
+        }
+        Ok(())
+    }
+
+    /// `e`, or the budget error for `what` when the budget ran out (whatever error that
+    /// caused further up: a short read, a broken archive).
+    pub fn explain(&self, e: Error, what: &str) -> Error {
+        if self.exceeded.load(Ordering::Relaxed) {
+            Error::TooBig {
+                what: what.to_string(),
+                limit: self.limit(),
+            }
+        } else {
+            e
+        }
+    }
+}
+
+/// Counts what passes through against [`BUDGET`].
+pub struct BudgetReader<R>(pub R);
+
+impl<R: Read> Read for BudgetReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.0.read(buf)?;
+        BUDGET.charge(n as u64)?;
+        Ok(n)
+    }
+}
+
+/// The default budget: the free space of the filesystem holding `dir`, minus a margin of
+/// 1/20 of its size (what ext4 reserves for root by default), so an import never fills it.
+// the statvfs fields are u64 on musl but narrower on some other libcs
+#[allow(clippy::unnecessary_cast)]
+pub fn default_budget(dir: &Path) -> u64 {
+    match nix::sys::statvfs::statvfs(dir) {
+        Ok(st) => {
+            let frag = st.fragment_size() as u64;
+            let free = (st.blocks_available() as u64).saturating_mul(frag);
+            let size = (st.blocks() as u64).saturating_mul(frag);
+            free.saturating_sub(size / 20)
+        }
+        Err(_) => u64::MAX,
+    }
+}
+
 // ---- layers --------------------------------------------------------------------------------
 
 /// Bring one layer into the store (or find it there), verifying its blob digest (when
@@ -511,14 +590,21 @@ pub fn extract_layer(
             what: label.to_string(),
             source: e,
         })?;
-        let tarstream = HashingReader::new(dec, &mut diff_h);
+        let tarstream = HashingReader::new(BudgetReader(dec), &mut diff_h);
         let mut archive = tar::Archive::new(tarstream);
-        let stats = Extractor::new(&diff, label)?.extract(&mut archive)?;
+        let stats = Extractor::new(&diff, label)?
+            .extract(&mut archive)
+            .map_err(|e| BUDGET.explain(e, label))?;
         // hash the rest (end-of-archive padding) so both digests cover every byte
         let mut rest = archive.into_inner();
-        io::copy(&mut rest, &mut io::sink()).map_err(|e| Error::Archive {
-            what: label.to_string(),
-            source: e,
+        io::copy(&mut rest, &mut io::sink()).map_err(|e| {
+            BUDGET.explain(
+                Error::Archive {
+                    what: label.to_string(),
+                    source: e,
+                },
+                label,
+            )
         })?;
         stats
     };

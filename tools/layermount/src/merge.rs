@@ -2,10 +2,11 @@
 //! single layer (overlay whiteouts turned back into OCI `.wh.` entries) or of a merged view.
 
 use std::collections::{BTreeSet, HashMap};
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::fs::{self, Metadata};
-use std::io::Write;
-use std::os::unix::ffi::OsStrExt;
+use std::io::{self, Read, Write};
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
@@ -21,65 +22,141 @@ pub fn is_opaque(p: &Path) -> bool {
     matches!(sys::lgetxattr(p, OPAQUE_XATTR), Ok(Some(v)) if v == b"y")
 }
 
-fn sorted_names(dir: &Path) -> Result<Vec<OsString>, Error> {
-    let mut v: Vec<OsString> = Vec::new();
-    for e in fs::read_dir(dir).ctx("read", dir)? {
-        v.push(e.ctx("read", dir)?.file_name());
+/// A layer directory, opened once. Everything below it is reached from this descriptor with
+/// openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS), never by a path walk that follows
+/// symlinks: when a running container swaps a file or a folder of its upper layer for a
+/// symlink to a host file while it is read (the CVE-2018-15664 race), the symlink itself is
+/// what is read, never its target.
+pub struct Root {
+    pub path: PathBuf,
+    fd: OwnedFd,
+}
+
+impl Root {
+    pub fn open(path: &Path) -> Result<Root, Error> {
+        let fd = sys::open_path(path, libc::O_PATH | libc::O_DIRECTORY | libc::O_NOFOLLOW)
+            .ctx("open", path)?;
+        Ok(Root {
+            path: path.to_path_buf(),
+            fd,
+        })
     }
-    v.sort();
-    Ok(v)
+
+    /// `rel` below the root, for messages.
+    pub fn show(&self, rel: &Path) -> PathBuf {
+        self.path.join(rel)
+    }
+
+    fn open_rel(&self, rel: &Path, flags: i32) -> io::Result<OwnedFd> {
+        sys::open_strict(self.fd.as_raw_fd(), rel.as_os_str().as_bytes(), flags)
+    }
+
+    /// lstat of `rel`, no symlink followed on the way.
+    pub fn lstat(&self, rel: &Path) -> io::Result<Metadata> {
+        let fd = self.open_rel(rel, libc::O_PATH | libc::O_NOFOLLOW)?;
+        fs::File::from(fd).metadata()
+    }
+
+    /// The names in the folder `rel`, sorted.
+    pub fn names(&self, rel: &Path) -> Result<Vec<OsString>, Error> {
+        let fd = self
+            .open_rel(rel, libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW)
+            .ctx("read", self.show(rel))?;
+        let mut v: Vec<OsString> = sys::read_dir_fd(fd.as_raw_fd())
+            .ctx("read", self.show(rel))?
+            .into_iter()
+            .map(OsString::from_vec)
+            .collect();
+        v.sort();
+        Ok(v)
+    }
+
+    /// `rel` as a path through its parent's descriptor (`/proc/self/fd/N/NAME`), for the
+    /// xattr calls that have no fd-relative form; only NAME is looked up, and the l* calls
+    /// do not follow it. The descriptor must outlive the path's use.
+    fn via_parent(&self, rel: &Path) -> io::Result<(OwnedFd, PathBuf)> {
+        let parent = rel.parent().unwrap_or(Path::new(""));
+        let name = rel.file_name().map_or(OsStr::new("."), |n| n);
+        let fd = self.open_rel(parent, libc::O_PATH | libc::O_DIRECTORY | libc::O_NOFOLLOW)?;
+        let p = PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd())).join(name);
+        Ok((fd, p))
+    }
+
+    pub fn is_opaque(&self, rel: &Path) -> bool {
+        match self.via_parent(rel) {
+            Ok((_fd, p)) => is_opaque(&p),
+            Err(_) => false,
+        }
+    }
+
+    /// The target of the symlink `rel`.
+    fn read_link(&self, rel: &Path) -> io::Result<Vec<u8>> {
+        let fd = self.open_rel(rel, libc::O_PATH | libc::O_NOFOLLOW)?;
+        sys::readlinkat(fd.as_raw_fd(), b"")
+    }
+
+    /// The regular file `rel`, opened without following a symlink, and checked to be the
+    /// file `m` describes.
+    fn open_file(&self, rel: &Path, m: &Metadata) -> io::Result<fs::File> {
+        let f = fs::File::from(self.open_rel(rel, libc::O_RDONLY | libc::O_NOFOLLOW)?);
+        let now = f.metadata()?;
+        if !now.is_file() || now.dev() != m.dev() || now.ino() != m.ino() {
+            return Err(io::Error::other("replaced while being read"));
+        }
+        Ok(f)
+    }
 }
 
 /// Visit the merged view of `layers` (top layer first) in sorted depth-first order, as
 /// overlayfs would show it: the topmost entry wins, whiteouts hide, opaque directories
-/// stop the merge of what is below them. `f(rel, src, meta)`.
+/// stop the merge of what is below them. `f(rel, layer, meta)`.
 pub fn walk_merged(
     layers: &[PathBuf],
-    f: &mut dyn FnMut(&Path, &Path, &Metadata) -> Result<(), Error>,
+    f: &mut dyn FnMut(&Path, &Root, &Metadata) -> Result<(), Error>,
 ) -> Result<(), Error> {
     let mut ls = Vec::new();
     for l in layers {
-        ls.push(l.clone());
+        ls.push(Root::open(l)?);
         if is_opaque(l) {
             break;
         }
     }
-    walk_dir(&ls, Path::new(""), f)
+    let all: Vec<&Root> = ls.iter().collect();
+    walk_dir(&all, Path::new(""), f)
 }
 
 fn walk_dir(
-    ls: &[PathBuf],
+    ls: &[&Root],
     rel: &Path,
-    f: &mut dyn FnMut(&Path, &Path, &Metadata) -> Result<(), Error>,
+    f: &mut dyn FnMut(&Path, &Root, &Metadata) -> Result<(), Error>,
 ) -> Result<(), Error> {
     let mut names = BTreeSet::new();
     for l in ls {
-        names.extend(sorted_names(&l.join(rel))?);
+        names.extend(l.names(rel)?);
     }
     for name in names {
         let r = rel.join(&name);
         let Some((i, m)) = ls
             .iter()
             .enumerate()
-            .find_map(|(i, l)| fs::symlink_metadata(l.join(&r)).ok().map(|m| (i, m)))
+            .find_map(|(i, l)| l.lstat(&r).ok().map(|m| (i, m)))
         else {
             continue;
         };
         if is_whiteout(&m) {
             continue;
         }
-        let src = ls[i].join(&r);
-        f(&r, &src, &m)?;
+        f(&r, ls[i], &m)?;
         if m.is_dir() {
-            let mut sub = vec![ls[i].clone()];
-            if !is_opaque(&src) {
+            let mut sub = vec![ls[i]];
+            if !ls[i].is_opaque(&r) {
                 for l in &ls[i + 1..] {
-                    match fs::symlink_metadata(l.join(&r)) {
+                    match l.lstat(&r) {
                         Err(_) => continue,
                         Ok(m2) if !m2.is_dir() => break,
                         Ok(_) => {
-                            sub.push(l.clone());
-                            if is_opaque(&l.join(&r)) {
+                            sub.push(l);
+                            if l.is_opaque(&r) {
                                 break;
                             }
                         }
@@ -90,6 +167,22 @@ fn walk_dir(
         }
     }
     Ok(())
+}
+
+/// What an entry's tar record needs from the file besides its metadata.
+enum Content {
+    File(fs::File),
+    Link(Vec<u8>),
+    None,
+}
+
+/// The file at a path is no longer the one its metadata described: it was replaced by
+/// something else (ELOOP: a symlink, where the open allowed none), or removed.
+fn is_changed(e: &io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::ELOOP) | Some(libc::ENOENT) | Some(libc::EINVAL) | Some(libc::ENOTDIR)
+    ) || e.kind() == io::ErrorKind::Other
 }
 
 /// Writes file-system entries into a tar, keeping owners, modes, mtimes, xattrs
@@ -120,28 +213,72 @@ impl<W: Write> TarWriter<W> {
         h
     }
 
-    fn xattrs(&mut self, src: &Path) -> Result<(), Error> {
-        let names = sys::llistxattr(src).ctx("list the xattrs of", src)?;
+    fn xattrs(&mut self, root: &Root, rel: &Path) -> Result<(), Error> {
+        let src = root.show(rel);
+        let (_parent, p) = root.via_parent(rel).ctx("open", &src)?;
+        let names = match sys::llistxattr(&p) {
+            Ok(n) => n,
+            // removed since it was opened (a running container's doing): what was read stands
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => Vec::new(),
+            Err(e) => return Err(Error::io("list the xattrs of", &src, e)),
+        };
         let mut pax: Vec<(String, Vec<u8>)> = Vec::new();
         for n in names {
             if n.starts_with(b"trusted.overlay.") {
                 continue;
             }
             let key = String::from_utf8_lossy(&n).into_owned();
-            if let Some(v) = sys::lgetxattr(src, &key).ctx("read the xattrs of", src)? {
+            if let Some(v) = sys::lgetxattr(&p, &key).ctx("read the xattrs of", &src)? {
                 pax.push((format!("SCHILY.xattr.{key}"), v));
             }
         }
         if !pax.is_empty() {
             self.b
                 .append_pax_extensions(pax.iter().map(|(k, v)| (k.as_str(), v.as_slice())))
-                .ctx("write the tar entry for", src)?;
+                .ctx("write the tar entry for", &src)?;
         }
         Ok(())
     }
 
-    /// Append one entry named `rel` from `src` with metadata `m` (not followed).
-    pub fn append(&mut self, rel: &Path, src: &Path, m: &Metadata) -> Result<(), Error> {
+    /// Append the entry `rel` of the layer `root`, whose metadata (not followed) is `m`.
+    /// A file replaced meanwhile (a running container's doing) is archived as what it has
+    /// become, a symlink as a symlink; one removed meanwhile is left out.
+    pub fn append(&mut self, rel: &Path, root: &Root, m: &Metadata) -> Result<(), Error> {
+        let src = &root.show(rel);
+        let mut m = m.clone();
+        for _ in 0..8 {
+            // what the entry needs from the file itself, taken before anything is written
+            let content = if m.is_file() {
+                root.open_file(rel, &m).map(Content::File)
+            } else if m.file_type().is_symlink() {
+                root.read_link(rel).map(Content::Link)
+            } else {
+                Ok(Content::None)
+            };
+            match content {
+                Ok(c) => return self.append_with(rel, root, &m, c),
+                Err(e) if is_changed(&e) => match root.lstat(rel) {
+                    Ok(now) => m = now,
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+                    Err(e) => return Err(Error::io("stat", src, e)),
+                },
+                Err(e) => return Err(Error::io("read", src, e)),
+            }
+        }
+        Err(Error::msg(format!(
+            "{}: keeps changing while being read",
+            src.display()
+        )))
+    }
+
+    fn append_with(
+        &mut self,
+        rel: &Path,
+        root: &Root,
+        m: &Metadata,
+        content: Content,
+    ) -> Result<(), Error> {
+        let src = &root.show(rel);
         let ft = m.file_type();
         let werr = |e| Error::io("write the tar entry for", src, e);
         if ft.is_socket() {
@@ -155,7 +292,24 @@ impl<W: Write> TarWriter<W> {
             }
             self.links.insert((m.dev(), m.ino()), rel.to_path_buf());
         }
-        self.xattrs(src)?;
+        self.xattrs(root, rel)?;
+        match content {
+            Content::File(f) => {
+                let mut h = Self::base_header(m, tar::EntryType::Regular);
+                h.set_size(m.len());
+                // exactly the size in the header, even if the file changed meanwhile
+                let data = f.take(m.len()).chain(io::repeat(0)).take(m.len());
+                return self.b.append_data(&mut h, rel, data).map_err(werr);
+            }
+            Content::Link(t) => {
+                let mut h = Self::base_header(m, tar::EntryType::Symlink);
+                return self
+                    .b
+                    .append_link(&mut h, rel, sys::osstr(&t))
+                    .map_err(werr);
+            }
+            Content::None => {}
+        }
         if ft.is_dir() {
             let mut h = Self::base_header(m, tar::EntryType::Directory);
             let mut name = rel.as_os_str().as_bytes().to_vec();
@@ -163,15 +317,6 @@ impl<W: Write> TarWriter<W> {
             self.b
                 .append_data(&mut h, sys::osstr(&name), std::io::empty())
                 .map_err(werr)
-        } else if ft.is_file() {
-            let mut h = Self::base_header(m, tar::EntryType::Regular);
-            h.set_size(m.len());
-            let f = fs::File::open(src).ctx("read", src)?;
-            self.b.append_data(&mut h, rel, f).map_err(werr)
-        } else if ft.is_symlink() {
-            let mut h = Self::base_header(m, tar::EntryType::Symlink);
-            let t = fs::read_link(src).ctx("read", src)?;
-            self.b.append_link(&mut h, rel, t).map_err(werr)
         } else {
             let kind = if ft.is_char_device() {
                 tar::EntryType::Char
@@ -212,7 +357,7 @@ impl<W: Write> TarWriter<W> {
 /// The merged view of `layers` as one tar (`docker export`).
 pub fn write_merged_tar<W: Write>(layers: &[PathBuf], w: W) -> Result<W, Error> {
     let mut tw = TarWriter::new(w);
-    walk_merged(layers, &mut |rel, src, m| tw.append(rel, src, m))?;
+    walk_merged(layers, &mut |rel, root, m| tw.append(rel, root, m))?;
     tw.finish()
 }
 
@@ -220,24 +365,29 @@ pub fn write_merged_tar<W: Write>(layers: &[PathBuf], w: W) -> Result<W, Error> 
 /// directories get a `.wh..wh..opq` entry.
 pub fn write_layer_tar<W: Write>(dir: &Path, w: W) -> Result<W, Error> {
     let mut tw = TarWriter::new(w);
-    layer_dir(&mut tw, dir, Path::new(""))?;
+    let root = Root::open(dir)?;
+    layer_dir(&mut tw, &root, Path::new(""))?;
     tw.finish()
 }
 
-fn layer_dir<W: Write>(tw: &mut TarWriter<W>, root: &Path, rel: &Path) -> Result<(), Error> {
-    for name in sorted_names(&root.join(rel))? {
+fn layer_dir<W: Write>(tw: &mut TarWriter<W>, root: &Root, rel: &Path) -> Result<(), Error> {
+    for name in root.names(rel)? {
         let r = rel.join(&name);
-        let src = root.join(&r);
-        let m = fs::symlink_metadata(&src).ctx("stat", &src)?;
+        let m = match root.lstat(&r) {
+            Ok(m) => m,
+            // removed since the folder was listed
+            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(Error::io("stat", root.show(&r), e)),
+        };
         if is_whiteout(&m) {
             let mut wh = WH_PREFIX.to_vec();
             wh.extend_from_slice(name.as_bytes());
             tw.append_marker(&rel.join(sys::osstr(&wh)), m.mtime().max(0) as u64)?;
             continue;
         }
-        tw.append(&r, &src, &m)?;
+        tw.append(&r, root, &m)?;
         if m.is_dir() {
-            if is_opaque(&src) {
+            if root.is_opaque(&r) {
                 tw.append_marker(&r.join(sys::osstr(OPAQUE)), m.mtime().max(0) as u64)?;
             }
             layer_dir(tw, root, &r)?;

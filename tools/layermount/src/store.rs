@@ -24,11 +24,13 @@ use serde::{Deserialize, Serialize};
 
 use crate::cli::Driver;
 use crate::error::{Error, IoContext};
-use common::state::Lock;
+use common::state::{Lock, Private, private_dir};
 
 #[derive(Debug, Clone)]
 pub struct Store {
     pub root: PathBuf,
+    /// `$CTRKIT_STATE`: where a running container's cgroup is recorded
+    pub state_dir: PathBuf,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -137,18 +139,35 @@ pub fn normalize_name(s: &str) -> Result<String, Error> {
     Ok(format!("{repo}:{tag}"))
 }
 
+/// `common::state::private_dir`, saying so when it tightened a folder.
+fn private(p: &Path) -> Result<(), Error> {
+    if let Private::Tightened(old) = private_dir(p).ctx("create", p)? {
+        common::debug!("{}: was mode {old:04o}, now 0700", p.display());
+    }
+    Ok(())
+}
+
 static TMP_COUNTER: AtomicU32 = AtomicU32::new(0);
 
 impl Store {
+    /// Open the store, making its folders; `$CTRKIT_ROOT`, `layers/` and the folders in it
+    /// are made 0700, or tightened to it when found looser (see `common::state::private_dir`).
     pub fn open(dirs: &common::state::Dirs) -> Result<Store, Error> {
+        if let Some(parent) = dirs.root.parent().filter(|p| !p.as_os_str().is_empty()) {
+            fs::create_dir_all(parent).ctx("create", parent)?;
+        }
+        private(&dirs.root)?;
         let root = dirs.root.join("layers");
+        private(&root)?;
         for sub in ["layer", "l", "locks", "images", "containers", "tmp"] {
-            let p = root.join(sub);
-            fs::create_dir_all(&p).ctx("create", &p)?;
+            private(&root.join(sub))?;
         }
         // absolute, so paths stay valid across the legacy mount's chdir
         let root = fs::canonicalize(&root).ctx("resolve", &root)?;
-        Ok(Store { root })
+        Ok(Store {
+            root,
+            state_dir: dirs.state_dir.clone(),
+        })
     }
 
     pub fn lock_shared(&self) -> Result<Lock, Error> {
@@ -244,8 +263,19 @@ impl Store {
         let _ = fs::remove_file(self.short_link(diff_id));
         // rename first so a half-removed layer never looks complete
         let dst = self.layer_dir(hex);
-        let doomed = self.root.join("tmp").join(format!("rm-{hex}"));
-        fs::rename(&dst, &doomed).ctx("remove", &dst)?;
+        self.discard(&dst, &format!("rm-{hex}"))
+    }
+
+    /// Rename `dir` into `tmp/` (under a name no other run uses: a killed run's leftover
+    /// never blocks the rename), then remove it. What a killed run leaves there, gc removes.
+    pub fn discard(&self, dir: &Path, prefix: &str) -> Result<(), Error> {
+        let n = TMP_COUNTER.fetch_add(1, Ordering::Relaxed);
+        let doomed = self
+            .root
+            .join("tmp")
+            .join(format!("{prefix}-{}-{n}", std::process::id()));
+        let _ = fs::remove_dir_all(&doomed);
+        fs::rename(dir, &doomed).ctx("remove", dir)?;
         fs::remove_dir_all(&doomed).ctx("remove", &doomed)
     }
 
@@ -303,9 +333,7 @@ impl Store {
 
     pub fn remove_image(&self, id: &str) -> Result<(), Error> {
         let dst = self.image_dir(id);
-        let doomed = self.root.join("tmp").join(format!("rmi-{}", short(id)));
-        fs::rename(&dst, &doomed).ctx("remove", &dst)?;
-        fs::remove_dir_all(&doomed).ctx("remove", &doomed)
+        self.discard(&dst, &format!("rmi-{}", short(id)))
     }
 
     pub fn refs(&self) -> Result<BTreeMap<String, String>, Error> {

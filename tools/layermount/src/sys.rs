@@ -48,17 +48,35 @@ struct OpenHow {
 }
 
 pub const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
+pub const RESOLVE_NO_SYMLINKS: u64 = 0x04;
 pub const RESOLVE_BENEATH: u64 = 0x08;
 
 /// openat2(dirfd, path, flags, RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS): symlinks are
 /// followed only while they stay below `dirfd`; `..` or an absolute link that leaves it
 /// fails with EXDEV.
 pub fn open_beneath(dirfd: RawFd, path: &[u8], flags: i32) -> io::Result<OwnedFd> {
+    openat2(dirfd, path, flags, RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS)
+}
+
+/// openat2(dirfd, path, flags, RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS): no symlink is
+/// followed anywhere on the path (ELOOP), so what is opened is the file at that very path
+/// below `dirfd`, whatever a concurrent writer swaps in. With `O_PATH | O_NOFOLLOW` a
+/// symlink in the last component is opened itself.
+pub fn open_strict(dirfd: RawFd, path: &[u8], flags: i32) -> io::Result<OwnedFd> {
+    openat2(
+        dirfd,
+        path,
+        flags,
+        RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+    )
+}
+
+fn openat2(dirfd: RawFd, path: &[u8], flags: i32, resolve: u64) -> io::Result<OwnedFd> {
     let p = cstr(if path.is_empty() { b"." } else { path })?;
     let how = OpenHow {
         flags: (flags | libc::O_CLOEXEC) as u64,
         mode: 0,
-        resolve: RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
+        resolve,
     };
     retry(|| {
         // SAFETY: valid C string and a correctly sized open_how struct.
@@ -100,6 +118,20 @@ pub fn open_path(path: &std::path::Path, flags: i32) -> io::Result<OwnedFd> {
     let fd = cvt_i(unsafe { libc::open(p.as_ptr(), flags | libc::O_CLOEXEC) })?;
     // SAFETY: new fd we own.
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// readlinkat(dirfd, name): the target of the symlink `name` in `dirfd` (with an empty
+/// `name`, of the symlink `dirfd` was opened on with O_PATH | O_NOFOLLOW).
+pub fn readlinkat(dirfd: RawFd, name: &[u8]) -> io::Result<Vec<u8>> {
+    let p = cstr(name)?;
+    let mut buf = vec![0u8; 4096];
+    // SAFETY: valid C string and buffer.
+    let n = unsafe { libc::readlinkat(dirfd, p.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    buf.truncate(n as usize);
+    Ok(buf)
 }
 
 /// fstatat(dirfd, name, AT_SYMLINK_NOFOLLOW); `Ok(None)` when it does not exist.

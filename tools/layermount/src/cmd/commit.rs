@@ -34,6 +34,7 @@ pub fn run(store: &Store, a: CommitArgs) -> Result<(), Error> {
     })?;
     let upper = store.container_dir(&a.id).join("upper");
     let tmp = store.tempdir("commit")?;
+    let frozen = super::freeze_container(store, &a.id)?;
     let tarp = tmp.path.join("layer.tar");
     let f = File::create(&tarp).ctx("create", &tarp)?;
     let hw = HashingWriter {
@@ -44,6 +45,7 @@ pub fn run(store: &Store, a: CommitArgs) -> Result<(), Error> {
     hw.flush().ctx("write", &tarp)?;
     let HashingWriter { inner, h } = hw;
     drop(inner);
+    drop(frozen);
     let diff_id = h.digest();
     let label = format!("container {} layer", a.id);
     add_layer(

@@ -1,7 +1,6 @@
 //! `layermount diff ID`: A/C/D like `docker diff`.
 
 use std::collections::HashSet;
-use std::fs;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -9,7 +8,7 @@ use serde::Serialize;
 use super::lower_dirs;
 use crate::cli::{DiffArgs, Driver};
 use crate::error::{Error, IoContext};
-use crate::merge::{is_opaque, is_whiteout, walk_merged};
+use crate::merge::{Root, is_whiteout, walk_merged};
 use crate::store::Store;
 
 #[derive(Serialize, Debug, PartialEq)]
@@ -27,7 +26,9 @@ pub fn run(store: &Store, a: DiffArgs) -> Result<(), Error> {
         )));
     }
     let lowers = lower_dirs(store, &c.layers, &c.image)?;
+    let frozen = super::freeze_container(store, &a.id)?;
     let changes = changes(&store.container_dir(&a.id).join("upper"), &lowers)?;
+    drop(frozen);
     if a.json {
         return common::output::emit_json(&changes).ctx("write", "stdout");
     }
@@ -43,27 +44,28 @@ pub fn changes(upper: &Path, lowers: &[PathBuf]) -> Result<Vec<Change>, Error> {
         Ok(())
     })?;
     let mut out = Vec::new();
-    walk(upper, Path::new(""), &lower, &mut out)?;
+    walk(&Root::open(upper)?, Path::new(""), &lower, &mut out)?;
     Ok(out)
 }
 
+/// The upper layer is read through [`Root`]: a folder a running container swaps for a
+/// symlink is listed as that symlink, never followed into the host.
 fn walk(
-    upper: &Path,
+    upper: &Root,
     rel: &Path,
     lower: &HashSet<PathBuf>,
     out: &mut Vec<Change>,
 ) -> Result<(), Error> {
-    let dir = upper.join(rel);
-    let mut names: Vec<_> = fs::read_dir(&dir)
-        .ctx("read", &dir)?
-        .filter_map(|e| e.ok().map(|e| e.file_name()))
-        .collect();
-    names.sort();
+    let names = upper.names(rel)?;
     let abs = |r: &Path| format!("/{}", r.display());
     for name in &names {
         let r = rel.join(name);
-        let p = upper.join(&r);
-        let m = fs::symlink_metadata(&p).ctx("stat", &p)?;
+        let m = match upper.lstat(&r) {
+            Ok(m) => m,
+            // removed since the folder was listed
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(Error::io("stat", upper.show(&r), e)),
+        };
         if is_whiteout(&m) {
             out.push(Change {
                 kind: 'D',
@@ -77,14 +79,11 @@ fn walk(
             path: abs(&r),
         });
         if m.is_dir() {
-            if existed && is_opaque(&p) {
+            if existed && upper.is_opaque(&r) {
                 // everything the lower layers had here is gone, except what was re-created
                 let mut hidden: Vec<&PathBuf> = lower
                     .iter()
-                    .filter(|l| {
-                        l.parent() == Some(r.as_path())
-                            && fs::symlink_metadata(upper.join(l)).is_err()
-                    })
+                    .filter(|l| l.parent() == Some(r.as_path()) && upper.lstat(l).is_err())
                     .collect();
                 hidden.sort();
                 out.extend(hidden.into_iter().map(|h| Change {

@@ -9,11 +9,17 @@ use serde_json::{Value, json};
 use crate::cli::ImportArgs;
 use crate::digest::{self, Compression};
 use crate::error::{Error, IoContext};
-use crate::import::{Plan, Progress, Source, add_layer, extract_layer, plan_docker, plan_oci};
+use crate::import::{
+    BUDGET, BudgetReader, Plan, Progress, Source, add_layer, default_budget, extract_layer,
+    plan_docker, plan_oci,
+};
 use crate::store::{self, ImageRecord, LayerRecord, Store, normalize_name};
 
 pub fn run(store: &Store, a: ImportArgs) -> Result<(), Error> {
     let name = a.name.as_deref().map(normalize_name).transpose()?;
+    let budget = a.max_size.unwrap_or_else(|| default_budget(&store.root));
+    BUDGET.set(budget);
+    common::debug!("size budget: {budget} bytes");
     let _lock = store.lock_shared()?;
     let work = store.tempdir("import")?;
     let mut path = a.source.clone();
@@ -21,9 +27,15 @@ pub fn run(store: &Store, a: ImportArgs) -> Result<(), Error> {
     if path.as_os_str() == "-" {
         let p = work.path.join("stdin");
         let mut f = fs::File::create(&p).ctx("create", &p)?;
-        io::copy(&mut io::stdin().lock(), &mut f).map_err(|e| Error::Archive {
-            what: "standard input".into(),
-            source: e,
+        let what = "standard input";
+        io::copy(&mut BudgetReader(io::stdin().lock()), &mut f).map_err(|e| {
+            BUDGET.explain(
+                Error::Archive {
+                    what: what.into(),
+                    source: e,
+                },
+                what,
+            )
         })?;
         path = p;
     }
@@ -47,9 +59,14 @@ pub fn run(store: &Store, a: ImportArgs) -> Result<(), Error> {
                         source: e,
                     }
                 })?;
-            io::copy(&mut r, &mut out).map_err(|e| Error::Archive {
-                what: label.clone(),
-                source: e,
+            io::copy(&mut BudgetReader(&mut r), &mut out).map_err(|e| {
+                BUDGET.explain(
+                    Error::Archive {
+                        what: label.clone(),
+                        source: e,
+                    },
+                    &label,
+                )
             })?;
             path = p;
         }

@@ -16,6 +16,9 @@ mod umount;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use common::cgroup::{Frozen, Hierarchy};
 
 use crate::cli::{Cli, Command};
 use crate::error::{Error, IoContext};
@@ -43,6 +46,33 @@ pub fn dispatch(cli: Cli) -> Result<(), Error> {
         Command::Rm(a) => rm::run(&store, a),
         Command::Gc => rm::gc(&store),
     }
+}
+
+/// Hold container `id` still while its files are read (commit, diff, export): when ctrkit
+/// runs it, `$CTRKIT_STATE/containers/ID/cgroup` names its cgroup, which is frozen until the
+/// returned guard is dropped (on every path out, errors included). A container with no
+/// recorded cgroup (stopped, or not started by ctrkit) has nothing to freeze.
+pub fn freeze_container(store: &Store, id: &str) -> Result<Option<Frozen>, Error> {
+    let f = store.state_dir.join("containers").join(id).join("cgroup");
+    let path = match common::state::read_trimmed(&f) {
+        Ok(p) => p,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            common::debug!("container {id}: no {}: not frozen", f.display());
+            return Ok(None);
+        }
+        Err(e) => return Err(Error::io("read", &f, e)),
+    };
+    let path = common::cgroup::clean_path(&path)
+        .map_err(|e| Error::msg(format!("{}: {e}", f.display())))?;
+    let h = Hierarchy::detect().ctx("read the cgroup hierarchies in", "/proc/self/mountinfo")?;
+    let what = format!("cgroup {path} of container {id}");
+    let frozen = common::cgroup::freeze(&h, &path, Duration::from_secs(5))
+        .map_err(|e| Error::msg(format!("cannot freeze {what}: {e}")))?;
+    match &frozen {
+        Some(_) => common::debug!("froze {what}"),
+        None => common::debug!("{what} does not exist: not frozen"),
+    }
+    Ok(frozen)
 }
 
 /// The extracted directories of an image's layers, top first; every one must exist.

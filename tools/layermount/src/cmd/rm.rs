@@ -45,6 +45,21 @@ pub fn run(store: &Store, a: RmArgs) -> Result<(), Error> {
 pub fn gc(store: &Store) -> Result<(), Error> {
     // every writer holds the store lock shared: nothing is in flight while we hold it exclusive
     let _lock = store.lock_exclusive()?;
+    // first what killed runs left in tmp/ (half-extracted layers, half-removed ones): one that
+    // cannot be removed is reported and skipped, so it never keeps gc from the rest
+    for name in list_dir(&store.root.join("tmp"))? {
+        let p = store.root.join("tmp").join(&name);
+        let gone = match std::fs::symlink_metadata(&p) {
+            Ok(m) if m.is_dir() => std::fs::remove_dir_all(&p),
+            Ok(_) => std::fs::remove_file(&p),
+            Err(e) => Err(e),
+        };
+        match gone {
+            Ok(()) => common::debug!("removed leftover {}", p.display()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => eprintln!("layermount: warning: cannot remove {}: {e}", p.display()),
+        }
+    }
     let mut keep: HashSet<String> = HashSet::new();
     for i in store.images()? {
         keep.extend(i.layers);
@@ -58,12 +73,6 @@ pub fn gc(store: &Store) -> Result<(), Error> {
             store.remove_layer(&d)?;
             println!("{d}");
         }
-    }
-    for name in list_dir(&store.root.join("tmp"))? {
-        let p = store.root.join("tmp").join(&name);
-        std::fs::remove_dir_all(&p)
-            .or_else(|_| std::fs::remove_file(&p))
-            .map_err(|e| Error::io("remove", &p, e))?;
     }
     for name in list_dir(&store.root.join("l"))? {
         let p = store.root.join("l").join(&name);

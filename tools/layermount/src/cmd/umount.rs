@@ -64,10 +64,5 @@ pub fn rm_container(store: &Store, id: &str) -> Result<(), Error> {
         }
     }
     let dir = store.container_dir(id);
-    let doomed = store
-        .root
-        .join("tmp")
-        .join(format!("rmc-{id}-{}", std::process::id()));
-    fs::rename(&dir, &doomed).ctx("remove", &dir)?;
-    fs::remove_dir_all(&doomed).ctx("remove", &doomed)
+    store.discard(&dir, &format!("rmc-{id}"))
 }
