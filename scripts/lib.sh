@@ -98,16 +98,18 @@ ctr_status() {
 }
 
 # ctr_lock DIR : hold an flock on the state folder (fd 9) until the script exits. Children
-# inherit the lock: a step still running after its launcher died keeps others waiting.
+# inherit the lock: a step still running after its launcher died keeps others waiting. It
+# fails when DIR was removed or replaced while we waited (the lock would protect nothing).
 ctr_lock() {
-    exec 9<"$1" && ctr-state lock 9
+    exec 9<"$1" && ctr-state lock 9 --path "$1"
 }
 
 # root_lock NAME / root_unlock : hold (fd 8) / release the lock $CTRKIT_ROOT/.NAME.lock, for
 # a first-use step that concurrent launchers must not both take (making the default image,
 # the bridge)
 root_lock() {
-    mkdir -p "$CTRKIT_ROOT"
+    # shellcheck disable=SC2174 # (only the last folder is ours to close; its parents are not)
+    [ -d "$CTRKIT_ROOT" ] || mkdir -p -m 700 "$CTRKIT_ROOT"
     exec 8>>"$CTRKIT_ROOT/.$1.lock" && ctr-state lock 8
 }
 root_unlock() { exec 8>&-; }

@@ -157,3 +157,34 @@ tick 3"
     kill -0 "$other"
     no_leftovers victim
 }
+
+@test "as user nobody: no state file, log, merged tree or layer of a container can be reached" {
+    need_run
+    # a world-traversable place, so that only ctrkit's own modes can stop nobody
+    local pub
+    pub=$(mktemp -d /tmp/ctrkit-nobody.XXXXXX)
+    chmod 0755 "$pub"
+    CTRKIT_ROOT=$pub/root CTRKIT_STATE=$pub/state run_tool ctr-run -d --network none --name secretive \
+        -e SECRET=hunter2 busybox sh -c 'echo logged-secret; sleep 300'
+    local d=$pub/state/containers/secretive
+    wait_for grep -q logged-secret "$pub/root/logs/secretive/log"
+    local f
+    for f in "$d/env" "$d/config" "$d/cmd" "$pub/root/logs/secretive/log"; do
+        [ -f "$f" ] || { echo "no $f" >&2; false; }
+        if setpriv --reuid=65534 --regid=65534 --clear-groups cat "$f" >/dev/null 2>&1; then
+            echo "nobody read $f" >&2
+            false
+        fi
+    done
+    for f in "$d/merged" "$pub/root/layers" "$pub/root/logs/secretive" "$d"; do
+        if setpriv --reuid=65534 --regid=65534 --clear-groups ls "$f" >/dev/null 2>&1; then
+            echo "nobody listed $f" >&2
+            false
+        fi
+    done
+    assert_eq "$(stat -c %a "$d")" 700
+    assert_eq "$(stat -c %a "$pub/root")" 700
+    CTRKIT_ROOT=$pub/root CTRKIT_STATE=$pub/state run_tool ctr-rm -f secretive
+    CTRKIT_ROOT=$pub/root CTRKIT_STATE=$pub/state run_tool layermount rm busybox
+    rm -rf --one-file-system "$pub"
+}

@@ -86,6 +86,8 @@ pub fn write_in_place(path: &Path, data: &str) -> Result<(), Error> {
             .create(true)
             .truncate(true)
             .open(path)?;
+        // bound into the container, where any user reads them: 0644 whatever our umask
+        f.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644))?;
         f.write_all(data.as_bytes())
     })();
     res.map_err(|source| Error::Write {
