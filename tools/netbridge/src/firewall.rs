@@ -400,18 +400,7 @@ mod tests {
 
     #[test]
     fn nat_network_gets_masquerade_only() {
-        let n = Network {
-            name: "nb0".into(),
-            subnet: "10.88.0.0/16".parse().unwrap(),
-            gateway: "10.88.0.1".parse().unwrap(),
-            mtu: None,
-            nat: true,
-            internal: false,
-            gateway_on_bridge: true,
-            last_ip: None,
-            leases: vec![],
-            host: None,
-        };
+        let n = Network::sample("nb0", "10.88.0.0/16", "10.88.0.1", true);
         let r = rules("0123abcd", &[n]);
         let text = serde_json::to_string(&r).unwrap();
         assert!(text.contains("masquerade"));
@@ -428,18 +417,7 @@ mod tests {
     #[test]
     fn every_network_gets_the_loopback_guard_and_the_forward_rules() {
         use crate::store::{Lease, Port, Proto};
-        let mut n = Network {
-            name: "nb0".into(),
-            subnet: "10.88.0.0/24".parse().unwrap(),
-            gateway: "10.88.0.1".parse().unwrap(),
-            mtu: None,
-            nat: false,
-            internal: false,
-            gateway_on_bridge: true,
-            last_ip: None,
-            leases: vec![],
-            host: None,
-        };
+        let mut n = Network::sample("nb0", "10.88.0.0/24", "10.88.0.1", false);
         let of = |r: &[Value], chain: &str| -> Vec<String> {
             r.iter()
                 .filter(|x| x["add"]["rule"]["chain"] == chain)

@@ -894,18 +894,7 @@ mod tests {
     use super::*;
 
     fn net() -> Network {
-        Network {
-            name: "nb0".into(),
-            subnet: "10.0.0.0/29".parse().unwrap(),
-            gateway: "10.0.0.1".parse().unwrap(),
-            mtu: None,
-            nat: true,
-            internal: false,
-            gateway_on_bridge: true,
-            last_ip: None,
-            leases: vec![],
-            host: None,
-        }
+        Network::sample("nb0", "10.0.0.0/29", "10.0.0.1", true)
     }
 
     fn lease(ip: &str) -> Lease {

@@ -49,6 +49,26 @@ pub enum Place {
     Stale,
 }
 
+#[cfg(test)]
+impl Network {
+    /// A network for tests: NAME on SUBNET with the gateway GATEWAY on the bridge, no
+    /// leases, made here.
+    pub fn sample(name: &str, subnet: &str, gateway: &str, nat: bool) -> Network {
+        Network {
+            name: name.into(),
+            subnet: subnet.parse().unwrap(),
+            gateway: gateway.parse().unwrap(),
+            mtu: None,
+            nat,
+            internal: false,
+            gateway_on_bridge: true,
+            last_ip: None,
+            leases: vec![],
+            host: None,
+        }
+    }
+}
+
 impl Network {
     pub fn place(&self, here: &HostNs) -> Place {
         match &self.host {
@@ -289,18 +309,7 @@ mod tests {
     fn network_round_trips_through_the_store() {
         let d = tempfile::tempdir().unwrap();
         let s = Store::open(d.path()).unwrap();
-        let net = Network {
-            name: "nb0".into(),
-            subnet: "10.88.0.0/16".parse().unwrap(),
-            gateway: Ipv4Addr::new(10, 88, 0, 1),
-            mtu: None,
-            nat: true,
-            internal: false,
-            gateway_on_bridge: true,
-            last_ip: None,
-            leases: vec![],
-            host: None,
-        };
+        let net = Network::sample("nb0", "10.88.0.0/16", "10.88.0.1", true);
         s.save(&net).unwrap();
         let back = s.load("nb0").unwrap().unwrap();
         assert_eq!(back.subnet, net.subnet);
@@ -324,18 +333,7 @@ mod tests {
             boot_id: "b1".into(),
             netns: "cookie:1".into(),
         };
-        let mut n = Network {
-            name: "nb0".into(),
-            subnet: "10.88.0.0/16".parse().unwrap(),
-            gateway: Ipv4Addr::new(10, 88, 0, 1),
-            mtu: None,
-            nat: true,
-            internal: false,
-            gateway_on_bridge: true,
-            last_ip: None,
-            leases: vec![],
-            host: None,
-        };
+        let mut n = Network::sample("nb0", "10.88.0.0/16", "10.88.0.1", true);
         assert_eq!(n.place(&here), Place::Here);
         n.host = Some(here.clone());
         assert_eq!(n.place(&here), Place::Here);
