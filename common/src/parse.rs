@@ -290,6 +290,20 @@ mod tests {
     use super::*;
 
     #[test]
+    fn signals_by_name_or_number() {
+        use nix::sys::signal::Signal;
+        assert_eq!(parse_signal("term").unwrap(), Signal::SIGTERM);
+        assert_eq!(parse_signal("SIGKILL").unwrap(), Signal::SIGKILL);
+        assert_eq!(parse_signal("9").unwrap(), Signal::SIGKILL);
+        assert!(
+            parse_signal("BOGUS")
+                .unwrap_err()
+                .to_string()
+                .contains("BOGUS")
+        );
+    }
+
+    #[test]
     fn sizes() {
         let ok = [
             ("0", 0u64),

@@ -263,7 +263,7 @@ pub struct KillArgs {
     #[arg(value_parser = parse_path)]
     pub path: String,
     /// The signal: KILL, TERM, HUP, 9, SIGTERM...
-    #[arg(short, long, value_name = "SIG", default_value = "KILL", value_parser = parse_signal)]
+    #[arg(short, long, value_name = "SIG", default_value = "KILL", value_parser = common::parse::parse_signal)]
     pub signal: nix::sys::signal::Signal,
     /// With SIGKILL: how long to wait for the subtree to empty
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
@@ -441,20 +441,6 @@ pub fn parse_io_max(s: &str) -> Result<IoMax, String> {
     Ok(io)
 }
 
-pub fn parse_signal(s: &str) -> Result<nix::sys::signal::Signal, String> {
-    use std::str::FromStr;
-    let t = s.trim().to_ascii_uppercase();
-    if let Ok(n) = t.parse::<i32>() {
-        return nix::sys::signal::Signal::try_from(n).map_err(|_| format!("'{s}' is not a signal"));
-    }
-    let name = if t.starts_with("SIG") {
-        t
-    } else {
-        format!("SIG{t}")
-    };
-    nix::sys::signal::Signal::from_str(&name).map_err(|_| format!("'{s}' is not a signal"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -492,12 +478,5 @@ mod tests {
         assert_eq!(io.wiops, Some(None));
         assert!(parse_io_max("8:0").is_err());
         assert!(parse_io_max("8:0:foo=1").is_err());
-    }
-
-    #[test]
-    fn signals() {
-        assert_eq!(parse_signal("term"), Ok(nix::sys::signal::Signal::SIGTERM));
-        assert_eq!(parse_signal("9"), Ok(nix::sys::signal::Signal::SIGKILL));
-        assert!(parse_signal("BOGUS").is_err());
     }
 }
