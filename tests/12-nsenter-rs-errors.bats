@@ -150,3 +150,10 @@ nothing_left() {
     assert_error nsenter-rs "$TEST_DIR/never-pinned"
     nothing_left
 }
+
+@test "--preserve-fds with a bad value: a usage error naming it" {
+    run_tool --rc 2 nsenter-rs --new=pid,mnt --rootfs "$TEST_DIR" --preserve-fds -1 -- true
+    assert_error nsenter-rs "'-1'"
+    run_tool --rc 2 nsenter-rs --new=pid,mnt --rootfs "$TEST_DIR" --preserve-fds many -- true
+    assert_error nsenter-rs "many"
+}

@@ -86,3 +86,44 @@ teardown() {
     run_tool ctr-state rm "$D/s"
     [ ! -e "$D/s" ] && [ -f "$D/src/data" ]
 }
+
+@test "pid, kill, log: bad input is one line naming it, and nothing is signalled or written" {
+    # no such folder, or a folder without a pid: the container does not run
+    run_tool --rc 1 ctr-state pid "$D/nope"
+    assert_error ctr-state "$D/nope"
+    mkdir -p "$D/c"
+    echo not-a-pid >"$D/c/pid"
+    run_tool --rc 1 ctr-state kill "$D/c" TERM
+    assert_error ctr-state "not a pid"
+    # a live process that is not the container's (started after its pidfile): refused
+    sleep 300 3>&- &
+    track_pid $!
+    echo $! >"$D/c/pid"
+    touch -d '-10 seconds' "$D/c/pid"
+    run_tool --rc 1 ctr-state kill "$D/c" KILL
+    assert_error ctr-state "not the container's"
+    kill -0 "$!"
+    run_tool --rc 2 ctr-state kill "$D/c" BOGUS
+    assert_error ctr-state "BOGUS"
+    run_tool --rc 2 ctr-state log "$D/log" --max-size lots </dev/null
+    assert_error ctr-state "lots"
+    run_tool --rc 2 ctr-state log "$D/log" --max-file 0 </dev/null
+    [ ! -e "$D/log" ]
+    # a log whose folder cannot be made (a file is in the way)
+    : >"$D/file"
+    run_tool --rc 1 ctr-state log "$D/file/log" </dev/null
+    assert_error ctr-state "$D/file"
+}
+
+@test "log: rotation keeps COUNT files of about SIZE, oldest first in order, files 0600" {
+    seq 1 200000 | ctr-state log "$D/logs/log" --max-size 256k --max-file 3
+    assert_eq "$(stat -c %a "$D/logs")" 700
+    assert_eq "$(stat -c %a "$D/logs/log")" 600
+    [ ! -e "$D/logs/log.3" ]
+    cat "$D/logs/log.2" "$D/logs/log.1" "$D/logs/log" >"$D/all"
+    # the last line whole, and the numbers in order without a gap
+    assert_eq "$(tail -n 1 "$D/all")" 200000
+    first=$(head -n 1 "$D/all")
+    assert_eq "$(grep -c '' "$D/all")" "$((200000 - first + 1))"
+    [ "$(stat -c %s "$D/logs/log.1")" -le 262144 ]
+}
