@@ -107,6 +107,8 @@ teardown() {
     assert_error ctr-state "BOGUS"
     run_tool --rc 2 ctr-state log "$D/log" --max-size lots </dev/null
     assert_error ctr-state "lots"
+    run_tool --rc 2 ctr-state log "$D/log" --max-size 0 </dev/null
+    assert_error ctr-state "above 0"
     run_tool --rc 2 ctr-state log "$D/log" --max-file 0 </dev/null
     [ ! -e "$D/log" ]
     # a log whose folder cannot be made (a file is in the way)
@@ -125,5 +127,10 @@ teardown() {
     assert_eq "$(tail -n 1 "$D/all")" 200000
     first=$(head -n 1 "$D/all")
     assert_eq "$(grep -c '' "$D/all")" "$((200000 - first + 1))"
-    [ "$(stat -c %s "$D/logs/log.1")" -le 262144 ]
+    # whole lines in every file, wherever the pipe split them; a file passes SIZE by
+    # less than a line
+    for f in log.2 log.1 log; do
+        [ ! -s "$D/logs/$f" ] || assert_eq "$(tail -c 1 "$D/logs/$f" | od -An -c | tr -d ' ')" '\n'
+    done
+    [ "$(stat -c %s "$D/logs/log.1")" -le $((262144 + 7)) ]
 }

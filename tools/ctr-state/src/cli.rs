@@ -86,8 +86,8 @@ pub struct LogArgs {
     /// The log file
     #[arg(value_name = "FILE")]
     pub file: PathBuf,
-    /// Rotate once the file holds SIZE (10m, 512k; max: never)
-    #[arg(long, value_name = "SIZE", default_value = "10m", value_parser = common::parse::parse_size)]
+    /// Rotate at the first line end once the file holds SIZE (10m, 512k; max: never)
+    #[arg(long, value_name = "SIZE", default_value = "10m", value_parser = parse_log_size)]
     pub max_size: common::parse::Size,
     /// How many files to keep, the current one included
     #[arg(long, value_name = "COUNT", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
@@ -118,5 +118,13 @@ mod tests {
     #[test]
     fn verify() {
         super::Cli::command().debug_assert();
+    }
+}
+
+/// A log's size: any size but nothing (a file that rotates at every byte).
+fn parse_log_size(s: &str) -> Result<common::parse::Size, String> {
+    match common::parse::parse_size(s).map_err(|e| e.to_string())? {
+        common::parse::Size::Bytes(0) => Err(format!("'{s}': a log needs a size above 0")),
+        size => Ok(size),
     }
 }

@@ -1,7 +1,8 @@
 //! `ctr-state log FILE`: copy standard input to FILE, rotating it by size, as Docker's
 //! json-file driver does with `max-size` and `max-file`: once FILE has reached the size it
 //! becomes FILE.1 (FILE.1 becomes FILE.2, ...) and the oldest beyond the count is removed,
-//! so a chatty container never holds more than about COUNT x SIZE of the disk.
+//! so a chatty container never holds more than about COUNT x SIZE of the disk. Files end
+//! at line ends, however the reads split the stream.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
@@ -11,7 +12,7 @@ use std::path::{Path, PathBuf};
 use crate::cli::LogArgs;
 use crate::error::Error;
 
-/// Bytes read at a time: a write never passes the size by more than this.
+/// Bytes read at a time.
 const CHUNK: usize = 64 * 1024;
 
 pub fn run(a: &LogArgs) -> Result<(), Error> {
@@ -24,8 +25,16 @@ pub fn run(a: &LogArgs) -> Result<(), Error> {
             .map_err(|e| Error::Create(parent.to_path_buf(), e))?;
     }
     let mut log = Log::open(&a.file, a.max_file)?;
+    copy(io::stdin().lock(), &mut log, max_size)
+}
+
+/// Copy `input` to the log, rotating once the file has reached `max_size`. Rotation waits
+/// for the end of the line being written, wherever the reads happen to split it, so every
+/// file holds whole lines; only a single line longer than the size itself is cut.
+fn copy(mut input: impl Read, log: &mut Log, max_size: Option<u64>) -> Result<(), Error> {
     let mut buf = vec![0u8; CHUNK];
-    let mut input = io::stdin().lock();
+    // the last byte written was not a line end: the line goes on in this file
+    let mut mid_line = false;
     loop {
         let n = match input.read(&mut buf) {
             Ok(0) => return Ok(()),
@@ -35,23 +44,39 @@ pub fn run(a: &LogArgs) -> Result<(), Error> {
         };
         let mut data = &buf[..n];
         while !data.is_empty() {
-            // cut at the last line end that still fits, so lines stay whole where they can
-            let room = max_size.map_or(usize::MAX, |m| m.saturating_sub(log.size) as usize);
-            let take = if data.len() <= room {
+            let Some(max) = max_size else {
+                log.write(data)?;
+                break;
+            };
+            let room = max.saturating_sub(log.size) as usize;
+            let take = if mid_line {
+                // finish the line, but cut one that outgrows a whole file
+                let end = data
+                    .iter()
+                    .position(|b| *b == b'\n')
+                    .map_or(data.len(), |i| i + 1);
+                let cap = (2 * max).saturating_sub(log.size).max(1);
+                end.min(usize::try_from(cap).unwrap_or(usize::MAX))
+            } else if data.len() <= room {
                 data.len()
             } else {
+                // cut at the last line end that fits; a line that does not fit starts the
+                // next file, unless the file is empty and the line alone is too long
                 match data[..room].iter().rposition(|b| *b == b'\n') {
                     Some(i) => i + 1,
-                    None if log.size == 0 => room.max(1).min(data.len()),
+                    None if log.size == 0 => room.max(1),
                     None => 0,
                 }
             };
             if take > 0 {
                 log.write(&data[..take])?;
+                mid_line = data[take - 1] != b'\n';
                 data = &data[take..];
             }
-            if max_size.is_some_and(|m| log.size >= m || (take == 0 && log.size > 0)) {
+            let long_line = mid_line && log.size >= 2 * max;
+            if (log.size >= max && !mid_line) || long_line || (take == 0 && log.size > 0) {
                 log.rotate()?;
+                mid_line = false;
             }
         }
     }
@@ -160,6 +185,62 @@ mod tests {
         assert!(all.ends_with("line 9\n"), "{all}");
         // two lines a file, three files, the current one just rotated (empty)
         assert!(all.starts_with("line 6\n"), "{all}");
+    }
+
+    /// A reader that hands out `step` bytes at a time, splitting lines anywhere.
+    struct Trickle<'a> {
+        data: &'a [u8],
+        step: usize,
+    }
+
+    impl Read for Trickle<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let n = self.step.min(self.data.len()).min(buf.len());
+            buf[..n].copy_from_slice(&self.data[..n]);
+            self.data = &self.data[n..];
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn files_hold_whole_lines_however_reads_split_them() {
+        let text: String = (1..=5000).map(|i| format!("{i}\n")).collect();
+        for step in [1, 3, 7, 100, 4093, CHUNK] {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("log");
+            let mut log = Log::open(&path, 3).unwrap();
+            let input = Trickle {
+                data: text.as_bytes(),
+                step,
+            };
+            copy(input, &mut log, Some(1000)).unwrap();
+            let mut numbers = Vec::new();
+            for name in ["log.2", "log.1", "log"] {
+                let body = fs::read_to_string(dir.path().join(name)).unwrap();
+                assert!(body.is_empty() || body.ends_with('\n'), "{step}: {name}");
+                assert!(body.len() < 1000 + 6, "{step}: {name} is {}", body.len());
+                numbers.extend(body.lines().map(|l| l.parse::<u32>().unwrap()));
+            }
+            assert_eq!(numbers.last(), Some(&5000), "{step}");
+            let first = numbers[0];
+            assert!(numbers.iter().copied().eq(first..=5000), "{step}: a gap");
+            assert!(numbers.len() > 400, "{step}: only {} lines kept", numbers.len());
+        }
+    }
+
+    #[test]
+    fn a_line_longer_than_two_files_is_cut() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("log");
+        let mut log = Log::open(&path, 2).unwrap();
+        let line = [b'x'; 100];
+        let input = Trickle {
+            data: &line,
+            step: 7,
+        };
+        copy(input, &mut log, Some(10)).unwrap();
+        assert!(fs::metadata(&path).unwrap().len() <= 20);
+        assert!(fs::metadata(dir.path().join("log.1")).unwrap().len() <= 20);
     }
 
     #[test]
