@@ -111,6 +111,14 @@ pub struct KillArgs {
     pub signal: nix::sys::signal::Signal,
 }
 
+/// A log's size: any size but nothing (a file that rotates at every byte).
+fn parse_log_size(s: &str) -> Result<common::parse::Size, String> {
+    match common::parse::parse_size(s).map_err(|e| e.to_string())? {
+        common::parse::Size::Bytes(0) => Err(format!("'{s}': a log needs a size above 0")),
+        size => Ok(size),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use clap::CommandFactory;
@@ -118,13 +126,5 @@ mod tests {
     #[test]
     fn verify() {
         super::Cli::command().debug_assert();
-    }
-}
-
-/// A log's size: any size but nothing (a file that rotates at every byte).
-fn parse_log_size(s: &str) -> Result<common::parse::Size, String> {
-    match common::parse::parse_size(s).map_err(|e| e.to_string())? {
-        common::parse::Size::Bytes(0) => Err(format!("'{s}': a log needs a size above 0")),
-        size => Ok(size),
     }
 }
