@@ -91,6 +91,20 @@ NS_IDS='for f in /proc/self/ns/*; do readlink "$f"; done'
     assert_error nsenter-rs "c-named"
 }
 
+@test "--container NAME with no namespace option enters them all (docker exec); -t PID alone enters none" {
+    require_root
+    start_container c-all
+    run_tool nsenter-rs --container c-all sh -c 'hostname; echo $$; readlink /proc/self/ns/mnt'
+    assert_eq "$(printf '%s\n' "$output" | sed -n 1p)" "c-all"
+    # a pid of the container's pid namespace (its init is 1, sleep 2)
+    [ "$(printf '%s\n' "$output" | sed -n 2p)" -lt 10 ]
+    assert_eq "$(printf '%s\n' "$output" | sed -n 3p)" "$(readlink "/proc/$CPID/ns/mnt")"
+    # util-linux's meaning stays for -t: no namespace option, no namespace entered
+    run_tool nsenter-rs -t "$CPID" hostname
+    assert_eq "$output" "$(hostname)"
+    stop_container c-all
+}
+
 # enter_by_id ID : the host name (UTS) and the net namespace link that nsenter-rs
 # --container sees, by the full ID and by a 14-character prefix, in $got_host and $got_net;
 # got_rc=1 if either failed (the caller asserts after removing its container)
@@ -191,6 +205,51 @@ enter_by_id() {
     # the host's mounts are untouched and /target is gone again
     [ "$had_target" = 1 ] || [ ! -e /target ]
     stop_container c-debug
+}
+
+@test "--debug: /target is a mount of the container's whole tree, private to the session; the host never has it" {
+    require_root
+    [ ! -e /target ] || skip "this host has a /target of its own"
+    start_container c-dbgmnt
+    # a mount made inside the container after it started: part of its tree
+    nsenter -t "$CPID" -m sh -c 'mount -t tmpfs t /tmp && echo inner >/tmp/mark'
+    nsenter-rs -t "$CPID" --debug sh -c 'cat /target/tmp/mark; grep -c " /target " /proc/self/mountinfo; ls / >"$1"/root-list; exec sleep 300' sh "$TEST_DIR" >"$TEST_DIR/dbg.out" 3>&- &
+    local session=$!
+    track_pid "$session"
+    wait_for_file "$TEST_DIR/root-list"
+    # during the session: the host has no /target, and its mounts do not know the session's
+    [ ! -e /target ]
+    ! grep -q " /target " /proc/self/mountinfo
+    assert_eq "$(sed -n 1p "$TEST_DIR/dbg.out")" "inner"
+    [ "$(sed -n 2p "$TEST_DIR/dbg.out")" -ge 1 ]
+    # the session's / still shows the host's entries
+    for e in $(ls /); do grep -qx "$e" "$TEST_DIR/root-list"; done
+    # SIGKILLed: nothing is left
+    kill -KILL "$session"
+    wait "$session" 2>/dev/null || true
+    [ ! -e /target ]
+    stop_container c-dbgmnt
+}
+
+@test "--debug --target-dir DIR: the root is mounted on DIR for the session only; bad DIRs are refused" {
+    require_root
+    start_container c-dbgdir
+    mkdir "$TEST_DIR/tgt"
+    run_tool nsenter-rs -t "$CPID" --debug --target-dir "$TEST_DIR/tgt" sh -c "ls $TEST_DIR/tgt/bin/busybox; hostname"
+    assert_eq "$output" "$TEST_DIR/tgt/bin/busybox"$'\n'"c-dbgdir"
+    [ -z "$(ls -A "$TEST_DIR/tgt")" ]
+    ! mountpoint -q "$TEST_DIR/tgt"
+    run_tool --rc 2 nsenter-rs -t "$CPID" --debug --target-dir tgt true
+    assert_error nsenter-rs "tgt"
+    run_tool --rc 125 nsenter-rs -t "$CPID" --debug --target-dir "$TEST_DIR/missing" true
+    assert_error nsenter-rs "$TEST_DIR/missing"
+    [ ! -e "$TEST_DIR/missing" ]
+    : >"$TEST_DIR/file"
+    run_tool --rc 2 nsenter-rs -t "$CPID" --debug --target-dir "$TEST_DIR/file" true
+    assert_error nsenter-rs "not a folder"
+    run_tool --rc 2 nsenter-rs -t "$CPID" --target-dir "$TEST_DIR/tgt" true
+    assert_error nsenter-rs "--debug"
+    stop_container c-dbgdir
 }
 
 @test "--debug --env: the container's PATH and LD_PRELOAD do not reach the host's tools" {

@@ -29,7 +29,8 @@ pub struct Cli {
     #[arg(short = 't', long = "target", value_name = "PID", value_parser = common::parse::parse_pid, help_heading = "Enter")]
     pub target: Option<i32>,
 
-    /// Target a container by ctrkit name, ID or unique ID prefix (instead of -t)
+    /// Target a container by name, ID or unique ID prefix (instead of -t); without a
+    /// namespace option, enter all of its namespaces (as -a)
     #[arg(
         long,
         value_name = "NAME|ID",
@@ -140,9 +141,18 @@ pub struct Cli {
     pub caps: Option<CapsFrom>,
 
     /// Debug a container without a shell: join every namespace but mnt, mount a fresh /proc
-    /// in a private copy of the host's mounts, and show the target's root at /target
+    /// in a private copy of the host's mounts, and mount the target's root at /target
     #[arg(long = "debug", help_heading = "Enter")]
     pub debug: bool,
+
+    /// With --debug: mount the target's root on this existing folder instead of /target
+    #[arg(
+        long = "target-dir",
+        value_name = "DIR",
+        requires = "debug",
+        help_heading = "Enter"
+    )]
+    pub target_dir: Option<PathBuf>,
 
     /// Print what would be joined (types, inode ids, paths) and run nothing
     #[arg(long = "dry-run", help_heading = "Enter")]

@@ -97,6 +97,7 @@ impl Spec {
             ("-c/--join-cgroup", cli.join_cgroup),
             ("--caps", cli.caps.is_some()),
             ("--debug", cli.debug),
+            ("--target-dir", cli.target_dir.is_some()),
             ("-F/--no-fork", cli.no_fork),
             ("--preserve-credentials", cli.preserve_credentials),
         ] {

@@ -12,7 +12,6 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use common::ns::NsKind;
-use nix::mount::MsFlags;
 use nix::sched::CloneFlags;
 use nix::sys::signal::Signal;
 use nix::unistd::{ForkResult, Gid, Uid};
@@ -21,7 +20,7 @@ use crate::capset::{self, Sets};
 use crate::cli::{CapsFrom, Cli};
 use crate::error::{Error, IoContext, SysContext};
 use crate::process::{self, Env};
-use crate::{cgroup, container, seccomp};
+use crate::{cgroup, container, debug, seccomp};
 
 struct Joining {
     kind: NsKind,
@@ -33,13 +32,18 @@ struct Joining {
 }
 
 pub fn run(cli: Cli) -> Result<i32, Error> {
+    if let Some(d) = &cli.target_dir {
+        debug::check_target_dir(d)?;
+    }
     let target = match (&cli.target, &cli.container) {
         (Some(t), _) => Some(*t),
         (None, Some(q)) => Some(container::resolve(q, &cli.state_dir)?),
         (None, None) => None,
     };
     let mut wanted = cli.enter_namespaces();
-    if cli.all || cli.debug {
+    // --container NAME alone is docker exec's meaning: every namespace of the container
+    let all = cli.all || (cli.container.is_some() && wanted.is_empty());
+    if all || cli.debug {
         for k in NsKind::ALL {
             if !wanted.iter().any(|(w, _)| *w == k) {
                 wanted.push((k, None));
@@ -83,7 +87,7 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
             // -a: a namespace type the kernel lacks is skipped
             Err(e)
                 if implicit
-                    && cli.all
+                    && all
                     && e.kind() == std::io::ErrorKind::NotFound
                     && Path::new(&format!("/proc/{pid}")).exists() =>
             {
@@ -199,6 +203,12 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
         cgroup::join(std::process::id() as i32, &files)?;
     }
 
+    // --debug: the target's mounts, copied while we can still return to our own namespace
+    let debug_tree = match cli.debug {
+        true => Some(debug::clone_root(pid)?),
+        false => None,
+    };
+
     // from here on we are inside the target: nothing there may open our /proc/PID/exe
     process::make_undumpable()?;
     let mut entered_user = false;
@@ -206,7 +216,7 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
     for j in &joins {
         if j.same {
             // joining our own user namespace is an error (EINVAL); -a skips any same one
-            if j.kind == NsKind::User || cli.all || cli.debug {
+            if j.kind == NsKind::User || all || cli.debug {
                 continue;
             }
         }
@@ -280,16 +290,11 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
     // (a new session needs a process that leads no process group: a forked one)
     let fork = (entered_pid || cli.debug || cli.new_session) && !cli.no_fork;
     if fork {
-        let made_link = if cli.debug { make_debug_link()? } else { false };
         process::block_signals()?;
         // SAFETY: single-threaded; the child runs our code and then execs.
         match unsafe { nix::unistd::fork() }.sys(|| "cannot fork".into())? {
             ForkResult::Parent { child } => {
-                let code = process::wait_forwarding(child, false);
-                if made_link {
-                    let _ = std::fs::remove_file(DEBUG_LINK);
-                }
-                return Ok(code);
+                return Ok(process::wait_forwarding(child, false));
             }
             ForkResult::Child => {
                 nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)
@@ -297,8 +302,8 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
             }
         }
     }
-    if cli.debug {
-        debug_mounts()?;
+    if let Some(tree) = &debug_tree {
+        debug::session_mounts(tree, cli.target_dir.as_deref())?;
     }
     if let (Some(p), false, false) = (&filter, nnp_at_exec, to_non_root) {
         seccomp::load(p)?;
@@ -325,49 +330,6 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
         seccomp::load(p)?;
     }
     Err(process::exec_search(&cmd, &path_var, &entries))
-}
-
-/// `--debug`: a private copy of the host's mounts with /proc of the target's pid namespace.
-/// We are already in the target's pid namespace, so in the fresh /proc pid 1 is the
-/// container's first process and `/target -> /proc/1/root` is the container's root. (The
-/// kernel refuses to bind a mount of another mount namespace, so /target is a symlink; the
-/// parent creates it when missing and removes it afterwards.)
-fn debug_mounts() -> Result<(), Error> {
-    nix::sched::unshare(CloneFlags::CLONE_NEWNS)
-        .sys(|| "cannot create a mount namespace".into())?;
-    let none: Option<&str> = None;
-    nix::mount::mount(none, "/", none, MsFlags::MS_REC | MsFlags::MS_PRIVATE, none)
-        .sys(|| "cannot make the mounts private".into())?;
-    nix::mount::mount(
-        Some("proc"),
-        "/proc",
-        Some("proc"),
-        MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
-        none,
-    )
-    .sys(|| "cannot mount /proc".into())?;
-    Ok(())
-}
-
-const DEBUG_LINK: &str = "/target";
-const DEBUG_LINK_TO: &str = "/proc/1/root";
-
-/// Create the /target symlink unless it is there; true when we made it.
-fn make_debug_link() -> Result<bool, Error> {
-    match std::fs::read_link(DEBUG_LINK) {
-        Ok(t) if t == Path::new(DEBUG_LINK_TO) => Ok(false),
-        Ok(_) => Err(Error::Setup(format!(
-            "{DEBUG_LINK} exists and is not a link to {DEBUG_LINK_TO}"
-        ))),
-        Err(_) if Path::new(DEBUG_LINK).exists() => Err(Error::Setup(format!(
-            "{DEBUG_LINK} exists and is not a link to {DEBUG_LINK_TO}"
-        ))),
-        Err(_) => {
-            std::os::unix::fs::symlink(DEBUG_LINK_TO, DEBUG_LINK)
-                .io(|| format!("cannot create {DEBUG_LINK}"))?;
-            Ok(true)
-        }
-    }
 }
 
 fn dry_run(

@@ -3,6 +3,7 @@ mod cgroup;
 mod cli;
 mod container;
 mod create;
+mod debug;
 mod enter;
 mod error;
 mod mounts;

@@ -44,6 +44,7 @@ const VALUE_OPTS: &[&str] = &[
     "--container",
     "--caps",
     "--state-dir",
+    "--target-dir",
     "--new",
     "--join",
     "--pin",
