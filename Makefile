@@ -10,7 +10,7 @@ PREFIX ?= /usr/local
 DESTDIR ?=
 CARGO ?= cargo
 TOOLS := nsenter-rs cgset layermount netbridge ctr-ps ctr-state
-SCRIPTS := $(filter-out scripts/deps.sh scripts/lib.sh scripts/demo.sh,$(wildcard scripts/ctr-* scripts/mkimage-*))
+SCRIPTS := $(filter-out scripts/deps.sh scripts/demo.sh,$(wildcard scripts/ctr-* scripts/mkimage-*))
 # cargo builds static musl binaries (.cargo/config.toml); CARGO_BUILD_TARGET overrides
 BUILD := $(or $(CARGO_TARGET_DIR),target)/$(or $(CARGO_BUILD_TARGET),x86_64-unknown-linux-musl)
 RELEASE := $(BUILD)/release
@@ -48,7 +48,7 @@ install-files:
 	  || exit 1; \
 	done
 	for s in $(SCRIPTS); do install -m 755 $$s $(BINDIR)/; done
-	[ ! -f scripts/lib.sh ] || install -m 644 scripts/lib.sh $(LIBDIR)/lib.sh
+	for l in scripts/lib*.sh; do install -m 644 $$l $(LIBDIR)/; done
 	for p in man/*.1; do install -m 644 $$p $(MANDIR)/man1/; done
 	for p in man/*.7; do install -m 644 $$p $(MANDIR)/man7/; done
 

@@ -3,6 +3,9 @@
 # shellcheck shell=sh
 
 PROG=${0##*/}
+# (next to this file: every script sets $lib to the lib.sh it sources)
+# shellcheck source-path=SCRIPTDIR source=libopt.sh disable=SC2154
+. "${lib%/*}/libopt.sh"
 # exit statuses: die() 1, or 125 in the scripts that run a command (Docker's convention);
 # usage() 2, or 125 in ctr-run, where every launcher failure is 125 as in docker run
 DIE_STATUS=${DIE_STATUS:-1}
@@ -49,11 +52,44 @@ valid_name() {
     [ "${#1}" -le 128 ]
 }
 
-# ctr_dir NAME : the container's state folder (it must exist)
+# ctr_dir [--missing-ok] CONTAINER : the state folder of the container CONTAINER names: its
+# name, its ID (the folder's id file, what ctr-ls -q prints) or a prefix of one ID only, as
+# in Docker. No such container is an error (nothing printed with --missing-ok); a prefix
+# of several IDs is always one, naming them.
 ctr_dir() {
-    valid_name "$1" || usage "invalid container name '$1'"
-    [ -d "$CTRKIT_STATE/containers/$1" ] || die "no such container: $1"
-    printf '%s\n' "$CTRKIT_STATE/containers/$1"
+    _missing_ok=0
+    if [ "$1" = --missing-ok ]; then _missing_ok=1 && shift; fi
+    if valid_name "$1" && [ -d "$CTRKIT_STATE/containers/$1" ]; then
+        printf '%s\n' "$CTRKIT_STATE/containers/$1"
+        return 0
+    fi
+    _found='' _names=''
+    case $1 in
+        '' | *[!0-9a-f]*) ;;
+        *)
+            # (the scripts that split lists on newlines also turn globbing off)
+            case $- in *f*) set +f && _noglob=1 ;; *) _noglob=0 ;; esac
+            for _f in "$CTRKIT_STATE"/containers/*/id; do
+                _id=''
+                [ -f "$_f" ] && IFS= read -r _id <"$_f" || [ -n "$_id" ] || continue
+                case $_id in "$1"*) ;; *) continue ;; esac
+                _d=${_f%/id}
+                _names=$_names${_names:+, }${_d##*/}
+                [ -z "$_found" ] || _found=many
+                [ -n "$_found" ] || _found=$_d
+            done
+            [ "$_noglob" = 0 ] || set -f
+            ;;
+    esac
+    case $_found in
+        many) die "container ID prefix '$1' is ambiguous: $_names" ;;
+        '')
+            [ "$_missing_ok" = 1 ] && return 0
+            valid_name "$1" || usage "invalid container name '$1'"
+            die "no such container: $1"
+            ;;
+    esac
+    printf '%s\n' "$_found"
 }
 
 # state_write DIR FILE VALUE : write DIR/FILE atomically (temp file, rename)

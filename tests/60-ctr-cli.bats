@@ -34,7 +34,7 @@ teardown() { ctr_teardown; }
 @test "scripts are POSIX sh and shellcheck clean" {
     require_cmd shellcheck
     cd "$CTRKIT_SRC"
-    run_tool shellcheck -x scripts/lib.sh scripts/ctr-* scripts/mkimage-busybox scripts/demo.sh bench/bench-ctr-run.sh
+    run_tool shellcheck -x scripts/lib*.sh scripts/ctr-* scripts/mkimage-busybox scripts/demo.sh bench/bench-ctr-run.sh
     for s in $SCRIPTS; do
         head -n 1 "scripts/$s" | grep -qx '#!/bin/sh'
         dash -n "scripts/$s"
@@ -45,7 +45,7 @@ teardown() { ctr_teardown; }
     prefix=$TEST_DIR/prefix
     mkdir -p "$prefix/bin" "$prefix/lib/ctrkit"
     for s in $SCRIPTS; do cp "$CTRKIT_SRC/scripts/$s" "$prefix/bin/"; done
-    cp "$CTRKIT_SRC/scripts/lib.sh" "$prefix/lib/ctrkit/"
+    cp "$CTRKIT_SRC"/scripts/lib*.sh "$prefix/lib/ctrkit/"
     run_tool "$prefix/bin/ctr-rm" --help
     assert_contains "$output" "Usage: ctr-rm"
     # and through PATH, with no directory in $0's name
@@ -94,7 +94,7 @@ teardown() { ctr_teardown; }
     log=$TEST_DIR/undo-order
     : >"$log"
     run_tool --rc 1 sh -c '
-        . "$CTRKIT_SRC/scripts/lib.sh"
+        lib=$CTRKIT_SRC/scripts/lib.sh && . "$lib"
         undo_add "$1" sh -c "echo first >>$2"; undo_ok "$1"
         undo_add "$1" sh -c "echo \"cannot undo second\" >&2; exit 3"; undo_ok "$1"
         undo_add "$1" sh -c "echo third >>$2"; undo_ok "$1"
@@ -111,7 +111,7 @@ first"
     grep -q 'cannot undo second' "$d/undo"
     # once it can be undone, the next teardown finishes the job
     printf 'pending\ttrue\nok\n' >"$d/undo"
-    run_tool sh -c '. "$CTRKIT_SRC/scripts/lib.sh"; teardown "$1"' ctr-rm "$d"
+    run_tool sh -c 'lib=$CTRKIT_SRC/scripts/lib.sh && . "$lib"; teardown "$1"' ctr-rm "$d"
     [ ! -e "$d" ]
 }
 
@@ -124,7 +124,7 @@ first"
     # the group's newest entry (first, were they undone one by one) waits for a file that
     # its oldest entry (last, one by one) makes: it only sees it when they run side by side
     run_tool --rc 1 sh -c '
-        . "$CTRKIT_SRC/scripts/lib.sh"
+        lib=$CTRKIT_SRC/scripts/lib.sh && . "$lib"
         undo_add "$1" sh -c "echo before >>$2"; undo_ok "$1"
         undo_group "$1"
         undo_add "$1" sh -c "touch $3; echo oldest >>$2"
@@ -148,7 +148,7 @@ first"
     echo keep >"$TEST_DIR/precious/file"
     run_tool unshare -m --propagation private sh -c '
         mount --bind "$2" "$1/rootfs"
-        . "$CTRKIT_SRC/scripts/lib.sh"
+        lib=$CTRKIT_SRC/scripts/lib.sh && . "$lib"
         teardown "$1"
         echo "rc=$?"' ctr-rm "$d" "$TEST_DIR/precious"
     assert_contains "$output" "rc=1"
