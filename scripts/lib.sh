@@ -42,6 +42,27 @@ log() {
     return 0
 }
 
+# ours CMD... : run a ctrkit tool; when it fails, its error line is told as ours
+# ('PROG: error: ...'), and its status returned
+ours() {
+    { _ours_err=$("$@" 2>&1 >&3 3>&-); } 3>&1 && return 0
+    _ours_rc=$?
+    _ours_err=${_ours_err##*"$NL"}
+    warn "${_ours_err#*: error: }"
+    return "$_ours_rc"
+}
+
+# check_signal SIG : SIG is a Linux signal's name, with or without SIG, or a number (else a
+# usage error)
+check_signal() {
+    case ${1#SIG} in
+        [1-9] | [1-5][0-9] | 6[0-4] | HUP | INT | QUIT | ILL | TRAP | ABRT | IOT | BUS | FPE | \
+            KILL | USR1 | SEGV | USR2 | PIPE | ALRM | TERM | STKFLT | CHLD | CONT | STOP | TSTP | \
+            TTIN | TTOU | URG | XCPU | XFSZ | VTALRM | PROF | WINCH | IO | POLL | PWR | SYS) ;;
+        *) usage "invalid signal '$1' (a name such as TERM or SIGTERM, or a number)" ;;
+    esac
+}
+
 # --- state folders -------------------------------------------------------------------------
 
 # valid_name NAME : ctrkit's container name rule, [a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}
@@ -120,12 +141,12 @@ ctr_init() {
     ctr-state pid "$1" 2>/dev/null
 }
 
-# ctr_status DIR : created, running or exited
+# ctr_status DIR : created, running, paused or exited
 ctr_status() {
     if [ -f "$1/exit" ]; then
         echo exited
     elif ctr_pid "$1" >/dev/null; then
-        echo running
+        if [ -f "$1/paused" ]; then echo paused; else echo running; fi
     elif [ -f "$1/pid" ]; then
         echo exited
     else
