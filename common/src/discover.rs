@@ -310,7 +310,11 @@ fn candidate(c: &Container) -> String {
 /// A ctrkit pidfile whose process is gone or not the one it was written for is skipped
 /// (and named in the error when nothing else answers to the name).
 pub fn resolve_pid(query: &str, dirs: &Dirs) -> Result<i32, DiscoverError> {
-    let sources = Sources::from_env();
+    resolve_pid_with(query, dirs, &Sources::from_env())
+}
+
+/// [`resolve_pid`] with the runtimes' roots given.
+pub fn resolve_pid_with(query: &str, dirs: &Dirs, sources: &Sources) -> Result<i32, DiscoverError> {
     let mut stale = None;
     if crate::parse::parse_container_name(query).is_ok() {
         let dir = dirs.container_dir(query);
@@ -321,7 +325,7 @@ pub fn resolve_pid(query: &str, dirs: &Dirs) -> Result<i32, DiscoverError> {
         }
     }
     if !query.contains('/') && !query.starts_with('.') {
-        for dir in state_dirs(&sources) {
+        for dir in state_dirs(sources) {
             if let Some(st) = read_runtime_state(&dir.path.join(query), dir.kind) {
                 if alive_in_container(st.pid) {
                     return Ok(st.pid);
@@ -329,7 +333,7 @@ pub fn resolve_pid(query: &str, dirs: &Dirs) -> Result<i32, DiscoverError> {
             }
         }
     }
-    match resolve_with(query, dirs, &sources) {
+    match resolve_with(query, dirs, sources) {
         Err(DiscoverError::NotFound(_)) if stale.is_some() => Err(DiscoverError::Stale {
             name: query.to_string(),
             why: stale.unwrap_or_default(),
