@@ -297,11 +297,12 @@ pub fn resolve_in<'a>(
     one(by_prefix)?.ok_or_else(|| DiscoverError::NotFound(query.to_string()))
 }
 
-/// How an ambiguity error names one candidate: `ID (RUNTIME NAME, pid PID)`.
+/// How an ambiguity error names one candidate: `ID (RUNTIME NAME, pid PID)`, with the
+/// full id (short ones may not tell the candidates apart).
 fn candidate(c: &Container) -> String {
     match &c.name {
-        Some(n) => format!("{} ({} {n}, pid {})", short_id(&c.id), c.runtime, c.pid),
-        None => format!("{} ({}, pid {})", short_id(&c.id), c.runtime, c.pid),
+        Some(n) => format!("{} ({} {n}, pid {})", c.id, c.runtime, c.pid),
+        None => format!("{} ({}, pid {})", c.id, c.runtime, c.pid),
     }
 }
 
