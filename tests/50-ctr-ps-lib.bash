@@ -156,9 +156,12 @@ EOC
 
 # podman_cleanup : remove every container and image of this podman, and its cgroups
 podman_cleanup() {
-    [ -n "${P-}" ] && [ -f "$P/containers.conf" ] || return 0
-    podman rm -a -f -t 0 >/dev/null 2>&1 || true
-    podman rmi -a -f >/dev/null 2>&1 || true
+    [ -n "${P-}" ] && [ -f "$P/storage.conf" ] || return 0
+    # (its own config named again: never the host's default storage)
+    CONTAINERS_CONF="$P/containers.conf" CONTAINERS_STORAGE_CONF="$P/storage.conf" \
+        podman rm -a -f -t 0 >/dev/null 2>&1 || true
+    CONTAINERS_CONF="$P/containers.conf" CONTAINERS_STORAGE_CONF="$P/storage.conf" \
+        podman rmi -a -f >/dev/null 2>&1 || true
     remove_test_cgroups podman
 }
 
@@ -210,7 +213,8 @@ dockerd_start() {
 # remove what it made outside the test dir, when it was not there before
 dockerd_stop() {
     [ -n "${DOCKERD_PID-}" ] || return 0
-    docker ps -aq 2>/dev/null | xargs -r docker rm -f >/dev/null 2>&1 || true
+    docker -H "$DOCKER_HOST" ps -aq 2>/dev/null |
+        xargs -r docker -H "$DOCKER_HOST" rm -f >/dev/null 2>&1 || true
     kill -TERM "$DOCKERD_PID" 2>/dev/null || true
     local i=0
     while kill -0 "$DOCKERD_PID" 2>/dev/null && [ $i -lt 200 ]; do
