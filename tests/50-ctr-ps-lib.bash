@@ -230,3 +230,72 @@ dockerd_stop() {
     remove_test_cgroups docker
     rm -rf "$DOCKER_EXEC"
 }
+
+# containerd_start : containerd (1.6) with its root, state and sockets under a short temp
+# dir; sets CTD (the `ctr` command line to use). Returns 1 with the reason in CTD_WHY when
+# it does not start within 30 s. It makes /run/containerd (runc state, fifos, shim
+# sockets) whatever its config: containerd_stop removes what is left there empty, when it
+# was not there before.
+containerd_start() {
+    local i=0
+    CTD_DIR=$(mktemp -d /tmp/ctrps-ctd.XXXXXX)
+    HAD_RUN_CONTAINERD_CTD=0
+    [ -e /run/containerd ] && HAD_RUN_CONTAINERD_CTD=1
+    cat >"$CTD_DIR/config.toml" <<EOC
+version = 2
+root = "$CTD_DIR/root"
+state = "$CTD_DIR/state"
+[grpc]
+  address = "$CTD_DIR/c.sock"
+[ttrpc]
+  address = "$CTD_DIR/c.sock.ttrpc"
+[debug]
+  address = ""
+[metrics]
+  address = ""
+EOC
+    containerd --config "$CTD_DIR/config.toml" </dev/null >"$CTD_DIR/log" 2>&1 3>&- &
+    CTD_PID=$!
+    track_pid "$CTD_PID"
+    CTD=(ctr -a "$CTD_DIR/c.sock")
+    until "${CTD[@]}" version >/dev/null 2>&1; do
+        i=$((i + 1))
+        if [ $i -ge 150 ] || ! kill -0 "$CTD_PID" 2>/dev/null; then
+            CTD_WHY="containerd did not start: $(tail -n 1 "$CTD_DIR/log")"
+            export CTD_WHY
+            return 1
+        fi
+        sleep 0.2
+    done
+}
+
+# containerd_stop : kill and remove its tasks and containers, stop it, remove its dirs
+containerd_stop() {
+    [ -n "${CTD_PID-}" ] || return 0
+    local c i=0
+    for c in $("${CTD[@]}" task ls -q 2>/dev/null); do
+        "${CTD[@]}" task kill -s KILL "$c" >/dev/null 2>&1 || true
+    done
+    for c in $("${CTD[@]}" container ls -q 2>/dev/null); do
+        i=0
+        until "${CTD[@]}" task rm -f "$c" >/dev/null 2>&1 || [ $i -ge 50 ]; do
+            sleep 0.1
+            i=$((i + 1))
+        done
+        "${CTD[@]}" container rm "$c" >/dev/null 2>&1 || true
+    done
+    kill -TERM "$CTD_PID" 2>/dev/null || true
+    i=0
+    while kill -0 "$CTD_PID" 2>/dev/null && [ $i -lt 100 ]; do
+        sleep 0.1
+        i=$((i + 1))
+    done
+    kill -KILL "$CTD_PID" 2>/dev/null || true
+    wait "$CTD_PID" 2>/dev/null || true
+    CTD_PID=
+    if [ "$HAD_RUN_CONTAINERD_CTD" = 0 ] && [ -d /run/containerd ]; then
+        find /run/containerd -depth -type d -empty -delete 2>/dev/null || true
+    fi
+    remove_test_cgroups containerd
+    rm -rf "$CTD_DIR"
+}

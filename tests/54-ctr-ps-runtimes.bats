@@ -2,7 +2,8 @@
 # Other runtimes' live containers, known by the names those runtimes gave them: ctr-ps reads
 # each runtime's own records (no daemon is asked), and nsenter-rs --container finds them by
 # name. Real runtimes with every root under the test dir: runc (with Kubernetes CRI
-# annotations), Podman, Docker (dockerd started here, or skipped with the reason).
+# annotations), Podman, Docker (dockerd started here, or skipped with the reason),
+# containerd (likewise).
 
 load helpers
 load 50-ctr-ps-lib
@@ -16,6 +17,7 @@ teardown() {
     oci_cleanup
     podman_cleanup
     dockerd_stop
+    containerd_stop
     rm -rf "$CTRKIT_STATE/containers"
     ctrkit_teardown
 }
@@ -124,6 +126,27 @@ pid_ns_of() {
     assert_match "$inner" '^[0-9]+$'
     [ "$inner" -lt 100 ] || { echo "pid $inner is not a pid inside the container" >&2; return 1; }
     assert_eq "$(echo "$output" | tail -1)" "pid:[$(pid_ns_of "$pid")]"
+}
+
+@test "a containerd task is named by nerdctl's annotation in its bundle; nsenter-rs --container NAME enters it" {
+    require_root
+    require_cmd containerd ctr runc
+    containerd_start || skip "$CTD_WHY"
+    make_bundle_rootfs
+    run_tool "${CTD[@]}" run -d --cgroup "/$TEST_CGROUP/containerd/cweb" \
+        --annotation nerdctl/name=cweb --rootfs "$TEST_DIR/rootfs" ctrps54-cweb /bin/sleep 300
+    pid=$("${CTD[@]}" task ls | awk '$1 == "ctrps54-cweb" {print $2}')
+    assert_match "$pid" '^[0-9]+$'
+    track_pid "$pid"
+    # nothing configured: its shim's folder is the bundle, whose config.json has the name
+    run_tool ctr-ps --json --no-trunc
+    row=$(printf '%s' "$output" | jq -c --argjson p "$pid" '.[] | select(.pid == $p)')
+    assert_json '[.id, .name, .runtime] | join(" ")' "ctrps54-cweb cweb containerd" "$row"
+    run_tool ctr-ps which "$pid" --no-headers
+    assert_eq "$(echo "$output" | awk '{print $3, $4}')" "cweb containerd"
+    run_tool nsenter-rs --container cweb -p -m sh -c 'echo $$; cat /proc/1/cmdline | tr "\0" " "'
+    assert_match "$(echo "$output" | head -1)" '^[0-9]+$'
+    assert_eq "$(echo "$output" | tail -1)" "/bin/sleep 300 "
 }
 
 @test "an ID prefix or a name shared by two containers is an error listing both, never the first" {

@@ -175,7 +175,25 @@ impl<'a> Reader<'a> {
                     id = cid;
                 }
             }
-            Some(Parent::Shim { bundle: b }) => bundle = bundle.or(b),
+            Some(Parent::Shim { bundle: b, id: sid }) => {
+                // one shim may serve a whole pod: its folder is the sandbox's bundle, and
+                // the others' are beside it (`.../io.containerd.runtime.v2.task/NS/ID`)
+                let b = b.map(|b| match b.parent() {
+                    Some(p)
+                        if seen.runtime != "unshare"
+                            && b.file_name().is_some_and(|n| n != seen.id)
+                            && p.join(seen.id).join("config.json").exists() =>
+                    {
+                        p.join(seen.id)
+                    }
+                    _ => b,
+                });
+                bundle = bundle.or(b);
+                runtime = Some("containerd");
+                if seen.runtime == "unshare" {
+                    id = sid;
+                }
+            }
             Some(Parent::LxcMonitor { name: n }) => {
                 name = Some(n);
                 runtime = Some("lxc");
@@ -333,8 +351,11 @@ enum Parent {
         name: Option<String>,
         cid: Option<String>,
     },
-    /// a containerd shim: its working folder is the bundle
-    Shim { bundle: Option<PathBuf> },
+    /// a containerd shim (`-namespace NS -id ID`): its working folder is the bundle
+    Shim {
+        bundle: Option<PathBuf>,
+        id: Option<String>,
+    },
     /// `[lxc monitor] LXCPATH NAME`
     LxcMonitor { name: String },
 }
@@ -349,8 +370,9 @@ fn parent_of(proc: &Path, ppid: i32) -> Option<Parent> {
         .collect();
     let parent = parse_parent(&args)?;
     Some(match parent {
-        Parent::Shim { .. } => Parent::Shim {
+        Parent::Shim { id, .. } => Parent::Shim {
             bundle: fs::read_link(dir.join("cwd")).ok(),
+            id,
         },
         p => p,
     })
@@ -369,7 +391,11 @@ fn parse_parent(args: &[String]) -> Option<Parent> {
     }
     let base = first.rsplit('/').next().unwrap_or(first);
     if base.starts_with("containerd-shim") {
-        return Some(Parent::Shim { bundle: None });
+        let id = args
+            .windows(2)
+            .find(|w| w[0] == "-id" || w[0] == "--id")
+            .map(|w| w[1].clone());
+        return Some(Parent::Shim { bundle: None, id });
     }
     if base != "conmon" {
         return None;
@@ -709,9 +735,16 @@ mod tests {
             parse_parent(&strings(&[
                 "/usr/bin/containerd-shim-runc-v2",
                 "-namespace",
-                "moby"
+                "moby",
+                "-id",
+                "c1",
+                "-address",
+                "/run/containerd/containerd.sock"
             ])),
-            Some(Parent::Shim { bundle: None })
+            Some(Parent::Shim {
+                bundle: None,
+                id: Some("c1".into())
+            })
         );
         assert_eq!(
             parse_parent(&strings(&["[lxc monitor] /var/lib/lxc web"])),
