@@ -249,8 +249,10 @@ impl<'a> Reader<'a> {
                 (seen.runtime == "docker")
                     .then(|| self.sources.docker_root.join("containers").join(seen.id))
             });
+        let mut docker = false;
         if let Some(d) = docker_dir {
             if let Some(dr) = read_docker(&d, &mut rec) {
+                docker = true;
                 runtime = Some("docker");
                 if name.is_none() {
                     name = dr;
@@ -259,7 +261,7 @@ impl<'a> Reader<'a> {
         }
 
         // containers/storage (Podman, CRI-O)
-        if rec.files.iter().all(|f| !f.ends_with("config.v2.json")) {
+        if !docker {
             let storage_id = bundle
                 .as_ref()
                 .filter(|b| b.ends_with("userdata"))
