@@ -181,6 +181,7 @@ teardown() {
     runc_start "ctrpsamb-$$-b" sleep 300
     run_tool --rc 1 ctr-ps --pid "ctrpsamb-$$"
     assert_error ctr-ps "ambiguous"
+    # shellcheck disable=SC2154 # run_tool sets stderr
     assert_contains "$stderr" "ctrpsamb-$$-a (runc, pid "
     assert_contains "$stderr" "ctrpsamb-$$-b (runc, pid "
     # the full id resolves
