@@ -29,6 +29,8 @@ shellcheck:shellcheck
 newuidmap:uidmap
 /usr/lib/cni/bridge:containernetworking-plugins
 podman:podman
+dockerd:docker.io
+containerd:containerd
 qemu-system-x86_64:qemu-system-x86
 cpio:cpio
 depmod:kmod

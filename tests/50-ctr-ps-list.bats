@@ -84,7 +84,7 @@ teardown() {
         echo 999999 >"$CTRKIT_STATE/containers/stale/pid"
     }
     run_tool --rc 1 ctr-ps --pid stale
-    assert_error ctr-ps "no container 'stale'"
+    assert_error ctr-ps "ctrkit container 'stale' is not running: its process 999999 is gone"
 }
 
 @test "a container made by 'nsenter-rs --new' with a ctrkit state folder" {
@@ -147,7 +147,7 @@ teardown() {
     start_unshare -fp --mount-proc -- sleep 300
     run_tool ctr-ps --json --filter "pid=$CTR_PID"
     keys=$(printf '%s' "$output" | jq -r '.[0] | keys_unsorted | join(",")')
-    assert_eq "$keys" "id,name,runtime,pid,launcher_pid,command,started_at,uptime_seconds,pids,memory_current_bytes,memory_max_bytes,rss_bytes,cpu_usage_usec,ip,namespaces,shares_host_pid,shares_host_net,ns_mnt,ns_uts,ns_ipc,ns_net,ns_pid,ns_user,ns_cgroup,ns_time,cgroup"
+    assert_eq "$keys" "id,name,runtime,pid,launcher_pid,command,started_at,uptime_seconds,pids,memory_current_bytes,memory_max_bytes,rss_bytes,cpu_usage_usec,ip,namespaces,shares_host_pid,shares_host_net,ns_mnt,ns_uts,ns_ipc,ns_net,ns_pid,ns_user,ns_cgroup,ns_time,cgroup,pod,pod_namespace,container_name,image,status,created,ports,hostname"
     assert_json '.[0].name' null
     assert_json '.[0].pids' 1
     assert_match "$(printf '%s' "$output" | jq -r '.[0].started_at')" '^20[0-9]{2}-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z$'
@@ -181,8 +181,9 @@ teardown() {
     runc_start "ctrpsamb-$$-b" sleep 300
     run_tool --rc 1 ctr-ps --pid "ctrpsamb-$$"
     assert_error ctr-ps "ambiguous"
-    assert_contains "$stderr" "ctrpsamb-$$-a (runc)"
-    assert_contains "$stderr" "ctrpsamb-$$-b (runc)"
+    # shellcheck disable=SC2154 # run_tool sets stderr
+    assert_contains "$stderr" "ctrpsamb-$$-a (runc, pid "
+    assert_contains "$stderr" "ctrpsamb-$$-b (runc, pid "
     # the full id resolves
     run_tool ctr-ps --pid "ctrpsamb-$$-b"
     assert_eq "$output" "$RUNC_PID"

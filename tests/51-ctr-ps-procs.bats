@@ -160,7 +160,7 @@ start_tree() {
     assert_json '.[1].rss_bytes > 0' true "$i"
     # one container by id; the table form
     idle_id=$(ctr-ps -q --filter "pid=$idle")
-    [ -n "$idle_id" ] || { ctr-ps --filter "pid=$idle"; ctr-ps; cat /proc/$idle/status; return 1; } >&2
+    [ -n "$idle_id" ] || { ctr-ps --filter "pid=$idle"; ctr-ps; cat "/proc/$idle/status"; return 1; } >&2
     run_tool ctr-ps top "$idle_id" -i 100ms -n 1
     assert_eq "$(printf '%s\n' "$output" | grep -c .)" 2
     assert_contains "$output" "CPU%"

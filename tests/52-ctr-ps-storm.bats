@@ -17,6 +17,7 @@ storm() {
 @test "scans during a storm of 2000 short-lived processes and short-lived containers never error" {
     require_root
     # a long-lived container that itself spawns 1000 short-lived processes
+    # shellcheck disable=SC2016 # expanded by the container's shell
     start_unshare -fp --mount-proc -- sh -c 'i=0; while [ $i -lt 1000 ]; do /bin/true & i=$((i + 1)); [ $((i % 50)) -ne 0 ] || wait; done; wait; sleep 300'
     inner=$CTR_PID
     # 2000 on the host, and 40 containers that live a few milliseconds each
@@ -33,6 +34,7 @@ storm() {
         for cmd in "ctr-ps" "ctr-ps --json" "ctr-ps procs" "ctr-ps ns --json" "ctr-ps procs --tree --json"; do
             # shellcheck disable=SC2086
             run_tool $cmd
+            # shellcheck disable=SC2154 # run_tool sets stderr
             assert_eq "$stderr" "" "stderr of '$cmd'"
         done
         run_tool ctr-ps --json

@@ -15,6 +15,11 @@
 //!    runc/crun `--cgroup` gave it);
 //! 4. else a stable synthetic id made from the namespace inode numbers (runtime `unshare`).
 //!
+//! Then each runtime's own records name it and say more (image, status, ports, Kubernetes
+//! pod): see [`records`] for the files read. A ctrkit pidfile counts only while its process
+//! started before the file was written, has no `exit` file beside it, and sits in the
+//! recorded `cgroup` (a pid reused by another process is not the container).
+//!
 //! The walk reads, per process, `/proc/PID/stat` once and `fstatat` on the `ns/*` links,
 //! relative to a directory fd; cgroup files are read for inits only. Processes that exit
 //! mid-scan, unreadable files and kernel threads are skipped, never an error.
@@ -28,6 +33,9 @@ use std::path::{Path, PathBuf};
 
 use crate::ns::{CgroupEntry, NsKind, parse_proc_cgroup};
 use crate::state::Dirs;
+
+pub mod records;
+pub use records::{Records, Sources};
 
 /// `/proc`, unless `CTRKIT_PROC` points elsewhere (tests).
 fn proc_root() -> PathBuf {
@@ -172,6 +180,8 @@ pub struct Container {
     pub start_ticks: u64,
     /// The init's command name (`comm`).
     pub comm: String,
+    /// What its runtime recorded about it (image, status, pod, ...).
+    pub records: Records,
 }
 
 impl Container {
@@ -216,6 +226,8 @@ pub enum DiscoverError {
     NotFound(String),
     #[error("'{query}' is ambiguous: it matches {}", .matches.join(", "))]
     Ambiguous { query: String, matches: Vec<String> },
+    #[error("ctrkit container '{name}' is not running: {why}")]
+    Stale { name: String, why: String },
     #[error("cannot scan {path} for containers")]
     Scan {
         path: PathBuf,
@@ -229,16 +241,28 @@ pub fn scan(dirs: &Dirs) -> io::Result<Vec<Container>> {
     Ok(snapshot(dirs)?.containers)
 }
 
-/// Find one container by ctrkit name, runtime name, full id or unique id prefix.
+/// Find one container by name, full id or unique id prefix (runtime roots from the
+/// environment, see [`Sources::from_env`]).
 pub fn resolve(query: &str, dirs: &Dirs) -> Result<Container, DiscoverError> {
-    let snap = snapshot(dirs).map_err(|source| DiscoverError::Scan {
+    resolve_with(query, dirs, &Sources::from_env())
+}
+
+/// [`resolve`] with the runtimes' roots given.
+pub fn resolve_with(
+    query: &str,
+    dirs: &Dirs,
+    sources: &Sources,
+) -> Result<Container, DiscoverError> {
+    let snap = snapshot_with(dirs, sources).map_err(|source| DiscoverError::Scan {
         path: proc_root(),
         source,
     })?;
     resolve_in(query, &snap.containers).cloned()
 }
 
-/// Find one container in a list (see [`resolve`]).
+/// Find one container in a list: by name (its ctrkit or runtime name, or `POD/CONTAINER`
+/// for Kubernetes), then by full id, then by id prefix. A name or prefix that more than one
+/// container answers to is an error listing them all, never the first.
 pub fn resolve_in<'a>(
     query: &str,
     containers: &'a [Container],
@@ -246,50 +270,158 @@ pub fn resolve_in<'a>(
     if query.is_empty() {
         return Err(DiscoverError::NotFound(query.to_string()));
     }
-    if let Some(c) = containers.iter().find(|c| c.name.as_deref() == Some(query)) {
+    let one = |found: Vec<&'a Container>| -> Result<Option<&'a Container>, DiscoverError> {
+        match found.len() {
+            0 => Ok(None),
+            1 => Ok(Some(found[0])),
+            _ => Err(DiscoverError::Ambiguous {
+                query: query.to_string(),
+                matches: found.iter().map(|c| candidate(c)).collect(),
+            }),
+        }
+    };
+    let by_name = containers
+        .iter()
+        .filter(|c| c.name.as_deref() == Some(query))
+        .collect();
+    if let Some(c) = one(by_name)? {
         return Ok(c);
     }
     if let Some(c) = containers.iter().find(|c| c.id == query) {
         return Ok(c);
     }
-    let found: Vec<&Container> = containers
+    let by_prefix = containers
         .iter()
         .filter(|c| c.id.starts_with(query))
         .collect();
-    match found.len() {
-        0 => Err(DiscoverError::NotFound(query.to_string())),
-        1 => Ok(found[0]),
-        _ => Err(DiscoverError::Ambiguous {
-            query: query.to_string(),
-            matches: found
-                .iter()
-                .map(|c| format!("{} ({})", c.id, c.runtime))
-                .collect(),
-        }),
+    one(by_prefix)?.ok_or_else(|| DiscoverError::NotFound(query.to_string()))
+}
+
+/// How an ambiguity error names one candidate: `ID (RUNTIME NAME, pid PID)`, with the
+/// full id (short ones may not tell the candidates apart).
+fn candidate(c: &Container) -> String {
+    match &c.name {
+        Some(n) => format!("{} ({} {n}, pid {})", c.id, c.runtime, c.pid),
+        None => format!("{} ({}, pid {})", c.id, c.runtime, c.pid),
     }
 }
 
 /// The init's host pid of a container, fast: a ctrkit name or a runc/crun id is looked up
 /// in the state dirs without walking `/proc`; anything else falls back to [`resolve`].
+/// A ctrkit pidfile whose process is gone or not the one it was written for is skipped
+/// (and named in the error when nothing else answers to the name).
 pub fn resolve_pid(query: &str, dirs: &Dirs) -> Result<i32, DiscoverError> {
+    resolve_pid_with(query, dirs, &Sources::from_env())
+}
+
+/// [`resolve_pid`] with the runtimes' roots given.
+pub fn resolve_pid_with(query: &str, dirs: &Dirs, sources: &Sources) -> Result<i32, DiscoverError> {
+    let mut stale = None;
     if crate::parse::parse_container_name(query).is_ok() {
-        let pidfile = dirs.container_dir(query).join("pid");
-        if let Some(pid) = read_pid_file(&pidfile) {
-            if alive_in_container(pid) {
-                return Ok(pid);
-            }
+        let dir = dirs.container_dir(query);
+        match check_ctrkit_pid(&dir, None) {
+            Ok(Some(pid)) if alive_in_container(pid) => return Ok(pid),
+            Ok(_) => {}
+            Err(why) => stale = Some(why),
         }
     }
     if !query.contains('/') && !query.starts_with('.') {
-        for dir in RUNTIME_STATE_DIRS {
-            if let Some(st) = read_runtime_state(&Path::new(dir.path).join(query), dir.kind) {
+        for dir in state_dirs(sources) {
+            if let Some(st) = read_runtime_state(&dir.path.join(query), dir.kind) {
                 if alive_in_container(st.pid) {
                     return Ok(st.pid);
                 }
             }
         }
     }
-    resolve(query, dirs).map(|c| c.pid)
+    match resolve_with(query, dirs, sources) {
+        Err(DiscoverError::NotFound(_)) if stale.is_some() => Err(DiscoverError::Stale {
+            name: query.to_string(),
+            why: stale.unwrap_or_default(),
+        }),
+        r => r.map(|c| c.pid),
+    }
+}
+
+/// The pid in a ctrkit state folder, if it still is the container's process:
+/// `Ok(None)` when there is no pidfile, `Err(why)` when it is stale (an `exit` file, the
+/// process gone, started after the pidfile was written, or out of the recorded cgroup).
+/// `start_ticks` is the process's start time when the caller has it.
+fn check_ctrkit_pid(dir: &Path, start_ticks: Option<u64>) -> Result<Option<i32>, String> {
+    let pidfile = dir.join("pid");
+    let Some(pid) = read_pid_file(&pidfile) else {
+        return Ok(None);
+    };
+    if dir.join("exit").exists() {
+        return Err(format!(
+            "it has exited (pid {pid}; {} exists)",
+            dir.join("exit").display()
+        ));
+    }
+    let written = fs::metadata(&pidfile)
+        .and_then(|m| m.modified())
+        .map_err(|_| format!("{} vanished", pidfile.display()))?;
+    let ticks = match start_ticks {
+        Some(t) => t,
+        None => read_proc(pid)
+            .map(|p| p.start_ticks)
+            .ok_or_else(|| format!("its process {pid} is gone"))?,
+    };
+    if let Some(started) = started_at(ticks) {
+        if started > written + std::time::Duration::from_secs(1) {
+            return Err(format!(
+                "pid {pid} is another process, started after {} was written",
+                pidfile.display()
+            ));
+        }
+    }
+    if let Ok(cg) = fs::read_to_string(dir.join("cgroup")) {
+        let cg = cg.trim().trim_matches('/');
+        let inside = fs::read_to_string(proc_root().join(pid.to_string()).join("cgroup"))
+            .map(|t| {
+                parse_proc_cgroup(&t)
+                    .iter()
+                    .any(|e| e.path.trim_matches('/') == cg)
+            })
+            .unwrap_or(false);
+        if !cg.is_empty() && !inside {
+            return Err(format!("pid {pid} is not in the container's cgroup {cg}"));
+        }
+    }
+    Ok(Some(pid))
+}
+
+/// When a process that started `ticks` clock ticks after boot started, as wall-clock time
+/// (boot time from `/proc/stat`, ticks per second from the auxiliary vector): at most one
+/// second early, never late.
+fn started_at(ticks: u64) -> Option<std::time::SystemTime> {
+    let stat = fs::read_to_string(proc_root().join("stat")).ok()?;
+    let btime: u64 = stat
+        .lines()
+        .find_map(|l| l.strip_prefix("btime "))?
+        .trim()
+        .parse()
+        .ok()?;
+    let hz = clock_ticks_per_sec()?;
+    let since_boot = std::time::Duration::from_nanos(ticks.saturating_mul(1_000_000_000) / hz);
+    Some(std::time::UNIX_EPOCH + std::time::Duration::from_secs(btime) + since_boot)
+}
+
+/// `AT_CLKTCK` from `/proc/self/auxv` (what `sysconf(_SC_CLK_TCK)` returns).
+fn clock_ticks_per_sec() -> Option<u64> {
+    const AT_CLKTCK: u64 = 17;
+    let auxv = fs::read("/proc/self/auxv").ok()?;
+    let word = std::mem::size_of::<usize>();
+    let get = |b: &[u8]| -> u64 {
+        let mut v = [0u8; 8];
+        v[..word].copy_from_slice(b);
+        u64::from_ne_bytes(v)
+    };
+    auxv.chunks_exact(2 * word)
+        .map(|p| (get(&p[..word]), get(&p[word..])))
+        .find(|&(k, _)| k == AT_CLKTCK)
+        .map(|(_, v)| v)
+        .filter(|&v| v > 0)
 }
 
 /// The first 12 characters of an id (`docker ps` style).
@@ -333,8 +465,14 @@ fn alive_in_container(pid: i32) -> bool {
 
 // --- the walk --------------------------------------------------------------------------
 
-/// Walk `/proc` once and group processes into containers.
+/// Walk `/proc` once and group processes into containers (runtime roots from the
+/// environment, see [`Sources::from_env`]).
 pub fn snapshot(dirs: &Dirs) -> io::Result<Snapshot> {
+    snapshot_with(dirs, &Sources::from_env())
+}
+
+/// [`snapshot`] with the runtimes' roots given.
+pub fn snapshot_with(dirs: &Dirs, sources: &Sources) -> io::Result<Snapshot> {
     let proc = proc_root();
     let host_pid1 = DirFd::open(&proc.join("1"))
         .map(|d| d.ns_set())
@@ -373,7 +511,7 @@ pub fn snapshot(dirs: &Dirs) -> io::Result<Snapshot> {
         procs.push(p);
     }
     procs.sort_by_key(|p| p.pid);
-    let containers = group(&proc, &host, &procs, dirs);
+    let containers = group(&proc, &host, &procs, dirs, sources);
     Ok(Snapshot {
         host,
         host_is_self,
@@ -383,7 +521,13 @@ pub fn snapshot(dirs: &Dirs) -> io::Result<Snapshot> {
 }
 
 /// Group processes into containers and name them.
-fn group(proc: &Path, host: &NsSet, procs: &[ProcInfo], dirs: &Dirs) -> Vec<Container> {
+fn group(
+    proc: &Path,
+    host: &NsSet,
+    procs: &[ProcInfo],
+    dirs: &Dirs,
+    sources: &Sources,
+) -> Vec<Container> {
     let index: HashMap<i32, usize> = procs.iter().enumerate().map(|(i, p)| (p.pid, i)).collect();
 
     // group key per process: its ns set when it differs from the host's; processes whose
@@ -480,7 +624,16 @@ fn group(proc: &Path, host: &NsSet, procs: &[ProcInfo], dirs: &Dirs) -> Vec<Cont
         }
     }
 
-    let ctx = IdentityContext::load(dirs);
+    let ctx = IdentityContext::load(dirs, sources);
+    let reader = records::Reader::new(sources);
+    let start_of = |pid: i32| {
+        index
+            .get(&pid)
+            .map(|&i| &procs[i])
+            .filter(|p| p.detailed)
+            .map(|p| p.start_ticks)
+            .or_else(|| read_proc(pid).map(|p| p.start_ticks))
+    };
     let mut out = Vec::new();
     for g in gs.iter().filter(|g| !g.folded) {
         let init = &procs[g.init];
@@ -490,11 +643,38 @@ fn group(proc: &Path, host: &NsSet, procs: &[ProcInfo], dirs: &Dirs) -> Vec<Cont
         let mut pids: Vec<i32> = g.members.iter().map(|&i| procs[i].pid).collect();
         pids.sort_unstable();
         let launcher_pid = g.launcher.map(|i| procs[i].pid);
-        let ident = ctx.identify(init.pid, launcher_pid, &pids, &cgroups, &g.ns, host);
+        let ident = ctx.identify(
+            init.pid,
+            launcher_pid,
+            &pids,
+            &cgroups,
+            &g.ns,
+            host,
+            &start_of,
+        );
+        let state = ctx
+            .runtime
+            .iter()
+            .find(|s| s.id == ident.id || s.pid == init.pid || Some(s.pid) == launcher_pid);
+        let found = reader.read(&records::Seen {
+            id: &ident.id,
+            runtime: ident.runtime,
+            name: ident.name.as_deref(),
+            ppid: launcher_pid
+                .and_then(|l| index.get(&l).map(|&i| procs[i].ppid))
+                .unwrap_or(init.ppid),
+            pid: init.pid,
+            launcher: launcher_pid,
+            bundle: state.and_then(|s| s.bundle.as_deref()),
+        });
+        let runtime = match found.runtime {
+            Some(r) if matches!(ident.runtime, "runc" | "crun" | "containerd" | "unshare") => r,
+            _ => ident.runtime,
+        };
         out.push(Container {
-            id: ident.id,
-            name: ident.name,
-            runtime: ident.runtime.to_string(),
+            id: found.id.unwrap_or(ident.id),
+            name: ident.name.or(found.name),
+            runtime: runtime.to_string(),
             pid: init.pid,
             launcher_pid,
             namespaces: g.ns.to_map(),
@@ -504,6 +684,7 @@ fn group(proc: &Path, host: &NsSet, procs: &[ProcInfo], dirs: &Dirs) -> Vec<Cont
             pids,
             start_ticks: init.start_ticks,
             comm: init.comm.clone(),
+            records: found.records,
         });
     }
     out
@@ -539,12 +720,39 @@ struct RuntimeState {
     pid: i32,
     /// cgroup paths (absolute under the hierarchy mounts, or relative) the runtime recorded
     cgroup_paths: Vec<String>,
+    /// The OCI bundle (runc's `bundle=` label, crun's `bundle`, containerd's task folder).
+    bundle: Option<PathBuf>,
 }
 
 struct StateDir {
     path: &'static str,
     kind: StateKind,
     runtime: &'static str,
+}
+
+/// A runtime state root to read: the built-in ones, then `--runtime-root` folders.
+struct StateRoot {
+    path: PathBuf,
+    kind: StateKind,
+    runtime: &'static str,
+}
+
+/// The state roots to read: [`RUNTIME_STATE_DIRS`] and each of `sources.runtime_roots`
+/// (as runc's, whose entries may be crun's `status` too).
+fn state_dirs(sources: &Sources) -> Vec<StateRoot> {
+    RUNTIME_STATE_DIRS
+        .iter()
+        .map(|d| StateRoot {
+            path: PathBuf::from(d.path),
+            kind: d.kind,
+            runtime: d.runtime,
+        })
+        .chain(sources.runtime_roots.iter().map(|p| StateRoot {
+            path: p.clone(),
+            kind: StateKind::Any,
+            runtime: "runc",
+        }))
+        .collect()
 }
 
 #[derive(Clone, Copy)]
@@ -557,6 +765,8 @@ enum StateKind {
     RuncNamespaced,
     /// `<dir>/<namespace>/<id>/init.pid` (containerd shim v2 tasks)
     Task,
+    /// `<dir>/<id>/state.json` or `<dir>/<id>/status`: a `--runtime-root` of runc or crun
+    Any,
 }
 
 const RUNTIME_STATE_DIRS: &[StateDir] = &[
@@ -593,6 +803,15 @@ struct RuncStateJson {
     init_process_pid: i32,
     #[serde(default)]
     cgroup_paths: BTreeMap<String, String>,
+    #[serde(default)]
+    config: Option<RuncStateConfig>,
+}
+
+#[derive(serde::Deserialize)]
+struct RuncStateConfig {
+    /// `bundle=/path` among others
+    #[serde(default)]
+    labels: Option<Vec<String>>,
 }
 
 #[derive(serde::Deserialize)]
@@ -601,6 +820,8 @@ struct CrunStatusJson {
     pid: i32,
     #[serde(default, rename = "cgroup-path")]
     cgroup_path: Option<String>,
+    #[serde(default)]
+    bundle: Option<PathBuf>,
 }
 
 /// Read one runtime state folder (`<root>/<id>`) of the given kind.
@@ -610,11 +831,19 @@ fn read_runtime_state(dir: &Path, kind: StateKind) -> Option<RuntimeState> {
         StateKind::Runc | StateKind::RuncNamespaced => {
             let text = fs::read(dir.join("state.json")).ok()?;
             let st: RuncStateJson = serde_json::from_slice(&text).ok()?;
+            let bundle = st
+                .config
+                .and_then(|c| c.labels)
+                .unwrap_or_default()
+                .iter()
+                .find_map(|l| l.strip_prefix("bundle="))
+                .map(PathBuf::from);
             Some(RuntimeState {
                 runtime: "runc",
                 id,
                 pid: st.init_process_pid,
                 cgroup_paths: st.cgroup_paths.into_values().collect(),
+                bundle,
             })
         }
         StateKind::Crun => {
@@ -625,6 +854,7 @@ fn read_runtime_state(dir: &Path, kind: StateKind) -> Option<RuntimeState> {
                 id,
                 pid: st.pid,
                 cgroup_paths: st.cgroup_path.into_iter().collect(),
+                bundle: st.bundle,
             })
         }
         StateKind::Task => {
@@ -634,21 +864,24 @@ fn read_runtime_state(dir: &Path, kind: StateKind) -> Option<RuntimeState> {
                 id,
                 pid,
                 cgroup_paths: Vec::new(),
+                bundle: Some(dir.to_path_buf()),
             })
         }
+        StateKind::Any => read_runtime_state(dir, StateKind::Runc)
+            .or_else(|| read_runtime_state(dir, StateKind::Crun)),
     }
     .filter(|s| s.pid > 0)
 }
 
 /// Everything read once per scan to name containers.
 struct IdentityContext {
-    /// host pid -> ctrkit name (and its `id` file, when there is one)
-    ctrkit: HashMap<i32, (String, Option<String>)>,
+    /// host pid -> ctrkit name, its `id` file when there is one, and its state folder
+    ctrkit: HashMap<i32, (String, Option<String>, PathBuf)>,
     runtime: Vec<RuntimeState>,
 }
 
 impl IdentityContext {
-    fn load(dirs: &Dirs) -> IdentityContext {
+    fn load(dirs: &Dirs, sources: &Sources) -> IdentityContext {
         let mut ctrkit = HashMap::new();
         if let Ok(rd) = fs::read_dir(dirs.containers_dir()) {
             for e in rd.flatten() {
@@ -658,13 +891,13 @@ impl IdentityContext {
                     let id = crate::state::read_trimmed(&dir.join("id"))
                         .ok()
                         .filter(|s| !s.is_empty());
-                    ctrkit.insert(pid, (name, id));
+                    ctrkit.insert(pid, (name, id, dir));
                 }
             }
         }
         let mut runtime = Vec::new();
-        for sd in RUNTIME_STATE_DIRS {
-            let Ok(rd) = fs::read_dir(sd.path) else {
+        for sd in state_dirs(sources) {
+            let Ok(rd) = fs::read_dir(&sd.path) else {
                 continue;
             };
             for e in rd.flatten() {
@@ -680,7 +913,9 @@ impl IdentityContext {
                     _ => read_runtime_state(&p, sd.kind).into_iter().collect(),
                 };
                 for mut st in found {
-                    st.runtime = sd.runtime;
+                    if !matches!(sd.kind, StateKind::Any) {
+                        st.runtime = sd.runtime;
+                    }
                     runtime.push(st);
                 }
             }
@@ -696,14 +931,19 @@ impl IdentityContext {
         cgroups: &[CgroupEntry],
         ns: &NsSet,
         host: &NsSet,
+        start_of: &dyn Fn(i32) -> Option<u64>,
     ) -> Identity {
-        // 1. ctrkit state: the init, its launcher, or (last) any member
-        let hit = self
-            .ctrkit
-            .get(&pid)
-            .or_else(|| launcher.and_then(|l| self.ctrkit.get(&l)))
-            .or_else(|| pids.iter().find_map(|p| self.ctrkit.get(p)));
-        if let Some((name, id)) = hit {
+        // 1. ctrkit state: the init, its launcher, or (last) any member, while its pidfile
+        // is not stale
+        let fresh = |p: &i32| {
+            let hit = self.ctrkit.get(p)?;
+            let ticks = start_of(*p)?;
+            matches!(check_ctrkit_pid(&hit.2, Some(ticks)), Ok(Some(_))).then_some(hit)
+        };
+        let hit = fresh(&pid)
+            .or_else(|| launcher.and_then(|l| fresh(&l)))
+            .or_else(|| pids.iter().find_map(fresh));
+        if let Some((name, id, _)) = hit {
             return Identity {
                 id: id.clone().unwrap_or_else(|| synthetic_id(ns, host)),
                 name: Some(name.clone()),
@@ -1140,6 +1380,7 @@ mod tests {
             pids: vec![1],
             start_ticks: 0,
             comm: "sh".into(),
+            records: Records::default(),
         };
         let cs = vec![
             mk("abc123", Some("web")),
@@ -1159,6 +1400,50 @@ mod tests {
             Err(DiscoverError::NotFound(_))
         ));
         assert!(resolve_in("", &cs).is_err());
+        // two containers by one name: an error naming both, not the first
+        let cs = vec![
+            mk("abc123", Some("web")),
+            mk("def456", Some("web")),
+            mk("fed789", None),
+        ];
+        let e = resolve_in("web", &cs).unwrap_err().to_string();
+        assert!(
+            e.contains("ambiguous") && e.contains("abc123") && e.contains("def456"),
+            "{e}"
+        );
+        assert!(!e.contains("fed789"), "{e}");
+        assert_eq!(resolve_in("fed", &cs).unwrap().id, "fed789");
+    }
+
+    #[test]
+    fn stale_ctrkit_pidfiles_are_told() {
+        let t = tempfile::tempdir().unwrap();
+        let dir = t.path().join("web");
+        fs::create_dir(&dir).unwrap();
+        assert_eq!(check_ctrkit_pid(&dir, None), Ok(None), "no pidfile");
+        let me = std::process::id() as i32;
+        fs::write(dir.join("pid"), format!("{me}\n")).unwrap();
+        assert_eq!(check_ctrkit_pid(&dir, None), Ok(Some(me)));
+        // written before this process started: the pid names another process now
+        let f = fs::File::options()
+            .write(true)
+            .open(dir.join("pid"))
+            .unwrap();
+        f.set_modified(std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_000_000))
+            .unwrap();
+        let e = check_ctrkit_pid(&dir, None).unwrap_err();
+        assert!(e.contains("started after"), "{e}");
+        fs::write(dir.join("pid"), format!("{me}\n")).unwrap();
+        fs::write(dir.join("cgroup"), "/no/such/cgroup\n").unwrap();
+        let e = check_ctrkit_pid(&dir, None).unwrap_err();
+        assert!(e.contains("cgroup"), "{e}");
+        fs::remove_file(dir.join("cgroup")).unwrap();
+        fs::write(dir.join("exit"), "0\n").unwrap();
+        assert!(check_ctrkit_pid(&dir, None).is_err());
+        fs::remove_file(dir.join("exit")).unwrap();
+        fs::write(dir.join("pid"), "999999999\n").unwrap();
+        assert!(check_ctrkit_pid(&dir, None).unwrap_err().contains("gone"));
+        assert!(clock_ticks_per_sec().is_some());
     }
 
     #[test]

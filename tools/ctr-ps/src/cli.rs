@@ -10,11 +10,14 @@ use crate::filter::{Fields, Filter, parse_fields, parse_filter};
 
 /// list and inspect the containers of any runtime by namespaces and cgroups
 ///
-/// Reads /proc and cgroupfs only: no daemon, no runtime's cooperation. A container is a
-/// group of processes sharing a set of namespaces that differs from the host's (pid 1's);
-/// it is named from ctrkit's state dir, its cgroup path (docker, podman, containerd,
-/// cri-o, kubernetes, lxc, nspawn), runc/crun/containerd state, or else a stable id made
-/// from its namespace ids (runtime `unshare`). Without a subcommand: one row per container.
+/// Reads /proc, cgroupfs and the runtimes' own files only: no daemon, no runtime's
+/// cooperation. A container is a group of processes sharing a set of namespaces that
+/// differs from the host's (pid 1's); it is found from ctrkit's state dir, its cgroup path
+/// (docker, podman, containerd, cri-o, kubernetes, lxc, nspawn), runc/crun/containerd
+/// state, or else gets a stable id made from its namespace ids (runtime `unshare`); its
+/// name, image, status and Kubernetes pod come from its runtime's records (Docker's
+/// config.v2.json, containers/storage, the OCI bundle's annotations). Without a
+/// subcommand: one row per container.
 #[derive(Debug, Parser)]
 #[command(args_conflicts_with_subcommands = true)]
 pub struct Cli {
@@ -22,6 +25,8 @@ pub struct Cli {
     pub list: ListArgs,
     #[command(flatten)]
     pub dirs: common::state::Dirs,
+    #[command(flatten)]
+    pub sources: common::discover::Sources,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -32,10 +37,12 @@ pub struct ListArgs {
     #[arg(short, long)]
     pub quiet: bool,
     /// Columns to show, comma separated: id,name,runtime,pid,command,uptime,pids,mem,cpu,ip,namespaces
+    /// (the default), and image,status,created,ports,pod,pod_namespace
     #[arg(short = 'o', long = "output", value_name = "FIELDS", value_parser = parse_fields)]
     pub output: Option<Fields>,
     /// Keep containers matching KEY=VALUE (repeatable, all must match): name=, runtime=,
-    /// id= (prefix), ancestor= (host PID above the init), pid= (host PID inside), ns= (namespace inode)
+    /// id= (prefix), ancestor= (host PID above the init), pid= (host PID inside), ns= (namespace
+    /// inode), pod= and namespace= (Kubernetes pod and its namespace)
     #[arg(short, long, value_name = "KEY=VALUE", value_parser = parse_filter)]
     pub filter: Vec<Filter>,
     /// Print one JSON array of flat objects

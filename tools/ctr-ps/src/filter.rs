@@ -17,10 +17,17 @@ pub enum Field {
     Cpu,
     Ip,
     Namespaces,
+    Image,
+    Status,
+    Created,
+    Ports,
+    Pod,
+    PodNamespace,
 }
 
 impl Field {
-    pub const ALL: [Field; 11] = [
+    /// The columns shown without `-o`.
+    pub const DEFAULT: [Field; 11] = [
         Field::Id,
         Field::Name,
         Field::Runtime,
@@ -32,6 +39,27 @@ impl Field {
         Field::Cpu,
         Field::Ip,
         Field::Namespaces,
+    ];
+
+    /// Every column `-o` takes.
+    pub const ALL: [Field; 17] = [
+        Field::Id,
+        Field::Name,
+        Field::Runtime,
+        Field::Pid,
+        Field::Command,
+        Field::Uptime,
+        Field::Pids,
+        Field::Mem,
+        Field::Cpu,
+        Field::Ip,
+        Field::Namespaces,
+        Field::Image,
+        Field::Status,
+        Field::Created,
+        Field::Ports,
+        Field::Pod,
+        Field::PodNamespace,
     ];
 
     pub fn name(self) -> &'static str {
@@ -47,6 +75,12 @@ impl Field {
             Field::Cpu => "cpu",
             Field::Ip => "ip",
             Field::Namespaces => "namespaces",
+            Field::Image => "image",
+            Field::Status => "status",
+            Field::Created => "created",
+            Field::Ports => "ports",
+            Field::Pod => "pod",
+            Field::PodNamespace => "pod_namespace",
         }
     }
 }
@@ -88,6 +122,10 @@ pub enum Filter {
     Pid(i32),
     /// A namespace inode number the container is in.
     Ns(u64),
+    /// The Kubernetes pod's name.
+    Pod(String),
+    /// The Kubernetes pod's namespace.
+    PodNamespace(String),
 }
 
 pub fn parse_filter(s: &str) -> Result<Filter, ParseError> {
@@ -104,7 +142,9 @@ pub fn parse_filter(s: &str) -> Result<Filter, ParseError> {
         "id" => Filter::IdPrefix(v.to_ascii_lowercase()),
         "ancestor" => Filter::Ancestor(pid()?),
         "pid" => Filter::Pid(pid()?),
-        "ns" | "namespace" => {
+        "pod" => Filter::Pod(v.to_string()),
+        "namespace" | "pod_namespace" => Filter::PodNamespace(v.to_string()),
+        "ns" => {
             // `4026532123`, or `net:[4026532123]` as readlink shows it
             let digits = v
                 .rsplit_once('[')
@@ -118,7 +158,7 @@ pub fn parse_filter(s: &str) -> Result<Filter, ParseError> {
         }
         _ => {
             return Err(ParseError::new(format!(
-                "unknown filter key '{k}' (expected name, runtime, id, ancestor, pid, ns)"
+                "unknown filter key '{k}' (expected name, runtime, id, ancestor, pid, ns, pod, namespace)"
             )));
         }
     })
@@ -132,6 +172,8 @@ impl Filter {
             Filter::IdPrefix(p) => c.id.starts_with(p.as_str()),
             Filter::Pid(p) => c.pids.binary_search(p).is_ok() || c.launcher_pid == Some(*p),
             Filter::Ns(ino) => c.namespaces.values().any(|v| v == ino),
+            Filter::Pod(p) => c.records.pod.as_deref() == Some(p.as_str()),
+            Filter::PodNamespace(n) => c.records.pod_namespace.as_deref() == Some(n.as_str()),
             Filter::Ancestor(a) => {
                 let mut cur = c.pid;
                 for _ in 0..4096 {
@@ -185,6 +227,15 @@ mod tests {
             Filter::Ns(4026531840)
         );
         assert_eq!(parse_filter("ancestor=12").unwrap(), Filter::Ancestor(12));
+        assert_eq!(
+            parse_filter("pod=web-0").unwrap(),
+            Filter::Pod("web-0".into())
+        );
+        assert_eq!(
+            parse_filter("namespace=prod").unwrap(),
+            Filter::PodNamespace("prod".into())
+        );
+        assert!(parse_filter("ns=prod").is_err());
         assert!(parse_filter("name").is_err());
         assert!(parse_filter("name=").is_err());
         assert!(parse_filter("pid=abc").is_err());

@@ -24,9 +24,12 @@ pub struct Ctx {
 }
 
 impl Ctx {
-    pub fn new(dirs: &common::state::Dirs) -> std::io::Result<Ctx> {
+    pub fn new(
+        dirs: &common::state::Dirs,
+        sources: &common::discover::Sources,
+    ) -> std::io::Result<Ctx> {
         Ok(Ctx {
-            snap: common::discover::snapshot(dirs)?,
+            snap: common::discover::snapshot_with(dirs, sources)?,
             clock: Clock::new(),
             hier: Hierarchy::detect().ok(),
             page: procfs::page_size(),
@@ -130,6 +133,7 @@ impl Want {
 #[derive(Debug, Clone, Serialize)]
 pub struct Row {
     pub id: String,
+    /// The runtime's name for it; `POD/CONTAINER` for Kubernetes.
     pub name: Option<String>,
     pub runtime: String,
     /// Host pid of the init.
@@ -165,6 +169,18 @@ pub struct Row {
     pub ns_time: Option<u64>,
     /// The cgroup path that named it (or its v2/memory cgroup path).
     pub cgroup: Option<String>,
+    /// Kubernetes: the pod, its namespace, the container's name in the pod.
+    pub pod: Option<String>,
+    pub pod_namespace: Option<String>,
+    pub container_name: Option<String>,
+    /// From the runtime's records.
+    pub image: Option<String>,
+    pub status: Option<String>,
+    /// When the runtime created it (RFC 3339, as recorded).
+    pub created: Option<String>,
+    /// Published ports (`HOST_IP:HOST_PORT->PORT/PROTO`); null when not recorded.
+    pub ports: Option<Vec<String>>,
+    pub hostname: Option<String>,
 }
 
 pub fn row(ctx: &Ctx, c: &Container, want: Want) -> Row {
@@ -213,5 +229,13 @@ pub fn row(ctx: &Ctx, c: &Container, want: Want) -> Row {
         ns_cgroup: ns(NsKind::Cgroup),
         ns_time: ns(NsKind::Time),
         cgroup: c.cgroup.clone(),
+        pod: c.records.pod.clone(),
+        pod_namespace: c.records.pod_namespace.clone(),
+        container_name: c.records.container_name.clone(),
+        image: c.records.image.clone(),
+        status: c.records.status.clone(),
+        created: c.records.created.clone(),
+        ports: c.records.ports.clone(),
+        hostname: c.records.hostname.clone(),
     }
 }

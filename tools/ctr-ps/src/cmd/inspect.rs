@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::io::Write;
 
 use common::cgroup::Usage;
+use common::discover::Sources;
 use common::mounts::Mount;
 use common::ns::NsKind;
 use common::output::emit_json;
@@ -21,6 +22,20 @@ struct Inspect {
     id: String,
     name: Option<String>,
     runtime: String,
+    /// Kubernetes: the pod, its namespace, the container's name in the pod.
+    pod: Option<String>,
+    pod_namespace: Option<String>,
+    container_name: Option<String>,
+    /// From the runtime's records.
+    image: Option<String>,
+    status: Option<String>,
+    created: Option<String>,
+    ports: Option<Vec<String>>,
+    hostname: Option<String>,
+    /// The OCI bundle (folder of its config.json).
+    bundle: Option<String>,
+    /// The runtime's files the above were read from.
+    record_files: Vec<String>,
     pid: i32,
     launcher_pid: Option<i32>,
     command: Option<String>,
@@ -70,8 +85,8 @@ struct Caps {
     ambient: Vec<String>,
 }
 
-pub fn run(args: &InspectArgs, dirs: &Dirs) -> Result<(), Error> {
-    let ctx = Ctx::new(dirs).map_err(Error::Scan)?;
+pub fn run(args: &InspectArgs, dirs: &Dirs, sources: &Sources) -> Result<(), Error> {
+    let ctx = Ctx::new(dirs, sources).map_err(Error::Scan)?;
     let c = common::discover::resolve_in(&args.container, &ctx.snap.containers)?;
     let st = procfs::status(c.pid);
     let usage = ctx.usage(c);
@@ -79,6 +94,25 @@ pub fn run(args: &InspectArgs, dirs: &Dirs) -> Result<(), Error> {
         id: c.id.clone(),
         name: c.name.clone(),
         runtime: c.runtime.clone(),
+        pod: c.records.pod.clone(),
+        pod_namespace: c.records.pod_namespace.clone(),
+        container_name: c.records.container_name.clone(),
+        image: c.records.image.clone(),
+        status: c.records.status.clone(),
+        created: c.records.created.clone(),
+        ports: c.records.ports.clone(),
+        hostname: c.records.hostname.clone(),
+        bundle: c
+            .records
+            .bundle
+            .as_ref()
+            .map(|b| b.to_string_lossy().into_owned()),
+        record_files: c
+            .records
+            .files
+            .iter()
+            .map(|f| f.to_string_lossy().into_owned())
+            .collect(),
         pid: c.pid,
         launcher_pid: c.launcher_pid,
         command: procfs::cmdline(c.pid),

@@ -2,6 +2,7 @@
 
 use std::io::Write;
 
+use common::discover::Sources;
 use common::discover::{self, Container};
 use common::output::{Table, emit_json, write_json_line};
 use common::parse::human_bytes;
@@ -14,14 +15,14 @@ use crate::filter::Field;
 use crate::info::{self, Ctx, Row, Want};
 use crate::procfs;
 
-pub fn run(args: &ListArgs, dirs: &Dirs) -> Result<(), Error> {
+pub fn run(args: &ListArgs, dirs: &Dirs, sources: &Sources) -> Result<(), Error> {
     if let Some(q) = &args.pid {
-        let pid = discover::resolve_pid(q, dirs)?;
+        let pid = discover::resolve_pid_with(q, dirs, sources)?;
         let mut out = std::io::stdout().lock();
         writeln!(out, "{pid}").and_then(|()| out.flush()).out()?;
         return Ok(());
     }
-    let ctx = Ctx::new(dirs).map_err(Error::Scan)?;
+    let ctx = Ctx::new(dirs, sources).map_err(Error::Scan)?;
     note_unprivileged(&ctx.snap);
     let chosen: Vec<&Container> = ctx
         .snap
@@ -38,7 +39,7 @@ pub fn run(args: &ListArgs, dirs: &Dirs) -> Result<(), Error> {
         .output
         .clone()
         .map(|f| f.0)
-        .unwrap_or_else(|| Field::ALL.to_vec());
+        .unwrap_or_else(|| Field::DEFAULT.to_vec());
     let want = if args.json || args.jsonl {
         Want::ALL
     } else {
@@ -111,5 +112,14 @@ fn cell(r: &Row, f: Field, no_trunc: bool) -> String {
             (None, _) => dash(),
         },
         Field::Namespaces => namespaces_cell(r),
+        Field::Image => r.image.clone().unwrap_or_else(dash),
+        Field::Status => r.status.clone().unwrap_or_else(dash),
+        Field::Created => r.created.clone().unwrap_or_else(dash),
+        Field::Ports => match &r.ports {
+            Some(p) if !p.is_empty() => p.join(","),
+            _ => dash(),
+        },
+        Field::Pod => r.pod.clone().unwrap_or_else(dash),
+        Field::PodNamespace => r.pod_namespace.clone().unwrap_or_else(dash),
     }
 }

@@ -12,12 +12,12 @@ use crate::error::Error;
 
 pub fn dispatch(cli: Cli) -> Result<i32, Error> {
     match cli.command {
-        None => list::run(&cli.list, &cli.dirs).map(|()| 0),
-        Some(Command::Which(a)) => which::run(&a, &cli.dirs),
-        Some(Command::Procs(a)) => procs::run(&a, &cli.dirs).map(|()| 0),
-        Some(Command::Ns(a)) => ns::run(&a, &cli.dirs).map(|()| 0),
-        Some(Command::Inspect(a)) => inspect::run(&a, &cli.dirs).map(|()| 0),
-        Some(Command::Top(a)) => top::run(&a, &cli.dirs).map(|()| 0),
+        None => list::run(&cli.list, &cli.dirs, &cli.sources).map(|()| 0),
+        Some(Command::Which(a)) => which::run(&a, &cli.dirs, &cli.sources),
+        Some(Command::Procs(a)) => procs::run(&a, &cli.dirs, &cli.sources).map(|()| 0),
+        Some(Command::Ns(a)) => ns::run(&a, &cli.dirs, &cli.sources).map(|()| 0),
+        Some(Command::Inspect(a)) => inspect::run(&a, &cli.dirs, &cli.sources).map(|()| 0),
+        Some(Command::Top(a)) => top::run(&a, &cli.dirs, &cli.sources).map(|()| 0),
     }
 }
 

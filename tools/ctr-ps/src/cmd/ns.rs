@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 
 use common::discover::Container;
+use common::discover::Sources;
 use common::ns::NsKind;
 use common::output::{Table, emit_json};
 use common::state::Dirs;
@@ -30,8 +31,8 @@ struct NsRow {
     command: String,
 }
 
-pub fn run(args: &NsArgs, dirs: &Dirs) -> Result<(), Error> {
-    let snap = common::discover::snapshot(dirs).map_err(Error::Scan)?;
+pub fn run(args: &NsArgs, dirs: &Dirs, sources: &Sources) -> Result<(), Error> {
+    let snap = common::discover::snapshot_with(dirs, sources).map_err(Error::Scan)?;
     note_unprivileged(&snap);
     let kinds: Vec<NsKind> = match args.kind {
         Some(k) => vec![k],

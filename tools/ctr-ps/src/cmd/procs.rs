@@ -3,6 +3,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use common::discover::Container;
+use common::discover::Sources;
 use common::ns::NsKind;
 use common::output::{Table, emit_json};
 use common::state::Dirs;
@@ -35,8 +36,8 @@ struct ProcRow {
     depth: usize,
 }
 
-pub fn run(args: &ProcsArgs, dirs: &Dirs) -> Result<(), Error> {
-    let ctx = Ctx::new(dirs).map_err(Error::Scan)?;
+pub fn run(args: &ProcsArgs, dirs: &Dirs, sources: &Sources) -> Result<(), Error> {
+    let ctx = Ctx::new(dirs, sources).map_err(Error::Scan)?;
     note_unprivileged(&ctx.snap);
     let chosen: Vec<&Container> = match &args.container {
         Some(q) => vec![common::discover::resolve_in(q, &ctx.snap.containers)?],

@@ -4,6 +4,7 @@ use std::collections::HashMap;
 use std::io::{IsTerminal, Write};
 use std::time::{Instant, SystemTime};
 
+use common::discover::Sources;
 use common::discover::{Container, DiscoverError};
 use common::output::{Table, write_json_line};
 use common::parse::human_bytes;
@@ -53,11 +54,11 @@ fn read(ctx: &Ctx, c: &Container) -> Reading {
     }
 }
 
-pub fn run(args: &TopArgs, dirs: &Dirs) -> Result<(), Error> {
+pub fn run(args: &TopArgs, dirs: &Dirs, sources: &Sources) -> Result<(), Error> {
     // resolve once, then follow that id
     let only: Option<String> = match &args.container {
         Some(q) => {
-            let ctx = Ctx::new(dirs).map_err(Error::Scan)?;
+            let ctx = Ctx::new(dirs, sources).map_err(Error::Scan)?;
             Some(
                 common::discover::resolve_in(q, &ctx.snap.containers)?
                     .id
@@ -71,7 +72,7 @@ pub fn run(args: &TopArgs, dirs: &Dirs) -> Result<(), Error> {
     let mut prev_at = Instant::now();
     // a baseline, so the first printed sample already has a CPU%
     {
-        let ctx = Ctx::new(dirs).map_err(Error::Scan)?;
+        let ctx = Ctx::new(dirs, sources).map_err(Error::Scan)?;
         for c in ctx
             .snap
             .containers
@@ -84,7 +85,7 @@ pub fn run(args: &TopArgs, dirs: &Dirs) -> Result<(), Error> {
     let mut tick = 0u64;
     loop {
         std::thread::sleep(args.interval);
-        let ctx = Ctx::new(dirs).map_err(Error::Scan)?;
+        let ctx = Ctx::new(dirs, sources).map_err(Error::Scan)?;
         let now = Instant::now();
         let elapsed_us = now.duration_since(prev_at).as_micros().max(1) as f64;
         let time = procfs::rfc3339(SystemTime::now());

@@ -3,6 +3,7 @@
 use std::path::Path;
 
 use common::discover::Snapshot;
+use common::discover::Sources;
 use common::output::{Table, emit_json};
 use common::state::Dirs;
 use serde::Serialize;
@@ -27,8 +28,8 @@ struct Owner {
 
 /// Looks up each PID; PIDs that do not exist are reported on stderr and make the exit
 /// status 1, after the others are printed.
-pub fn run(args: &WhichArgs, dirs: &Dirs) -> Result<i32, Error> {
-    let snap = common::discover::snapshot(dirs).map_err(Error::Scan)?;
+pub fn run(args: &WhichArgs, dirs: &Dirs, sources: &Sources) -> Result<i32, Error> {
+    let snap = common::discover::snapshot_with(dirs, sources).map_err(Error::Scan)?;
     note_unprivileged(&snap);
     let mut owners = Vec::new();
     let mut missing = Vec::new();
