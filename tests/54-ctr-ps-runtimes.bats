@@ -65,7 +65,7 @@ pid_ns_of() {
     export CTRKIT_RUNTIME_ROOT=$RUNC_ROOT
     run_tool ctr-ps which --json "$cri_pid"
     assert_json '.[0].name' web-0/app
-    run_tool nsenter-rs --container web-0/app -u hostname
+    run_tool nsenter-rs --container web-0/app hostname
     assert_eq "$output" web-0
 }
 
@@ -89,8 +89,7 @@ pid_ns_of() {
     assert_eq "$(echo "$output" | tr -s ' ')" "pweb podman $pid"
     run_tool ctr-ps which "$pid" --no-headers
     assert_eq "$(echo "$output" | awk '{print $3, $4, $5}')" "pweb podman 1"
-    # the lead's nsenter-rs enters every namespace with --container alone; -u is enough here
-    run_tool nsenter-rs --container pweb -u hostname
+    run_tool nsenter-rs --container pweb hostname
     assert_eq "$output" pweb-host
     run_tool nsenter-rs --container pweb -a sh -c 'echo $$; readlink /proc/self/ns/pid'
     inner=$(echo "$output" | head -1)
@@ -119,7 +118,7 @@ pid_ns_of() {
     assert_json '.ports | join(",")' "0.0.0.0:8080->80/tcp" "$row"
     run_tool ctr-ps which "$pid" --no-headers
     assert_eq "$(echo "$output" | awk '{print $3, $4, $5}')" "dweb docker 1"
-    run_tool nsenter-rs --container dweb -u hostname
+    run_tool nsenter-rs --container dweb hostname
     assert_eq "$output" dweb-host
     run_tool nsenter-rs --container dweb -a sh -c 'echo $$; readlink /proc/self/ns/pid'
     inner=$(echo "$output" | head -1)

@@ -29,8 +29,9 @@ pub struct Cli {
     #[arg(short = 't', long = "target", value_name = "PID", value_parser = common::parse::parse_pid, help_heading = "Enter")]
     pub target: Option<i32>,
 
-    /// Target a container by name, ID or unique ID prefix (instead of -t); without a
-    /// namespace option, enter all of its namespaces (as -a)
+    /// Target a container by name (ctrkit's, or Docker's, Podman's, containerd's, or a pod's
+    /// POD/CONTAINER), ID or unique ID prefix (instead of -t); without a namespace option,
+    /// enter all of its namespaces (as -a)
     #[arg(
         long,
         value_name = "NAME|ID",

@@ -1,7 +1,10 @@
 //! `--container NAME|ID|ID-PREFIX`: the host PID of a container's first process, found by
 //! the discovery code ctr-ps uses (`common::discover`): a ctrkit container by name in its
-//! state folder, runc/crun containers by ID in their state dirs, and Docker, Podman,
-//! containerd/Kubernetes containers by ID (or unique ID prefix) from their cgroup paths.
+//! state folder; Docker, Podman, containerd (nerdctl) and Kubernetes containers by the
+//! names their runtimes recorded (`POD/CONTAINER` for a pod's), by ID or by a unique ID
+//! prefix. A name or prefix that fits several containers is an error naming them all.
+//! Runtimes whose records are under non-default roots are found through
+//! `CTRKIT_DOCKER_ROOT`, `CTRKIT_PODMAN_ROOT` and `CTRKIT_RUNTIME_ROOT`, as by ctr-ps.
 
 use std::path::Path;
 
