@@ -1,0 +1,165 @@
+#!/usr/bin/env bats
+# Docker's day-2 habits on ctrkit's scripts: bundled short flags, containers by ID or ID
+# prefix (what ctr-ls -q prints), and ctr-kill, ctr-pause/unpause, ctr-wait, ctr-top,
+# ctr-port, ctr-update, ctr-stop -s, ctr-logs --tail -- each observed from outside.
+
+load helpers
+load 60-ctr-helpers
+
+setup_file() { ctr_setup_file; }
+teardown_file() { ctr_teardown_file; }
+teardown() { ctr_teardown; }
+setup() { ctr_setup_host; }
+
+# status_of NAME : the container's status, as ctr-inspect tells it
+status_of() {
+    in_host ctr-inspect "$1" | jq -r .status
+}
+
+# counter NAME : a detached container counting in /tmp/c, ten times a second
+counter() {
+    run_host ctr-run -d --network none --name "$1" "${@:2}" busybox \
+        sh -c 'i=0; while :; do i=$((i + 1)); echo $i >/tmp/c; sleep 0.1; done'
+    assert_eq "$output" "$1"
+}
+
+@test "ctr-ls -q prints IDs that ctr-exec, ctr-stop and ctr-rm take, whole or as a prefix" {
+    need_run
+    counter d2-ids
+    run_host ctr-ls -q
+    id=$output
+    [[ "$id" =~ ^[0-9a-f]{12}$ ]]
+    full=$(cat "$CTRKIT_STATE/containers/d2-ids/id")
+    [[ "$full" =~ ^[0-9a-f]{64}$ ]]
+    assert_eq "${full:0:12}" "$id"
+    run_host ctr-inspect "${full:0:5}"
+    assert_json .name d2-ids
+    assert_json .id "$full"
+    run_host ctr-exec "$id" hostname
+    assert_eq "$output" d2-ids
+    # bundled flags: ctr-rm -fv with the ID from ctr-ls -q, as `docker ps -q | xargs docker rm -f`
+    run_host sh -c 'ctr-ls -q | xargs ctr-rm -fv'
+    [ ! -d "$CTRKIT_STATE/containers/d2-ids" ]
+    run_host ctr-ls -q
+    assert_eq "$output" ""
+}
+
+@test "an ID prefix of two containers is an error naming both; nothing is touched" {
+    need_run
+    counter d2-a
+    counter d2-b
+    # (two IDs that share a prefix: random ones rarely do)
+    echo "abc1$(head -c 30 /dev/urandom | od -An -tx1 | tr -d ' \n' | head -c 60)" >"$CTRKIT_STATE/containers/d2-a/id"
+    echo "abc2$(head -c 30 /dev/urandom | od -An -tx1 | tr -d ' \n' | head -c 60)" >"$CTRKIT_STATE/containers/d2-b/id"
+    run_host --rc 1 ctr-rm -f abc
+    assert_error ctr-rm "ambiguous"
+    assert_contains "$stderr" d2-a
+    assert_contains "$stderr" d2-b
+    [ -d "$CTRKIT_STATE/containers/d2-a" ] && [ -d "$CTRKIT_STATE/containers/d2-b" ]
+    run_host ctr-kill abc2
+    assert_eq "$output" abc2
+    run_host ctr-wait d2-b
+    assert_eq "$output" 137
+    [ "$(status_of d2-a)" = running ]
+}
+
+@test "ctr-pause freezes the container (its counter stops), ctr-exec refuses it, ctr-unpause resumes" {
+    need_run
+    counter d2-p
+    sleep 0.3
+    run_host ctr-pause d2-p
+    assert_eq "$output" d2-p
+    run_host ctr-ls -a
+    assert_match "$output" "d2-p +paused"
+    # every process of its cgroup is frozen: the counter does not move
+    a=$(in_host cat "$CTRKIT_STATE/containers/d2-p/merged/tmp/c")
+    sleep 0.5
+    b=$(in_host cat "$CTRKIT_STATE/containers/d2-p/merged/tmp/c")
+    assert_eq "$b" "$a"
+    run_host --rc 125 ctr-exec d2-p true
+    assert_error ctr-exec "paused"
+    run_host --rc 1 ctr-pause d2-p
+    assert_error ctr-pause "already paused"
+    run_host ctr-unpause d2-p
+    sleep 0.5
+    c=$(in_host cat "$CTRKIT_STATE/containers/d2-p/merged/tmp/c")
+    [ "$c" -gt "$b" ]
+    run_host --rc 1 ctr-unpause d2-p
+    assert_error ctr-unpause "not paused"
+    # a paused container still stops: thawed, then signalled
+    run_host ctr-pause d2-p
+    run_host ctr-stop -t 1 d2-p
+    assert_eq "$(status_of d2-p)" exited
+}
+
+@test "ctr-wait prints the exit code; ctr-kill -s signals the init, a bad signal is refused" {
+    need_run
+    run_host ctr-run -d --network none --name d2-w busybox sh -c 'sleep 0.3; exit 3'
+    run_host ctr-wait d2-w
+    assert_eq "$output" 3
+    run_host ctr-run -d --network none --name d2-k busybox \
+        sh -c 'trap "echo got-usr1; exit 7" USR1; while :; do sleep 0.1; done'
+    sleep 0.3
+    run_host --rc 2 ctr-kill -s BOGUS d2-k
+    assert_error ctr-kill "BOGUS"
+    assert_eq "$(status_of d2-k)" running
+    run_host ctr-kill -s USR1 d2-k
+    run_host ctr-wait d2-k
+    assert_eq "$output" 7
+    run_host ctr-logs --tail 1 d2-k
+    assert_eq "$output" got-usr1
+    run_host --rc 1 ctr-kill d2-k
+    assert_error ctr-kill "not running"
+    run_host --rc 1 ctr-wait no-such-ctr
+    assert_error ctr-wait "no such container"
+}
+
+@test "ctr-stop -s and --timeout= (an attached value); ctr-logs -n N across rotated files" {
+    need_run
+    run_host ctr-run -d --network none --name d2-s --log-opt max-size=1k busybox \
+        sh -c 'seq 1 1000; trap "echo bye-hup; exit 0" HUP; while :; do sleep 0.1; done'
+    wait_for_file "$CTRKIT_ROOT/logs/d2-s/log.1"
+    run_host ctr-logs -n 3 d2-s
+    assert_eq "$output" "998
+999
+1000"
+    run_host ctr-stop -s HUP --timeout=5 d2-s
+    run_host ctr-logs --tail=1 d2-s
+    assert_eq "$output" bye-hup
+    assert_eq "$(cat "$CTRKIT_STATE/containers/d2-s/exit")" 0
+    run_host --rc 2 ctr-logs -n lots d2-s
+    assert_error ctr-logs "lots"
+}
+
+@test "ctr-top lists the container's processes; ctr-update changes its memory limit in cgroupfs" {
+    need_run
+    counter d2-u -m 64m
+    run_host ctr-top d2-u
+    assert_contains "$output" "sh -c i=0"
+    run_host ctr-top --json d2-u
+    assert_json '[.[] | .container_pid] | index(1) != null' true
+    run_host ctr-update -m 96m --pids-limit 50 d2-u
+    assert_eq "$output" d2-u
+    assert_eq "$(cat "$(cgroup_dir memory d2-u)/memory.limit_in_bytes")" $((96 * 1024 * 1024))
+    assert_eq "$(cat "$(cgroup_dir pids d2-u)/pids.max")" 50
+    # a value the kernel or cgset refuses: one line, the old limits stay
+    run_host --rc 1 ctr-update -m 1k d2-u
+    assert_error ctr-update "refused"
+    assert_eq "$(cat "$(cgroup_dir memory d2-u)/memory.limit_in_bytes")" $((96 * 1024 * 1024))
+    run_host --rc 2 ctr-update d2-u
+    assert_error ctr-update "no limit"
+}
+
+@test "ctr-port lists what -p published (bridge mode, in the test host)" {
+    need_net
+    run_host ctr-run -d --name d2-port -p 8080:80 -p 5353:53/udp busybox sleep 300
+    run_host ctr-port d2-port
+    assert_eq "$output" "80/tcp -> 0.0.0.0:8080
+53/udp -> 0.0.0.0:5353"
+    run_host ctr-port d2-port 53/udp
+    assert_eq "$output" "0.0.0.0:5353"
+    run_host --rc 1 ctr-port d2-port 81
+    assert_error ctr-port "81/tcp"
+    run_host --rc 2 ctr-port d2-port 8x
+    assert_error ctr-port "8x"
+}
