@@ -294,6 +294,14 @@ pub struct Cli {
     #[arg(long = "new-session", help_heading = "Enter")]
     pub new_session: bool,
 
+    /// Give the command a pseudo-terminal of its own (docker run -t): a new pty (in create
+    /// mode from the container's devpts, also its /dev/console) as its stdin, stdout, stderr
+    /// and controlling terminal, relayed to ours (stdin in raw mode while it is a terminal;
+    /// window size changes passed on). Input is relayed until stdin ends (/dev/null: output
+    /// only)
+    #[arg(long = "tty")]
+    pub tty: bool,
+
     /// Seccomp filter: default (Docker's default profile: the default in create mode, except
     /// with --privileged), unconfined (none), or a FILE in Docker's or OCI's seccomp JSON.
     /// Enter mode: no filter unless this is given

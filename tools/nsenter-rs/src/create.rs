@@ -29,7 +29,7 @@ use crate::error::{Error, IoContext, SysContext};
 use crate::mounts::{self, Plan};
 use crate::process::{self, Env};
 use crate::settings::{IdMap, Rlimit, Sysctl};
-use crate::{cgroup, pin, seccomp};
+use crate::{cgroup, pin, pty, seccomp};
 
 /// Everything the child needs, checked before anything is created.
 struct Spec {
@@ -68,6 +68,11 @@ struct Spec {
     handshake: bool,
     /// Our pid, for the child to check that we are still there.
     parent: i32,
+    /// `--tty`: the command gets a pty of the container's own, at this size
+    tty: bool,
+    winsize: Option<rustix::termios::Winsize>,
+    /// `--tty`: the child's end of the socket the pty's master comes back over
+    tty_chan: Option<OwnedFd>,
 }
 
 impl Spec {
@@ -140,6 +145,11 @@ impl Spec {
         }
         if cli.rootfs.is_none() && cli.read_only {
             return usage("--read-only needs --rootfs".into());
+        }
+        if cli.tty && cli.detach {
+            return usage(
+                "--tty with --detach: nothing would hold the terminal (not supported)".into(),
+            );
         }
         if cli.map_root_user && (!cli.uid_map.is_empty() || !cli.gid_map.is_empty()) {
             return usage("--map-root-user and --uid-map/--gid-map exclude each other".into());
@@ -283,6 +293,7 @@ impl Spec {
                 ("--privileged", cli.privileged),
                 ("--allow-new-privs", cli.allow_new_privs),
                 ("--seccomp", cli.seccomp.is_some()),
+                ("--tty", cli.tty),
             ];
             if let Some((name, _)) = needs_cmd.iter().find(|(_, on)| *on) {
                 return usage(format!("{name} needs a command"));
@@ -358,6 +369,9 @@ impl Spec {
             late_cgroup_ns,
             handshake,
             parent: std::process::id() as i32,
+            tty: cli.tty,
+            winsize: if cli.tty { pty::caller_size() } else { None },
+            tty_chan: None,
         })
     }
 }
@@ -365,7 +379,7 @@ impl Spec {
 pub fn run(cli: Cli) -> Result<i32, Error> {
     let dry_run = cli.dry_run;
     let json = cli.json;
-    let spec = Spec::from_cli(cli)?;
+    let mut spec = Spec::from_cli(cli)?;
     if dry_run {
         return dry_run_report(&spec, json);
     }
@@ -377,6 +391,15 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
         nix::unistd::pipe2(OFlag::O_CLOEXEC).sys(|| "cannot create a pipe".into())?;
     let (err_r, err_w) =
         nix::unistd::pipe2(OFlag::O_CLOEXEC).sys(|| "cannot create a pipe".into())?;
+    // --tty: the pty's master comes back over this (ours, the child's)
+    let tty_chan = match spec.tty {
+        true => {
+            let (ours, theirs) = pty::channel()?;
+            spec.tty_chan = Some(theirs);
+            Some(ours)
+        }
+        false => None,
+    };
     process::block_signals()?;
 
     if spec.new.contains(&NsKind::Time) {
@@ -409,11 +432,12 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
     let child = Pid::from_raw(ret as i32);
     drop(sync_r);
     drop(err_w);
+    drop(spec.tty_chan.take());
     if !spec.handshake {
         // the child reports its own setup errors; its status is ours
         drop(sync_w);
         drop(err_r);
-        return Ok(process::wait_forwarding(child, false));
+        return Ok(wait_or_relay(child, tty_chan.as_ref()));
     }
 
     let mut undo = Undo::new();
@@ -450,7 +474,16 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
         println!("{child}");
         return Ok(common::exit::OK);
     }
-    Ok(process::wait_forwarding(child, false))
+    Ok(wait_or_relay(child, tty_chan.as_ref()))
+}
+
+/// Wait for the container's first process; with `--tty`, relaying its pty meanwhile (once
+/// the child sent it: a child that failed before sends none, and tells by its status).
+fn wait_or_relay(child: Pid, tty_chan: Option<&OwnedFd>) -> i32 {
+    match tty_chan.map(pty::receive_master) {
+        Some(Ok(Some(master))) => pty::relay(master, child),
+        _ => process::wait_forwarding(child, false),
+    }
 }
 
 /// Hostname, domain name and sysctls, in our new namespaces.
@@ -725,7 +758,7 @@ fn child_main(spec: Spec, cgroup_tasks: &[PathBuf], sync_r: OwnedFd, err_w: Owne
 }
 
 fn child_setup(
-    spec: Spec,
+    mut spec: Spec,
     cgroup_tasks: &[PathBuf],
     sync_r: OwnedFd,
     err_w: &OwnedFd,
@@ -790,6 +823,10 @@ fn child_setup(
     for r in &spec.rlimits {
         set_rlimit(r)?;
     }
+    if let Some(chan) = spec.tty_chan.take() {
+        // (after pivot_root: the container's own devpts, and its /dev/console)
+        pty::container_side(chan, spec.winsize, spec.plan.rootfs.is_some())?;
+    }
 
     if spec.init {
         // SAFETY: single-threaded; the child continues with our own code only.
@@ -822,6 +859,10 @@ fn child_setup(
                 }
             }
         }
+    }
+    if spec.tty {
+        // the command's own session (under --init: pid 1 keeps the one it leads)
+        pty::take_controlling(spec.init)?;
     }
     finish_and_exec(&spec)
 }

@@ -1,0 +1,353 @@
+//! `--tty`: the command gets a pseudo-terminal of its own, as `docker run -t` gives it.
+//!
+//! The pty pair is made where the command lives: in create mode by the container's setup
+//! process after `pivot_root`, from the container's own devpts instance (`/dev/ptmx` ->
+//! `pts/ptmx`), so the command sees `/dev/pts/0` and no node of the host's devpts (runc does
+//! the same); in enter mode after the namespaces are joined, from the container's devpts. The
+//! slave becomes the command's stdin, stdout, stderr and controlling terminal (a new
+//! session, TIOCSCTTY) and, with `--rootfs`, the container's `/dev/console`. The master goes
+//! to nsenter-rs's waiting parent (create mode: over a socket, SCM_RIGHTS), which relays it
+//! to its own stdin and stdout: stdin in raw mode while it is a terminal, the window size
+//! copied at the start and on every SIGWINCH, the forwarded signals passed on, and the
+//! terminal's settings restored on every way out. The caller's terminal itself never
+//! reaches the command.
+
+use std::io::{IoSlice, IoSliceMut, Write};
+use std::mem::MaybeUninit;
+use std::os::fd::{AsFd, OwnedFd};
+
+use nix::errno::Errno;
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use nix::sys::signal::{self, SigmaskHow, Signal};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
+use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+use nix::unistd::Pid;
+use rustix::termios::{self, OptionalActions, Termios, Winsize};
+
+use crate::error::Error;
+use crate::process;
+
+/// A rustix result as our error, naming what failed.
+fn sys<T>(r: rustix::io::Result<T>, what: impl FnOnce() -> String) -> Result<T, Error> {
+    r.map_err(|e| Error::Sys {
+        what: what(),
+        source: Errno::from_raw(e.raw_os_error()),
+    })
+}
+
+fn stdin() -> std::io::Stdin {
+    std::io::stdin()
+}
+
+fn stdout() -> std::io::Stdout {
+    std::io::stdout()
+}
+
+/// The size of the caller's terminal: stdin's, else stdout's (`-t` without `-i`).
+pub fn caller_size() -> Option<Winsize> {
+    termios::tcgetwinsize(stdin())
+        .or_else(|_| termios::tcgetwinsize(stdout()))
+        .ok()
+}
+
+/// A new pty pair from `/dev/ptmx` as this process sees it (inside the container: its own
+/// devpts): the master, and the slave opened through the master (TIOCGPTPEER, no path), at
+/// `size` when given. Both close on exec.
+pub fn open_pair(size: Option<Winsize>) -> Result<(OwnedFd, OwnedFd), Error> {
+    use rustix::pty::{OpenptFlags, ioctl_tiocgptpeer, openpt, unlockpt};
+    let flags = OpenptFlags::RDWR | OpenptFlags::NOCTTY | OpenptFlags::CLOEXEC;
+    let master = sys(openpt(flags), || "cannot open a pty (/dev/ptmx)".into())?;
+    sys(unlockpt(&master), || "cannot unlock the pty".into())?;
+    let slave = sys(ioctl_tiocgptpeer(&master, flags), || {
+        "cannot open the pty's slave".into()
+    })?;
+    if let Some(ws) = size {
+        sys(termios::tcsetwinsize(&master, ws), || {
+            "cannot set the pty's window size".into()
+        })?;
+    }
+    Ok((master, slave))
+}
+
+/// The slave's path in its devpts (`/dev/pts/N`), as the command sees it.
+fn slave_path(master: &OwnedFd) -> Result<std::path::PathBuf, Error> {
+    let name = sys(rustix::pty::ptsname(master, Vec::new()), || {
+        "cannot name the pty's slave".into()
+    })?;
+    Ok(std::path::PathBuf::from(
+        name.to_string_lossy().into_owned(),
+    ))
+}
+
+/// A socket pair to pass the master from the container's setup process to the parent.
+pub fn channel() -> Result<(OwnedFd, OwnedFd), Error> {
+    use rustix::net::{AddressFamily, SocketFlags, SocketType, socketpair};
+    sys(
+        socketpair(
+            AddressFamily::UNIX,
+            SocketType::SEQPACKET,
+            SocketFlags::CLOEXEC,
+            None,
+        ),
+        || "cannot create a socket pair".into(),
+    )
+}
+
+/// Create mode, in the container's setup process (after `pivot_root`): a pty of the
+/// container's own, its slave bound on `/dev/console` (`console`: with `--rootfs`) and made
+/// stdin, stdout and stderr; the master is sent to the parent over `chan`.
+pub fn container_side(chan: OwnedFd, size: Option<Winsize>, console: bool) -> Result<(), Error> {
+    use rustix::net::{SendAncillaryBuffer, SendAncillaryMessage, SendFlags, sendmsg};
+    let (master, slave) = open_pair(size)?;
+    if console {
+        bind_console(&slave_path(&master)?)?;
+    }
+    let mut space = [MaybeUninit::<u8>::uninit(); rustix::cmsg_space!(ScmRights(1))];
+    let mut control = SendAncillaryBuffer::new(&mut space);
+    let fds = [master.as_fd()];
+    control.push(SendAncillaryMessage::ScmRights(&fds));
+    sys(
+        sendmsg(
+            &chan,
+            &[IoSlice::new(b"M")],
+            &mut control,
+            SendFlags::empty(),
+        ),
+        || "cannot pass the pty to nsenter-rs".into(),
+    )?;
+    drop(master);
+    drop(chan);
+    use_slave(slave)
+}
+
+/// The slave as stdin, stdout and stderr (its own descriptor is closed).
+pub fn use_slave(slave: OwnedFd) -> Result<(), Error> {
+    let fail = |source| Error::Sys {
+        what: "cannot make the pty the command's stdin, stdout and stderr".into(),
+        source,
+    };
+    nix::unistd::dup2_stdin(&slave).map_err(fail)?;
+    nix::unistd::dup2_stdout(&slave).map_err(fail)?;
+    nix::unistd::dup2_stderr(&slave).map_err(fail)?;
+    Ok(())
+}
+
+/// `/dev/console` in the container (after `pivot_root`: "/" is the rootfs, /dev our tmpfs):
+/// an empty file with the slave bound on it. Only the container's own pty is ever its console.
+fn bind_console(slave: &std::path::Path) -> Result<(), Error> {
+    use nix::fcntl::{OFlag, open};
+    use nix::mount::{MsFlags, mount};
+    use nix::sys::stat::Mode;
+    let console = std::path::Path::new("/dev/console");
+    let f = open(
+        console,
+        OFlag::O_CREAT | OFlag::O_NOFOLLOW | OFlag::O_WRONLY | OFlag::O_CLOEXEC,
+        Mode::from_bits_truncate(0o600),
+    )
+    .map_err(|source| Error::Sys {
+        what: "cannot create /dev/console".into(),
+        source,
+    })?;
+    drop(f);
+    mount(
+        Some(slave),
+        console,
+        None::<&str>,
+        MsFlags::MS_BIND,
+        None::<&str>,
+    )
+    .map_err(|source| Error::Sys {
+        what: format!("cannot bind {} on /dev/console", slave.display()),
+        source,
+    })
+}
+
+/// In the process that execs the command, with the slave on stdin: make it the controlling
+/// terminal of this session (`new_session`: start one first; a session leader has one).
+pub fn take_controlling(new_session: bool) -> Result<(), Error> {
+    if new_session {
+        process::new_session()?;
+    }
+    sys(rustix::process::ioctl_tiocsctty(stdin()), || {
+        "cannot make the pty the controlling terminal".into()
+    })
+}
+
+/// The parent (create mode): the master the container's setup process sent, or `None` when
+/// it ended (or exec'd) without sending one (it failed; its status tells).
+pub fn receive_master(chan: &OwnedFd) -> Result<Option<OwnedFd>, Error> {
+    use rustix::net::{RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags, recvmsg};
+    let mut space = [MaybeUninit::<u8>::uninit(); rustix::cmsg_space!(ScmRights(1))];
+    let mut control = RecvAncillaryBuffer::new(&mut space);
+    let mut byte = [0u8; 1];
+    loop {
+        match recvmsg(
+            chan,
+            &mut [IoSliceMut::new(&mut byte)],
+            &mut control,
+            RecvFlags::CMSG_CLOEXEC,
+        ) {
+            Ok(_) => break,
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(e) => {
+                return sys(Err(e), || "cannot receive the pty".into());
+            }
+        }
+    }
+    let mut got = None;
+    for m in control.drain() {
+        if let RecvAncillaryMessage::ScmRights(fds) = m {
+            for fd in fds {
+                got.get_or_insert(fd);
+            }
+        }
+    }
+    Ok(got)
+}
+
+/// The caller's terminal settings, put back when dropped (every way out of the relay).
+struct RawMode(Option<Termios>);
+
+impl RawMode {
+    /// stdin in raw mode, when it is a terminal.
+    fn enter() -> RawMode {
+        let Ok(saved) = termios::tcgetattr(stdin()) else {
+            return RawMode(None);
+        };
+        let mut raw = saved.clone();
+        raw.make_raw();
+        match termios::tcsetattr(stdin(), OptionalActions::Now, &raw) {
+            Ok(()) => RawMode(Some(saved)),
+            Err(_) => RawMode(None),
+        }
+    }
+}
+
+impl Drop for RawMode {
+    fn drop(&mut self) {
+        if let Some(t) = self.0.take() {
+            let _ = termios::tcsetattr(stdin(), OptionalActions::Now, &t);
+        }
+    }
+}
+
+/// Copy the caller's window size to the pty.
+fn copy_size(master: &OwnedFd) {
+    if let Some(ws) = caller_size() {
+        let _ = termios::tcsetwinsize(master, ws);
+    }
+}
+
+/// Write all of `buf` to stdout; false once stdout is gone.
+fn to_stdout(buf: &[u8]) -> bool {
+    let mut out = std::io::stdout().lock();
+    out.write_all(buf).and_then(|()| out.flush()).is_ok()
+}
+
+/// The parent: relay between the master and our stdin/stdout until `child` exits, and
+/// return its status in the shell's convention. The forwarded signals and SIGCHLD must be
+/// blocked ([`process::block_signals`]) since before `child` was started.
+pub fn relay(master: OwnedFd, child: Pid) -> i32 {
+    let mut mask = process::wait_set();
+    mask.add(Signal::SIGWINCH);
+    let _ = signal::sigprocmask(SigmaskHow::SIG_BLOCK, Some(&mask), None);
+    let sfd = match SignalFd::with_flags(&mask, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK) {
+        Ok(s) => s,
+        // no relay without the signal descriptor: the output still reaches the pty's reader
+        Err(_) => return process::wait_forwarding(child, false),
+    };
+    let _ = rustix::io::ioctl_fionbio(&master, true);
+    let _raw = RawMode::enter();
+    copy_size(&master);
+
+    let mut status: Option<i32> = None;
+    let mut stdin_open = true;
+    let mut master_open = true;
+    let mut stdout_open = true;
+    let mut pending: Vec<u8> = Vec::new();
+    let mut buf = vec![0u8; 16 * 1024];
+    let input = stdin();
+    while status.is_none() {
+        let mut fds = vec![PollFd::new(sfd.as_fd(), PollFlags::POLLIN)];
+        let mi = master_open.then(|| {
+            let mut ev = PollFlags::POLLIN;
+            if !pending.is_empty() {
+                ev |= PollFlags::POLLOUT;
+            }
+            fds.push(PollFd::new(master.as_fd(), ev));
+            fds.len() - 1
+        });
+        let si = (stdin_open && master_open && pending.len() < 64 * 1024).then(|| {
+            fds.push(PollFd::new(input.as_fd(), PollFlags::POLLIN));
+            fds.len() - 1
+        });
+        match poll(&mut fds, PollTimeout::NONE) {
+            Ok(_) => {}
+            Err(Errno::EINTR) => continue,
+            Err(_) => break,
+        }
+        let ready = |i: usize| fds[i].revents().unwrap_or(PollFlags::empty());
+        let sig_ready = !ready(0).is_empty();
+        let master_ev = mi.map(ready).unwrap_or(PollFlags::empty());
+        let stdin_ev = si.map(ready).unwrap_or(PollFlags::empty());
+        drop(fds);
+
+        if sig_ready {
+            while let Ok(Some(info)) = sfd.read_signal() {
+                match Signal::try_from(info.ssi_signo as i32) {
+                    Ok(Signal::SIGCHLD) => {}
+                    Ok(Signal::SIGWINCH) => copy_size(&master),
+                    Ok(s) => {
+                        let _ = signal::kill(child, s);
+                    }
+                    Err(_) => {}
+                }
+            }
+            match waitpid(child, Some(WaitPidFlag::WNOHANG)) {
+                Ok(st @ (WaitStatus::Exited(..) | WaitStatus::Signaled(..))) => {
+                    status = Some(common::exit::from_wait_status(st));
+                }
+                Ok(_) | Err(Errno::EINTR) => {}
+                Err(_) => status = Some(common::exit::FAILURE),
+            }
+        }
+        if master_ev.intersects(PollFlags::POLLIN | PollFlags::POLLHUP | PollFlags::POLLERR) {
+            match nix::unistd::read(&master, &mut buf) {
+                Ok(0) | Err(Errno::EIO) => master_open = false,
+                Ok(n) => stdout_open = stdout_open && to_stdout(&buf[..n]),
+                Err(Errno::EAGAIN | Errno::EINTR) => {}
+                Err(_) => master_open = false,
+            }
+        }
+        if master_open && master_ev.contains(PollFlags::POLLOUT) && !pending.is_empty() {
+            match nix::unistd::write(&master, &pending) {
+                Ok(n) => {
+                    pending.drain(..n);
+                }
+                Err(Errno::EAGAIN | Errno::EINTR) => {}
+                Err(_) => pending.clear(),
+            }
+        }
+        if stdin_ev.intersects(PollFlags::POLLIN | PollFlags::POLLHUP | PollFlags::POLLERR) {
+            // at the end of stdin (or /dev/null: -t without -i) only the output is relayed
+            match nix::unistd::read(&input, &mut buf) {
+                Ok(0) => stdin_open = false,
+                Ok(n) => pending.extend_from_slice(&buf[..n]),
+                Err(Errno::EAGAIN | Errno::EINTR) => {}
+                Err(_) => stdin_open = false,
+            }
+        }
+    }
+    // the command is gone: what it (or anything still holding the pty) wrote so far
+    while master_open {
+        match nix::unistd::read(&master, &mut buf) {
+            Ok(n) if n > 0 => stdout_open = stdout_open && to_stdout(&buf[..n]),
+            _ => master_open = false,
+        }
+    }
+    let _ = stdout_open;
+    match status {
+        Some(s) => s,
+        None => process::wait_forwarding(child, false),
+    }
+}
