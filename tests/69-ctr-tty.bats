@@ -188,3 +188,20 @@ line_after() {
     assert_eq "$(cat "$TEST_DIR/stty.after")" "$(cat "$TEST_DIR/stty.before")"
     no_leftovers tty4
 }
+
+@test "ctr-run -it: a container killed from outside (SIGKILL) ends the relay, 137, terminal restored" {
+    need_run
+    term_start
+    type "stty -g >$TEST_DIR/stty.before; ctr-run -it --rm --network none --name tty5 busybox sh"
+    wait_screen '^/ # '
+    wait_for test -s "$CTRKIT_STATE/containers/tty5/pid"
+    kill -KILL "$(cat "$CTRKIT_STATE/containers/tty5/pid")"
+    # (--rm: the folder goes once ctr-run is done; the outer prompt follows the container's)
+    wait_for test ! -e "$CTRKIT_STATE/containers/tty5"
+    wait_screen '\$ $'
+    type "echo rc=\$?; stty -g >$TEST_DIR/stty.after; echo M1-END"
+    wait_screen '^M1-END'
+    assert_contains "$(screen)" rc=137
+    assert_eq "$(cat "$TEST_DIR/stty.after")" "$(cat "$TEST_DIR/stty.before")"
+    no_leftovers tty5
+}
