@@ -65,7 +65,10 @@ fn usage_errors_are_one_line_exit_2_naming_the_value() {
             "--tty with --detach",
         ),
         (vec!["-t", "1", "-a", "--tty", "-F", "true"], "--no-fork"),
-        (vec!["--new=net", "--pin", "/nonexistent-pin", "--tty"], "--tty"),
+        (
+            vec!["--new=net", "--pin", "/nonexistent-pin", "--tty"],
+            "--tty",
+        ),
     ] {
         let out = nsenter_rs().args(&args).output().unwrap();
         assert_eq!(out.status.code(), Some(2), "{args:?}");
