@@ -144,11 +144,43 @@ line_after() {
     wait_screen '^rc=0'
 }
 
-@test "-t with -d is refused (no ctr-attach yet), before anything is made" {
+@test "ctr-run -d -i -t: ctr-attach reaches its terminal; ctrl-p ctrl-q detaches, it runs on; its status at the end" {
     need_run
-    run_tool --rc 125 ctr-run -d -t --network none --name ttyd busybox sh
-    assert_error ctr-run "-t with -d needs ctr-attach, not built yet"
-    [ ! -e "$CTRKIT_STATE/containers/ttyd" ]
+    run_tool ctr-run -d -i -t --network none --name held busybox sh
+    assert_eq "$output" held
+    term_start
+    type "ctr-attach held"
+    type 'echo M1; tty; stty size; echo M1-END'
+    wait_screen '^M1-END'
+    assert_eq "$(screen | sed -n '/^M1$/,/^M1-END$/p' | sed -n 2,3p | tr '\n' ' ')" "/dev/pts/0 $(pane_size) "
+    # detach: ctr-attach returns 0, the container is still running
+    tmux -S "$TSOCK" send-keys C-p C-q
+    wait_screen 'read escape sequence'
+    type "echo rc=\$?"
+    wait_screen '^rc=0'
+    run_tool ctr-state pid "$CTRKIT_STATE/containers/held"
+    # attach again (another size now): the same shell, which exits 4
+    tmux -S "$TSOCK" resize-window -x 110 -y 35
+    type "ctr-attach held"
+    sleep 0.5
+    type 'echo M2; stty size; echo M2-END; exit 4'
+    wait_screen '^M2-END'
+    assert_eq "$(line_after M2)" "$(pane_size)"
+    type "echo rc=\$?"
+    wait_screen '^rc=4'
+    # what it wrote is in its log too
+    wait_for test -f "$CTRKIT_STATE/containers/held/exit"
+    run_tool ctr-logs held
+    assert_contains "$output" M2-END
+    # no terminal to attach to: a container without -t, or one that ended
+    run_tool --rc 125 ctr-attach held
+    assert_error ctr-attach "container held is not running"
+    run_tool ctr-rm held
+    no_leftovers held
+    run_tool ctr-run -d --network none --name plain busybox sleep 300
+    run_tool --rc 125 ctr-attach plain
+    assert_error ctr-attach "container plain has no terminal to attach to"
+    run_tool ctr-rm -f plain
 }
 
 @test "ctr-exec -it NAME sh: a pty of the container's own, the window's size; status and terminal restored" {

@@ -73,6 +73,8 @@ struct Spec {
     winsize: Option<rustix::termios::Winsize>,
     /// `--tty`: the child's end of the socket the pty's master comes back over
     tty_chan: Option<OwnedFd>,
+    /// `--tty-socket`: the parent holds the terminal for clients attaching here
+    tty_socket: Option<PathBuf>,
 }
 
 impl Spec {
@@ -329,6 +331,7 @@ impl Spec {
             || cli.pin.is_some()
             || !cgroup_files.is_empty()
             || cli.pidfile.is_some()
+            || cli.tty_socket.is_some()
             || cli.detach;
         Ok(Spec {
             plan: Plan {
@@ -372,6 +375,7 @@ impl Spec {
             tty: cli.tty,
             winsize: if cli.tty { pty::caller_size() } else { None },
             tty_chan: None,
+            tty_socket: cli.tty_socket,
         })
     }
 }
@@ -437,7 +441,7 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
         // the child reports its own setup errors; its status is ours
         drop(sync_w);
         drop(err_r);
-        return Ok(wait_or_relay(child, tty_chan.as_ref()));
+        return Ok(wait_or_relay(child, tty_chan.as_ref(), None));
     }
 
     let mut undo = Undo::new();
@@ -458,12 +462,27 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
         return Err(Error::Child { code, msg });
     }
     undo.disarm();
+    // --tty-socket: listening before the pidfile says the container runs
+    let held = match &spec.tty_socket {
+        None => None,
+        Some(p) => match pty::listen(p) {
+            Ok(l) => Some((l, p.clone())),
+            Err(e) => {
+                let _ = signal::kill(child, Signal::SIGKILL);
+                let _ = nix::sys::wait::waitpid(child, None);
+                return Err(e);
+            }
+        },
+    };
     // the pidfile once the command runs (its exec succeeded, the report pipe closed empty):
     // a launcher waiting for it never sees the pid of a command that could not start
     if let Some(f) = &spec.pidfile {
         if let Err(e) = common::state::atomic_write(f, format!("{child}\n").as_bytes()) {
             let _ = signal::kill(child, Signal::SIGKILL);
             let _ = nix::sys::wait::waitpid(child, None);
+            if let Some((_, p)) = &held {
+                let _ = std::fs::remove_file(p);
+            }
             return Err(Error::Io {
                 what: format!("cannot write pidfile {}", f.display()),
                 source: e,
@@ -474,15 +493,24 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
         println!("{child}");
         return Ok(common::exit::OK);
     }
-    Ok(wait_or_relay(child, tty_chan.as_ref()))
+    Ok(wait_or_relay(child, tty_chan.as_ref(), held))
 }
 
 /// Wait for the container's first process; with `--tty`, relaying its pty meanwhile (once
 /// the child sent it: a child that failed before sends none, and tells by its status).
-fn wait_or_relay(child: Pid, tty_chan: Option<&OwnedFd>) -> i32 {
-    match tty_chan.map(pty::receive_master) {
-        Some(Ok(Some(master))) => pty::relay(master, child),
-        _ => process::wait_forwarding(child, false),
+/// With `held` (`--tty-socket`: the listener and its path) the terminal is held for clients.
+fn wait_or_relay(child: Pid, tty_chan: Option<&OwnedFd>, held: Option<(OwnedFd, PathBuf)>) -> i32 {
+    match (tty_chan.map(pty::receive_master), held) {
+        (Some(Ok(Some(master))), Some((listener, path))) => {
+            pty::hold(master, child, listener, &path)
+        }
+        (Some(Ok(Some(master))), None) => pty::relay(master, child),
+        (_, held) => {
+            if let Some((_, path)) = held {
+                let _ = std::fs::remove_file(path);
+            }
+            process::wait_forwarding(child, false)
+        }
     }
 }
 

@@ -18,7 +18,7 @@ use std::os::fd::{AsFd, OwnedFd};
 
 use nix::errno::Errno;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
-use nix::sys::signal::{self, SigmaskHow, Signal};
+use nix::sys::signal::{self, SigSet, SigmaskHow, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::Pid;
@@ -350,4 +350,333 @@ pub fn relay(master: OwnedFd, child: Pid) -> i32 {
         Some(s) => s,
         None => process::wait_forwarding(child, false),
     }
+}
+
+// ------------------------------------------------------------------ a held terminal, attached
+
+// `--tty-socket PATH` (a detached container's terminal, `ctr-run -dt`): the parent holds the
+// master, writes the output to its stdout (the container's log) and serves one attached
+// client at a time on a unix seqpacket socket. Each message starts with its kind:
+// client -> us: b'd' + input bytes, b'w' + rows and columns (u16 little-endian);
+// us -> client: b'o' + output bytes, b'x' + the exit status (i32 little-endian), then EOF.
+
+const MSG_DATA: u8 = b'd';
+const MSG_SIZE: u8 = b'w';
+const MSG_OUT: u8 = b'o';
+const MSG_EXIT: u8 = b'x';
+
+/// The listening socket at `path` (mode 0600: the state folder's owner only).
+pub fn listen(path: &std::path::Path) -> Result<OwnedFd, Error> {
+    use rustix::net::{AddressFamily, SocketAddrUnix, SocketFlags, SocketType};
+    let what = || format!("cannot listen on terminal socket {}", path.display());
+    let addr = sys(SocketAddrUnix::new(path), what)?;
+    let sock = sys(
+        rustix::net::socket_with(
+            AddressFamily::UNIX,
+            SocketType::SEQPACKET,
+            SocketFlags::CLOEXEC | SocketFlags::NONBLOCK,
+            None,
+        ),
+        what,
+    )?;
+    sys(rustix::net::bind(&sock, &addr), what)?;
+    let _ = rustix::fs::chmod(path, rustix::fs::Mode::from_raw_mode(0o600));
+    sys(rustix::net::listen(&sock, 4), what)?;
+    Ok(sock)
+}
+
+/// Send one message of `kind` to the client without waiting; false once it is gone (a
+/// client too slow to take the output loses it, the log keeps it).
+fn send_msg(client: &OwnedFd, kind: u8, data: &[u8]) -> bool {
+    use rustix::net::{SendFlags, send};
+    let mut msg = Vec::with_capacity(data.len() + 1);
+    msg.push(kind);
+    msg.extend_from_slice(data);
+    match send(client, &msg, SendFlags::DONTWAIT | SendFlags::NOSIGNAL) {
+        Ok(_) | Err(rustix::io::Errno::AGAIN) => true,
+        Err(_) => false,
+    }
+}
+
+/// The parent with `--tty-socket`: relay the master to our stdout and to the attached
+/// client until `child` exits; remove the socket; return the child's status.
+pub fn hold(master: OwnedFd, child: Pid, listener: OwnedFd, path: &std::path::Path) -> i32 {
+    use rustix::net::{RecvFlags, SocketFlags, accept_with, recv};
+    let mask = process::wait_set();
+    let sfd = match SignalFd::with_flags(&mask, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK) {
+        Ok(s) => s,
+        Err(_) => {
+            let _ = std::fs::remove_file(path);
+            return process::wait_forwarding(child, false);
+        }
+    };
+    let _ = rustix::io::ioctl_fionbio(&master, true);
+    let mut client: Option<OwnedFd> = None;
+    let mut status: Option<i32> = None;
+    let mut master_open = true;
+    let mut stdout_open = true;
+    let mut pending: Vec<u8> = Vec::new();
+    let mut buf = vec![0u8; 16 * 1024];
+    while status.is_none() {
+        let mut fds = vec![
+            PollFd::new(sfd.as_fd(), PollFlags::POLLIN),
+            PollFd::new(listener.as_fd(), PollFlags::POLLIN),
+        ];
+        let mi = master_open.then(|| {
+            let mut ev = PollFlags::POLLIN;
+            if !pending.is_empty() {
+                ev |= PollFlags::POLLOUT;
+            }
+            fds.push(PollFd::new(master.as_fd(), ev));
+            fds.len() - 1
+        });
+        let ci = client
+            .as_ref()
+            .filter(|_| pending.len() < 64 * 1024)
+            .map(|c| {
+                fds.push(PollFd::new(c.as_fd(), PollFlags::POLLIN));
+                fds.len() - 1
+            });
+        match poll(&mut fds, PollTimeout::NONE) {
+            Ok(_) => {}
+            Err(Errno::EINTR) => continue,
+            Err(_) => break,
+        }
+        let ready = |i: usize| fds[i].revents().unwrap_or(PollFlags::empty());
+        let sig_ready = !ready(0).is_empty();
+        let new_client = !ready(1).is_empty();
+        let master_ev = mi.map(ready).unwrap_or(PollFlags::empty());
+        let client_ev = ci.map(ready).unwrap_or(PollFlags::empty());
+        drop(fds);
+
+        if sig_ready {
+            while let Ok(Some(info)) = sfd.read_signal() {
+                match Signal::try_from(info.ssi_signo as i32) {
+                    Ok(Signal::SIGCHLD) | Err(_) => {}
+                    Ok(s) => {
+                        let _ = signal::kill(child, s);
+                    }
+                }
+            }
+            match waitpid(child, Some(WaitPidFlag::WNOHANG)) {
+                Ok(st @ (WaitStatus::Exited(..) | WaitStatus::Signaled(..))) => {
+                    status = Some(common::exit::from_wait_status(st));
+                }
+                Ok(_) | Err(Errno::EINTR) => {}
+                Err(_) => status = Some(common::exit::FAILURE),
+            }
+        }
+        if new_client {
+            // the newest client is the attached one
+            if let Ok(c) = accept_with(&listener, SocketFlags::CLOEXEC) {
+                client = Some(c);
+            }
+        }
+        if master_ev.intersects(PollFlags::POLLIN | PollFlags::POLLHUP | PollFlags::POLLERR) {
+            match nix::unistd::read(&master, &mut buf) {
+                Ok(0) | Err(Errno::EIO) => master_open = false,
+                Ok(n) => {
+                    stdout_open = stdout_open && to_stdout(&buf[..n]);
+                    if client
+                        .as_ref()
+                        .is_some_and(|c| !send_msg(c, MSG_OUT, &buf[..n]))
+                    {
+                        client = None;
+                    }
+                }
+                Err(Errno::EAGAIN | Errno::EINTR) => {}
+                Err(_) => master_open = false,
+            }
+        }
+        if master_open && master_ev.contains(PollFlags::POLLOUT) && !pending.is_empty() {
+            match nix::unistd::write(&master, &pending) {
+                Ok(n) => {
+                    pending.drain(..n);
+                }
+                Err(Errno::EAGAIN | Errno::EINTR) => {}
+                Err(_) => pending.clear(),
+            }
+        }
+        if !client_ev.is_empty() {
+            let got = client
+                .as_ref()
+                .map(|c| recv(c, &mut buf[..], RecvFlags::DONTWAIT));
+            match got {
+                Some(Ok((n, _))) if n > 0 => match buf[0] {
+                    MSG_DATA => pending.extend_from_slice(&buf[1..n]),
+                    MSG_SIZE if n >= 5 => {
+                        let rows = u16::from_le_bytes([buf[1], buf[2]]);
+                        let cols = u16::from_le_bytes([buf[3], buf[4]]);
+                        let ws = Winsize {
+                            ws_row: rows,
+                            ws_col: cols,
+                            ws_xpixel: 0,
+                            ws_ypixel: 0,
+                        };
+                        let _ = termios::tcsetwinsize(&master, ws);
+                    }
+                    _ => {}
+                },
+                Some(Err(rustix::io::Errno::AGAIN | rustix::io::Errno::INTR)) => {}
+                // (EOF or an error: the client detached or is gone)
+                _ => client = None,
+            }
+        }
+    }
+    while master_open {
+        match nix::unistd::read(&master, &mut buf) {
+            Ok(n) if n > 0 => {
+                stdout_open = stdout_open && to_stdout(&buf[..n]);
+                if let Some(c) = &client {
+                    send_msg(c, MSG_OUT, &buf[..n]);
+                }
+            }
+            _ => master_open = false,
+        }
+    }
+    let _ = stdout_open;
+    let _ = std::fs::remove_file(path);
+    let code = match status {
+        Some(s) => s,
+        None => process::wait_forwarding(child, false),
+    };
+    if let Some(c) = &client {
+        send_msg(c, MSG_EXIT, &code.to_le_bytes());
+    }
+    code
+}
+
+/// `--attach PATH`: attach this terminal to a container's held terminal (`--tty-socket`):
+/// stdin in raw mode while it is a terminal, our window size passed on, until the container
+/// ends (its status is ours) or ctrl-p ctrl-q detaches (0).
+pub fn attach(path: &std::path::Path) -> Result<i32, Error> {
+    use rustix::net::{AddressFamily, RecvFlags, SocketAddrUnix, SocketFlags, SocketType};
+    let what = || format!("cannot attach to terminal socket {}", path.display());
+    let addr = sys(SocketAddrUnix::new(path), what)?;
+    let sock = sys(
+        rustix::net::socket_with(
+            AddressFamily::UNIX,
+            SocketType::SEQPACKET,
+            SocketFlags::CLOEXEC,
+            None,
+        ),
+        what,
+    )?;
+    sys(rustix::net::connect(&sock, &addr), what)?;
+    let send_size = |sock: &OwnedFd| {
+        if let Some(ws) = caller_size() {
+            let mut m = [0u8; 4];
+            m[..2].copy_from_slice(&ws.ws_row.to_le_bytes());
+            m[2..].copy_from_slice(&ws.ws_col.to_le_bytes());
+            send_msg(sock, MSG_SIZE, &m);
+        }
+    };
+    let mut mask = SigSet::empty();
+    for s in [
+        Signal::SIGWINCH,
+        Signal::SIGINT,
+        Signal::SIGTERM,
+        Signal::SIGHUP,
+    ] {
+        mask.add(s);
+    }
+    let _ = signal::sigprocmask(SigmaskHow::SIG_BLOCK, Some(&mask), None);
+    let sfd = SignalFd::with_flags(&mask, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK).map_err(
+        |source| Error::Sys {
+            what: "cannot create a signal descriptor".into(),
+            source,
+        },
+    )?;
+    let raw = RawMode::enter();
+    send_size(&sock);
+    let input = stdin();
+    let mut stdin_open = true;
+    // a ctrl-p held back until the next key says whether it starts the detach keys
+    let mut held_ctrl_p = false;
+    let mut buf = vec![0u8; 16 * 1024 + 1];
+    let code = loop {
+        let mut fds = vec![
+            PollFd::new(sfd.as_fd(), PollFlags::POLLIN),
+            PollFd::new(sock.as_fd(), PollFlags::POLLIN),
+        ];
+        if stdin_open {
+            fds.push(PollFd::new(input.as_fd(), PollFlags::POLLIN));
+        }
+        match poll(&mut fds, PollTimeout::NONE) {
+            Ok(_) => {}
+            Err(Errno::EINTR) => continue,
+            Err(_) => break common::exit::FAILURE,
+        }
+        let ready = |i: usize| fds[i].revents().unwrap_or(PollFlags::empty());
+        let (sig_ev, sock_ev) = (ready(0), ready(1));
+        let stdin_ev = if stdin_open {
+            ready(2)
+        } else {
+            PollFlags::empty()
+        };
+        drop(fds);
+        if !sig_ev.is_empty() {
+            let mut leave = false;
+            while let Ok(Some(info)) = sfd.read_signal() {
+                match Signal::try_from(info.ssi_signo as i32) {
+                    Ok(Signal::SIGWINCH) => send_size(&sock),
+                    _ => leave = true,
+                }
+            }
+            if leave {
+                // a signal to us detaches; the container goes on
+                break common::exit::OK;
+            }
+        }
+        if !sock_ev.is_empty() {
+            match rustix::net::recv(&sock, &mut buf[..], RecvFlags::empty()) {
+                Ok((n, _)) if n > 0 => match buf[0] {
+                    // (our stdout is gone: nothing to attach to any more)
+                    MSG_OUT if !to_stdout(&buf[1..n]) => break common::exit::OK,
+                    MSG_EXIT if n >= 5 => {
+                        break i32::from_le_bytes([buf[1], buf[2], buf[3], buf[4]]);
+                    }
+                    _ => {}
+                },
+                Ok(_) => break common::exit::OK,
+                Err(rustix::io::Errno::INTR | rustix::io::Errno::AGAIN) => {}
+                Err(_) => break common::exit::OK,
+            }
+        }
+        if !stdin_ev.is_empty() {
+            match nix::unistd::read(&input, &mut buf[1..]) {
+                Ok(0) | Err(Errno::EIO) => stdin_open = false,
+                Ok(n) => {
+                    let mut out = vec![MSG_DATA];
+                    let mut detach = false;
+                    for &b in &buf[1..=n] {
+                        if held_ctrl_p {
+                            held_ctrl_p = false;
+                            if b == 0x11 {
+                                detach = true;
+                                break;
+                            }
+                            out.push(0x10);
+                        }
+                        if b == 0x10 {
+                            held_ctrl_p = true;
+                        } else {
+                            out.push(b);
+                        }
+                    }
+                    if out.len() > 1 {
+                        send_msg(&sock, MSG_DATA, &out[1..]);
+                    }
+                    if detach {
+                        drop(raw);
+                        eprintln!("read escape sequence");
+                        return Ok(common::exit::OK);
+                    }
+                }
+                Err(_) => stdin_open = false,
+            }
+        }
+    };
+    drop(raw);
+    Ok(code)
 }
