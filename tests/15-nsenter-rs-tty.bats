@@ -88,3 +88,35 @@ setup_file() {
     assert_eq "$(ls "/proc/$p/root/dev/pts" | tr '\n' ' ')" "ptmx "
     kill_tracked
 }
+
+@test "--tty-socket holds the terminal: output to stdout (a log), --attach relays input and gets the exit status" {
+    require_root
+    local sock=$TEST_DIR/held.sock log=$TEST_DIR/held.log
+    nsenter-rs --new=pid,mnt,uts,ipc --rootfs "$R" --tty --tty-socket "$sock" \
+        --pidfile "$TEST_DIR/h.pid" -- sh </dev/null >"$log" 2>&1 &
+    track_pid $!
+    wait_for_file "$TEST_DIR/h.pid"
+    # listening before the pidfile was written; only its owner may connect
+    [ -S "$sock" ]
+    assert_eq "$(stat -c %a "$sock")" 600
+    # stdin a pipe, not a terminal: no raw mode, the input still goes through
+    run_tool --rc 3 sh -c "printf 'tty; echo HI-\$((6*7))\nexit 3\n' | nsenter-rs --attach '$sock'"
+    no_cr
+    assert_contains "$output" /dev/pts/0
+    assert_contains "$output" HI-42
+    # the holder ended with the container and removed its socket; the log has it all
+    for _ in $(seq 100); do [ -e "$sock" ] && sleep 0.05; done
+    [ ! -e "$sock" ]
+    assert_contains "$(cat "$log")" HI-42
+    run_tool --rc 125 nsenter-rs --attach "$sock"
+    assert_error nsenter-rs "cannot attach to terminal socket $sock"
+    kill_tracked
+}
+
+@test "--tty-socket needs --tty and create mode; --attach takes nothing else" {
+    run_tool --rc 2 nsenter-rs --new=pid --tty-socket /x.sock -- true
+    run_tool --rc 2 nsenter-rs -t 1 -a --tty --tty-socket /x.sock true
+    assert_error nsenter-rs "--tty-socket is a create-mode option"
+    run_tool --rc 2 nsenter-rs --attach /x.sock -- true
+    assert_error nsenter-rs "--attach PATH takes no other options or command"
+}
