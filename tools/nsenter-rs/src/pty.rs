@@ -379,8 +379,11 @@ pub fn listen(path: &std::path::Path) -> Result<OwnedFd, Error> {
         ),
         what,
     )?;
-    sys(rustix::net::bind(&sock, &addr), what)?;
-    let _ = rustix::fs::chmod(path, rustix::fs::Mode::from_raw_mode(0o600));
+    // made 0600 (no moment at which another user could connect first)
+    let old = rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o177));
+    let bound = rustix::net::bind(&sock, &addr);
+    rustix::process::umask(old);
+    sys(bound, what)?;
     sys(rustix::net::listen(&sock, 4), what)?;
     Ok(sock)
 }
@@ -417,6 +420,8 @@ pub fn hold(master: OwnedFd, child: Pid, listener: OwnedFd, path: &std::path::Pa
     let mut stdout_open = true;
     let mut pending: Vec<u8> = Vec::new();
     let mut buf = vec![0u8; 16 * 1024];
+    // (a client's message: at most 16 KiB of input and its kind)
+    let mut cbuf = vec![0u8; 64 * 1024];
     while status.is_none() {
         let mut fds = vec![
             PollFd::new(sfd.as_fd(), PollFlags::POLLIN),
@@ -500,13 +505,13 @@ pub fn hold(master: OwnedFd, child: Pid, listener: OwnedFd, path: &std::path::Pa
         if !client_ev.is_empty() {
             let got = client
                 .as_ref()
-                .map(|c| recv(c, &mut buf[..], RecvFlags::DONTWAIT));
+                .map(|c| recv(c, &mut cbuf[..], RecvFlags::DONTWAIT));
             match got {
-                Some(Ok((n, _))) if n > 0 => match buf[0] {
-                    MSG_DATA => pending.extend_from_slice(&buf[1..n]),
+                Some(Ok((n, _))) if n > 0 => match cbuf[0] {
+                    MSG_DATA => pending.extend_from_slice(&cbuf[1..n]),
                     MSG_SIZE if n >= 5 => {
-                        let rows = u16::from_le_bytes([buf[1], buf[2]]);
-                        let cols = u16::from_le_bytes([buf[3], buf[4]]);
+                        let rows = u16::from_le_bytes([cbuf[1], cbuf[2]]);
+                        let cols = u16::from_le_bytes([cbuf[3], cbuf[4]]);
                         let ws = Winsize {
                             ws_row: rows,
                             ws_col: cols,
@@ -593,6 +598,7 @@ pub fn attach(path: &std::path::Path) -> Result<i32, Error> {
     let mut stdin_open = true;
     // a ctrl-p held back until the next key says whether it starts the detach keys
     let mut held_ctrl_p = false;
+    // (16 KiB of input and its kind; the holder's messages are as large)
     let mut buf = vec![0u8; 16 * 1024 + 1];
     let code = loop {
         let mut fds = vec![
@@ -665,7 +671,8 @@ pub fn attach(path: &std::path::Path) -> Result<i32, Error> {
                         }
                     }
                     if out.len() > 1 {
-                        send_msg(&sock, MSG_DATA, &out[1..]);
+                        // (waiting: input is never dropped)
+                        let _ = rustix::net::send(&sock, &out, rustix::net::SendFlags::NOSIGNAL);
                     }
                     if detach {
                         drop(raw);
