@@ -84,6 +84,13 @@ compare "container start to exit: busybox true" "$RUNS" \
     "runc run (no network, no limits)" "runc --root $tmp/run/runc run -b $bundle bench-runc" \
     "nsenter -m true (crun's wrapper alone)" "nsenter -t $hider -m true"
 
+# ctr-run -it: the container on a pty of its own, relayed to the caller's terminal. script(1)
+# gives the run a terminal to relay to; the second line is the same terminal around a run
+# without -it, so the difference is what -it costs.
+compare "ctr-run -it: start to exit on a terminal (under script -qec)" "$RUNS" \
+    "ctr-run -it --rm --network none (limits, overlay)" "script -qec 'ctr-run -it --rm --network none $limits busybox true' /dev/null" \
+    "ctr-run --rm --network none, the same terminal around it" "script -qec 'ctr-run --rm --network none $limits busybox true' /dev/null"
+
 # The same after 30 ms of idle machine before each run, as when a container is started now
 # and then rather than in a tight loop: back to back, crun's runs profit from the work of
 # the run before (kernel caches, RCU grace periods already under way) far more than ctr-run's

@@ -135,7 +135,7 @@ teardown() { ctr_teardown; }
     run_tool ctr-run --rm --network none --entrypoint /bin/echo busybox hello world
     assert_eq "$output" "hello world"
     # without a command: the image's Cmd, sh, reading stdin
-    run_tool sh -c 'echo "echo from-stdin-\$((6*7))" | ctr-run --rm --network none busybox'
+    run_tool sh -c 'echo "echo from-stdin-\$((6*7))" | ctr-run -i --rm --network none busybox'
     assert_eq "$output" from-stdin-42
 }
 

@@ -204,9 +204,9 @@ EOF
     require_cmd tmux
     local sock=$TEST_DIR/tmux.sock out=$TEST_DIR/tty.out
     rm -f "$out"
-    # stdin stays the terminal; only the output goes to a file
+    # stdin stays the terminal (-i); only the output goes to a file
     tmux -S "$sock" new-session -d -x 100 -y 20 \
-        "ctr-run --rm --network none --name ttyless busybox sh -c '(: </dev/tty) && echo TTY-OPEN; (: </dev/console) && echo CONSOLE-OPEN; [ -t 0 ] && echo STDIN-IS-A-TTY; hostname' >$out 2>&1; touch $out.done"
+        "ctr-run -i --rm --network none --name ttyless busybox sh -c '(: </dev/tty) && echo TTY-OPEN; (: </dev/console) && echo CONSOLE-OPEN; [ -t 0 ] && echo STDIN-IS-A-TTY; hostname' >$out 2>&1; touch $out.done"
     wait_for test -f "$out.done"
     tmux -S "$sock" kill-server 2>/dev/null || true
     cat "$out"

@@ -295,6 +295,31 @@ pub struct Cli {
     #[arg(long = "new-session", help_heading = "Enter")]
     pub new_session: bool,
 
+    /// Give the command a pseudo-terminal of its own (docker run -t): a new pty (in create
+    /// mode from the container's devpts, also its /dev/console) as its stdin, stdout, stderr
+    /// and controlling terminal, relayed to ours (stdin in raw mode while it is a terminal;
+    /// window size changes passed on). Input is relayed until stdin ends (/dev/null: output
+    /// only)
+    #[arg(long = "tty")]
+    pub tty: bool,
+
+    /// With --tty: hold the terminal for a client that attaches at the unix socket PATH
+    /// (nsenter-rs --attach PATH) instead of relaying it to ours; the output also goes to our
+    /// stdout (a log). For a detached container's terminal (ctr-run -dt)
+    #[arg(
+        long = "tty-socket",
+        value_name = "PATH",
+        requires = "tty",
+        help_heading = "Create"
+    )]
+    pub tty_socket: Option<PathBuf>,
+
+    /// Attach this terminal to one held at the unix socket PATH (--tty-socket): raw mode,
+    /// window size passed on; exit with the container's status, or 0 when ctrl-p ctrl-q
+    /// detaches
+    #[arg(long = "attach", value_name = "PATH")]
+    pub attach: Option<PathBuf>,
+
     /// Seccomp filter: default (Docker's default profile: the default in create mode, except
     /// with --privileged), unconfined (none), or a FILE in Docker's or OCI's seccomp JSON.
     /// Enter mode: no filter unless this is given

@@ -29,7 +29,7 @@ use crate::error::{Error, IoContext, SysContext};
 use crate::mounts::{self, Plan};
 use crate::process::{self, Env};
 use crate::settings::{IdMap, Rlimit, Sysctl};
-use crate::{cgroup, pin, seccomp};
+use crate::{cgroup, pin, pty, seccomp};
 
 /// Everything the child needs, checked before anything is created.
 struct Spec {
@@ -68,6 +68,13 @@ struct Spec {
     handshake: bool,
     /// Our pid, for the child to check that we are still there.
     parent: i32,
+    /// `--tty`: the command gets a pty of the container's own, at this size
+    tty: bool,
+    winsize: Option<rustix::termios::Winsize>,
+    /// `--tty`: the child's end of the socket the pty's master comes back over
+    tty_chan: Option<OwnedFd>,
+    /// `--tty-socket`: the parent holds the terminal for clients attaching here
+    tty_socket: Option<PathBuf>,
 }
 
 impl Spec {
@@ -140,6 +147,11 @@ impl Spec {
         }
         if cli.rootfs.is_none() && cli.read_only {
             return usage("--read-only needs --rootfs".into());
+        }
+        if cli.tty && cli.detach {
+            return usage(
+                "--tty with --detach: nothing would hold the terminal (not supported)".into(),
+            );
         }
         if cli.map_root_user && (!cli.uid_map.is_empty() || !cli.gid_map.is_empty()) {
             return usage("--map-root-user and --uid-map/--gid-map exclude each other".into());
@@ -283,6 +295,7 @@ impl Spec {
                 ("--privileged", cli.privileged),
                 ("--allow-new-privs", cli.allow_new_privs),
                 ("--seccomp", cli.seccomp.is_some()),
+                ("--tty", cli.tty),
             ];
             if let Some((name, _)) = needs_cmd.iter().find(|(_, on)| *on) {
                 return usage(format!("{name} needs a command"));
@@ -318,6 +331,7 @@ impl Spec {
             || cli.pin.is_some()
             || !cgroup_files.is_empty()
             || cli.pidfile.is_some()
+            || cli.tty_socket.is_some()
             || cli.detach;
         Ok(Spec {
             plan: Plan {
@@ -358,6 +372,10 @@ impl Spec {
             late_cgroup_ns,
             handshake,
             parent: std::process::id() as i32,
+            tty: cli.tty,
+            winsize: if cli.tty { pty::caller_size() } else { None },
+            tty_chan: None,
+            tty_socket: cli.tty_socket,
         })
     }
 }
@@ -365,7 +383,7 @@ impl Spec {
 pub fn run(cli: Cli) -> Result<i32, Error> {
     let dry_run = cli.dry_run;
     let json = cli.json;
-    let spec = Spec::from_cli(cli)?;
+    let mut spec = Spec::from_cli(cli)?;
     if dry_run {
         return dry_run_report(&spec, json);
     }
@@ -377,6 +395,15 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
         nix::unistd::pipe2(OFlag::O_CLOEXEC).sys(|| "cannot create a pipe".into())?;
     let (err_r, err_w) =
         nix::unistd::pipe2(OFlag::O_CLOEXEC).sys(|| "cannot create a pipe".into())?;
+    // --tty: the pty's master comes back over this (ours, the child's)
+    let tty_chan = match spec.tty {
+        true => {
+            let (ours, theirs) = pty::channel()?;
+            spec.tty_chan = Some(theirs);
+            Some(ours)
+        }
+        false => None,
+    };
     process::block_signals()?;
 
     if spec.new.contains(&NsKind::Time) {
@@ -409,11 +436,12 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
     let child = Pid::from_raw(ret as i32);
     drop(sync_r);
     drop(err_w);
+    drop(spec.tty_chan.take());
     if !spec.handshake {
         // the child reports its own setup errors; its status is ours
         drop(sync_w);
         drop(err_r);
-        return Ok(process::wait_forwarding(child, false));
+        return Ok(wait_or_relay(child, tty_chan.as_ref(), None));
     }
 
     let mut undo = Undo::new();
@@ -434,12 +462,27 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
         return Err(Error::Child { code, msg });
     }
     undo.disarm();
+    // --tty-socket: listening before the pidfile says the container runs
+    let held = match &spec.tty_socket {
+        None => None,
+        Some(p) => match pty::listen(p) {
+            Ok(l) => Some((l, p.clone())),
+            Err(e) => {
+                let _ = signal::kill(child, Signal::SIGKILL);
+                let _ = nix::sys::wait::waitpid(child, None);
+                return Err(e);
+            }
+        },
+    };
     // the pidfile once the command runs (its exec succeeded, the report pipe closed empty):
     // a launcher waiting for it never sees the pid of a command that could not start
     if let Some(f) = &spec.pidfile {
         if let Err(e) = common::state::atomic_write(f, format!("{child}\n").as_bytes()) {
             let _ = signal::kill(child, Signal::SIGKILL);
             let _ = nix::sys::wait::waitpid(child, None);
+            if let Some((_, p)) = &held {
+                let _ = std::fs::remove_file(p);
+            }
             return Err(Error::Io {
                 what: format!("cannot write pidfile {}", f.display()),
                 source: e,
@@ -450,7 +493,25 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
         println!("{child}");
         return Ok(common::exit::OK);
     }
-    Ok(process::wait_forwarding(child, false))
+    Ok(wait_or_relay(child, tty_chan.as_ref(), held))
+}
+
+/// Wait for the container's first process; with `--tty`, relaying its pty meanwhile (once
+/// the child sent it: a child that failed before sends none, and tells by its status).
+/// With `held` (`--tty-socket`: the listener and its path) the terminal is held for clients.
+fn wait_or_relay(child: Pid, tty_chan: Option<&OwnedFd>, held: Option<(OwnedFd, PathBuf)>) -> i32 {
+    match (tty_chan.map(pty::receive_master), held) {
+        (Some(Ok(Some(master))), Some((listener, path))) => {
+            pty::hold(master, child, listener, &path)
+        }
+        (Some(Ok(Some(master))), None) => pty::relay(master, child),
+        (_, held) => {
+            if let Some((_, path)) = held {
+                let _ = std::fs::remove_file(path);
+            }
+            process::wait_forwarding(child, false)
+        }
+    }
 }
 
 /// Hostname, domain name and sysctls, in our new namespaces.
@@ -725,7 +786,7 @@ fn child_main(spec: Spec, cgroup_tasks: &[PathBuf], sync_r: OwnedFd, err_w: Owne
 }
 
 fn child_setup(
-    spec: Spec,
+    mut spec: Spec,
     cgroup_tasks: &[PathBuf],
     sync_r: OwnedFd,
     err_w: &OwnedFd,
@@ -790,6 +851,10 @@ fn child_setup(
     for r in &spec.rlimits {
         set_rlimit(r)?;
     }
+    if let Some(chan) = spec.tty_chan.take() {
+        // (after pivot_root: the container's own devpts, and its /dev/console)
+        pty::container_side(chan, spec.winsize, spec.plan.rootfs.is_some())?;
+    }
 
     if spec.init {
         // SAFETY: single-threaded; the child continues with our own code only.
@@ -822,6 +887,10 @@ fn child_setup(
                 }
             }
         }
+    }
+    if spec.tty {
+        // the command's own session (under --init: pid 1 keeps the one it leads)
+        pty::take_controlling(spec.init)?;
     }
     finish_and_exec(&spec)
 }

@@ -20,7 +20,7 @@ use crate::capset::{self, Sets};
 use crate::cli::{CapsFrom, Cli};
 use crate::error::{Error, IoContext, SysContext};
 use crate::process::{self, Env};
-use crate::{cgroup, container, debug, seccomp};
+use crate::{cgroup, container, debug, pty, seccomp};
 
 struct Joining {
     kind: NsKind,
@@ -34,6 +34,11 @@ struct Joining {
 pub fn run(cli: Cli) -> Result<i32, Error> {
     if let Some(d) = &cli.target_dir {
         debug::check_target_dir(d)?;
+    }
+    if cli.tty && cli.no_fork {
+        return Err(Error::Usage(
+            "--tty needs a fork (the parent relays the terminal), not -F/--no-fork".into(),
+        ));
     }
     let target = match (&cli.target, &cli.container) {
         (Some(t), _) => Some(*t),
@@ -287,18 +292,35 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
         nix::unistd::setuid(Uid::from_raw(uid)).sys(|| format!("cannot set user ID {uid}"))?;
     }
 
+    // --tty: a pty from the devpts the command sees (the container's, once its mnt
+    // namespace is joined); we keep the master and relay it, the command gets the slave
+    let mut tty = match cli.tty {
+        true => Some(pty::open_pair(pty::caller_size())?),
+        false => None,
+    };
     // (a new session needs a process that leads no process group: a forked one)
-    let fork = (entered_pid || cli.debug || cli.new_session) && !cli.no_fork;
+    let fork = (entered_pid || cli.debug || cli.new_session || cli.tty) && !cli.no_fork;
     if fork {
         process::block_signals()?;
         // SAFETY: single-threaded; the child runs our code and then execs.
         match unsafe { nix::unistd::fork() }.sys(|| "cannot fork".into())? {
             ForkResult::Parent { child } => {
-                return Ok(process::wait_forwarding(child, false));
+                return Ok(match tty {
+                    Some((master, slave)) => {
+                        drop(slave);
+                        pty::relay(master, child)
+                    }
+                    None => process::wait_forwarding(child, false),
+                });
             }
             ForkResult::Child => {
                 nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)
                     .sys(|| "cannot set the parent-death signal".into())?;
+                if let Some((master, slave)) = tty.take() {
+                    drop(master);
+                    pty::use_slave(slave)?;
+                    pty::take_controlling(true)?;
+                }
             }
         }
     }
@@ -315,7 +337,7 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
             nix::sys::prctl::set_no_new_privs().sys(|| "cannot set no_new_privs".into())?;
         }
     }
-    if cli.new_session {
+    if cli.new_session && !cli.tty {
         process::new_session()?;
     }
     let cmd = process::command_or_shell(&cli.cmd);

@@ -9,6 +9,7 @@ mod error;
 mod mounts;
 mod pin;
 mod process;
+mod pty;
 mod resolve;
 mod run;
 mod seccomp;

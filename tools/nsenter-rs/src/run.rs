@@ -25,6 +25,15 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
         pin::unpin(dir)?;
         return Ok(common::exit::OK);
     }
+    if let Some(path) = &cli.attach {
+        if cli.is_create() || cli.target.is_some() || cli.container.is_some() || !cli.cmd.is_empty()
+        {
+            return Err(Error::Usage(
+                "--attach PATH takes no other options or command".into(),
+            ));
+        }
+        return crate::pty::attach(path);
+    }
     if cli.is_create() {
         create::run(cli)
     } else {
@@ -69,6 +78,8 @@ const VALUE_OPTS: &[&str] = &[
     "-W",
     "--wdns",
     "--seccomp",
+    "--tty-socket",
+    "--attach",
 ];
 
 /// In create mode `--user X`, `--env X` and `--cgroup X` take their value after a space;
@@ -168,6 +179,7 @@ fn check_no_create_options(cli: &Cli) -> Result<(), Error> {
         ("--init", cli.init),
         ("--pidfile", cli.pidfile.is_some()),
         ("--detach", cli.detach),
+        ("--tty-socket", cli.tty_socket.is_some()),
     ];
     if let Some((name, _)) = used.iter().find(|(_, on)| *on) {
         return Err(Error::Usage(format!(

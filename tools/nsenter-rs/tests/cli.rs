@@ -60,6 +60,15 @@ fn usage_errors_are_one_line_exit_2_naming_the_value() {
         (vec!["-a", "true"], "no target"),
         (vec!["--no-such-flag"], "--no-such-flag"),
         (vec!["-t", "1", "--rootfs", "/", "true"], "--rootfs"),
+        (
+            vec!["--new=pid", "--tty", "--detach", "--", "true"],
+            "--tty with --detach",
+        ),
+        (vec!["-t", "1", "-a", "--tty", "-F", "true"], "--no-fork"),
+        (
+            vec!["--new=net", "--pin", "/nonexistent-pin", "--tty"],
+            "--tty",
+        ),
     ] {
         let out = nsenter_rs().args(&args).output().unwrap();
         assert_eq!(out.status.code(), Some(2), "{args:?}");
