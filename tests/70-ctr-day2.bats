@@ -163,3 +163,28 @@ counter() {
     run_host --rc 2 ctr-port d2-port 8x
     assert_error ctr-port "8x"
 }
+
+@test "ctr-run: -dit bundles, -h is the host name, --stop-signal is what ctr-stop sends, --cidfile holds the ID" {
+    need_run
+    run_host ctr-run -dit --network none -h d2-host --name d2-run --stop-signal USR1 \
+        --stop-timeout=30 --cidfile "$TEST_DIR/cid" busybox \
+        sh -c 'trap "echo got-usr1; exit 9" USR1; while :; do sleep 0.1; done'
+    assert_eq "$output" d2-run
+    assert_eq "$(cat "$TEST_DIR/cid")" "$(cat "$CTRKIT_STATE/containers/d2-run/id")"
+    run_host ctr-exec d2-run hostname
+    assert_eq "$output" d2-host
+    # its stdin is the pty (-i -t), not /dev/null
+    run_host ctr-exec d2-run readlink /proc/1/fd/0
+    assert_match "$output" "^/dev/pts/[0-9]+$"
+    # USR1, not TERM (which the shell would not trap): exit 9 long before the 30 s timeout
+    run_host ctr-stop d2-run
+    assert_eq "$(cat "$CTRKIT_STATE/containers/d2-run/exit")" 9
+    # an existing cid file is refused before anything is made
+    run_host --rc 125 ctr-run --network none --cidfile "$TEST_DIR/cid" busybox true
+    assert_error ctr-run "cidfile"
+    # -h takes a value, as in Docker: never a help that runs nothing and exits 0
+    run_host --rc 125 ctr-run --network none -h busybox
+    assert_error ctr-run "no image given"
+    run_host --rc 125 ctr-run --network none -h
+    assert_error ctr-run "-h needs a value"
+}
