@@ -16,10 +16,11 @@ status_of() {
     in_host ctr-inspect "$1" | jq -r .status
 }
 
-# counter NAME : a detached container counting in /tmp/c, ten times a second
+# counter NAME : a detached container counting in /tmp/c, ten times a second (each value
+# written whole: a reader never sees the file empty)
 counter() {
     run_host ctr-run -d --network none --name "$1" "${@:2}" busybox \
-        sh -c 'i=0; while :; do i=$((i + 1)); echo $i >/tmp/c; sleep 0.1; done'
+        sh -c 'i=0; while :; do i=$((i + 1)); echo $i >/tmp/c.new; mv /tmp/c.new /tmp/c; sleep 0.1; done'
     assert_eq "$output" "$1"
 }
 
