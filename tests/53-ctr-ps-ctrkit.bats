@@ -24,9 +24,13 @@ teardown() { ctr_teardown; }
     assert_contains "$(cat "/proc/$pid/cgroup")" "$CTRKIT_CGROUP_PARENT/psweb"
     run_tool ctr-ps --pid psweb
     assert_eq "$output" "$pid"
-    # ctr-ls is ctr-ps --filter runtime=ctrkit
-    run_tool ctr-ls -o name,runtime --no-headers
+    # ctr-ps --filter runtime=ctrkit: only ctrkit's; ctr-ls lists it by the same ID
+    run_tool ctr-ps --filter runtime=ctrkit -o name,runtime --no-headers
     assert_contains "$output" "psweb   ctrkit"
+    run_tool ctr-ps --filter runtime=ctrkit -q
+    want=$output
+    run_tool ctr-ls -q
+    assert_eq "$output" "$want"
     run_tool ctr-rm -f psweb
     no_leftovers psweb
     run_tool ctr-ps -q --filter name=psweb

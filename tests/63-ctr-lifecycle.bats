@@ -20,8 +20,8 @@ setup() { ctr_setup_host; }
 
     run_tool ctr-ls
     assert_contains "$output" web
-    run_tool ctr-ls -a
-    assert_match "$output" "web +running +busybox"
+    run_tool ctr-ls -a --format '{{.Names}} {{.State}} {{.Image}}'
+    assert_eq "$output" "web running busybox"
 
     # same namespaces as its first process
     run_host ctr-exec web sh -c 'for n in net mnt uts ipc pid; do readlink /proc/self/ns/$n; done'

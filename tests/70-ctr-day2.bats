@@ -189,3 +189,35 @@ counter() {
     run_host --rc 125 ctr-run --network none -h
     assert_error ctr-run "-h needs a value"
 }
+
+@test "ctr-ls: Docker's columns; -a, -q, -n, -l combine; --filter and --format; labels from --label and --label-file" {
+    need_run
+    printf 'tier=web\n# a comment\n\n' >"$TEST_DIR/labels"
+    run_host ctr-run -d --network none --name d2-old -l app=a --label-file "$TEST_DIR/labels" busybox sh -c 'exit 4'
+    run_tool ctr-wait d2-old
+    sleep 1 # (creation times a second apart: newest first is then certain)
+    counter d2-new --label app=b
+    run_tool ctr-ls
+    assert_match "$(printf '%s\n' "$output" | sed -n 1p)" "^CONTAINER ID +IMAGE +COMMAND +CREATED +STATUS +PORTS +NAMES$"
+    assert_match "$(printf '%s\n' "$output" | sed -n 2p)" "^[0-9a-f]{12} +busybox +\"sh -c i=0; while .* ago +Up .* +d2-new$"
+    assert_eq "$(printf '%s\n' "$output" | grep -c '')" 2
+    run_tool ctr-ls -aq
+    assert_eq "$output" "$(cut -c1-12 "$CTRKIT_STATE/containers/d2-new/id")
+$(cut -c1-12 "$CTRKIT_STATE/containers/d2-old/id")"
+    run_tool ctr-ls -lq --no-trunc
+    assert_eq "$output" "$(cat "$CTRKIT_STATE/containers/d2-new/id")"
+    run_tool ctr-ls -n 2 --format '{{.Names}}\t{{.State}}\t{{.Status}}'
+    assert_match "$output" "^d2-new	running	Up .*
+d2-old	exited	Exited \(4\) .* ago$"
+    run_tool ctr-ls -a -f label=tier=web --format '{{.Names}} {{.Labels}}'
+    assert_eq "$output" "d2-old tier=web,app=a"
+    run_tool ctr-ls -a -f label=app -f status=running --format '{{.Names}}'
+    assert_eq "$output" d2-new
+    run_tool ctr-ls -a --filter ancestor=busybox --filter name=old --format json
+    assert_json .Names d2-old
+    assert_json .State exited
+    run_tool --rc 2 ctr-ls --filter colour=red
+    assert_error ctr-ls "colour"
+    run_tool --rc 2 ctr-ls --format '{{.Bogus}}'
+    assert_error ctr-ls "Bogus"
+}

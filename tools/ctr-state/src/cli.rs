@@ -48,6 +48,12 @@ pub enum Command {
     Pid(PidArgs),
     /// Send SIGNAL to the container's first process, checked as `pid` does, through a pidfd
     Kill(KillArgs),
+    /// List the containers of the state folders as `docker ps` does (ctr-ls)
+    ///
+    /// Running and paused ones, or every one with --all; newest first; Docker's columns
+    /// (CONTAINER ID, IMAGE, COMMAND, CREATED, STATUS, PORTS, NAMES), filters and --format.
+    /// A running container is checked as `pid` checks it.
+    Ls(LsArgs),
 }
 
 #[derive(Debug, Args)]
@@ -99,6 +105,40 @@ pub struct PidArgs {
     /// The container's state folder
     #[arg(value_name = "DIR")]
     pub dir: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct LsArgs {
+    /// ctrkit's runtime state, where the containers' folders are
+    #[arg(long = "state-dir", value_name = "DIR", env = "CTRKIT_STATE", hide_env_values = true, default_value = common::state::DEFAULT_STATE)]
+    pub state_dir: PathBuf,
+    /// Every container: also created and exited ones
+    #[arg(short, long)]
+    pub all: bool,
+    /// Only the IDs
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// The N most recently created containers, in any state
+    #[arg(short = 'n', long = "last", value_name = "N")]
+    pub last: Option<usize>,
+    /// The most recently created container, in any state
+    #[arg(short, long)]
+    pub latest: bool,
+    /// Whole IDs and commands
+    #[arg(long)]
+    pub no_trunc: bool,
+    /// Only containers with KEY=VALUE: name=PART, id=PREFIX, status=created|running|paused|exited,
+    /// ancestor=IMAGE (or image ID prefix), label=KEY or label=KEY=VALUE (repeatable)
+    #[arg(short, long, value_name = "KEY=VALUE")]
+    pub filter: Vec<String>,
+    /// json (an object a line), or a template: '{{.Names}}\t{{.Status}}' (fields .ID .Names
+    /// .Image .Command .CreatedAt .RunningFor .Status .State .Ports .Labels; 'table ...' adds
+    /// a header)
+    #[arg(long, value_name = "FORMAT")]
+    pub format: Option<String>,
+    /// The same as --format json
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

@@ -38,6 +38,18 @@ pub enum Error {
     Signal(i32, #[source] io::Error),
     #[error("cannot remove {}", .0.display())]
     Remove(PathBuf, #[source] io::Error),
+    /// A bad value the command line parser could not judge alone (exit 2).
+    #[error("{0}")]
+    Usage(String),
+    #[error("cannot write the output")]
+    Output(#[source] io::Error),
 }
 
-impl HasExitCode for Error {}
+impl HasExitCode for Error {
+    fn exit_code(&self) -> i32 {
+        match self {
+            Error::Usage(_) => common::exit::USAGE,
+            _ => common::exit::FAILURE,
+        }
+    }
+}

@@ -4,6 +4,7 @@ mod claim;
 mod kill;
 mod lock;
 mod log;
+mod ls;
 mod pid;
 mod rm;
 
@@ -18,5 +19,6 @@ pub fn dispatch(cli: Cli) -> Result<(), Error> {
         Command::Log(a) => log::run(&a),
         Command::Pid(a) => pid::run(&a),
         Command::Kill(a) => kill::run(&a),
+        Command::Ls(a) => ls::run(&a),
     }
 }
