@@ -141,9 +141,11 @@ ctr_init() {
     ctr-state pid "$1" 2>/dev/null
 }
 
-# ctr_status DIR : created, running, paused or exited
+# ctr_status DIR : created, running, paused, restarting or exited
 ctr_status() {
-    if [ -f "$1/exit" ]; then
+    if [ -f "$1/restarting" ]; then
+        echo restarting
+    elif [ -f "$1/exit" ]; then
         echo exited
     elif ctr_pid "$1" >/dev/null; then
         if [ -f "$1/paused" ]; then echo paused; else echo running; fi

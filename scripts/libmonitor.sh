@@ -1,0 +1,122 @@
+# libmonitor.sh - the monitor of a detached container: one small sh process per container
+# (like conmon, never a daemon for all) that starts it, waits for it, records its exit
+# status and applies its restart policy. Sourced by ctr-run and ctr-start, after lib.sh.
+# shellcheck shell=sh disable=SC2034 # (DIE_STATUS is read by lib.sh's die)
+
+# What the state folder holds for it (written by ctr-run):
+#   start          the container's command line, as sh words (run again on each restart)
+#   monitor        LOG_SIZE LOG_FILES RM: the log's rotation, and --rm
+#   restart        the policy: no, always, unless-stopped, on-failure[:N]
+#   restart-count  how often it was restarted; exit: the last status
+#   stopped        ctr-stop was here: no restart, whatever the policy
+#   restarting     between two runs (the back-off delay)
+
+# quote WORD : QUOTED is WORD as one single-quoted sh word (no process)
+quote() {
+    _q=$1 QUOTED=''
+    while :; do
+        case $_q in
+            *\'*)
+                QUOTED="$QUOTED${_q%%\'*}'\\''"
+                _q=${_q#*\'}
+                ;;
+            *) break ;;
+        esac
+    done
+    QUOTED="'$QUOTED$_q'"
+}
+
+# record_start DIR WORDS... : DIR/start holds WORDS, for monitor to run (again)
+record_start() {
+    _dir=$1 _line=''
+    shift
+    for _w in "$@"; do
+        quote "$_w"
+        _line="$_line$QUOTED "
+    done
+    printf '%s\n' "$_line" >"$_dir/start"
+}
+
+# valid_restart POLICY : Docker's restart policies
+valid_restart() {
+    case $1 in
+        no | always | unless-stopped | on-failure) return 0 ;;
+        on-failure:*) case ${1#on-failure:} in '' | *[!0-9]*) return 1 ;; esac ;;
+        *) return 1 ;;
+    esac
+}
+
+# uptime_s : seconds since boot (read by sh, no process)
+uptime_s() {
+    IFS=' ' read -r _up _ </proc/uptime
+    UPTIME=${_up%.*}
+}
+
+# monitor DIR : run the container of DIR until it ends for good, its output into its log
+# under $CTRKIT_ROOT/logs/NAME, restarting it as its policy says, with Docker's back-off
+# (0.1 s, doubled after each quick failure up to a minute, back to 0.1 s once a run lasted
+# 10 s); then, with --rm, tear it down. Run in the background, with no terminal.
+monitor() {
+    _dir=$1
+    _name=${_dir##*/}
+    _log=$CTRKIT_ROOT/logs/$_name/log
+    IFS=' ' read -r _size _files _rm <"$_dir/monitor"
+    _policy=$(state_read "$_dir" restart)
+    _count=$(state_read "$_dir" restart-count)
+    _count=${_count:-0}
+    _cmd=$(cat "$_dir/start")
+    _delay=100 # milliseconds
+    while :; do
+        eval "set -- $_cmd"
+        # (a new pid file marks the new run's start)
+        rm -f "$_dir/pid" "$_dir/exit" "$_dir/restarting"
+        uptime_s
+        _from=$UPTIME
+        # the container's status through descriptor 3, its output through the pipe
+        # (a log that cannot be written ends the output, never the monitor)
+        _rc=$({ { "$@" </dev/null 2>&1 3>&- 9<&- || echo "$?" >&3; } |
+            ctr-state log "$_log" --max-size "$_size" --max-file "$_files" 3>&- 9<&-; } 3>&1) || true
+        state_write "$_dir" exit "${_rc:-0}"
+        # a start that failed before the command ran (no pid) is never retried
+        [ -s "$_dir/pid" ] || break
+        if [ -f "$_dir/stopped" ] || [ -e "$_dir/removing" ]; then break; fi
+        case $_policy in
+            always | unless-stopped) ;;
+            on-failure*)
+                [ "${_rc:-0}" != 0 ] || break
+                _max=${_policy#on-failure}
+                _max=${_max#:}
+                [ -z "$_max" ] || [ "$_count" -lt "$_max" ] || break
+                ;;
+            *) break ;;
+        esac
+        uptime_s
+        if [ $((UPTIME - _from)) -ge 10 ]; then _delay=100; fi
+        _count=$((_count + 1))
+        state_write "$_dir" restart-count "$_count"
+        : >"$_dir/restarting"
+        sleep "$((_delay / 1000)).$((_delay % 1000 / 100))"
+        _delay=$((_delay * 2))
+        [ "$_delay" -le 60000 ] || _delay=60000
+        if [ -f "$_dir/stopped" ] || [ -e "$_dir/removing" ]; then break; fi
+    done
+    rm -f "$_dir/restarting"
+    if [ "$_rm" = 1 ] && [ -s "$_dir/pid" ]; then teardown "$_dir"; fi
+}
+
+# wait_started DIR : return once the container of DIR runs (its pid file is written), or
+# die with its last log line when it could not start
+wait_started() {
+    _i=0
+    while [ -d "$1" ] && [ ! -s "$1/pid" ] && [ ! -f "$1/exit" ]; do
+        _i=$((_i + 1))
+        [ "$_i" -lt 3000 ] || die "container did not start within 30s"
+        sleep 0.01
+    done
+    if [ -d "$1" ] && [ ! -s "$1/pid" ]; then
+        wait || true
+        # not found (127) or not executable (126) stay what they are, as with docker run -d
+        case $(state_read "$1" exit) in 126 | 127) DIE_STATUS=$(state_read "$1" exit) ;; esac
+        die "$(tail -n 1 "$CTRKIT_ROOT/logs/${1##*/}/log")"
+    fi
+}
