@@ -224,7 +224,11 @@ mod tests {
             assert_eq!(numbers.last(), Some(&5000), "{step}");
             let first = numbers[0];
             assert!(numbers.iter().copied().eq(first..=5000), "{step}: a gap");
-            assert!(numbers.len() > 400, "{step}: only {} lines kept", numbers.len());
+            assert!(
+                numbers.len() > 400,
+                "{step}: only {} lines kept",
+                numbers.len()
+            );
         }
     }
 
