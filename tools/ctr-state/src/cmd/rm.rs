@@ -5,10 +5,10 @@
 //! every folder without following symlinks and checks that it is on DIR's own mount, in case
 //! something was mounted meanwhile.
 
-use std::ffi::{CStr, OsStr};
+use std::ffi::OsStr;
 use std::fs;
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
+use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
@@ -97,23 +97,9 @@ fn empty(d: &mut Dir, mount: u64, path: &Path, top: &Path) -> Result<(), Error> 
 /// The id of the mount an open file is on (statx STATX_MNT_ID): it tells a bind mount of the
 /// same filesystem apart, which the device number does not.
 fn mount_id(fd: BorrowedFd<'_>) -> io::Result<u64> {
-    // SAFETY: statx fills `st`, a plain struct of integers, for the open fd (AT_EMPTY_PATH).
-    let mut st: libc::statx = unsafe { std::mem::zeroed() };
-    let empty: &CStr = c"";
-    // SAFETY: valid fd, NUL-terminated empty path, `st` is writable.
-    let rc = unsafe {
-        libc::statx(
-            fd.as_raw_fd(),
-            empty.as_ptr(),
-            libc::AT_EMPTY_PATH,
-            libc::STATX_MNT_ID,
-            &mut st,
-        )
-    };
-    if rc != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    if st.stx_mask & libc::STATX_MNT_ID == 0 {
+    use rustix::fs::{AtFlags as At, StatxFlags};
+    let st = rustix::fs::statx(fd, c"", At::EMPTY_PATH, StatxFlags::MNT_ID)?;
+    if st.stx_mask & StatxFlags::MNT_ID.bits() == 0 {
         // a kernel before 5.8: the device number is the next best thing
         return Ok(u64::from(st.stx_dev_major) << 32 | u64::from(st.stx_dev_minor));
     }
