@@ -4,25 +4,20 @@
 //! symlink in its last component; multi-component paths are resolved only by
 //! [`open_beneath`] (openat2 with `RESOLVE_BENEATH`), so nothing can lead outside the fd.
 //!
-//! The system calls themselves go through rustix's safe wrappers (openat2, the `*at`
-//! family, xattrs, the new mount API): this module only fixes the flags layermount wants
-//! and maps rustix's errors to `io::Error`.
+//! The system calls themselves go through safe wrappers, rustix's for files (openat2, the
+//! `*at` family, xattrs) and the new mount API, nix's for mount(2) and umount2 (see the
+//! README's dependency notes): this module only fixes the flags layermount wants and maps
+//! the crates' errors to `io::Error`.
 
-use std::ffi::{CString, OsStr};
+use std::ffi::OsStr;
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 
+use nix::mount::{MntFlags, MsFlags, umount2};
 use rustix::fs::{AtFlags, FileType, Mode, OFlags, ResolveFlags, Timespec, Timestamps};
 use rustix::fs::{Gid, Uid, XattrFlags};
-use rustix::mount::{
-    FsMountFlags, FsOpenFlags, MountAttrFlags, MountFlags, MoveMountFlags, UnmountFlags,
-};
-
-pub fn cstr(s: &[u8]) -> io::Result<CString> {
-    CString::new(s)
-        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "name contains a NUL byte"))
-}
+use rustix::mount::{FsMountFlags, FsOpenFlags, MountAttrFlags, MoveMountFlags};
 
 /// A name for an `*at` call: "." for the directory fd itself.
 fn dot(name: &[u8]) -> &[u8] {
@@ -335,7 +330,7 @@ impl FsContext {
 }
 
 pub fn umount(target: &std::path::Path) -> io::Result<()> {
-    Ok(rustix::mount::unmount(target, UnmountFlags::NOFOLLOW)?)
+    Ok(umount2(target, MntFlags::UMOUNT_NOFOLLOW)?)
 }
 
 /// mount(2) of a new filesystem (`MS_RDONLY` when `readonly`) with its option string.
@@ -347,30 +342,38 @@ pub fn mount(
     data: &[u8],
 ) -> io::Result<()> {
     let flags = if readonly {
-        MountFlags::RDONLY
+        MsFlags::MS_RDONLY
     } else {
-        MountFlags::empty()
+        MsFlags::empty()
     };
-    let d = cstr(data)?;
-    Ok(rustix::mount::mount(
-        src,
+    Ok(nix::mount::mount(
+        Some(src),
         target,
-        fstype,
+        Some(fstype),
         flags,
-        d.as_c_str(),
+        Some(data),
     )?)
 }
 
 /// A bind mount of `src` on `target` (MS_BIND).
 pub fn bind(src: &std::path::Path, target: &std::path::Path) -> io::Result<()> {
-    Ok(rustix::mount::mount_bind(src, target)?)
+    Ok(nix::mount::mount(
+        Some(src),
+        target,
+        Some(""),
+        MsFlags::MS_BIND,
+        Some(""),
+    )?)
 }
 
 /// Make the bind mount on `target` read-only (MS_REMOUNT | MS_BIND | MS_RDONLY).
 pub fn remount_bind_readonly(target: &std::path::Path) -> io::Result<()> {
-    Ok(rustix::mount::mount_remount(
+    let flags = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY;
+    Ok(nix::mount::mount(
+        Some(""),
         target,
-        MountFlags::BIND | MountFlags::RDONLY,
-        "",
+        Some(""),
+        flags,
+        Some(""),
     )?)
 }
