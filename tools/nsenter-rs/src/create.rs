@@ -18,7 +18,6 @@ use std::path::PathBuf;
 
 use common::ns::NsKind;
 use common::undo::Undo;
-use nix::fcntl::OFlag;
 use nix::sched::CloneFlags;
 use nix::sys::signal::{self, Signal};
 use nix::unistd::{Gid, Pid, Uid};
@@ -372,10 +371,13 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
         return pin_here(&spec);
     }
 
-    let (sync_r, sync_w) =
-        nix::unistd::pipe2(OFlag::O_CLOEXEC).sys(|| "cannot create a pipe".into())?;
-    let (err_r, err_w) =
-        nix::unistd::pipe2(OFlag::O_CLOEXEC).sys(|| "cannot create a pipe".into())?;
+    let pipe = || {
+        rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
+            .map_err(crate::resolve::errno)
+            .sys(|| "cannot create a pipe".into())
+    };
+    let (sync_r, sync_w) = pipe()?;
+    let (err_r, err_w) = pipe()?;
     process::block_signals()?;
 
     if spec.new.contains(&NsKind::Time) {

@@ -14,7 +14,6 @@ use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
 use nix::mount::{MntFlags, MsFlags, mount, umount2};
-use nix::sys::stat::{SFlag, makedev};
 
 use crate::error::{Error, SysContext};
 use crate::resolve::{self, ResolveError, Root, Want, errno};
@@ -233,7 +232,9 @@ fn remount_ro_in(tree: &Tree, p: &Path, src: &Path) -> Result<(), Error> {
     let fd = tree.get(p)?;
     let shown = tree.shown(p);
     let now = resolve::fstat(&fd).sys(|| format!("cannot stat {shown}"))?;
-    let want = nix::sys::stat::stat(src).sys(|| format!("cannot stat {}", src.display()))?;
+    let want = rustix::fs::stat(src)
+        .map_err(errno)
+        .sys(|| format!("cannot stat {}", src.display()))?;
     if (now.st_dev, now.st_ino) != (want.st_dev, want.st_ino) {
         return Err(Error::Setup(format!(
             "{shown} changed while it was being mounted"
@@ -403,14 +404,13 @@ fn mask_path(p: &Path) -> Result<(), Error> {
 fn make_node(
     dir: &OwnedFd,
     name: &str,
-    kind: SFlag,
+    kind: FileType,
     perm: u32,
     rdev: libc::dev_t,
     owner: Option<(u32, u32)>,
 ) -> Result<(), Errno> {
     let mode = Mode::from_raw_mode(perm & 0o7777);
-    let ftype = FileType::from_raw_mode(kind.bits());
-    rustix::fs::mknodat(dir, name, ftype, mode, rdev).map_err(errno)?;
+    rustix::fs::mknodat(dir, name, kind, mode, rdev).map_err(errno)?;
     // the node is ours, just made in a directory resolved in the root; it is no symlink
     rustix::fs::chmodat(dir, name, mode, AtFlags::empty()).map_err(errno)?;
     if let Some((uid, gid)) = owner {
@@ -455,9 +455,9 @@ fn setup_dev(tree: &Tree, in_userns: bool) -> Result<(), Error> {
             && make_node(
                 &dev,
                 name,
-                SFlag::S_IFCHR,
+                FileType::CharacterDevice,
                 0o666,
-                makedev(major, minor),
+                rustix::fs::makedev(major, minor),
                 None,
             )
             .is_ok();
@@ -595,13 +595,12 @@ fn tmpfs(t: &TmpfsSpec, tree: &Tree) -> Result<(), Error> {
 /// `--device`: the host node's type, numbers, mode and owner (as Docker and runc copy them) at
 /// the container path, made with mknod, or bound from the host where mknod is not allowed.
 fn device(d: &DeviceSpec, tree: &Tree, in_userns: bool) -> Result<(), Error> {
-    let st = nix::sys::stat::stat(&d.host).map_err(|source| Error::Sys {
+    let st = rustix::fs::stat(&d.host).map_err(|e| Error::Sys {
         what: format!("--device {}", d.host.display()),
-        source,
+        source: errno(e),
     })?;
-    let kind = match st.st_mode & libc::S_IFMT {
-        libc::S_IFCHR => SFlag::S_IFCHR,
-        libc::S_IFBLK => SFlag::S_IFBLK,
+    let kind = match FileType::from_raw_mode(st.st_mode) {
+        k @ (FileType::CharacterDevice | FileType::BlockDevice) => k,
         _ => {
             return Err(Error::NotADevice {
                 path: d.host.clone(),

@@ -10,6 +10,7 @@
 
 use std::ffi::{OsStr, OsString};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path, PathBuf};
 
 use nix::errno::Errno;
@@ -128,13 +129,8 @@ fn join(parts: &[OsString]) -> OsString {
 impl Root {
     /// Open `dir` (a host path) as the root of later resolutions.
     pub fn open(dir: &Path) -> Result<Root, Errno> {
-        let fd = nix::fcntl::open(
-            dir,
-            nix::fcntl::OFlag::O_PATH
-                | nix::fcntl::OFlag::O_DIRECTORY
-                | nix::fcntl::OFlag::O_CLOEXEC,
-            nix::sys::stat::Mode::empty(),
-        )?;
+        let flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC;
+        let fd = rustix::fs::open(dir, flags, Mode::empty()).map_err(errno)?;
         Ok(Root { fd })
     }
 
@@ -220,8 +216,10 @@ impl Root {
                     if links > MAX_LINKS {
                         return Err(Errno::ELOOP.into());
                     }
-                    let target = nix::fcntl::readlinkat(&parent, name.as_os_str())?;
-                    let target = Path::new(&target);
+                    let target = rustix::fs::readlinkat(&parent, &name, Vec::new())
+                        .map_err(errno)?
+                        .into_bytes();
+                    let target = Path::new(std::ffi::OsStr::from_bytes(&target));
                     // an absolute target starts again at the root, a relative one at the
                     // link's directory; `..` is left to the kernel, which stops at the root
                     let mut next = if target.is_absolute() {
