@@ -243,7 +243,7 @@ pub fn llistxattr(path: &std::path::Path) -> io::Result<Vec<Vec<u8>>> {
 }
 
 pub fn is_root() -> bool {
-    rustix::process::geteuid().is_root()
+    nix::unistd::geteuid().is_root()
 }
 
 /// Remove `name` in `dirfd` and everything below it, without following symlinks.
