@@ -605,13 +605,9 @@ impl Usage {
 }
 
 fn clock_tick_usec() -> u64 {
-    // SAFETY: sysconf has no memory-safety preconditions.
-    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
-    if hz > 0 {
-        1_000_000 / hz as u64
-    } else {
-        10_000
-    }
+    1_000_000u64
+        .checked_div(rustix::param::clock_ticks_per_second())
+        .unwrap_or(10_000)
 }
 
 /// v2 `io.stat`: `8:0 rbytes=1 wbytes=2 rios=3 wios=4 dbytes=0 dios=0`.
@@ -692,7 +688,7 @@ pub struct Frozen {
     thaw: &'static str,
     /// it was frozen already: leave it so
     was_frozen: bool,
-    old_mask: libc::sigset_t,
+    old_mask: nix::sys::signal::SigSet,
 }
 
 /// Freeze cgroup `path` (relative, see [`clean_path`]) and wait up to `wait` for the kernel
@@ -730,18 +726,18 @@ pub fn freeze(h: &Hierarchy, path: &str, wait: std::time::Duration) -> io::Resul
         None => is_frozen()?,
     };
     // no signal may end us while the cgroup is frozen: they wait until it is thawed
-    // SAFETY: sigset_t is plain data, initialised by sigemptyset before use.
-    let mut block: libc::sigset_t = unsafe { std::mem::zeroed() };
-    // SAFETY: as above.
-    let mut old_mask: libc::sigset_t = unsafe { std::mem::zeroed() };
-    // SAFETY: valid sigset pointers.
-    unsafe {
-        libc::sigemptyset(&mut block);
-        for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT] {
-            libc::sigaddset(&mut block, sig);
-        }
-        libc::pthread_sigmask(libc::SIG_BLOCK, &block, &mut old_mask);
+    use nix::sys::signal::{SigSet, SigmaskHow, Signal, pthread_sigmask};
+    let mut block = SigSet::empty();
+    for sig in [
+        Signal::SIGINT,
+        Signal::SIGTERM,
+        Signal::SIGHUP,
+        Signal::SIGQUIT,
+    ] {
+        block.add(sig);
     }
+    let mut old_mask = SigSet::empty();
+    let _ = pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&block), Some(&mut old_mask));
     let frozen = Frozen {
         file,
         thaw: off,
@@ -769,8 +765,12 @@ impl Drop for Frozen {
         if !self.was_frozen {
             let _ = fs::write(&self.file, self.thaw);
         }
-        // SAFETY: restores the mask saved when blocking.
-        unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &self.old_mask, std::ptr::null_mut()) };
+        // the mask saved when blocking
+        let _ = nix::sys::signal::pthread_sigmask(
+            nix::sys::signal::SigmaskHow::SIG_SETMASK,
+            Some(&self.old_mask),
+            None,
+        );
     }
 }
 

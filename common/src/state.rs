@@ -13,9 +13,9 @@
 //! host side): folders are 0700 and state files 0600. No other user needs a path in them: a
 //! container reaches its root through the mount and pivot_root, never through these paths.
 
+use rustix::fs::FlockOperation;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
-use std::os::fd::AsRawFd;
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
@@ -66,8 +66,7 @@ pub fn private_dir(path: &Path) -> io::Result<Private> {
     if mode & 0o077 == 0 {
         return Ok(Private::Kept);
     }
-    // SAFETY: geteuid cannot fail and touches no memory.
-    if m.uid() != unsafe { libc::geteuid() } {
+    if m.uid() != nix::unistd::geteuid().as_raw() {
         return Err(io::Error::new(
             io::ErrorKind::PermissionDenied,
             format!(
@@ -171,15 +170,15 @@ pub struct Lock {
 impl Lock {
     /// Take an exclusive lock on `path` (created if missing), waiting for other holders.
     pub fn exclusive(path: &Path) -> io::Result<Lock> {
-        Lock::take(path, libc::LOCK_EX)
+        Lock::take(path, FlockOperation::LockExclusive)
     }
 
     /// Take a shared lock on `path` (created if missing).
     pub fn shared(path: &Path) -> io::Result<Lock> {
-        Lock::take(path, libc::LOCK_SH)
+        Lock::take(path, FlockOperation::LockShared)
     }
 
-    fn take(path: &Path, op: i32) -> io::Result<Lock> {
+    fn take(path: &Path, op: FlockOperation) -> io::Result<Lock> {
         if let Some(dir) = path.parent() {
             fs::create_dir_all(dir)?;
         }
@@ -191,14 +190,10 @@ impl Lock {
             .mode(FILE_MODE)
             .open(path)?;
         loop {
-            // SAFETY: flock on a valid, owned file descriptor.
-            let rc = unsafe { libc::flock(file.as_raw_fd(), op) };
-            if rc == 0 {
-                return Ok(Lock { file });
-            }
-            let e = io::Error::last_os_error();
-            if e.kind() != io::ErrorKind::Interrupted {
-                return Err(e);
+            match rustix::fs::flock(&file, op) {
+                Ok(()) => return Ok(Lock { file }),
+                Err(rustix::io::Errno::INTR) => {}
+                Err(e) => return Err(e.into()),
             }
         }
     }
@@ -235,9 +230,12 @@ mod tests {
         let p = d.path().join("lock");
         let _held = Lock::exclusive(&p).unwrap();
         let f = File::open(&p).unwrap();
-        // SAFETY: flock on a valid fd.
-        let rc = unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
-        assert_eq!(rc, -1, "second exclusive lock must not be granted");
+        let r = rustix::fs::flock(&f, FlockOperation::NonBlockingLockExclusive);
+        assert_eq!(
+            r,
+            Err(rustix::io::Errno::WOULDBLOCK),
+            "second exclusive lock must not be granted"
+        );
     }
 
     #[test]

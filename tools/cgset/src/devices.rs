@@ -436,15 +436,20 @@ pub fn decode(p: &[Insn]) -> Option<Vec<Rule>> {
     }
 }
 
-fn bpf(cmd: libc::c_long, attr: &mut [u8]) -> std::io::Result<libc::c_long> {
+/// bpf(2), which no crate wraps here; for the commands that make a descriptor
+/// (BPF_PROG_LOAD, BPF_PROG_GET_FD_BY_ID) that descriptor, owned.
+fn bpf(cmd: libc::c_long, attr: &mut [u8]) -> std::io::Result<Option<OwnedFd>> {
+    let makes_fd = cmd == BPF_PROG_LOAD || cmd == BPF_PROG_GET_FD_BY_ID;
     // SAFETY: attr is a zero-padded bpf_attr of the size passed; the kernel reads and
-    // writes only within it and within the buffers its pointers name, which the caller
-    // keeps alive.
-    let r = unsafe { libc::syscall(libc::SYS_bpf, cmd, attr.as_mut_ptr(), attr.len()) };
-    if r < 0 {
-        Err(std::io::Error::last_os_error())
-    } else {
-        Ok(r)
+    // writes only within it and within the buffers its pointers name, which the callers
+    // keep alive across the call (they are locals of the calling function). What these two
+    // commands return is a new descriptor that nothing else owns.
+    unsafe {
+        match libc::syscall(libc::SYS_bpf, cmd, attr.as_mut_ptr(), attr.len()) {
+            r if r < 0 => Err(std::io::Error::last_os_error()),
+            r if makes_fd => Ok(Some(OwnedFd::from_raw_fd(r as RawFd))),
+            _ => Ok(None),
+        }
     }
 }
 
@@ -482,8 +487,8 @@ fn load(insns: &[Insn]) -> std::result::Result<OwnedFd, String> {
     a.0[48..48 + PROG_NAME.len()].copy_from_slice(PROG_NAME); // prog_name[16]
     a.u32(68, BPF_CGROUP_DEVICE); // expected_attach_type
     match bpf(BPF_PROG_LOAD, &mut a.0) {
-        // SAFETY: a new descriptor that nothing else owns.
-        Ok(fd) => Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) }),
+        Ok(Some(fd)) => Ok(fd),
+        Ok(None) => Err("no descriptor".to_string()),
         Err(e) => {
             let msg = String::from_utf8_lossy(&log);
             let last = msg
@@ -516,11 +521,9 @@ fn ours(dir: &File) -> std::io::Result<Vec<(OwnedFd, u32)>> {
     for id in &ids[..n] {
         let mut g = Attr::new();
         g.u32(0, *id);
-        let Ok(fd) = bpf(BPF_PROG_GET_FD_BY_ID, &mut g.0) else {
+        let Ok(Some(fd)) = bpf(BPF_PROG_GET_FD_BY_ID, &mut g.0) else {
             continue;
         };
-        // SAFETY: a new descriptor that nothing else owns.
-        let fd = unsafe { OwnedFd::from_raw_fd(fd as RawFd) };
         if prog_name(&fd).as_deref() == Some(PROG_NAME) {
             v.push((fd, *id));
         }

@@ -26,15 +26,14 @@ pub fn cmdline(pid: i32) -> Option<String> {
 
 /// Clock ticks per second (`sysconf(_SC_CLK_TCK)`).
 pub fn clock_ticks() -> u64 {
-    // SAFETY: sysconf has no preconditions.
-    let t = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
-    if t > 0 { t as u64 } else { 100 }
+    match rustix::param::clock_ticks_per_second() {
+        0 => 100,
+        t => t,
+    }
 }
 
 pub fn page_size() -> u64 {
-    // SAFETY: sysconf has no preconditions.
-    let t = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
-    if t > 0 { t as u64 } else { 4096 }
+    rustix::param::page_size() as u64
 }
 
 /// Boot time (`btime` in `/proc/stat`), seconds since the epoch.

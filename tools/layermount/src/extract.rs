@@ -14,7 +14,9 @@
 //! - `trusted.overlay.*` xattrs carried by the archive are dropped (they would steer overlay).
 
 use std::io::{self, Read};
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+
+use rustix::fs::OFlags;
 use std::os::unix::fs::FileExt;
 
 use crate::error::Error;
@@ -100,7 +102,7 @@ fn io_err(label: &str, entry: &[u8], op: &'static str, source: io::Error) -> Err
 impl<'a> Extractor<'a> {
     /// Extract into the directory `root_dir` (which must exist); `label` names the layer in errors.
     pub fn new(root_dir: &std::path::Path, label: &'a str) -> Result<Extractor<'a>, Error> {
-        let root = sys::open_path(root_dir, libc::O_PATH | libc::O_DIRECTORY)
+        let root = sys::open_path(root_dir, OFlags::PATH | OFlags::DIRECTORY)
             .map_err(|e| Error::io("open", root_dir, e))?;
         Ok(Extractor {
             root,
@@ -148,9 +150,9 @@ impl<'a> Extractor<'a> {
         for (path, s, ns) in times {
             let comps = clean_path(&path).map_err(|r| self.refuse(&path, r))?;
             let res = match comps.split_last() {
-                None => sys::set_mtime_at(self.root.as_raw_fd(), b".", s, ns),
+                None => sys::set_mtime_at(self.root.as_fd(), b".", s, ns),
                 Some((name, parent)) => match self.open_dir(&path, parent, false) {
-                    Ok(fd) => sys::set_mtime_at(fd.as_raw_fd(), name, s, ns),
+                    Ok(fd) => sys::set_mtime_at(fd.as_fd(), name, s, ns),
                     Err(_) => continue, // replaced by a later entry
                 },
             };
@@ -174,8 +176,8 @@ impl<'a> Extractor<'a> {
                     .map_err(|e| io_err(self.label, entry, "open", e));
             }
         }
-        let flags = libc::O_PATH | libc::O_DIRECTORY;
-        let fd = match sys::open_beneath(self.root.as_raw_fd(), &joined, flags) {
+        let flags = OFlags::PATH | OFlags::DIRECTORY;
+        let fd = match sys::open_beneath(self.root.as_fd(), &joined, flags) {
             Ok(fd) => fd,
             Err(e) => match e.raw_os_error() {
                 Some(libc::EXDEV) | Some(libc::ELOOP) => {
@@ -196,11 +198,11 @@ impl<'a> Extractor<'a> {
     }
 
     fn walk_create(&mut self, entry: &[u8], comps: &[&[u8]]) -> Result<OwnedFd, Error> {
-        let flags = libc::O_PATH | libc::O_DIRECTORY;
-        let mut cur = sys::open_beneath(self.root.as_raw_fd(), b".", flags)
+        let flags = OFlags::PATH | OFlags::DIRECTORY;
+        let mut cur = sys::open_beneath(self.root.as_fd(), b".", flags)
             .map_err(|e| io_err(self.label, entry, "open", e))?;
         for c in comps {
-            let next = match sys::open_beneath(cur.as_raw_fd(), c, flags) {
+            let next = match sys::open_beneath(cur.as_fd(), c, flags) {
                 Ok(fd) => fd,
                 Err(e) => match e.raw_os_error() {
                     Some(libc::EXDEV) | Some(libc::ELOOP) => {
@@ -208,19 +210,19 @@ impl<'a> Extractor<'a> {
                             .refuse(entry, "its path leads outside the layer through a symlink"));
                     }
                     Some(libc::ENOENT) | Some(libc::ENOTDIR) => {
-                        if let Some(st) = sys::lstatat(cur.as_raw_fd(), c)
+                        if let Some(st) = sys::lstatat(cur.as_fd(), c)
                             .map_err(|e| io_err(self.label, entry, "stat", e))?
                         {
                             if st.st_mode & libc::S_IFMT == libc::S_IFLNK {
                                 return Err(self.refuse(entry, "its path goes through a symlink that does not lead to a directory in the layer"));
                             }
                             // a file or whiteout where a directory is needed: the directory wins
-                            sys::remove_all_at(cur.as_raw_fd(), c)
+                            sys::remove_all_at(cur.as_fd(), c)
                                 .map_err(|e| io_err(self.label, entry, "replace", e))?;
                         }
-                        sys::mkdirat(cur.as_raw_fd(), c, 0o755)
+                        sys::mkdirat(cur.as_fd(), c, 0o755)
                             .map_err(|e| io_err(self.label, entry, "create a directory for", e))?;
-                        sys::openat(cur.as_raw_fd(), c, flags, 0)
+                        sys::openat(cur.as_fd(), c, flags, 0)
                             .map_err(|e| io_err(self.label, entry, "open", e))?
                     }
                     _ => return Err(io_err(self.label, entry, "open the directory of", e)),
@@ -235,7 +237,7 @@ impl<'a> Extractor<'a> {
     fn make_room(
         &mut self,
         entry: &[u8],
-        dir: RawFd,
+        dir: BorrowedFd<'_>,
         name: &[u8],
         keep_dir: bool,
     ) -> Result<(), Error> {
@@ -304,13 +306,13 @@ impl<'a> Extractor<'a> {
             // the layer root itself ("./")
             if kind.is_dir() {
                 let fd = sys::openat(
-                    self.root.as_raw_fd(),
+                    self.root.as_fd(),
                     b".",
-                    libc::O_RDONLY | libc::O_DIRECTORY,
+                    OFlags::RDONLY | OFlags::DIRECTORY,
                     0,
                 )
                 .map_err(|e| io_err(self.label, &path, "open", e))?;
-                self.set_owner_mode(&path, fd.as_raw_fd(), uid, gid, mode, &xattrs)?;
+                self.set_owner_mode(&path, fd.as_fd(), uid, gid, mode, &xattrs)?;
                 self.dir_times.push((Vec::new(), mt_s, mt_ns));
             }
             return Ok(());
@@ -320,27 +322,27 @@ impl<'a> Extractor<'a> {
             Name::Meta => return Ok(()),
             Name::Opaque => {
                 let dir = self.open_dir(&path, parent_comps, true)?;
-                let fd = sys::openat(dir.as_raw_fd(), b".", libc::O_RDONLY | libc::O_DIRECTORY, 0)
+                let fd = sys::openat(dir.as_fd(), b".", OFlags::RDONLY | OFlags::DIRECTORY, 0)
                     .map_err(|e| io_err(self.label, &path, "open", e))?;
-                return sys::fsetxattr(fd.as_raw_fd(), OPAQUE_XATTR.as_bytes(), b"y")
+                return sys::fsetxattr(fd.as_fd(), OPAQUE_XATTR.as_bytes(), b"y")
                     .map_err(|e| io_err(self.label, &path, "mark opaque", e));
             }
             Name::Whiteout(target) => {
                 let dir = self.open_dir(&path, parent_comps, true)?;
                 // the same layer's own entry wins over its whiteout, in either order
-                if sys::lstatat(dir.as_raw_fd(), target)
+                if sys::lstatat(dir.as_fd(), target)
                     .map_err(|e| io_err(self.label, &path, "stat", e))?
                     .is_some()
                 {
                     return Ok(());
                 }
-                return sys::mknodat(dir.as_raw_fd(), target, libc::S_IFCHR, 0, 0)
+                return sys::mknodat(dir.as_fd(), target, libc::S_IFCHR, 0, 0)
                     .map_err(|e| io_err(self.label, &path, "create the whiteout for", e));
             }
             Name::Plain(_) => {}
         }
         let dir = self.open_dir(&path, parent_comps, true)?;
-        let d = dir.as_raw_fd();
+        let d = dir.as_fd();
         use tar::EntryType as T;
         match kind {
             T::Directory => {
@@ -350,9 +352,9 @@ impl<'a> Extractor<'a> {
                     Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {}
                     Err(e) => return Err(io_err(self.label, &path, "create", e)),
                 }
-                let fd = sys::openat(d, name, libc::O_RDONLY | libc::O_DIRECTORY, 0)
+                let fd = sys::openat(d, name, OFlags::RDONLY | OFlags::DIRECTORY, 0)
                     .map_err(|e| io_err(self.label, &path, "open", e))?;
-                self.set_owner_mode(&path, fd.as_raw_fd(), uid, gid, mode, &xattrs)?;
+                self.set_owner_mode(&path, fd.as_fd(), uid, gid, mode, &xattrs)?;
                 self.dir_times.push((comps.join(&b'/'), mt_s, mt_ns));
             }
             T::Regular | T::Continuous | T::GNUSparse => {
@@ -360,7 +362,7 @@ impl<'a> Extractor<'a> {
                 let fd = sys::openat(
                     d,
                     name,
-                    libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL,
+                    OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL,
                     0o600,
                 )
                 .map_err(|e| io_err(self.label, &path, "create", e))?;
@@ -383,8 +385,8 @@ impl<'a> Extractor<'a> {
                         size
                     }
                 };
-                self.set_owner_mode(&path, file.as_raw_fd(), uid, gid, mode, &xattrs)?;
-                sys::fset_mtime(file.as_raw_fd(), mt_s, mt_ns)
+                self.set_owner_mode(&path, file.as_fd(), uid, gid, mode, &xattrs)?;
+                sys::fset_mtime(file.as_fd(), mt_s, mt_ns)
                     .map_err(|e| io_err(self.label, &path, "set the time of", e))?;
                 self.stats.bytes += size;
             }
@@ -419,7 +421,7 @@ impl<'a> Extractor<'a> {
                     }
                     _ => self.refuse(&path, "hardlink target is not in this layer"),
                 })?;
-                match sys::lstatat(tdir.as_raw_fd(), tname)
+                match sys::lstatat(tdir.as_fd(), tname)
                     .map_err(|e| io_err(self.label, &path, "stat", e))?
                 {
                     None => return Err(self.refuse(&path, "hardlink target is not in this layer")),
@@ -432,7 +434,7 @@ impl<'a> Extractor<'a> {
                     return Ok(());
                 }
                 self.make_room(&path, d, name, false)?;
-                sys::linkat(tdir.as_raw_fd(), tname, d, name)
+                sys::linkat(tdir.as_fd(), tname, d, name)
                     .map_err(|e| io_err(self.label, &path, "hardlink", e))?;
             }
             T::Char | T::Block | T::Fifo => {
@@ -477,7 +479,7 @@ impl<'a> Extractor<'a> {
     fn set_owner_mode(
         &self,
         entry: &[u8],
-        fd: RawFd,
+        fd: BorrowedFd<'_>,
         uid: u32,
         gid: u32,
         mode: u32,

@@ -4,7 +4,9 @@
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom, Write};
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, OwnedFd};
+
+use rustix::fs::OFlags;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
@@ -40,7 +42,7 @@ fn norm(name: &str) -> Option<String> {
 
 impl Source {
     pub fn dir(path: &Path) -> Result<Source, Error> {
-        let fd = sys::open_path(path, libc::O_PATH | libc::O_DIRECTORY).ctx("open", path)?;
+        let fd = sys::open_path(path, OFlags::PATH | OFlags::DIRECTORY).ctx("open", path)?;
         Ok(Source::Dir {
             fd,
             path: path.to_path_buf(),
@@ -83,9 +85,8 @@ impl Source {
 
     pub fn exists(&self, name: &str) -> bool {
         match self {
-            Source::Dir { fd, .. } => norm(name).is_some_and(|n| {
-                sys::open_beneath(fd.as_raw_fd(), n.as_bytes(), libc::O_PATH).is_ok()
-            }),
+            Source::Dir { fd, .. } => norm(name)
+                .is_some_and(|n| sys::open_beneath(fd.as_fd(), n.as_bytes(), OFlags::PATH).is_ok()),
             Source::Tar { index, .. } => norm(name).is_some_and(|n| index.contains_key(&n)),
         }
     }
@@ -97,15 +98,14 @@ impl Source {
             .ok_or_else(|| Error::msg(format!("archive member name '{name}' is not allowed")))?;
         match self {
             Source::Dir { fd, path } => {
-                let f = sys::open_beneath(fd.as_raw_fd(), n.as_bytes(), libc::O_RDONLY).map_err(
-                    |e| {
+                let f =
+                    sys::open_beneath(fd.as_fd(), n.as_bytes(), OFlags::RDONLY).map_err(|e| {
                         if e.raw_os_error() == Some(libc::ENOENT) {
                             missing()
                         } else {
                             Error::io("open", path.join(&n), e)
                         }
-                    },
-                )?;
+                    })?;
                 let f = File::from(f);
                 let len = f.metadata().map(|m| m.len()).unwrap_or(0);
                 Ok((Box::new(f), len))
@@ -375,7 +375,7 @@ struct ProgressState {
 impl Progress {
     pub fn new(total: u64) -> Progress {
         Progress {
-            on: sys::isatty(2),
+            on: std::io::IsTerminal::is_terminal(&std::io::stderr()),
             state: std::sync::Mutex::new(ProgressState {
                 total,
                 done: 0,

@@ -5,7 +5,9 @@ use std::collections::{BTreeSet, HashMap};
 use std::ffi::{OsStr, OsString};
 use std::fs::{self, Metadata};
 use std::io::{self, Read, Write};
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+
+use rustix::fs::OFlags;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
@@ -34,7 +36,7 @@ pub struct Root {
 
 impl Root {
     pub fn open(path: &Path) -> Result<Root, Error> {
-        let fd = sys::open_path(path, libc::O_PATH | libc::O_DIRECTORY | libc::O_NOFOLLOW)
+        let fd = sys::open_path(path, OFlags::PATH | OFlags::DIRECTORY | OFlags::NOFOLLOW)
             .ctx("open", path)?;
         Ok(Root {
             path: path.to_path_buf(),
@@ -47,22 +49,22 @@ impl Root {
         self.path.join(rel)
     }
 
-    fn open_rel(&self, rel: &Path, flags: i32) -> io::Result<OwnedFd> {
-        sys::open_strict(self.fd.as_raw_fd(), rel.as_os_str().as_bytes(), flags)
+    fn open_rel(&self, rel: &Path, flags: OFlags) -> io::Result<OwnedFd> {
+        sys::open_strict(self.fd.as_fd(), rel.as_os_str().as_bytes(), flags)
     }
 
     /// lstat of `rel`, no symlink followed on the way.
     pub fn lstat(&self, rel: &Path) -> io::Result<Metadata> {
-        let fd = self.open_rel(rel, libc::O_PATH | libc::O_NOFOLLOW)?;
+        let fd = self.open_rel(rel, OFlags::PATH | OFlags::NOFOLLOW)?;
         fs::File::from(fd).metadata()
     }
 
     /// The names in the folder `rel`, sorted.
     pub fn names(&self, rel: &Path) -> Result<Vec<OsString>, Error> {
         let fd = self
-            .open_rel(rel, libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW)
+            .open_rel(rel, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW)
             .ctx("read", self.show(rel))?;
-        let mut v: Vec<OsString> = sys::read_dir_fd(fd.as_raw_fd())
+        let mut v: Vec<OsString> = sys::read_dir_fd(fd.as_fd())
             .ctx("read", self.show(rel))?
             .into_iter()
             .map(OsString::from_vec)
@@ -77,7 +79,7 @@ impl Root {
     fn via_parent(&self, rel: &Path) -> io::Result<(OwnedFd, PathBuf)> {
         let parent = rel.parent().unwrap_or(Path::new(""));
         let name = rel.file_name().map_or(OsStr::new("."), |n| n);
-        let fd = self.open_rel(parent, libc::O_PATH | libc::O_DIRECTORY | libc::O_NOFOLLOW)?;
+        let fd = self.open_rel(parent, OFlags::PATH | OFlags::DIRECTORY | OFlags::NOFOLLOW)?;
         let p = PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd())).join(name);
         Ok((fd, p))
     }
@@ -91,14 +93,14 @@ impl Root {
 
     /// The target of the symlink `rel`.
     fn read_link(&self, rel: &Path) -> io::Result<Vec<u8>> {
-        let fd = self.open_rel(rel, libc::O_PATH | libc::O_NOFOLLOW)?;
-        sys::readlinkat(fd.as_raw_fd(), b"")
+        let fd = self.open_rel(rel, OFlags::PATH | OFlags::NOFOLLOW)?;
+        sys::readlinkat(fd.as_fd(), b"")
     }
 
     /// The regular file `rel`, opened without following a symlink, and checked to be the
     /// file `m` describes.
     fn open_file(&self, rel: &Path, m: &Metadata) -> io::Result<fs::File> {
-        let f = fs::File::from(self.open_rel(rel, libc::O_RDONLY | libc::O_NOFOLLOW)?);
+        let f = fs::File::from(self.open_rel(rel, OFlags::RDONLY | OFlags::NOFOLLOW)?);
         let now = f.metadata()?;
         if !now.is_file() || now.dev() != m.dev() || now.ino() != m.ino() {
             return Err(io::Error::other("replaced while being read"));
@@ -417,22 +419,10 @@ mod tests {
         let d = t.path();
         fs::create_dir(d.join("dir")).unwrap();
         fs::write(d.join("dir/new"), "n").unwrap();
-        let fd = sys::open_path(d, libc::O_PATH | libc::O_DIRECTORY).unwrap();
-        sys::mknodat(
-            std::os::fd::AsRawFd::as_raw_fd(&fd),
-            b"gone",
-            libc::S_IFCHR,
-            0,
-            0,
-        )
-        .unwrap();
-        let dfd = sys::open_path(&d.join("dir"), libc::O_RDONLY | libc::O_DIRECTORY).unwrap();
-        sys::fsetxattr(
-            std::os::fd::AsRawFd::as_raw_fd(&dfd),
-            OPAQUE_XATTR.as_bytes(),
-            b"y",
-        )
-        .unwrap();
+        let fd = sys::open_path(d, OFlags::PATH | OFlags::DIRECTORY).unwrap();
+        sys::mknodat(&fd, b"gone", libc::S_IFCHR, 0, 0).unwrap();
+        let dfd = sys::open_path(&d.join("dir"), OFlags::RDONLY | OFlags::DIRECTORY).unwrap();
+        sys::fsetxattr(&dfd, OPAQUE_XATTR.as_bytes(), b"y").unwrap();
         let tar = write_layer_tar(d, Vec::new()).unwrap();
         assert_eq!(
             list(&tar),
@@ -465,22 +455,10 @@ mod tests {
         fs::write(low.join("d/old"), "1").unwrap();
         fs::write(low.join("keep"), "1").unwrap();
         fs::write(up.join("d/new"), "2").unwrap();
-        let fd = sys::open_path(&up, libc::O_PATH | libc::O_DIRECTORY).unwrap();
-        sys::mknodat(
-            std::os::fd::AsRawFd::as_raw_fd(&fd),
-            b"a",
-            libc::S_IFCHR,
-            0,
-            0,
-        )
-        .unwrap();
-        let dfd = sys::open_path(&up.join("d"), libc::O_RDONLY | libc::O_DIRECTORY).unwrap();
-        sys::fsetxattr(
-            std::os::fd::AsRawFd::as_raw_fd(&dfd),
-            OPAQUE_XATTR.as_bytes(),
-            b"y",
-        )
-        .unwrap();
+        let fd = sys::open_path(&up, OFlags::PATH | OFlags::DIRECTORY).unwrap();
+        sys::mknodat(&fd, b"a", libc::S_IFCHR, 0, 0).unwrap();
+        let dfd = sys::open_path(&up.join("d"), OFlags::RDONLY | OFlags::DIRECTORY).unwrap();
+        sys::fsetxattr(&dfd, OPAQUE_XATTR.as_bytes(), b"y").unwrap();
         let mut seen = Vec::new();
         walk_merged(&[up, low], &mut |rel, _, _| {
             seen.push(rel.display().to_string());

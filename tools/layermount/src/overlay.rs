@@ -110,15 +110,14 @@ fn mount_legacy(spec: &OverlaySpec, target: &Path) -> Result<(), Error> {
     } else {
         cwd.clone().unwrap_or_default().join(target)
     };
-    let flags = if spec.readonly { libc::MS_RDONLY } else { 0 };
-    let mut r = sys::mount(b"layermount", &abs_target, "overlay", flags, &opts);
+    let mut r = sys::mount(b"layermount", &abs_target, "overlay", spec.readonly, &opts);
     if spec.volatile
         && r.as_ref()
             .is_err_and(|e| e.raw_os_error() == Some(libc::EINVAL))
     {
         // a kernel before 5.10 has no volatile: mount without it
         opts.truncate(opts.len() - b",volatile".len());
-        r = sys::mount(b"layermount", &abs_target, "overlay", flags, &opts);
+        r = sys::mount(b"layermount", &abs_target, "overlay", spec.readonly, &opts);
     }
     if let Some(c) = cwd {
         let _ = std::env::set_current_dir(c);
@@ -134,15 +133,9 @@ pub fn mount_bind(src: &Path, target: &Path, readonly: bool) -> Result<(), Error
         hint: String::new(),
         source: e,
     };
-    sys::mount(src.as_os_str().as_bytes(), target, "", libc::MS_BIND, b"").map_err(merr)?;
+    sys::bind(src, target).map_err(merr)?;
     if readonly {
-        if let Err(e) = sys::mount(
-            b"",
-            target,
-            "",
-            libc::MS_BIND | libc::MS_REMOUNT | libc::MS_RDONLY,
-            b"",
-        ) {
+        if let Err(e) = sys::remount_bind_readonly(target) {
             let _ = sys::umount(target);
             return Err(merr(e));
         }

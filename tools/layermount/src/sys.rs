@@ -3,280 +3,236 @@
 //! Every path-taking call here is `*at`-style on a directory fd and never follows a
 //! symlink in its last component; multi-component paths are resolved only by
 //! [`open_beneath`] (openat2 with `RESOLVE_BENEATH`), so nothing can lead outside the fd.
+//!
+//! The system calls themselves go through safe wrappers, rustix's for files (openat2, the
+//! `*at` family, xattrs) and the new mount API, nix's for mount(2) and umount2 (see the
+//! README's dependency notes): this module only fixes the flags layermount wants and maps
+//! the crates' errors to `io::Error`.
 
-use std::ffi::{CStr, CString, OsStr};
+use std::ffi::OsStr;
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 
-pub fn cstr(s: &[u8]) -> io::Result<CString> {
-    CString::new(s)
-        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "name contains a NUL byte"))
-}
+use nix::mount::{MntFlags, MsFlags, umount2};
+use rustix::fs::{AtFlags, FileType, Mode, OFlags, ResolveFlags, Timespec, Timestamps};
+use rustix::fs::{Gid, Uid, XattrFlags};
+use rustix::mount::{FsMountFlags, FsOpenFlags, MountAttrFlags, MoveMountFlags};
 
-fn cvt(rc: libc::c_long) -> io::Result<libc::c_long> {
-    if rc < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(rc)
-    }
-}
-
-fn cvt_i(rc: libc::c_int) -> io::Result<libc::c_int> {
-    if rc < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(rc)
-    }
+/// A name for an `*at` call: "." for the directory fd itself.
+fn dot(name: &[u8]) -> &[u8] {
+    if name.is_empty() { b"." } else { name }
 }
 
 /// Retry on EINTR.
-fn retry<T>(mut f: impl FnMut() -> io::Result<T>) -> io::Result<T> {
+fn retry<T>(mut f: impl FnMut() -> rustix::io::Result<T>) -> io::Result<T> {
     loop {
         match f() {
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            r => return r,
+            Err(rustix::io::Errno::INTR) => continue,
+            r => return r.map_err(io::Error::from),
         }
     }
 }
 
-#[repr(C)]
-struct OpenHow {
-    flags: u64,
-    mode: u64,
-    resolve: u64,
-}
-
-pub const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
-pub const RESOLVE_NO_SYMLINKS: u64 = 0x04;
-pub const RESOLVE_BENEATH: u64 = 0x08;
-
 /// openat2(dirfd, path, flags, RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS): symlinks are
 /// followed only while they stay below `dirfd`; `..` or an absolute link that leaves it
 /// fails with EXDEV.
-pub fn open_beneath(dirfd: RawFd, path: &[u8], flags: i32) -> io::Result<OwnedFd> {
-    openat2(dirfd, path, flags, RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS)
+pub fn open_beneath(dirfd: impl AsFd, path: &[u8], flags: OFlags) -> io::Result<OwnedFd> {
+    openat2(
+        dirfd,
+        path,
+        flags,
+        ResolveFlags::BENEATH | ResolveFlags::NO_MAGICLINKS,
+    )
 }
 
 /// openat2(dirfd, path, flags, RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS): no symlink is
 /// followed anywhere on the path (ELOOP), so what is opened is the file at that very path
 /// below `dirfd`, whatever a concurrent writer swaps in. With `O_PATH | O_NOFOLLOW` a
 /// symlink in the last component is opened itself.
-pub fn open_strict(dirfd: RawFd, path: &[u8], flags: i32) -> io::Result<OwnedFd> {
+pub fn open_strict(dirfd: impl AsFd, path: &[u8], flags: OFlags) -> io::Result<OwnedFd> {
     openat2(
         dirfd,
         path,
         flags,
-        RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+        ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS,
     )
 }
 
-fn openat2(dirfd: RawFd, path: &[u8], flags: i32, resolve: u64) -> io::Result<OwnedFd> {
-    let p = cstr(if path.is_empty() { b"." } else { path })?;
-    let how = OpenHow {
-        flags: (flags | libc::O_CLOEXEC) as u64,
-        mode: 0,
-        resolve,
-    };
-    retry(|| {
-        // SAFETY: valid C string and a correctly sized open_how struct.
-        let fd = cvt(unsafe {
-            libc::syscall(
-                libc::SYS_openat2,
-                dirfd,
-                p.as_ptr(),
-                &how as *const OpenHow,
-                std::mem::size_of::<OpenHow>(),
-            )
-        })?;
-        // SAFETY: the kernel returned a new fd we own.
-        Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
-    })
+fn openat2(
+    dirfd: impl AsFd,
+    path: &[u8],
+    flags: OFlags,
+    resolve: ResolveFlags,
+) -> io::Result<OwnedFd> {
+    let (dirfd, path) = (dirfd.as_fd(), dot(path));
+    retry(|| rustix::fs::openat2(dirfd, path, flags | OFlags::CLOEXEC, Mode::empty(), resolve))
 }
 
 /// openat(dirfd, name, flags | O_NOFOLLOW | O_CLOEXEC, mode) for one path component.
-pub fn openat(dirfd: RawFd, name: &[u8], flags: i32, mode: u32) -> io::Result<OwnedFd> {
-    let p = cstr(name)?;
-    retry(|| {
-        // SAFETY: valid C string.
-        let fd = cvt_i(unsafe {
-            libc::openat(
-                dirfd,
-                p.as_ptr(),
-                flags | libc::O_NOFOLLOW | libc::O_CLOEXEC,
-                mode,
-            )
-        })?;
-        // SAFETY: new fd we own.
-        Ok(unsafe { OwnedFd::from_raw_fd(fd) })
-    })
+pub fn openat(dirfd: impl AsFd, name: &[u8], flags: OFlags, mode: u32) -> io::Result<OwnedFd> {
+    let (dirfd, flags) = (dirfd.as_fd(), flags | OFlags::NOFOLLOW | OFlags::CLOEXEC);
+    retry(|| rustix::fs::openat(dirfd, name, flags, Mode::from_raw_mode(mode)))
 }
 
-pub fn open_path(path: &std::path::Path, flags: i32) -> io::Result<OwnedFd> {
-    let p = cstr(path.as_os_str().as_bytes())?;
-    // SAFETY: valid C string.
-    let fd = cvt_i(unsafe { libc::open(p.as_ptr(), flags | libc::O_CLOEXEC) })?;
-    // SAFETY: new fd we own.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+pub fn open_path(path: &std::path::Path, flags: OFlags) -> io::Result<OwnedFd> {
+    Ok(rustix::fs::open(
+        path,
+        flags | OFlags::CLOEXEC,
+        Mode::empty(),
+    )?)
 }
 
 /// readlinkat(dirfd, name): the target of the symlink `name` in `dirfd` (with an empty
 /// `name`, of the symlink `dirfd` was opened on with O_PATH | O_NOFOLLOW).
-pub fn readlinkat(dirfd: RawFd, name: &[u8]) -> io::Result<Vec<u8>> {
-    let p = cstr(name)?;
-    let mut buf = vec![0u8; 4096];
-    // SAFETY: valid C string and buffer.
-    let n = unsafe { libc::readlinkat(dirfd, p.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
-    if n < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    buf.truncate(n as usize);
-    Ok(buf)
+pub fn readlinkat(dirfd: impl AsFd, name: &[u8]) -> io::Result<Vec<u8>> {
+    Ok(rustix::fs::readlinkat(dirfd, name, Vec::new())?.into_bytes())
 }
 
 /// fstatat(dirfd, name, AT_SYMLINK_NOFOLLOW); `Ok(None)` when it does not exist.
-pub fn lstatat(dirfd: RawFd, name: &[u8]) -> io::Result<Option<libc::stat>> {
-    let p = cstr(if name.is_empty() { b"." } else { name })?;
-    // SAFETY: zeroed stat is a valid out-buffer.
-    let mut st: libc::stat = unsafe { std::mem::zeroed() };
-    // SAFETY: valid pointers.
-    let rc = unsafe { libc::fstatat(dirfd, p.as_ptr(), &mut st, libc::AT_SYMLINK_NOFOLLOW) };
-    if rc == 0 {
-        return Ok(Some(st));
+pub fn lstatat(dirfd: impl AsFd, name: &[u8]) -> io::Result<Option<rustix::fs::Stat>> {
+    match rustix::fs::statat(dirfd, dot(name), AtFlags::SYMLINK_NOFOLLOW) {
+        Ok(st) => Ok(Some(st)),
+        Err(rustix::io::Errno::NOENT) => Ok(None),
+        Err(e) => Err(e.into()),
     }
-    let e = io::Error::last_os_error();
-    if e.raw_os_error() == Some(libc::ENOENT) {
-        Ok(None)
+}
+
+pub fn mkdirat(dirfd: impl AsFd, name: &[u8], mode: u32) -> io::Result<()> {
+    Ok(rustix::fs::mkdirat(dirfd, name, Mode::from_raw_mode(mode))?)
+}
+
+pub fn unlinkat(dirfd: impl AsFd, name: &[u8], dir: bool) -> io::Result<()> {
+    let flags = if dir {
+        AtFlags::REMOVEDIR
     } else {
-        Err(e)
-    }
+        AtFlags::empty()
+    };
+    Ok(rustix::fs::unlinkat(dirfd, name, flags)?)
 }
 
-pub fn mkdirat(dirfd: RawFd, name: &[u8], mode: u32) -> io::Result<()> {
-    let p = cstr(name)?;
-    // SAFETY: valid C string.
-    cvt_i(unsafe { libc::mkdirat(dirfd, p.as_ptr(), mode) }).map(drop)
-}
-
-pub fn unlinkat(dirfd: RawFd, name: &[u8], dir: bool) -> io::Result<()> {
-    let p = cstr(name)?;
-    let flags = if dir { libc::AT_REMOVEDIR } else { 0 };
-    // SAFETY: valid C string.
-    cvt_i(unsafe { libc::unlinkat(dirfd, p.as_ptr(), flags) }).map(drop)
-}
-
-pub fn symlinkat(target: &[u8], dirfd: RawFd, name: &[u8]) -> io::Result<()> {
-    let t = cstr(target)?;
-    let p = cstr(name)?;
-    // SAFETY: valid C strings.
-    cvt_i(unsafe { libc::symlinkat(t.as_ptr(), dirfd, p.as_ptr()) }).map(drop)
+pub fn symlinkat(target: &[u8], dirfd: impl AsFd, name: &[u8]) -> io::Result<()> {
+    Ok(rustix::fs::symlinkat(target, dirfd, name)?)
 }
 
 /// linkat without AT_SYMLINK_FOLLOW: links the named entry itself.
-pub fn linkat(olddir: RawFd, oldname: &[u8], newdir: RawFd, newname: &[u8]) -> io::Result<()> {
-    let o = cstr(oldname)?;
-    let n = cstr(newname)?;
-    // SAFETY: valid C strings.
-    cvt_i(unsafe { libc::linkat(olddir, o.as_ptr(), newdir, n.as_ptr(), 0) }).map(drop)
+pub fn linkat(
+    olddir: impl AsFd,
+    oldname: &[u8],
+    newdir: impl AsFd,
+    newname: &[u8],
+) -> io::Result<()> {
+    Ok(rustix::fs::linkat(
+        olddir,
+        oldname,
+        newdir,
+        newname,
+        AtFlags::empty(),
+    )?)
 }
 
-pub fn mknodat(dirfd: RawFd, name: &[u8], mode: u32, major: u32, minor: u32) -> io::Result<()> {
-    let p = cstr(name)?;
-    let dev = libc::makedev(major, minor);
-    // SAFETY: valid C string.
-    cvt_i(unsafe { libc::mknodat(dirfd, p.as_ptr(), mode, dev) }).map(drop)
+/// mknodat with `mode` holding both the file type (`S_IFCHR`, ...) and the permissions.
+pub fn mknodat(dirfd: impl AsFd, name: &[u8], mode: u32, major: u32, minor: u32) -> io::Result<()> {
+    Ok(rustix::fs::mknodat(
+        dirfd,
+        name,
+        FileType::from_raw_mode(mode),
+        Mode::from_raw_mode(mode),
+        rustix::fs::makedev(major, minor),
+    )?)
 }
 
-pub fn fchownat_nofollow(dirfd: RawFd, name: &[u8], uid: u32, gid: u32) -> io::Result<()> {
-    let p = cstr(if name.is_empty() { b"." } else { name })?;
-    // SAFETY: valid C string.
-    cvt_i(unsafe { libc::fchownat(dirfd, p.as_ptr(), uid, gid, libc::AT_SYMLINK_NOFOLLOW) })
-        .map(drop)
+fn ids(uid: u32, gid: u32) -> (Option<Uid>, Option<Gid>) {
+    (Some(Uid::from_raw(uid)), Some(Gid::from_raw(gid)))
 }
 
-pub fn fchown(fd: RawFd, uid: u32, gid: u32) -> io::Result<()> {
-    // SAFETY: plain syscall.
-    cvt_i(unsafe { libc::fchown(fd, uid, gid) }).map(drop)
+pub fn fchownat_nofollow(dirfd: impl AsFd, name: &[u8], uid: u32, gid: u32) -> io::Result<()> {
+    let (u, g) = ids(uid, gid);
+    Ok(rustix::fs::chownat(
+        dirfd,
+        dot(name),
+        u,
+        g,
+        AtFlags::SYMLINK_NOFOLLOW,
+    )?)
 }
 
-pub fn fchmod(fd: RawFd, mode: u32) -> io::Result<()> {
-    // SAFETY: plain syscall.
-    cvt_i(unsafe { libc::fchmod(fd, mode) }).map(drop)
+pub fn fchown(fd: impl AsFd, uid: u32, gid: u32) -> io::Result<()> {
+    let (u, g) = ids(uid, gid);
+    Ok(rustix::fs::fchown(fd, u, g)?)
 }
 
-pub fn fchmodat(dirfd: RawFd, name: &[u8], mode: u32) -> io::Result<()> {
-    let p = cstr(name)?;
-    // SAFETY: valid C string.
-    cvt_i(unsafe { libc::fchmodat(dirfd, p.as_ptr(), mode, 0) }).map(drop)
+pub fn fchmod(fd: impl AsFd, mode: u32) -> io::Result<()> {
+    Ok(rustix::fs::fchmod(fd, Mode::from_raw_mode(mode))?)
 }
 
-fn timespec(secs: i64, nsec: i64) -> libc::timespec {
-    libc::timespec {
+pub fn fchmodat(dirfd: impl AsFd, name: &[u8], mode: u32) -> io::Result<()> {
+    Ok(rustix::fs::chmodat(
+        dirfd,
+        name,
+        Mode::from_raw_mode(mode),
+        AtFlags::empty(),
+    )?)
+}
+
+/// The same time for the last access and the last modification.
+fn times(secs: i64, nsec: i64) -> Timestamps {
+    let t = Timespec {
         tv_sec: secs,
         tv_nsec: nsec,
+    };
+    Timestamps {
+        last_access: t,
+        last_modification: t,
     }
 }
 
 /// Set atime and mtime of `name` in `dirfd` (not following a symlink).
-pub fn set_mtime_at(dirfd: RawFd, name: &[u8], secs: i64, nsec: i64) -> io::Result<()> {
-    let p = cstr(if name.is_empty() { b"." } else { name })?;
-    let t = [timespec(secs, nsec), timespec(secs, nsec)];
-    // SAFETY: valid C string and 2 timespecs.
-    cvt_i(unsafe { libc::utimensat(dirfd, p.as_ptr(), t.as_ptr(), libc::AT_SYMLINK_NOFOLLOW) })
-        .map(drop)
+pub fn set_mtime_at(dirfd: impl AsFd, name: &[u8], secs: i64, nsec: i64) -> io::Result<()> {
+    Ok(rustix::fs::utimensat(
+        dirfd,
+        dot(name),
+        &times(secs, nsec),
+        AtFlags::SYMLINK_NOFOLLOW,
+    )?)
 }
 
-pub fn fset_mtime(fd: RawFd, secs: i64, nsec: i64) -> io::Result<()> {
-    let t = [timespec(secs, nsec), timespec(secs, nsec)];
-    // SAFETY: 2 timespecs.
-    cvt_i(unsafe { libc::futimens(fd, t.as_ptr()) }).map(drop)
+pub fn fset_mtime(fd: impl AsFd, secs: i64, nsec: i64) -> io::Result<()> {
+    Ok(rustix::fs::futimens(fd, &times(secs, nsec))?)
 }
 
-pub fn fsetxattr(fd: RawFd, name: &[u8], value: &[u8]) -> io::Result<()> {
-    let n = cstr(name)?;
-    // SAFETY: valid pointers and lengths.
-    cvt_i(unsafe { libc::fsetxattr(fd, n.as_ptr(), value.as_ptr().cast(), value.len(), 0) })
-        .map(drop)
+pub fn fsetxattr(fd: impl AsFd, name: &[u8], value: &[u8]) -> io::Result<()> {
+    Ok(rustix::fs::fsetxattr(fd, name, value, XattrFlags::empty())?)
 }
 
 /// lgetxattr on a path; `Ok(None)` when the attribute is absent or unsupported.
 pub fn lgetxattr(path: &std::path::Path, name: &str) -> io::Result<Option<Vec<u8>>> {
-    let p = cstr(path.as_os_str().as_bytes())?;
-    let n = cstr(name.as_bytes())?;
     let mut buf = vec![0u8; 256];
     loop {
-        // SAFETY: valid pointers and lengths.
-        let rc =
-            unsafe { libc::lgetxattr(p.as_ptr(), n.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
-        if rc >= 0 {
-            buf.truncate(rc as usize);
-            return Ok(Some(buf));
-        }
-        let e = io::Error::last_os_error();
-        match e.raw_os_error() {
-            Some(libc::ENODATA) | Some(libc::ENOTSUP) => return Ok(None),
-            Some(libc::ERANGE) if buf.len() < 1 << 20 => buf.resize(buf.len() * 4, 0),
-            _ => return Err(e),
+        match rustix::fs::lgetxattr(path, name, &mut buf[..]) {
+            Ok(n) => {
+                buf.truncate(n);
+                return Ok(Some(buf));
+            }
+            Err(rustix::io::Errno::NODATA) | Err(rustix::io::Errno::NOTSUP) => return Ok(None),
+            Err(rustix::io::Errno::RANGE) if buf.len() < 1 << 20 => buf.resize(buf.len() * 4, 0),
+            Err(e) => return Err(e.into()),
         }
     }
 }
 
 /// All extended attribute names of a path (not following a symlink).
 pub fn llistxattr(path: &std::path::Path) -> io::Result<Vec<Vec<u8>>> {
-    let p = cstr(path.as_os_str().as_bytes())?;
     let mut buf = vec![0u8; 1024];
     loop {
-        // SAFETY: valid pointers and lengths.
-        let rc = unsafe { libc::llistxattr(p.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
-        if rc >= 0 {
-            buf.truncate(rc as usize);
-            break;
-        }
-        let e = io::Error::last_os_error();
-        match e.raw_os_error() {
-            Some(libc::ENOTSUP) => return Ok(Vec::new()),
-            Some(libc::ERANGE) if buf.len() < 1 << 20 => buf.resize(buf.len() * 4, 0),
-            _ => return Err(e),
+        match rustix::fs::llistxattr(path, &mut buf[..]) {
+            Ok(n) => {
+                buf.truncate(n);
+                break;
+            }
+            Err(rustix::io::Errno::NOTSUP) => return Ok(Vec::new()),
+            Err(rustix::io::Errno::RANGE) if buf.len() < 1 << 20 => buf.resize(buf.len() * 4, 0),
+            Err(e) => return Err(e.into()),
         }
     }
     Ok(buf
@@ -287,60 +243,36 @@ pub fn llistxattr(path: &std::path::Path) -> io::Result<Vec<Vec<u8>>> {
 }
 
 pub fn is_root() -> bool {
-    // SAFETY: trivial syscall.
-    unsafe { libc::geteuid() == 0 }
-}
-
-pub fn isatty(fd: RawFd) -> bool {
-    // SAFETY: trivial syscall.
-    unsafe { libc::isatty(fd) == 1 }
+    nix::unistd::geteuid().is_root()
 }
 
 /// Remove `name` in `dirfd` and everything below it, without following symlinks.
-pub fn remove_all_at(dirfd: RawFd, name: &[u8]) -> io::Result<()> {
+pub fn remove_all_at(dirfd: impl AsFd, name: &[u8]) -> io::Result<()> {
+    let dirfd = dirfd.as_fd();
     let Some(st) = lstatat(dirfd, name)? else {
         return Ok(());
     };
-    if st.st_mode & libc::S_IFMT != libc::S_IFDIR {
+    if FileType::from_raw_mode(st.st_mode) != FileType::Directory {
         return unlinkat(dirfd, name, false);
     }
-    let fd = openat(dirfd, name, libc::O_RDONLY | libc::O_DIRECTORY, 0)?;
-    for child in read_dir_fd(fd.as_raw_fd())? {
-        remove_all_at(fd.as_raw_fd(), &child)?;
+    let fd = openat(dirfd, name, OFlags::RDONLY | OFlags::DIRECTORY, 0)?;
+    for child in read_dir_fd(&fd)? {
+        remove_all_at(&fd, &child)?;
     }
     drop(fd);
     unlinkat(dirfd, name, true)
 }
 
 /// The names in a directory fd (without `.` and `..`).
-pub fn read_dir_fd(fd: RawFd) -> io::Result<Vec<Vec<u8>>> {
-    // SAFETY: dup of a valid fd; fdopendir takes ownership of the duplicate.
-    let dup = cvt_i(unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 0) })?;
-    // SAFETY: dup is a directory fd we own.
-    let dir = unsafe { libc::fdopendir(dup) };
-    if dir.is_null() {
-        let e = io::Error::last_os_error();
-        // SAFETY: closing our own dup.
-        unsafe { libc::close(dup) };
-        return Err(e);
-    }
-    // SAFETY: rewind a fresh DIR stream.
-    unsafe { libc::rewinddir(dir) };
+pub fn read_dir_fd(fd: impl AsFd) -> io::Result<Vec<Vec<u8>>> {
     let mut names = Vec::new();
-    loop {
-        // SAFETY: dir is a valid DIR*.
-        let ent = unsafe { libc::readdir(dir) };
-        if ent.is_null() {
-            break;
-        }
-        // SAFETY: d_name is NUL-terminated.
-        let name = unsafe { CStr::from_ptr((*ent).d_name.as_ptr()) }.to_bytes();
+    for ent in rustix::fs::Dir::read_from(fd)? {
+        let ent = ent?;
+        let name = ent.file_name().to_bytes();
         if name != b"." && name != b".." {
             names.push(name.to_vec());
         }
     }
-    // SAFETY: closes the DIR and the dup.
-    unsafe { libc::closedir(dir) };
     Ok(names)
 }
 
@@ -350,129 +282,98 @@ pub fn osstr(b: &[u8]) -> &OsStr {
 
 // ---- mounts ------------------------------------------------------------------------------
 
-const FSCONFIG_SET_FLAG: u32 = 0;
-const FSCONFIG_SET_STRING: u32 = 1;
-const FSCONFIG_CMD_CREATE: u32 = 6;
-const FSMOUNT_CLOEXEC: u32 = 1;
-const MOUNT_ATTR_RDONLY: u32 = 1;
-const MOVE_MOUNT_F_EMPTY_PATH: u32 = 4;
-
 /// A filesystem context from fsopen(2).
 pub struct FsContext(OwnedFd);
 
 impl FsContext {
     pub fn open(fstype: &str) -> io::Result<FsContext> {
-        let t = cstr(fstype.as_bytes())?;
-        // SAFETY: valid C string.
-        let fd = cvt(unsafe { libc::syscall(libc::SYS_fsopen, t.as_ptr(), 1u32) })?;
-        // SAFETY: new fd we own.
-        Ok(FsContext(unsafe { OwnedFd::from_raw_fd(fd as RawFd) }))
+        Ok(FsContext(rustix::mount::fsopen(
+            fstype,
+            FsOpenFlags::FSOPEN_CLOEXEC,
+        )?))
     }
 
     pub fn set_string(&self, key: &str, value: &[u8]) -> io::Result<()> {
-        let k = cstr(key.as_bytes())?;
-        let v = cstr(value)?;
-        // SAFETY: valid C strings.
-        cvt(unsafe {
-            libc::syscall(
-                libc::SYS_fsconfig,
-                self.0.as_raw_fd(),
-                FSCONFIG_SET_STRING,
-                k.as_ptr(),
-                v.as_ptr(),
-                0,
-            )
-        })
-        .map(drop)
+        Ok(rustix::mount::fsconfig_set_string(&self.0, key, value)?)
     }
 
     pub fn set_flag(&self, key: &str) -> io::Result<()> {
-        let k = cstr(key.as_bytes())?;
-        // SAFETY: a valid C string; a flag takes no value.
-        cvt(unsafe {
-            libc::syscall(
-                libc::SYS_fsconfig,
-                self.0.as_raw_fd(),
-                FSCONFIG_SET_FLAG,
-                k.as_ptr(),
-                std::ptr::null::<u8>(),
-                0,
-            )
-        })
-        .map(drop)
+        Ok(rustix::mount::fsconfig_set_flag(&self.0, key)?)
     }
 
     /// The kernel's explanation of the last failure, if it logged one.
     pub fn last_message(&self) -> Option<String> {
         let mut buf = [0u8; 1024];
-        // SAFETY: reading into our buffer.
-        let n = unsafe { libc::read(self.0.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
-        if n > 0 {
-            Some(
-                String::from_utf8_lossy(&buf[..n as usize])
-                    .trim_end()
-                    .to_string(),
-            )
-        } else {
-            None
+        match rustix::io::read(&self.0, &mut buf) {
+            Ok(n) if n > 0 => Some(String::from_utf8_lossy(&buf[..n]).trim_end().to_string()),
+            _ => None,
         }
     }
 
     /// FSCONFIG_CMD_CREATE, fsmount, move_mount onto `target`.
     pub fn create_and_attach(&self, target: &std::path::Path, readonly: bool) -> io::Result<()> {
-        // SAFETY: plain syscall on our fd.
-        cvt(unsafe {
-            libc::syscall(
-                libc::SYS_fsconfig,
-                self.0.as_raw_fd(),
-                FSCONFIG_CMD_CREATE,
-                std::ptr::null::<u8>(),
-                std::ptr::null::<u8>(),
-                0,
-            )
-        })?;
-        let attr = if readonly { MOUNT_ATTR_RDONLY } else { 0 };
-        // SAFETY: plain syscall on our fd.
-        let mfd = cvt(unsafe {
-            libc::syscall(libc::SYS_fsmount, self.0.as_raw_fd(), FSMOUNT_CLOEXEC, attr)
-        })?;
-        // SAFETY: new fd we own.
-        let mfd = unsafe { OwnedFd::from_raw_fd(mfd as RawFd) };
-        let t = cstr(target.as_os_str().as_bytes())?;
-        let empty = cstr(b"")?;
-        // SAFETY: valid C strings and fds.
-        cvt(unsafe {
-            libc::syscall(
-                libc::SYS_move_mount,
-                mfd.as_raw_fd(),
-                empty.as_ptr(),
-                libc::AT_FDCWD,
-                t.as_ptr(),
-                MOVE_MOUNT_F_EMPTY_PATH,
-            )
-        })
-        .map(drop)
+        rustix::mount::fsconfig_create(&self.0)?;
+        let attr = if readonly {
+            MountAttrFlags::MOUNT_ATTR_RDONLY
+        } else {
+            MountAttrFlags::empty()
+        };
+        let mfd = rustix::mount::fsmount(&self.0, FsMountFlags::FSMOUNT_CLOEXEC, attr)?;
+        Ok(rustix::mount::move_mount(
+            &mfd,
+            c"",
+            rustix::fs::CWD,
+            target,
+            MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH,
+        )?)
     }
 }
 
 pub fn umount(target: &std::path::Path) -> io::Result<()> {
-    let t = cstr(target.as_os_str().as_bytes())?;
-    // SAFETY: valid C string.
-    cvt_i(unsafe { libc::umount2(t.as_ptr(), libc::UMOUNT_NOFOLLOW) }).map(drop)
+    Ok(umount2(target, MntFlags::UMOUNT_NOFOLLOW)?)
 }
 
+/// mount(2) of a new filesystem (`MS_RDONLY` when `readonly`) with its option string.
 pub fn mount(
     src: &[u8],
     target: &std::path::Path,
     fstype: &str,
-    flags: libc::c_ulong,
+    readonly: bool,
     data: &[u8],
 ) -> io::Result<()> {
-    let s = cstr(src)?;
-    let t = cstr(target.as_os_str().as_bytes())?;
-    let f = cstr(fstype.as_bytes())?;
-    let d = cstr(data)?;
-    // SAFETY: valid C strings.
-    cvt_i(unsafe { libc::mount(s.as_ptr(), t.as_ptr(), f.as_ptr(), flags, d.as_ptr().cast()) })
-        .map(drop)
+    let flags = if readonly {
+        MsFlags::MS_RDONLY
+    } else {
+        MsFlags::empty()
+    };
+    Ok(nix::mount::mount(
+        Some(src),
+        target,
+        Some(fstype),
+        flags,
+        Some(data),
+    )?)
+}
+
+/// A bind mount of `src` on `target` (MS_BIND).
+pub fn bind(src: &std::path::Path, target: &std::path::Path) -> io::Result<()> {
+    Ok(nix::mount::mount(
+        Some(src),
+        target,
+        Some(""),
+        MsFlags::MS_BIND,
+        Some(""),
+    )?)
+}
+
+/// Make the bind mount on `target` read-only (MS_REMOUNT | MS_BIND | MS_RDONLY).
+pub fn remount_bind_readonly(target: &std::path::Path) -> io::Result<()> {
+    let flags = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY;
+    Ok(nix::mount::mount(
+        Some(""),
+        target,
+        Some(""),
+        flags,
+        Some(""),
+    )?)
 }

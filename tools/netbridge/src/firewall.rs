@@ -23,7 +23,7 @@
 //!   otherwise let a container reach services bound to the host's 127.0.0.1).
 
 use std::io::Write;
-use std::os::fd::{FromRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -326,35 +326,23 @@ const LOCK_NAME: &[u8] = b"ctrkit-netbridge-nft";
 
 impl NetnsLock {
     fn acquire() -> Result<NetnsLock, Error> {
-        // SAFETY: a plain socket call; the fd is owned right away.
-        let fd = unsafe { libc::socket(libc::AF_UNIX, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0) };
-        if fd < 0 {
-            return Err(Error::NftLock(std::io::Error::last_os_error()));
-        }
-        // SAFETY: fd is a fresh descriptor nobody else owns.
-        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-        // SAFETY: sockaddr_un is plain data; all zeroes is a valid value.
-        let mut addr: libc::sockaddr_un = unsafe { std::mem::zeroed() };
-        addr.sun_family = libc::AF_UNIX as libc::sa_family_t;
-        for (i, b) in LOCK_NAME.iter().enumerate() {
-            addr.sun_path[i + 1] = *b as libc::c_char;
-        }
-        let len = std::mem::offset_of!(libc::sockaddr_un, sun_path) + 1 + LOCK_NAME.len();
+        use rustix::net::{AddressFamily, SocketAddrUnix, SocketFlags, SocketType};
+        let lock_err = |e: rustix::io::Errno| Error::NftLock(e.into());
+        let fd = rustix::net::socket_with(
+            AddressFamily::UNIX,
+            SocketType::STREAM,
+            SocketFlags::CLOEXEC,
+            None,
+        )
+        .map_err(lock_err)?;
+        let addr = SocketAddrUnix::new_abstract_name(LOCK_NAME).map_err(lock_err)?;
         let start = Instant::now();
         let mut wait = Duration::from_micros(200);
         loop {
-            // SAFETY: addr is a valid sockaddr_un of at least len bytes.
-            let rc = unsafe {
-                libc::bind(
-                    std::os::fd::AsRawFd::as_raw_fd(&fd),
-                    (&raw const addr).cast(),
-                    len as libc::socklen_t,
-                )
+            let e = match rustix::net::bind(&fd, &addr) {
+                Ok(()) => return Ok(NetnsLock { _fd: fd }),
+                Err(e) => std::io::Error::from(e),
             };
-            if rc == 0 {
-                return Ok(NetnsLock { _fd: fd });
-            }
-            let e = std::io::Error::last_os_error();
             if e.raw_os_error() != Some(libc::EADDRINUSE)
                 || start.elapsed() > Duration::from_secs(30)
             {

@@ -329,8 +329,7 @@ impl Netlink {
 
 impl AsFd for Netlink {
     fn as_fd(&self) -> BorrowedFd<'_> {
-        // SAFETY: the socket's fd lives as long as `self`.
-        unsafe { BorrowedFd::borrow_raw(self.sock.as_raw_fd()) }
+        self.sock.as_fd()
     }
 }
 

@@ -33,9 +33,7 @@ const NS_GET_NSTYPE: libc::c_ulong = 0xb703; // _IO(0xb7, 0x3)
 pub fn open(arg: &str) -> io::Result<NetNs> {
     let path = netns_path(arg);
     let file = File::open(&path)?;
-    // SAFETY: an ioctl without arguments on an owned, open fd.
-    let kind = unsafe { libc::ioctl(file.as_raw_fd(), NS_GET_NSTYPE as _) };
-    if kind != libc::CLONE_NEWNET {
+    if ns_type(file.as_fd()) != libc::CLONE_NEWNET {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
             "not a network namespace",
@@ -43,6 +41,14 @@ pub fn open(arg: &str) -> io::Result<NetNs> {
     }
     let inode = file.metadata()?.ino();
     Ok(NetNs { file, path, inode })
+}
+
+/// The namespace type (`CLONE_NEW*`) of an nsfs descriptor: ioctl NS_GET_NSTYPE, which no
+/// crate wraps; -1 for anything else.
+fn ns_type(fd: BorrowedFd<'_>) -> libc::c_int {
+    // SAFETY: NS_GET_NSTYPE takes no argument and touches no memory of ours; `fd` is open
+    // for the whole call (borrowed).
+    unsafe { libc::ioctl(fd.as_raw_fd(), NS_GET_NSTYPE as _) }
 }
 
 /// The inode of the namespace at `path`, if it still exists.
@@ -75,16 +81,27 @@ pub fn current_host() -> io::Result<HostNs> {
 }
 
 fn current_netns_id() -> io::Result<String> {
-    // SAFETY: a plain socket call; the fd is owned right away.
-    let fd = unsafe { libc::socket(libc::AF_UNIX, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
+    use rustix::net::{AddressFamily, SocketFlags, SocketType};
+    let sock = rustix::net::socket_with(
+        AddressFamily::UNIX,
+        SocketType::DGRAM,
+        SocketFlags::CLOEXEC,
+        None,
+    )?;
+    if let Some(cookie) = netns_cookie(sock.as_fd()) {
+        return Ok(format!("cookie:{cookie}"));
     }
-    // SAFETY: fd is a fresh, open descriptor nobody else owns.
-    let sock = unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) };
+    let ino = std::fs::metadata("/proc/thread-self/ns/net")?.ino();
+    Ok(format!("inode:{ino}"))
+}
+
+/// getsockopt(SO_NETNS_COOKIE) of a socket (Linux 5.14), which no crate wraps: the cookie
+/// of the network namespace the socket was made in.
+fn netns_cookie(sock: BorrowedFd<'_>) -> Option<u64> {
     let mut cookie: u64 = 0;
     let mut len = std::mem::size_of::<u64>() as libc::socklen_t;
-    // SAFETY: getsockopt writes at most len bytes into cookie.
+    // SAFETY: `cookie` and `len` live across the call, and `len` is the size of `cookie`:
+    // the kernel writes at most that many bytes there; `sock` is open (borrowed).
     let rc = unsafe {
         libc::getsockopt(
             sock.as_raw_fd(),
@@ -94,11 +111,7 @@ fn current_netns_id() -> io::Result<String> {
             &mut len,
         )
     };
-    if rc == 0 && len as usize == std::mem::size_of::<u64>() {
-        return Ok(format!("cookie:{cookie}"));
-    }
-    let ino = std::fs::metadata("/proc/thread-self/ns/net")?.ino();
-    Ok(format!("inode:{ino}"))
+    (rc == 0 && len as usize == std::mem::size_of::<u64>()).then_some(cookie)
 }
 
 /// Run `f` with this thread inside the network namespace `ns`, then come back.

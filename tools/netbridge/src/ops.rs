@@ -391,9 +391,8 @@ pub struct Attached {
 fn veth_name(nl: &mut Netlink, prefix: &str) -> Result<String, Error> {
     for _ in 0..8 {
         let mut b = [0u8; 4];
-        // SAFETY: getrandom fills the buffer it is given.
-        let n = unsafe { libc::getrandom(b.as_mut_ptr().cast(), b.len(), 0) };
-        if n != 4 {
+        let n = rustix::rand::getrandom(&mut b, rustix::rand::GetRandomFlags::empty());
+        if n.ok() != Some(4) {
             return Err(Error::Failed(
                 "cannot get random bytes for a veth name".into(),
             ));

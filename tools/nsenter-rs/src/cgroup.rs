@@ -7,8 +7,7 @@ use std::fs;
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 
-use nix::fcntl::OFlag;
-use nix::sys::stat::Mode;
+use rustix::fs::{Mode, OFlags};
 
 use crate::error::{Error, IoContext};
 
@@ -112,8 +111,8 @@ impl Birth {
                 && nix::sys::statfs::statfs(dir)
                     .is_ok_and(|s| s.filesystem_type() == nix::sys::statfs::CGROUP2_SUPER_MAGIC);
             if v2 && b.v2.is_none() {
-                let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
-                match nix::fcntl::open(dir, flags, Mode::empty()) {
+                let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+                match rustix::fs::open(dir, flags, Mode::empty()) {
                     Ok(fd) => b.v2 = Some((fd, f.clone())),
                     Err(_) => b.by_parent.push(f.clone()),
                 }

@@ -18,7 +18,6 @@ use std::path::PathBuf;
 
 use common::ns::NsKind;
 use common::undo::Undo;
-use nix::fcntl::OFlag;
 use nix::sched::CloneFlags;
 use nix::sys::signal::{self, Signal};
 use nix::unistd::{Gid, Pid, Uid};
@@ -391,10 +390,13 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
         return pin_here(&spec);
     }
 
-    let (sync_r, sync_w) =
-        nix::unistd::pipe2(OFlag::O_CLOEXEC).sys(|| "cannot create a pipe".into())?;
-    let (err_r, err_w) =
-        nix::unistd::pipe2(OFlag::O_CLOEXEC).sys(|| "cannot create a pipe".into())?;
+    let pipe = || {
+        rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
+            .map_err(crate::resolve::errno)
+            .sys(|| "cannot create a pipe".into())
+    };
+    let (sync_r, sync_w) = pipe()?;
+    let (err_r, err_w) = pipe()?;
     // --tty: the pty's master comes back over this (ours, the child's)
     let tty_chan = match spec.tty {
         true => {
@@ -520,14 +522,10 @@ fn set_names_and_sysctls(spec: &Spec) -> Result<(), Error> {
         nix::unistd::sethostname(h).sys(|| format!("cannot set hostname '{h}'"))?;
     }
     if let Some(d) = &spec.domainname {
-        // SAFETY: a valid pointer and length.
-        let rc = unsafe { libc::setdomainname(d.as_ptr().cast(), d.len()) };
-        if rc != 0 {
-            return Err(Error::Sys {
-                what: format!("cannot set domain name '{d}'"),
-                source: nix::errno::Errno::last(),
-            });
-        }
+        rustix::system::setdomainname(d.as_bytes()).map_err(|e| Error::Sys {
+            what: format!("cannot set domain name '{d}'"),
+            source: crate::resolve::errno(e),
+        })?;
     }
     for s in &spec.sysctls {
         std::fs::write(s.path(), &s.value)
@@ -562,38 +560,8 @@ fn pin_here(spec: &Spec) -> Result<i32, Error> {
 /// kernel refuses that, a plain clone, and the parent moves the child there afterwards.
 fn clone_child(flags: libc::c_int, birth: &mut cgroup::Birth) -> libc::c_long {
     if let Some((dir, procs)) = birth.v2.take() {
-        /// `struct clone_args` up to `cgroup` (CLONE_ARGS_SIZE_VER2).
-        #[repr(C)]
-        #[derive(Default)]
-        struct CloneArgs {
-            flags: u64,
-            pidfd: u64,
-            child_tid: u64,
-            parent_tid: u64,
-            exit_signal: u64,
-            stack: u64,
-            stack_size: u64,
-            tls: u64,
-            set_tid: u64,
-            set_tid_size: u64,
-            cgroup: u64,
-        }
-        const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
-        let args = CloneArgs {
-            flags: flags as u64 | CLONE_INTO_CGROUP,
-            exit_signal: libc::SIGCHLD as u64,
-            cgroup: std::os::fd::AsRawFd::as_raw_fd(&dir) as u64,
-            ..CloneArgs::default()
-        };
-        // SAFETY: clone3 without a stack is fork-like; the args outlive the call. The child
-        // only runs our own setup code and then execs or exits.
-        let ret = unsafe {
-            libc::syscall(
-                libc::SYS_clone3,
-                &args as *const CloneArgs,
-                std::mem::size_of::<CloneArgs>(),
-            )
-        };
+        let args = process::CloneArgs::into_cgroup(flags as u64, &dir);
+        let ret = process::fork_like(flags, Some(&args));
         if ret >= 0 {
             return ret;
         }
@@ -604,18 +572,7 @@ fn clone_child(flags: libc::c_int, birth: &mut cgroup::Birth) -> libc::c_long {
         );
         birth.by_parent.push(procs);
     }
-    // SAFETY: a fork-like clone (no new stack) in a single-threaded process; the child only
-    // runs our own setup code and then execs or exits.
-    unsafe {
-        libc::syscall(
-            libc::SYS_clone,
-            (flags | libc::SIGCHLD) as libc::c_ulong,
-            0usize,
-            0usize,
-            0usize,
-            0usize,
-        )
-    }
+    process::fork_like(flags, None)
 }
 
 /// The parent's part, while the child waits: ID maps, pins, cgroup.
@@ -655,13 +612,19 @@ fn loopback_up() -> Result<(), Error> {
         what: "cannot bring up the loopback interface".into(),
         source,
     };
-    // SAFETY: socket(2) returns a new descriptor or -1.
-    let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
-    if fd < 0 {
-        return Err(fail(nix::errno::Errno::last()));
-    }
-    // SAFETY: a descriptor we own from here on.
-    let sock = unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) };
+    use rustix::net::{AddressFamily, SocketFlags, SocketType};
+    let sock = rustix::net::socket_with(
+        AddressFamily::INET,
+        SocketType::DGRAM,
+        SocketFlags::CLOEXEC,
+        None,
+    )
+    .map_err(|e| fail(crate::resolve::errno(e)))?;
+    set_iff_up(&sock, b"lo").map_err(fail)
+}
+
+/// SIOCGIFFLAGS then SIOCSIFFLAGS with IFF_UP added, for interface `name`, on `sock`.
+fn set_iff_up(sock: &OwnedFd, name: &[u8]) -> Result<(), nix::errno::Errno> {
     // struct ifreq: the name, then a union whose first member here is ifr_flags
     #[repr(C)]
     struct IfReq {
@@ -674,16 +637,19 @@ fn loopback_up() -> Result<(), Error> {
         flags: 0,
         _rest: [0; 22],
     };
-    req.name[..2].copy_from_slice(b"lo");
-    let fd = std::os::fd::AsRawFd::as_raw_fd(&sock);
-    // SAFETY: ifreq-sized buffers for the two interface ioctls.
+    let n = name.len().min(libc::IFNAMSIZ - 1);
+    req.name[..n].copy_from_slice(&name[..n]);
+    let fd = std::os::fd::AsRawFd::as_raw_fd(sock);
+    // SAFETY: `req` is a whole `struct ifreq` (40 bytes, the name NUL-terminated) that lives
+    // across both calls; these two ioctls read and write only that struct, and `fd` is a
+    // socket we hold open.
     unsafe {
         if libc::ioctl(fd, libc::SIOCGIFFLAGS as _, &mut req) < 0 {
-            return Err(fail(nix::errno::Errno::last()));
+            return Err(nix::errno::Errno::last());
         }
         req.flags |= libc::IFF_UP as libc::c_short;
         if libc::ioctl(fd, libc::SIOCSIFFLAGS as _, &req) < 0 {
-            return Err(fail(nix::errno::Errno::last()));
+            return Err(nix::errno::Errno::last());
         }
     }
     Ok(())
@@ -765,20 +731,20 @@ fn dry_run_report(spec: &Spec, json: bool) -> Result<i32, Error> {
 
 fn child_main(spec: Spec, cgroup_tasks: &[PathBuf], sync_r: OwnedFd, err_w: OwnedFd) -> ! {
     let handshake = spec.handshake;
-    let err = match child_setup(spec, cgroup_tasks, sync_r, &err_w) {
+    let mut err_w = Some(err_w);
+    let err = match child_setup(spec, cgroup_tasks, sync_r, &mut err_w) {
         Ok(never) => match never {},
         Err(e) => e,
     };
     use common::HasExitCode;
     let code = e_code(&err);
     let msg = common::run::error_line(&err);
-    if handshake {
-        let _ = File::from(err_w).write_all(format!("{code}\t{msg}\n").as_bytes());
+    if let (true, Some(w)) = (handshake, err_w) {
+        let _ = File::from(w).write_all(format!("{code}\t{msg}\n").as_bytes());
     } else {
         eprintln!("{}: error: {msg}", common::run::tool_name());
     }
-    // SAFETY: _exit skips atexit handlers and stdio flushing shared with the parent.
-    unsafe { libc::_exit(code) };
+    process::exit_now(code);
 
     fn e_code(e: &Error) -> i32 {
         e.exit_code()
@@ -789,7 +755,7 @@ fn child_setup(
     mut spec: Spec,
     cgroup_tasks: &[PathBuf],
     sync_r: OwnedFd,
-    err_w: &OwnedFd,
+    err_w: &mut Option<OwnedFd>,
 ) -> Result<std::convert::Infallible, Error> {
     // the caller's terminal is not the container's controlling terminal
     process::new_session()?;
@@ -815,8 +781,7 @@ fn child_setup(
     };
     if !parent_alive {
         // the parent is gone before letting us run: run nothing
-        // SAFETY: leaving without unwinding or flushing the parent's buffers.
-        unsafe { libc::_exit(common::exit::CANNOT_RUN) };
+        process::exit_now(common::exit::CANNOT_RUN);
     }
     // from here on this process becomes the container: nothing inside may open our
     // /proc/PID/exe (the parent has written our ID maps: /proc/PID files of a non-dumpable
@@ -857,12 +822,18 @@ fn child_setup(
     }
 
     if spec.init {
-        // SAFETY: single-threaded; the child continues with our own code only.
-        match unsafe { nix::unistd::fork() }.sys(|| "cannot fork the command".into())? {
-            nix::unistd::ForkResult::Parent { child } => {
+        let ret = process::fork_like(0, None);
+        if ret < 0 {
+            return Err(Error::Sys {
+                what: "cannot fork the command".into(),
+                source: nix::errno::Errno::last(),
+            });
+        }
+        match ret {
+            pid if pid > 0 => {
+                let child = Pid::from_raw(pid as i32);
                 // pid 1: only the command's setup may report errors from here on
-                // SAFETY: closing our copy of the error pipe's write end.
-                unsafe { libc::close(std::os::fd::AsRawFd::as_raw_fd(err_w)) };
+                drop(err_w.take());
                 // pid 1 never execs: what the caller left open is closed here for real
                 process::close_fds_now(spec.preserve_fds);
                 // the init has no more power than the container (it is what
@@ -877,10 +848,9 @@ fn child_setup(
                     init_seccomp(&spec, child);
                 }
                 let code = process::wait_forwarding(child, true);
-                // SAFETY: leaving the init process without unwinding.
-                unsafe { libc::_exit(code) };
+                process::exit_now(code);
             }
-            nix::unistd::ForkResult::Child => {
+            _ => {
                 if !spec.detach {
                     nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)
                         .sys(|| "cannot set the parent-death signal".into())?;
@@ -1031,8 +1001,7 @@ fn init_seccomp(spec: &Spec, child: Pid) {
             common::run::error_line(&e)
         );
         let _ = signal::kill(child, Signal::SIGKILL);
-        // SAFETY: leaving the init process without unwinding.
-        unsafe { libc::_exit(common::exit::CANNOT_RUN) };
+        process::exit_now(common::exit::CANNOT_RUN);
     }
 }
 

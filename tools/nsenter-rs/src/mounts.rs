@@ -9,16 +9,16 @@
 //! or a created directory at the host. After `pivot_root` the old root is detached: "/" is the
 //! rootfs and no path reaches the host any more.
 
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
 use nix::mount::{MntFlags, MsFlags, mount, umount2};
-use nix::sys::stat::{SFlag, makedev};
 
 use crate::error::{Error, SysContext};
-use crate::resolve::{self, ResolveError, Root, Want};
+use crate::resolve::{self, ResolveError, Root, Want, errno};
 use crate::settings::{BindSpec, DeviceSpec, TmpfsSpec};
+use rustix::fs::{AtFlags, FileType, Gid, Mode, OFlags, Uid};
 
 /// runc's (and Docker's) masked paths.
 pub const MASKED: [&str; 11] = [
@@ -135,42 +135,20 @@ impl Tree {
     }
 }
 
-fn cstr(s: &str) -> std::ffi::CString {
-    std::ffi::CString::new(s).unwrap_or_default()
-}
-
 /// `fstatat(dirfd, name, AT_SYMLINK_NOFOLLOW)`.
-fn lstat_at(dir: &OwnedFd, name: &str) -> Result<libc::stat, Errno> {
-    let c = cstr(name);
-    // SAFETY: st is only read after the kernel filled it.
-    let mut st: libc::stat = unsafe { std::mem::zeroed() };
-    // SAFETY: c is NUL-terminated; st is a valid out pointer.
-    let r = unsafe {
-        libc::fstatat(
-            dir.as_raw_fd(),
-            c.as_ptr(),
-            &mut st,
-            libc::AT_SYMLINK_NOFOLLOW,
-        )
-    };
-    Errno::result(r).map(|_| st)
+fn lstat_at(dir: &OwnedFd, name: &str) -> Result<rustix::fs::Stat, Errno> {
+    resolve::lstat_at(dir, std::ffi::OsStr::new(name))
 }
 
 /// `openat(dirfd, name, O_PATH|O_NOFOLLOW)`: a name we made ourselves in a fresh tmpfs.
 fn open_at(dir: &OwnedFd, name: &str) -> Result<OwnedFd, Errno> {
-    let c = cstr(name);
-    // SAFETY: c is NUL-terminated.
-    let fd = unsafe {
-        libc::openat(
-            dir.as_raw_fd(),
-            c.as_ptr(),
-            libc::O_PATH | libc::O_NOFOLLOW | libc::O_CLOEXEC,
-        )
-    };
-    Errno::result(fd).map(|fd| {
-        // SAFETY: a new fd that nothing else owns.
-        unsafe { std::os::fd::FromRawFd::from_raw_fd(fd) }
-    })
+    rustix::fs::openat(
+        dir,
+        name,
+        OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(errno)
 }
 
 /// Mount onto the object behind `target` (through `/proc/self/fd/N`); `shown` names it.
@@ -254,7 +232,9 @@ fn remount_ro_in(tree: &Tree, p: &Path, src: &Path) -> Result<(), Error> {
     let fd = tree.get(p)?;
     let shown = tree.shown(p);
     let now = resolve::fstat(&fd).sys(|| format!("cannot stat {shown}"))?;
-    let want = nix::sys::stat::stat(src).sys(|| format!("cannot stat {}", src.display()))?;
+    let want = rustix::fs::stat(src)
+        .map_err(errno)
+        .sys(|| format!("cannot stat {}", src.display()))?;
     if (now.st_dev, now.st_ino) != (want.st_dev, want.st_ino) {
         return Err(Error::Setup(format!(
             "{shown} changed while it was being mounted"
@@ -424,38 +404,19 @@ fn mask_path(p: &Path) -> Result<(), Error> {
 fn make_node(
     dir: &OwnedFd,
     name: &str,
-    kind: SFlag,
+    kind: FileType,
     perm: u32,
     rdev: libc::dev_t,
     owner: Option<(u32, u32)>,
 ) -> Result<(), Errno> {
-    let c = cstr(name);
-    // SAFETY: c is NUL-terminated.
-    let r = unsafe {
-        libc::mknodat(
-            dir.as_raw_fd(),
-            c.as_ptr(),
-            kind.bits() | (perm & 0o7777),
-            rdev,
-        )
-    };
-    Errno::result(r)?;
+    let mode = Mode::from_raw_mode(perm & 0o7777);
+    rustix::fs::mknodat(dir, name, kind, mode, rdev).map_err(errno)?;
     // the node is ours, just made in a directory resolved in the root; it is no symlink
-    // SAFETY: c is NUL-terminated.
-    let r = unsafe { libc::fchmodat(dir.as_raw_fd(), c.as_ptr(), perm & 0o7777, 0) };
-    Errno::result(r)?;
+    rustix::fs::chmodat(dir, name, mode, AtFlags::empty()).map_err(errno)?;
     if let Some((uid, gid)) = owner {
-        // SAFETY: c is NUL-terminated.
-        let r = unsafe {
-            libc::fchownat(
-                dir.as_raw_fd(),
-                c.as_ptr(),
-                uid,
-                gid,
-                libc::AT_SYMLINK_NOFOLLOW,
-            )
-        };
-        Errno::result(r)?;
+        let (u, g) = (Uid::from_raw(uid), Gid::from_raw(gid));
+        rustix::fs::chownat(dir, name, Some(u), Some(g), AtFlags::SYMLINK_NOFOLLOW)
+            .map_err(errno)?;
     }
     Ok(())
 }
@@ -494,9 +455,9 @@ fn setup_dev(tree: &Tree, in_userns: bool) -> Result<(), Error> {
             && make_node(
                 &dev,
                 name,
-                SFlag::S_IFCHR,
+                FileType::CharacterDevice,
                 0o666,
-                makedev(major, minor),
+                rustix::fs::makedev(major, minor),
                 None,
             )
             .is_ok();
@@ -532,9 +493,8 @@ fn setup_dev(tree: &Tree, in_userns: bool) -> Result<(), Error> {
             None,
         ),
     ] {
-        let c = cstr(name);
-        // SAFETY: c is NUL-terminated.
-        Errno::result(unsafe { libc::mkdirat(dev.as_raw_fd(), c.as_ptr(), 0o755) })
+        rustix::fs::mkdirat(&dev, name, Mode::from_raw_mode(0o755))
+            .map_err(errno)
             .sys(|| format!("cannot create {}", shown(name)))?;
         let fd = open_at(&dev, name).sys(|| format!("cannot open {}", shown(name)))?;
         let r = mount_on(
@@ -558,9 +518,8 @@ fn setup_dev(tree: &Tree, in_userns: bool) -> Result<(), Error> {
         ("stderr", "/proc/self/fd/2"),
         ("core", "/proc/kcore"),
     ] {
-        let (t, l) = (cstr(target), cstr(link));
-        // SAFETY: both are NUL-terminated.
-        Errno::result(unsafe { libc::symlinkat(t.as_ptr(), dev.as_raw_fd(), l.as_ptr()) })
+        rustix::fs::symlinkat(target, &dev, link)
+            .map_err(errno)
             .sys(|| format!("cannot create {}", shown(link)))?;
     }
     // no /dev/console: the caller's terminal is not the container's
@@ -569,21 +528,9 @@ fn setup_dev(tree: &Tree, in_userns: bool) -> Result<(), Error> {
 
 /// An empty file `name` in `dir`, with the host node `host` bound on it.
 fn bind_host_node(dir: &OwnedFd, name: &str, host: &Path, shown: &str) -> Result<(), Error> {
-    let c = cstr(name);
-    // SAFETY: c is NUL-terminated; the fd is closed right away.
-    let fd = unsafe {
-        libc::openat(
-            dir.as_raw_fd(),
-            c.as_ptr(),
-            libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW | libc::O_WRONLY | libc::O_CLOEXEC,
-            0o644 as libc::c_uint,
-        )
-    };
-    match Errno::result(fd) {
-        // SAFETY: our own new fd.
-        Ok(fd) => unsafe {
-            libc::close(fd);
-        },
+    let flags = OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::WRONLY | OFlags::CLOEXEC;
+    match rustix::fs::openat(dir, name, flags, Mode::from_raw_mode(0o644)).map_err(errno) {
+        Ok(fd) => drop(fd),
         Err(Errno::EEXIST) => {}
         Err(e) => {
             return Err(Error::Sys {
@@ -648,13 +595,12 @@ fn tmpfs(t: &TmpfsSpec, tree: &Tree) -> Result<(), Error> {
 /// `--device`: the host node's type, numbers, mode and owner (as Docker and runc copy them) at
 /// the container path, made with mknod, or bound from the host where mknod is not allowed.
 fn device(d: &DeviceSpec, tree: &Tree, in_userns: bool) -> Result<(), Error> {
-    let st = nix::sys::stat::stat(&d.host).map_err(|source| Error::Sys {
+    let st = rustix::fs::stat(&d.host).map_err(|e| Error::Sys {
         what: format!("--device {}", d.host.display()),
-        source,
+        source: errno(e),
     })?;
-    let kind = match st.st_mode & libc::S_IFMT {
-        libc::S_IFCHR => SFlag::S_IFCHR,
-        libc::S_IFBLK => SFlag::S_IFBLK,
+    let kind = match FileType::from_raw_mode(st.st_mode) {
+        k @ (FileType::CharacterDevice | FileType::BlockDevice) => k,
         _ => {
             return Err(Error::NotADevice {
                 path: d.host.clone(),

@@ -65,8 +65,12 @@ pub fn reset_signals() {
         }
         let is_ignored = ignored.is_none_or(|m| m & (1u64 << (s as i32 - 1)) != 0);
         if is_ignored || s == Signal::SIGPIPE {
-            // SAFETY: installing SIG_DFL is async-signal-safe and we are single-threaded.
-            let _ = unsafe { signal::signal(s, SigHandler::SigDfl) };
+            let dfl = signal::SigAction::new(
+                SigHandler::SigDfl,
+                signal::SaFlags::empty(),
+                SigSet::empty(),
+            );
+            set_action(s, &dfl);
         }
     }
     let _ = signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
@@ -77,10 +81,17 @@ static FORWARD_TO: AtomicI32 = AtomicI32::new(0);
 
 extern "C" fn forward(sig: libc::c_int) {
     let pid = FORWARD_TO.load(Ordering::Relaxed);
-    if pid > 0 {
-        // SAFETY: kill is async-signal-safe.
-        unsafe { libc::kill(pid, sig) };
+    if let (true, Ok(sig)) = (pid > 0, Signal::try_from(sig)) {
+        // kill(2) is async-signal-safe
+        let _ = signal::kill(Pid::from_raw(pid), sig);
     }
+}
+
+/// sigaction(sig, action): the only handlers nsenter-rs installs are SIG_DFL and [`forward`].
+fn set_action(sig: Signal, action: &signal::SigAction) {
+    // SAFETY: `forward` is async-signal-safe (an atomic load and kill(2), no allocation, no
+    // lock) and SIG_DFL needs nothing; the calls happen while nsenter-rs is single-threaded.
+    let _ = unsafe { signal::sigaction(sig, action) };
 }
 
 /// Wait for `child`, passing on forwarded signals, and return its status in the shell's
@@ -98,8 +109,7 @@ pub fn wait_forwarding(child: Pid, reap_all: bool) -> i32 {
     );
     let mut set = SigSet::empty();
     for s in FORWARDED {
-        // SAFETY: the handler only calls kill on a pid read from an atomic.
-        let _ = unsafe { signal::sigaction(s, &action) };
+        set_action(s, &action);
         set.add(s);
     }
     let _ = signal::sigprocmask(SigmaskHow::SIG_UNBLOCK, Some(&set), None);
@@ -123,17 +133,10 @@ pub fn wait_forwarding(child: Pid, reap_all: bool) -> i32 {
 /// (the error pipe) usable until the exec itself.
 pub fn close_fds_on_exec(preserve: u32) -> Result<(), Error> {
     let first = 3u32.saturating_add(preserve);
-    const CLOSE_RANGE_CLOEXEC: libc::c_uint = 1 << 2;
-    // SAFETY: close_range only changes descriptor flags here.
-    let rc = unsafe {
-        libc::syscall(
-            libc::SYS_close_range,
-            first as libc::c_uint,
-            libc::c_uint::MAX,
-            CLOSE_RANGE_CLOEXEC,
-        )
-    };
-    if rc == 0 {
+    if fd_call(FdCall::CloseRange {
+        first,
+        cloexec: true,
+    }) {
         return Ok(());
     }
     // before Linux 5.11 (no CLOSE_RANGE_CLOEXEC): mark each open descriptor
@@ -143,8 +146,7 @@ pub fn close_fds_on_exec(preserve: u32) -> Result<(), Error> {
         .filter(|fd: &i32| *fd >= first as i32)
         .collect();
     for fd in fds {
-        // SAFETY: setting FD_CLOEXEC on a descriptor number; a stale one fails with EBADF.
-        unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+        fd_call(FdCall::SetCloexec(fd));
     }
     Ok(())
 }
@@ -152,11 +154,110 @@ pub fn close_fds_on_exec(preserve: u32) -> Result<(), Error> {
 /// Close every descriptor from `3 + preserve` up now (the built-in init, which never execs).
 pub fn close_fds_now(preserve: u32) {
     let first = 3u32.saturating_add(preserve);
-    // SAFETY: closing descriptors this process no longer uses.
-    let rc = unsafe { libc::syscall(libc::SYS_close_range, first, libc::c_uint::MAX, 0) };
-    if rc != 0 {
+    if !fd_call(FdCall::CloseRange {
+        first,
+        cloexec: false,
+    }) {
         let _ = close_fds_on_exec(preserve);
     }
+}
+
+/// A call on descriptor numbers (whatever is open there), not on descriptors held as owned
+/// Rust objects: no crate wraps these safely.
+enum FdCall {
+    /// close_range(first, ~0U, CLOSE_RANGE_CLOEXEC or 0): mark or close `first` and above
+    CloseRange { first: u32, cloexec: bool },
+    /// fcntl(fd, F_SETFD, FD_CLOEXEC); a stale number fails with EBADF
+    SetCloexec(i32),
+}
+
+/// Whether the call succeeded.
+fn fd_call(call: FdCall) -> bool {
+    const CLOSE_RANGE_CLOEXEC: libc::c_uint = 1 << 2;
+    // SAFETY: neither call takes a pointer. Setting FD_CLOEXEC changes no descriptor before
+    // the exec. Closing is used only by the init, which from then on only waits and exits:
+    // no object of ours that still holds a descriptor at or above `first` is used again
+    // (each is closed already or dies with the process at _exit).
+    let rc = unsafe {
+        match call {
+            FdCall::CloseRange { first, cloexec } => libc::syscall(
+                libc::SYS_close_range,
+                first as libc::c_uint,
+                libc::c_uint::MAX,
+                if cloexec { CLOSE_RANGE_CLOEXEC } else { 0 },
+            ),
+            FdCall::SetCloexec(fd) => {
+                libc::c_long::from(libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC))
+            }
+        }
+    };
+    rc == 0
+}
+
+/// `struct clone_args` up to `cgroup` (CLONE_ARGS_SIZE_VER2).
+#[repr(C)]
+#[derive(Default)]
+pub struct CloneArgs {
+    flags: u64,
+    pidfd: u64,
+    child_tid: u64,
+    parent_tid: u64,
+    exit_signal: u64,
+    stack: u64,
+    stack_size: u64,
+    tls: u64,
+    set_tid: u64,
+    set_tid_size: u64,
+    cgroup: u64,
+}
+
+impl CloneArgs {
+    /// A fork-like child with `flags` (CLONE_NEW*) made in the cgroup2 directory `cgroup`
+    /// (CLONE_INTO_CGROUP); no stack, so the child runs on a copy of ours.
+    pub fn into_cgroup(flags: u64, cgroup: &impl std::os::fd::AsRawFd) -> CloneArgs {
+        const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
+        CloneArgs {
+            flags: flags | CLONE_INTO_CGROUP,
+            exit_signal: libc::SIGCHLD as u64,
+            cgroup: cgroup.as_raw_fd() as u64,
+            ..CloneArgs::default()
+        }
+    }
+}
+
+/// A fork-like clone (`SIGCHLD` to the parent at the child's exit): clone3 with `args` when
+/// given, else clone with `flags` (0 is a plain fork). Returns what the call returns: the
+/// child's pid in the parent, 0 in the child, -1 with errno set.
+pub fn fork_like(flags: libc::c_int, args: Option<&CloneArgs>) -> libc::c_long {
+    // SAFETY: no new stack is given (the child runs on a copy of ours, as after fork), and
+    // `args` outlives the call, its size the one passed. nsenter-rs is single-threaded at
+    // every call, so the child holds no lock another thread had; it runs only our own setup
+    // code and then execs or leaves with _exit.
+    unsafe {
+        match args {
+            Some(a) => libc::syscall(
+                libc::SYS_clone3,
+                a as *const CloneArgs,
+                std::mem::size_of::<CloneArgs>(),
+            ),
+            None => libc::syscall(
+                libc::SYS_clone,
+                (flags | libc::SIGCHLD) as libc::c_ulong,
+                0usize,
+                0usize,
+                0usize,
+                0usize,
+            ),
+        }
+    }
+}
+
+/// End this process at once: `_exit(2)`, which skips atexit handlers and the flushing of
+/// stdio buffers a forked child shares with its parent, and unwinds nothing.
+pub fn exit_now(code: i32) -> ! {
+    // SAFETY: _exit takes no pointer and does not return; ending the process leaves no Rust
+    // object in an invalid state that anything could observe afterwards.
+    unsafe { libc::_exit(code) }
 }
 
 /// Make this process non-dumpable: `/proc/PID/exe`, `/proc/PID/mem` and ptrace are then

@@ -8,12 +8,13 @@
 //! resolving its target within the root again. The result is an `O_PATH` fd; the caller
 //! mounts onto `/proc/self/fd/N`, never onto a path string joined onto the rootfs.
 
-use std::ffi::{CString, OsStr, OsString};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::ffi::{OsStr, OsString};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path, PathBuf};
 
 use nix::errno::Errno;
+use rustix::fs::{AtFlags, Mode, OFlags, ResolveFlags, Stat};
 
 /// How many symlinks one resolution may expand (the kernel's own limit).
 const MAX_LINKS: u32 = 40;
@@ -48,66 +49,50 @@ pub struct Root {
     fd: OwnedFd,
 }
 
-fn cstr(p: &OsStr) -> Result<CString, Errno> {
-    CString::new(p.as_bytes()).map_err(|_| Errno::EINVAL)
+/// nix's `Errno` (the error type of the tool) for one of rustix's.
+pub fn errno(e: rustix::io::Errno) -> Errno {
+    Errno::from_raw(e.raw_os_error())
 }
 
 /// `openat2(dirfd, path, flags, 0, resolve)`.
-fn openat2(dirfd: RawFd, path: &OsStr, flags: i32, resolve: u64) -> Result<OwnedFd, ResolveError> {
-    let path = cstr(path)?;
-    // SAFETY: open_how is plain data; all-zero is a valid value.
-    let mut how: libc::open_how = unsafe { std::mem::zeroed() };
-    how.flags = flags as u64;
-    how.resolve = resolve;
+fn openat2(
+    dirfd: impl AsFd,
+    path: &OsStr,
+    flags: OFlags,
+    resolve: ResolveFlags,
+) -> Result<OwnedFd, ResolveError> {
+    let dirfd = dirfd.as_fd();
     // EAGAIN: a rename raced with a `..` in the lookup; retry a bounded number of times
     let mut tries = 0;
     loop {
         tries += 1;
-        // SAFETY: path and how outlive the call; size matches the struct passed.
-        let r = unsafe {
-            libc::syscall(
-                libc::SYS_openat2,
-                dirfd,
-                path.as_ptr(),
-                &how as *const libc::open_how,
-                std::mem::size_of::<libc::open_how>(),
-            )
-        };
-        if r >= 0 {
-            // SAFETY: the kernel returned a new fd that nothing else owns.
-            return Ok(unsafe { OwnedFd::from_raw_fd(r as RawFd) });
-        }
-        match Errno::last() {
-            Errno::EINTR | Errno::EAGAIN if tries < 128 => continue,
-            Errno::ENOSYS => return Err(ResolveError::NoOpenat2),
-            e => return Err(ResolveError::Sys(e)),
+        match rustix::fs::openat2(dirfd, path, flags, Mode::empty(), resolve) {
+            Ok(fd) => return Ok(fd),
+            Err(rustix::io::Errno::INTR | rustix::io::Errno::AGAIN) if tries < 128 => continue,
+            Err(rustix::io::Errno::NOSYS) => return Err(ResolveError::NoOpenat2),
+            Err(e) => return Err(ResolveError::Sys(errno(e))),
         }
     }
 }
 
 /// `fstatat(dirfd, name, AT_SYMLINK_NOFOLLOW)`, or of `dirfd` itself for an empty name.
-fn lstat_at(dirfd: RawFd, name: &OsStr) -> Result<libc::stat, Errno> {
-    let name = cstr(name)?;
-    let flags = if name.as_bytes().is_empty() {
-        libc::AT_EMPTY_PATH | libc::AT_SYMLINK_NOFOLLOW
+pub fn lstat_at(dirfd: impl AsFd, name: &OsStr) -> Result<Stat, Errno> {
+    let flags = if name.is_empty() {
+        AtFlags::EMPTY_PATH | AtFlags::SYMLINK_NOFOLLOW
     } else {
-        libc::AT_SYMLINK_NOFOLLOW
+        AtFlags::SYMLINK_NOFOLLOW
     };
-    // SAFETY: st is written by the kernel on success only and read after that.
-    let mut st: libc::stat = unsafe { std::mem::zeroed() };
-    // SAFETY: name is NUL-terminated; st is a valid out pointer.
-    let r = unsafe { libc::fstatat(dirfd, name.as_ptr(), &mut st, flags) };
-    Errno::result(r).map(|_| st)
+    rustix::fs::statat(dirfd, name, flags).map_err(errno)
 }
 
 /// The type bits of a `stat`.
-pub fn file_type(st: &libc::stat) -> libc::mode_t {
+pub fn file_type(st: &Stat) -> u32 {
     st.st_mode & libc::S_IFMT
 }
 
 /// `fstat` of an fd (an `O_PATH` one is fine).
-pub fn fstat(fd: &OwnedFd) -> Result<libc::stat, Errno> {
-    lstat_at(fd.as_raw_fd(), OsStr::new(""))
+pub fn fstat(fd: &OwnedFd) -> Result<Stat, Errno> {
+    lstat_at(fd, OsStr::new(""))
 }
 
 /// `/proc/self/fd/N`: the mount(2) target (or source) naming exactly the object behind `fd`.
@@ -144,13 +129,8 @@ fn join(parts: &[OsString]) -> OsString {
 impl Root {
     /// Open `dir` (a host path) as the root of later resolutions.
     pub fn open(dir: &Path) -> Result<Root, Errno> {
-        let fd = nix::fcntl::open(
-            dir,
-            nix::fcntl::OFlag::O_PATH
-                | nix::fcntl::OFlag::O_DIRECTORY
-                | nix::fcntl::OFlag::O_CLOEXEC,
-            nix::sys::stat::Mode::empty(),
-        )?;
+        let flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC;
+        let fd = rustix::fs::open(dir, flags, Mode::empty()).map_err(errno)?;
         Ok(Root { fd })
     }
 
@@ -162,10 +142,10 @@ impl Root {
 
     fn open_rel(&self, rel: &OsStr) -> Result<OwnedFd, ResolveError> {
         openat2(
-            self.fd.as_raw_fd(),
+            &self.fd,
             rel,
-            libc::O_PATH | libc::O_CLOEXEC,
-            libc::RESOLVE_IN_ROOT | libc::RESOLVE_NO_MAGICLINKS,
+            OFlags::PATH | OFlags::CLOEXEC,
+            ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS,
         )
     }
 
@@ -209,33 +189,24 @@ impl Root {
             }
             let name = todo[i].clone();
             let last = i + 1 == todo.len();
-            match lstat_at(parent.as_raw_fd(), &name) {
+            match lstat_at(&parent, &name) {
                 Err(Errno::ENOENT) => {
-                    let c = cstr(&name)?;
                     let r = if last && want == Want::File {
-                        // SAFETY: c is NUL-terminated; the fd is closed right away.
-                        let fd = unsafe {
-                            libc::openat(
-                                parent.as_raw_fd(),
-                                c.as_ptr(),
-                                libc::O_CREAT
-                                    | libc::O_EXCL
-                                    | libc::O_NOFOLLOW
-                                    | libc::O_WRONLY
-                                    | libc::O_CLOEXEC,
-                                0o644 as libc::c_uint,
-                            )
-                        };
-                        if fd >= 0 {
-                            // SAFETY: our own new fd.
-                            unsafe { libc::close(fd) };
-                        }
-                        fd
+                        rustix::fs::openat(
+                            &parent,
+                            &name,
+                            OFlags::CREATE
+                                | OFlags::EXCL
+                                | OFlags::NOFOLLOW
+                                | OFlags::WRONLY
+                                | OFlags::CLOEXEC,
+                            Mode::from_raw_mode(0o644),
+                        )
+                        .map(drop)
                     } else {
-                        // SAFETY: c is NUL-terminated.
-                        unsafe { libc::mkdirat(parent.as_raw_fd(), c.as_ptr(), 0o755) }
+                        rustix::fs::mkdirat(&parent, &name, Mode::from_raw_mode(0o755))
                     };
-                    match Errno::result(r) {
+                    match r.map_err(errno) {
                         Ok(_) | Err(Errno::EEXIST) => {}
                         Err(e) => return Err(e.into()),
                     }
@@ -245,8 +216,10 @@ impl Root {
                     if links > MAX_LINKS {
                         return Err(Errno::ELOOP.into());
                     }
-                    let target = nix::fcntl::readlinkat(&parent, name.as_os_str())?;
-                    let target = Path::new(&target);
+                    let target = rustix::fs::readlinkat(&parent, &name, Vec::new())
+                        .map_err(errno)?
+                        .into_bytes();
+                    let target = Path::new(std::ffi::OsStr::from_bytes(&target));
                     // an absolute target starts again at the root, a relative one at the
                     // link's directory; `..` is left to the kernel, which stops at the root
                     let mut next = if target.is_absolute() {

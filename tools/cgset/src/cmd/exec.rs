@@ -2,11 +2,10 @@
 //! Exit status: 125 when cgset fails first, 126/127 when the command cannot run, else the
 //! command's own (it replaces cgset, so a signal shows as 128+N in the shell).
 
-use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
-use nix::sys::signal::{SigHandler, Signal, signal};
+use std::os::unix::process::CommandExt;
 
 use crate::cg::Cg;
 use crate::cli::ExecArgs;
@@ -18,21 +17,17 @@ pub fn run(root: &Path, a: ExecArgs) -> Result<i32> {
         Error::Usage(_) => e,
         e => Error::BeforeExec(Box::new(e)),
     })?;
-    let argv: Vec<CString> = a
-        .cmd
-        .iter()
-        .map(|s| CString::new(s.as_bytes()))
-        .collect::<std::result::Result<_, _>>()
-        .map_err(|_| Error::Usage("the command contains a NUL byte".into()))?;
-    // Rust ignores SIGPIPE, and an ignored disposition survives execve
-    // SAFETY: restoring the default disposition installs no handler code.
-    unsafe {
-        let _ = signal(Signal::SIGPIPE, SigHandler::SigDfl);
+    if a.cmd.iter().any(|s| s.as_bytes().contains(&0)) {
+        return Err(Error::Usage("the command contains a NUL byte".into()));
     }
-    let e = nix::unistd::execvp(&argv[0], &argv).unwrap_err();
+    // std's exec is execvp after putting SIGPIPE (which Rust ignores, and an ignored
+    // disposition survives execve) back to its default and emptying the signal mask
+    let source = std::process::Command::new(&a.cmd[0])
+        .args(&a.cmd[1..])
+        .exec();
     Err(Error::Exec {
         cmd: a.cmd[0].to_string_lossy().into_owned(),
-        source: std::io::Error::from_raw_os_error(e as i32),
+        source,
     })
 }
 

@@ -2,26 +2,16 @@
 //! only while it is still the process DIR/pid was written for (see `pid`), so a reused PID
 //! is never signalled.
 
-use std::os::fd::AsRawFd;
-
 use crate::cli::KillArgs;
 use crate::cmd::pid::Init;
 use crate::error::Error;
 
 pub fn run(a: &KillArgs) -> Result<(), Error> {
     let init = Init::find(&a.dir)?;
-    // SAFETY: pidfd_send_signal with a pidfd we hold and no siginfo.
-    let rc = unsafe {
-        libc::syscall(
-            libc::SYS_pidfd_send_signal,
-            init.pidfd.as_raw_fd(),
-            a.signal as i32,
-            std::ptr::null::<libc::siginfo_t>(),
-            0,
-        )
-    };
-    if rc < 0 {
-        let e = std::io::Error::last_os_error();
+    let sig =
+        rustix::process::Signal::from_named_raw(a.signal as i32).ok_or(rustix::io::Errno::INVAL);
+    if let Err(e) = sig.and_then(|s| rustix::process::pidfd_send_signal(&init.pidfd, s)) {
+        let e = std::io::Error::from(e);
         if e.raw_os_error() == Some(libc::ESRCH) {
             return Err(Error::NotRunning(a.dir.clone()));
         }

@@ -7,41 +7,42 @@
 //! path (same device and inode); if not, the lock is given up and that is an error.
 
 use std::fs;
-use std::io;
+use std::os::fd::BorrowedFd;
 use std::os::unix::fs::MetadataExt;
+
+use rustix::fs::FlockOperation;
 
 use crate::cli::LockArgs;
 use crate::error::Error;
 
 pub fn run(a: &LockArgs) -> Result<(), Error> {
-    let fd = i32::from(a.fd);
-    // SAFETY: F_GETFD only asks whether fd is open.
-    if unsafe { libc::fcntl(fd, libc::F_GETFD) } < 0 {
-        return Err(Error::BadFd(a.fd));
-    }
-    let op = libc::LOCK_EX | if a.nonblock { libc::LOCK_NB } else { 0 };
+    let fd = inherited(i32::from(a.fd)).ok_or(Error::BadFd(a.fd))?;
+    let op = if a.nonblock {
+        FlockOperation::NonBlockingLockExclusive
+    } else {
+        FlockOperation::LockExclusive
+    };
     loop {
-        // SAFETY: flock on an open descriptor; it touches no memory.
-        if unsafe { libc::flock(fd, op) } == 0 {
-            return still_there(a, fd);
-        }
-        let e = io::Error::last_os_error();
-        match e.raw_os_error() {
-            Some(libc::EINTR) => continue,
-            Some(libc::EWOULDBLOCK) => return Err(Error::Locked(a.fd)),
-            _ => return Err(Error::Lock(a.fd, e)),
+        match rustix::fs::flock(fd, op) {
+            Ok(()) => return still_there(a, fd),
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(rustix::io::Errno::WOULDBLOCK) => return Err(Error::Locked(a.fd)),
+            Err(e) => return Err(Error::Lock(a.fd, e.into())),
         }
     }
 }
 
+/// The descriptor `fd` the caller passed us open, or `None` when nothing is open there.
+fn inherited(fd: i32) -> Option<BorrowedFd<'static>> {
+    // SAFETY: F_GETFD takes no pointer and only asks whether `fd` is open. An open one stays
+    // open for as long as this process runs: it is the caller's, and nothing here closes it
+    // or takes ownership of it, so borrowing it for 'static is sound.
+    unsafe { (libc::fcntl(fd, libc::F_GETFD) >= 0).then(|| BorrowedFd::borrow_raw(fd)) }
+}
+
 /// The locked descriptor is still the file at its path; if not, unlock and fail.
-fn still_there(a: &LockArgs, fd: i32) -> Result<(), Error> {
-    // SAFETY: fstat fills `st`, a plain struct, for an open descriptor.
-    let mut st: libc::stat = unsafe { std::mem::zeroed() };
-    // SAFETY: valid fd, writable `st`.
-    if unsafe { libc::fstat(fd, &mut st) } != 0 {
-        return Err(Error::Lock(a.fd, io::Error::last_os_error()));
-    }
+fn still_there(a: &LockArgs, fd: BorrowedFd<'_>) -> Result<(), Error> {
+    let st = rustix::fs::fstat(fd).map_err(|e| Error::Lock(a.fd, e.into()))?;
     let same = st.st_nlink > 0
         && a.path.as_ref().is_none_or(|p| {
             fs::metadata(p).is_ok_and(|m| m.dev() == st.st_dev && m.ino() == st.st_ino)
@@ -49,8 +50,7 @@ fn still_there(a: &LockArgs, fd: i32) -> Result<(), Error> {
     if same {
         return Ok(());
     }
-    // SAFETY: flock on an open descriptor.
-    unsafe { libc::flock(fd, libc::LOCK_UN) };
+    let _ = rustix::fs::flock(fd, FlockOperation::Unlock);
     let what = a
         .path
         .as_ref()

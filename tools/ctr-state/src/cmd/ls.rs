@@ -195,11 +195,7 @@ fn fields(e: &Entry, now: SystemTime, no_trunc: bool) -> Value {
         _ => "Created".to_string(),
     };
     let ports: Vec<String> = e.ports.iter().map(|p| docker_port(p)).collect();
-    let labels: Vec<String> = e
-        .labels
-        .iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect();
+    let labels: Vec<String> = e.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
     let command = format!("\"{}\"", e.command.join(" "));
     json!({
         "ID": short(&e.id, no_trunc),
@@ -233,7 +229,11 @@ fn docker_port(p: &str) -> String {
 }
 
 fn short(id: &str, no_trunc: bool) -> &str {
-    if no_trunc { id } else { &id[..id.len().min(12)] }
+    if no_trunc {
+        id
+    } else {
+        &id[..id.len().min(12)]
+    }
 }
 
 fn truncate(s: &str, n: usize) -> String {

@@ -6,7 +6,7 @@
 //! the container's cgroup (DIR/cgroup) when one is recorded.
 
 use std::fs;
-use std::os::fd::{FromRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
@@ -41,13 +41,9 @@ impl Init {
             .filter(|p| *p > 0)
             .ok_or_else(|| Error::BadPidFile(pidfile.clone()))?;
         let written = fs::metadata(&pidfile).map_err(|_| not_running())?.mtime();
-        // SAFETY: pidfd_open takes a pid and flags and returns a new descriptor or -1.
-        let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
-        if fd < 0 {
-            return Err(not_running());
-        }
-        // SAFETY: a descriptor we now own.
-        let pidfd = unsafe { OwnedFd::from_raw_fd(fd as i32) };
+        let pidfd = rustix::process::Pid::from_raw(pid)
+            .and_then(|p| rustix::process::pidfd_open(p, rustix::process::PidfdFlags::empty()).ok())
+            .ok_or_else(not_running)?;
         // checked after the pidfd is held: it names this process even if the PID is reused
         let started = start_time(pid).ok_or_else(not_running)?;
         if started > written + 1 {
@@ -85,8 +81,9 @@ fn start_time(pid: i32) -> Option<i64> {
         .trim()
         .parse()
         .ok()?;
-    // SAFETY: sysconf only reads a configuration value.
-    let hz = i64::from(unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as i32).max(1);
+    let hz = i64::try_from(rustix::param::clock_ticks_per_second())
+        .unwrap_or(100)
+        .max(1);
     Some(btime + ticks / hz)
 }
 

@@ -5,18 +5,15 @@
 //! every folder without following symlinks and checks that it is on DIR's own mount, in case
 //! something was mounted meanwhile.
 
-use std::ffi::{CStr, OsStr};
+use std::ffi::OsStr;
 use std::fs;
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use common::mounts::{self, Mount};
-use nix::dir::{Dir, Type};
-use nix::fcntl::{AtFlags, OFlag};
-use nix::sys::stat::{Mode, SFlag, fstatat};
-use nix::unistd::{UnlinkatFlags, unlinkat};
+use rustix::fs::{AtFlags, Dir, FileType, Mode, OFlags};
 
 use crate::cli::RmArgs;
 use crate::error::Error;
@@ -47,48 +44,49 @@ fn remove(dir: &Path, table: &mut Option<Vec<Mount>>) -> Result<(), Error> {
         let below = below.into_iter().map(str::to_string).collect();
         return Err(Error::Mounted(dir.to_path_buf(), below));
     }
-    let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
-    let mut top = Dir::open(&real, flags, Mode::empty()).map_err(|e| io_err(e.into()))?;
+    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    let top = rustix::fs::open(&real, flags, Mode::empty()).map_err(|e| io_err(e.into()))?;
     let mount = mount_id(top.as_fd()).map_err(io_err)?;
-    empty(&mut top, mount, dir, dir)?;
+    empty(&top, mount, dir, dir)?;
     drop(top);
     fs::remove_dir(&real).map_err(io_err)
 }
 
 /// Remove everything in the open folder `d` (at `path`, for messages; `top` is the folder
 /// being removed), which is on mount `mount`.
-fn empty(d: &mut Dir, mount: u64, path: &Path, top: &Path) -> Result<(), Error> {
-    let mut entries: Vec<(Vec<u8>, Option<Type>)> = Vec::new();
-    for e in d.iter() {
+fn empty(d: &OwnedFd, mount: u64, path: &Path, top: &Path) -> Result<(), Error> {
+    let mut entries: Vec<(Vec<u8>, FileType)> = Vec::new();
+    let dir = Dir::read_from(d).map_err(|e| Error::Remove(path.to_path_buf(), e.into()))?;
+    for e in dir {
         let e = e.map_err(|e| Error::Remove(path.to_path_buf(), e.into()))?;
         let name = e.file_name().to_bytes();
         if name != b"." && name != b".." {
             entries.push((name.to_vec(), e.file_type()));
         }
     }
-    let fd = d.as_fd();
     for (name, kind) in entries {
         let child: PathBuf = path.join(OsStr::from_bytes(&name));
-        let err = |e: nix::Error| Error::Remove(child.clone(), e.into());
+        let err = |e: rustix::io::Errno| Error::Remove(child.clone(), e.into());
         let name = name.as_slice();
         let is_dir = match kind {
-            Some(t) => t == Type::Directory,
-            None => {
-                let st = fstatat(fd, name, AtFlags::AT_SYMLINK_NOFOLLOW).map_err(err)?;
-                SFlag::from_bits_truncate(st.st_mode & SFlag::S_IFMT.bits()) == SFlag::S_IFDIR
+            FileType::Unknown => {
+                let st = rustix::fs::statat(d, name, AtFlags::SYMLINK_NOFOLLOW).map_err(err)?;
+                FileType::from_raw_mode(st.st_mode) == FileType::Directory
             }
+            t => t == FileType::Directory,
         };
         if is_dir {
-            let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
-            let mut sub = Dir::openat(fd, name, flags, Mode::empty()).map_err(err)?;
+            let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+            let sub = rustix::fs::openat(d, name, flags, Mode::empty()).map_err(err)?;
             if mount_id(sub.as_fd()).map_err(|e| Error::Remove(child.clone(), e))? != mount {
                 let shown = child.display().to_string();
                 return Err(Error::Mounted(top.to_path_buf(), vec![shown]));
             }
-            empty(&mut sub, mount, &child, top)?;
-            unlinkat(fd, name, UnlinkatFlags::RemoveDir).map_err(err)?;
+            empty(&sub, mount, &child, top)?;
+            drop(sub);
+            rustix::fs::unlinkat(d, name, AtFlags::REMOVEDIR).map_err(err)?;
         } else {
-            unlinkat(fd, name, UnlinkatFlags::NoRemoveDir).map_err(err)?;
+            rustix::fs::unlinkat(d, name, AtFlags::empty()).map_err(err)?;
         }
     }
     Ok(())
@@ -97,23 +95,9 @@ fn empty(d: &mut Dir, mount: u64, path: &Path, top: &Path) -> Result<(), Error> 
 /// The id of the mount an open file is on (statx STATX_MNT_ID): it tells a bind mount of the
 /// same filesystem apart, which the device number does not.
 fn mount_id(fd: BorrowedFd<'_>) -> io::Result<u64> {
-    // SAFETY: statx fills `st`, a plain struct of integers, for the open fd (AT_EMPTY_PATH).
-    let mut st: libc::statx = unsafe { std::mem::zeroed() };
-    let empty: &CStr = c"";
-    // SAFETY: valid fd, NUL-terminated empty path, `st` is writable.
-    let rc = unsafe {
-        libc::statx(
-            fd.as_raw_fd(),
-            empty.as_ptr(),
-            libc::AT_EMPTY_PATH,
-            libc::STATX_MNT_ID,
-            &mut st,
-        )
-    };
-    if rc != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    if st.stx_mask & libc::STATX_MNT_ID == 0 {
+    use rustix::fs::{AtFlags as At, StatxFlags};
+    let st = rustix::fs::statx(fd, c"", At::EMPTY_PATH, StatxFlags::MNT_ID)?;
+    if st.stx_mask & StatxFlags::MNT_ID.bits() == 0 {
         // a kernel before 5.8: the device number is the next best thing
         return Ok(u64::from(st.stx_dev_major) << 32 | u64::from(st.stx_dev_minor));
     }

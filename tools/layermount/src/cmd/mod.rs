@@ -147,7 +147,7 @@ pub fn with_output<T>(
             res
         }
         None => {
-            if crate::sys::isatty(1) {
+            if std::io::IsTerminal::is_terminal(&std::io::stdout()) {
                 return Err(Error::Usage(
                     "refusing to write an archive to a terminal: use -o FILE or a pipe".into(),
                 ));

@@ -1,7 +1,6 @@
 //! `layermount mount IMAGE TARGET --container ID`
 
 use std::fs;
-use std::os::fd::{FromRawFd, OwnedFd};
 
 use super::lower_dirs;
 use crate::cli::{Driver, MountArgs};
@@ -151,17 +150,8 @@ fn copy_layers(
     id: &str,
 ) -> Result<(), Error> {
     fs::create_dir(dst).ctx("create", dst)?;
-    let mut fds = [0; 2];
-    // SAFETY: pipe2 fills two fds we then own.
-    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
-        return Err(Error::io(
-            "create a pipe for",
-            dst,
-            std::io::Error::last_os_error(),
-        ));
-    }
-    // SAFETY: fresh fds from pipe2.
-    let (r, w) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    let (r, w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
+        .map_err(|e| Error::io("create a pipe for", dst, e.into()))?;
     let label = format!("container {id}");
     std::thread::scope(|s| {
         let writer =

@@ -223,14 +223,8 @@ fn resolve(profile: &Profile, caps: &CapsHashSet, kernel: &mut impl FnMut() -> (
 
 /// The running kernel's MAJOR.MINOR (0.0 when unknown: `minKernel` rules then stay out).
 fn kernel_version() -> (u32, u32) {
-    // SAFETY: uname fills the struct we own.
-    let mut u: libc::utsname = unsafe { std::mem::zeroed() };
-    if unsafe { libc::uname(&mut u) } != 0 {
-        return (0, 0);
-    }
-    // SAFETY: release is NUL-terminated by the kernel.
-    let rel = unsafe { std::ffi::CStr::from_ptr(u.release.as_ptr()) };
-    profile::parse_kernel(&rel.to_string_lossy()).unwrap_or((0, 0))
+    let u = rustix::system::uname();
+    profile::parse_kernel(&u.release().to_string_lossy()).unwrap_or((0, 0))
 }
 
 #[cfg(test)]
@@ -424,39 +418,70 @@ mod tests {
         assert!(parse_choice("").is_err());
     }
 
-    /// Run `f` in a forked child with no_new_privs and `prog` loaded; its exit code.
-    fn in_filtered_child(prog: &Program, f: fn() -> i32) -> i32 {
-        // SAFETY: the child only makes raw system calls and leaves with _exit.
-        match unsafe { libc::fork() } {
-            0 => {
-                let code = if nix::sys::prctl::set_no_new_privs().is_err() || load(prog).is_err() {
-                    100
-                } else {
-                    f()
-                };
-                // SAFETY: leaving the forked test child at once.
-                unsafe { libc::_exit(code) }
-            }
-            pid if pid > 0 => {
-                let mut status = 0;
-                // SAFETY: waiting for our own child.
-                unsafe { libc::waitpid(pid, &mut status, 0) };
-                if libc::WIFEXITED(status) {
-                    libc::WEXITSTATUS(status)
-                } else {
-                    128 + libc::WTERMSIG(status)
+    /// Run `f` in a forked child; its exit code (128+N when signal N killed it). `f` must
+    /// make system calls only: no allocation, no lock (the test harness has threads).
+    fn in_child(f: impl FnOnce() -> i32) -> i32 {
+        // SAFETY: the child runs `f`, which only makes system calls, and leaves with _exit:
+        // it touches no lock or allocator state another thread may have held at the fork.
+        match unsafe { nix::unistd::fork() }.expect("fork") {
+            nix::unistd::ForkResult::Child => crate::process::exit_now(f()),
+            nix::unistd::ForkResult::Parent { child } => {
+                match nix::sys::wait::waitpid(child, None).expect("waitpid") {
+                    nix::sys::wait::WaitStatus::Exited(_, code) => code,
+                    nix::sys::wait::WaitStatus::Signaled(_, sig, _) => 128 + sig as i32,
+                    st => panic!("child: {st:?}"),
                 }
             }
-            _ => panic!("fork failed"),
         }
     }
 
-    fn errno_of(rc: libc::c_long) -> i32 {
-        if rc < 0 {
-            std::io::Error::last_os_error().raw_os_error().unwrap_or(-1)
-        } else {
-            0
+    /// Run `f` in a forked child with no_new_privs and `prog` loaded; its exit code.
+    fn in_filtered_child(prog: &Program, f: fn() -> i32) -> i32 {
+        in_child(|| {
+            if nix::sys::prctl::set_no_new_privs().is_err() || load(prog).is_err() {
+                return 100;
+            }
+            f()
+        })
+    }
+
+    /// The raw result (-errno on failure) of system calls that have no wrapper: with all
+    /// arguments zero they read and write no memory of ours.
+    #[derive(Clone, Copy)]
+    enum Raw {
+        /// clone3(NULL, 0): EINVAL unfiltered (no args struct), ENOSYS under the default profile
+        Clone3,
+        /// getpid through the i386 ABI (`int 0x80`, number 20) from this 64-bit process
+        GetpidI386,
+    }
+
+    fn raw(call: Raw) -> i64 {
+        let ret: i64;
+        // SAFETY: both calls, with all arguments zero, neither read nor write our memory nor
+        // create a process or thread (clone3 refuses a zero-sized args struct); the asm
+        // clobbers only the registers it declares.
+        unsafe {
+            match call {
+                Raw::Clone3 => std::arch::asm!(
+                    "syscall",
+                    inlateout("rax") libc::SYS_clone3 => ret,
+                    in("rdi") 0usize,
+                    in("rsi") 0usize,
+                    out("rcx") _,
+                    out("r11") _,
+                    options(nostack),
+                ),
+                Raw::GetpidI386 => {
+                    std::arch::asm!("int 0x80", inlateout("rax") 20i64 => ret, options(nostack))
+                }
+            }
         }
+        ret
+    }
+
+    /// errno of a rustix or nix result, 0 for success.
+    fn err<T>(r: Result<T, impl Into<std::io::Error>>) -> i32 {
+        r.err().and_then(|e| e.into().raw_os_error()).unwrap_or(0)
     }
 
     #[test]
@@ -465,21 +490,22 @@ mod tests {
         let prog = compile(&Choice::Default, &caps).unwrap().unwrap();
         // unshare(CLONE_NEWUSER) is refused with EPERM; getpid works
         let code = in_filtered_child(&prog, || {
-            // SAFETY: plain system calls.
-            let e = errno_of(unsafe { libc::syscall(libc::SYS_unshare, libc::CLONE_NEWUSER) });
-            let pid = unsafe { libc::syscall(libc::SYS_getpid) };
+            let e = err(nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWUSER));
+            let pid = nix::unistd::getpid().as_raw();
             if e == libc::EPERM && pid > 0 { 0 } else { 1 }
         });
         assert_eq!(code, 0);
         // an argument condition: socket(AF_UNIX) works, socket(AF_VSOCK) is refused
         let code = in_filtered_child(&prog, || {
-            // SAFETY: plain system calls.
-            let unix =
-                unsafe { libc::syscall(libc::SYS_socket, libc::AF_UNIX, libc::SOCK_STREAM, 0) };
-            let vsock =
-                errno_of(unsafe { libc::syscall(libc::SYS_socket, 40, libc::SOCK_STREAM, 0) });
-            let clone3 = errno_of(unsafe { libc::syscall(libc::SYS_clone3, 0usize, 0usize) });
-            if unix >= 0 && vsock == libc::EPERM && clone3 == libc::ENOSYS {
+            use rustix::net::{AddressFamily, SocketType, socket};
+            let unix = socket(AddressFamily::UNIX, SocketType::STREAM, None);
+            let vsock = err(socket(
+                AddressFamily::from_raw(40),
+                SocketType::STREAM,
+                None,
+            ));
+            let clone3 = raw(Raw::Clone3);
+            if unix.is_ok() && vsock == libc::EPERM && clone3 == -i64::from(libc::ENOSYS) {
                 0
             } else {
                 1
@@ -488,29 +514,10 @@ mod tests {
         assert_eq!(code, 0);
     }
 
-    /// getpid through the i386 ABI (`int 0x80`, number 20) from this 64-bit process.
-    fn getpid_i386() -> i64 {
-        let ret: i64;
-        // SAFETY: a system call with no arguments and no memory effects.
-        unsafe {
-            std::arch::asm!("int 0x80", inlateout("rax") 20i64 => ret, options(nostack));
-        }
-        ret
-    }
-
     #[test]
     fn kernel_refuses_the_i386_abi_under_a_filter() {
         // without a filter (and with ia32 emulation in the kernel) it works...
-        // SAFETY: the child only makes system calls and leaves with _exit.
-        let works = match unsafe { libc::fork() } {
-            0 => unsafe { libc::_exit(i32::from(getpid_i386() <= 0)) },
-            pid => {
-                let mut status = 0;
-                // SAFETY: waiting for our own child.
-                unsafe { libc::waitpid(pid, &mut status, 0) };
-                libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0
-            }
-        };
+        let works = in_child(|| i32::from(raw(Raw::GetpidI386) <= 0)) == 0;
         if !works {
             eprintln!("no ia32 emulation in this kernel: nothing to check");
             return;
@@ -522,8 +529,9 @@ mod tests {
             flags: 0,
         };
         let code = in_filtered_child(&prog, || {
-            let native = errno_of(unsafe { libc::syscall(libc::SYS_getpid) });
-            if getpid_i386() == -i64::from(libc::EPERM) && native == libc::EPERM {
+            // musl's getpid returns what the kernel does: -EPERM under the filter
+            let native = nix::unistd::getpid().as_raw();
+            if raw(Raw::GetpidI386) == -i64::from(libc::EPERM) && native == -libc::EPERM {
                 0
             } else {
                 1
@@ -547,22 +555,19 @@ mod tests {
             .unwrap()
             .unwrap();
         let code = in_filtered_child(&prog, || {
-            // SAFETY: plain system calls on a static path.
-            let e = errno_of(unsafe {
-                libc::syscall(
-                    libc::SYS_mkdirat,
-                    libc::AT_FDCWD,
-                    c"/nonexistent-dir/x".as_ptr(),
-                    0o755,
-                )
-            });
-            let ok = unsafe { libc::syscall(libc::SYS_getpid) } > 0;
+            let mode = rustix::fs::Mode::from_raw_mode(0o755);
+            let e = err(rustix::fs::mkdirat(
+                rustix::fs::CWD,
+                "/nonexistent-dir/x",
+                mode,
+            ));
+            let ok = nix::unistd::getpid().as_raw() > 0;
             if e == libc::EACCES && ok { 0 } else { 1 }
         });
         assert_eq!(code, 0);
         let code = in_filtered_child(&prog, || {
-            // SAFETY: a plain system call (the filter kills us).
-            unsafe { libc::syscall(libc::SYS_getppid) };
+            // the filter kills us
+            nix::unistd::getppid();
             0
         });
         assert_eq!(code, 128 + libc::SIGSYS);
