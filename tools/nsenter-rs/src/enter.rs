@@ -302,8 +302,17 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
     let fork = (entered_pid || cli.debug || cli.new_session || cli.tty) && !cli.no_fork;
     if fork {
         process::block_signals()?;
-        // SAFETY: single-threaded; the child runs our code and then execs.
-        match unsafe { nix::unistd::fork() }.sys(|| "cannot fork".into())? {
+        let forked = process::fork_like(0, None);
+        if forked < 0 {
+            return Err(nix::Error::last()).sys(|| "cannot fork".into());
+        }
+        let result = match forked {
+            0 => ForkResult::Child,
+            pid => ForkResult::Parent {
+                child: nix::unistd::Pid::from_raw(pid as i32),
+            },
+        };
+        match result {
             ForkResult::Parent { child } => {
                 return Ok(match tty {
                     Some((master, slave)) => {

@@ -42,8 +42,7 @@ pub fn show_id(id: &str, no_trunc: bool) -> String {
 
 /// Tell a non-root user once that some fields were unreadable.
 pub fn note_unprivileged(snap: &common::discover::Snapshot) {
-    // SAFETY: geteuid has no preconditions.
-    let root = unsafe { libc::geteuid() } == 0;
+    let root = rustix::process::geteuid().is_root();
     if root {
         return;
     }
