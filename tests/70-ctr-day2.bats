@@ -16,6 +16,11 @@ status_of() {
     in_host ctr-inspect "$1" | jq -r .status
 }
 
+# state_is NAME STATE : the container's status is STATE (for wait_for)
+state_is() {
+    [ "$(status_of "$1")" = "$2" ]
+}
+
 # counter NAME : a detached container counting in /tmp/c, ten times a second (each value
 # written whole: a reader never sees the file empty)
 counter() {
@@ -220,4 +225,69 @@ d2-old	exited	Exited \(4\) .* ago$"
     assert_error ctr-ls "colour"
     run_tool --rc 2 ctr-ls --format '{{.Bogus}}'
     assert_error ctr-ls "Bogus"
+}
+
+@test "--restart on-failure:2 runs a failing command 3 times; always restarts after ctr-kill, ctr-stop stops it for good" {
+    need_run
+    run_host ctr-run -d --network none --restart on-failure:2 --name d2-fail busybox sh -c 'echo run; exit 3'
+    # three runs, then no more (the back-off is 0.1 s, then 0.2 s)
+    wait_for grep -qx 2 "$CTRKIT_STATE/containers/d2-fail/restart-count"
+    wait_for state_is d2-fail exited
+    sleep 1
+    assert_eq "$(status_of d2-fail)" exited
+    run_host ctr-logs d2-fail
+    assert_eq "$output" "run
+run
+run"
+    assert_eq "$(cat "$CTRKIT_STATE/containers/d2-fail/restart-count")" 2
+    assert_eq "$(cat "$CTRKIT_STATE/containers/d2-fail/exit")" 3
+
+    run_host ctr-run -d --network none --restart always --name d2-always busybox sh -c 'echo up; exec sleep 300'
+    p1=$(cat "$CTRKIT_STATE/containers/d2-always/pid")
+    run_host ctr-kill d2-always
+    wait_for grep -qx 1 "$CTRKIT_STATE/containers/d2-always/restart-count"
+    wait_for state_is d2-always running
+    p2=$(cat "$CTRKIT_STATE/containers/d2-always/pid")
+    [ "$p2" != "$p1" ]
+    ! kill -0 "$p1" 2>/dev/null
+    # ctr-stop: for good (it ignores TERM as pid 1: killed after the grace period)
+    run_host ctr-stop -t 1 d2-always
+    sleep 1
+    assert_eq "$(status_of d2-always)" exited
+    ! kill -0 "$p2" 2>/dev/null
+    run_host ctr-logs d2-always
+    assert_eq "$output" "up
+up"
+    run_host --rc 125 ctr-run --network none --restart always busybox true
+    assert_error ctr-run "needs -d"
+    run_host --rc 125 ctr-run -d --network none --restart sometimes busybox true
+    assert_error ctr-run "sometimes"
+}
+
+@test "ctr-create makes without starting; ctr-start -a runs it and exits with its status; ctr-restart starts it again" {
+    need_run
+    run_host ctr-create --network none --name d2-c busybox sh -c 'echo hello $HOSTNAME; sleep 0.2; exit 5'
+    assert_eq "$output" d2-c
+    assert_eq "$(status_of d2-c)" created
+    [ ! -e "$CTRKIT_STATE/containers/d2-c/pid" ]
+    run_host --rc 5 ctr-start -a d2-c
+    assert_eq "$output" "hello d2-c"
+    assert_eq "$(status_of d2-c)" exited
+    # an ended container starts again, in the same root filesystem
+    run_host ctr-start d2-c
+    run_tool ctr-wait d2-c
+    assert_eq "$output" 5
+    run_host ctr-logs d2-c
+    assert_eq "$output" "hello d2-c
+hello d2-c"
+    run_host ctr-run -d --network none --name d2-r busybox sh -c 'date +%s%N >>/stamps; exec sleep 300'
+    p1=$(cat "$CTRKIT_STATE/containers/d2-r/pid")
+    run_host ctr-restart -t 1 d2-r
+    assert_eq "$output" d2-r
+    p2=$(cat "$CTRKIT_STATE/containers/d2-r/pid")
+    [ "$p2" != "$p1" ]
+    assert_eq "$(status_of d2-r)" running
+    # the same writable layer: both starts wrote to one file
+    run_host ctr-exec d2-r wc -l /stamps
+    assert_match "$output" "^ *2 /stamps$"
 }
