@@ -3,6 +3,12 @@
 # shellcheck shell=sh
 
 PROG=${0##*/}
+# the scripts' version, the tools' (the workspace's in Cargo.toml; tests/00-docs checks it)
+CTRKIT_VERSION=0.1.0
+if [ "${1-}" = --version ]; then
+    printf '%s (ctrkit) %s\n' "$PROG" "$CTRKIT_VERSION"
+    exit 0
+fi
 # (next to this file: every script sets $lib to the lib.sh it sources)
 # shellcheck source-path=SCRIPTDIR source=libopt.sh disable=SC2154
 . "${lib%/*}/libopt.sh"

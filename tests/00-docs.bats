@@ -22,6 +22,14 @@ subcommands() {
     done
 }
 
+@test "every script answers --version with the tools' version" {
+    want=$(nsenter-rs --version | awk '{print $3}')
+    for s in "$CTRKIT_SRC"/scripts/ctr-* "$CTRKIT_SRC"/scripts/mkimage-*; do
+        run_tool "$s" --version
+        assert_eq "$output" "$(basename "$s") (ctrkit) $want"
+    done
+}
+
 @test "every tool answers --help on stdout with its synopsis" {
     for t in $TOOLS; do
         run_tool "$t" --help

@@ -291,3 +291,21 @@ hello d2-c"
     run_host ctr-exec d2-r wc -l /stamps
     assert_match "$output" "^ *2 /stamps$"
 }
+
+@test "ctr-exec: -e KEY takes the value from here, --env-file, --privileged gets every capability, -d returns at once" {
+    need_run
+    counter d2-x
+    printf 'FROMFILE=1\n# a comment\n\nHERE_TOO\n' >"$TEST_DIR/env"
+    HERE_TOO="x y'z" HERE="h" run_host ctr-exec -e HERE -e NOT_SET --env-file "$TEST_DIR/env" d2-x \
+        sh -c 'echo "$HERE|${NOT_SET-unset}|$FROMFILE|$HERE_TOO"'
+    assert_eq "$output" "h|unset|1|x y'z"
+    run_host ctr-exec d2-x grep CapEff /proc/self/status
+    assert_eq "$output" "CapEff:	00000000a80425fb"
+    run_host ctr-exec --privileged d2-x grep CapEff /proc/self/status
+    assert_eq "$output" "CapEff:	$(grep CapBnd /proc/self/status | cut -f2)"
+    run_host ctr-exec -d d2-x sh -c 'sleep 0.5; touch /detached'
+    ! in_host test -e "$CTRKIT_STATE/containers/d2-x/merged/detached"
+    wait_for in_host test -e "$CTRKIT_STATE/containers/d2-x/merged/detached"
+    run_host --rc 2 ctr-exec -e 'bad key' d2-x true
+    assert_error ctr-exec "bad key"
+}
