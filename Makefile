@@ -10,7 +10,7 @@ PREFIX ?= /usr/local
 DESTDIR ?=
 CARGO ?= cargo
 TOOLS := nsenter-rs cgset layermount netbridge ctr-ps ctr-state
-SCRIPTS := $(filter-out scripts/deps.sh scripts/demo.sh,$(wildcard scripts/ctr-* scripts/mkimage-*))
+SCRIPTS := $(filter-out scripts/deps.sh scripts/demo.sh scripts/completions.sh,$(wildcard scripts/ctr-* scripts/mkimage-*))
 # cargo builds static musl binaries (.cargo/config.toml); CARGO_BUILD_TARGET overrides
 BUILD := $(or $(CARGO_TARGET_DIR),target)/$(or $(CARGO_BUILD_TARGET),x86_64-unknown-linux-musl)
 RELEASE := $(BUILD)/release
@@ -47,7 +47,12 @@ install-files:
 	  $(RELEASE)/$$t --generate fish > $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/$$t.fish \
 	  || exit 1; \
 	done
-	for s in $(SCRIPTS); do install -m 755 $$s $(BINDIR)/; done
+	for s in $(SCRIPTS); do install -m 755 $$s $(BINDIR)/ && n=$$(basename $$s) && \
+	  scripts/completions.sh bash $$s > $(DESTDIR)$(PREFIX)/share/bash-completion/completions/$$n && \
+	  scripts/completions.sh zsh $$s > $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_$$n && \
+	  scripts/completions.sh fish $$s > $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/$$n.fish \
+	  || exit 1; \
+	done
 	for l in scripts/lib*.sh; do install -m 644 $$l $(LIBDIR)/; done
 	for p in man/*.1; do install -m 644 $$p $(MANDIR)/man1/; done
 	for p in man/*.7; do install -m 644 $$p $(MANDIR)/man7/; done
@@ -57,7 +62,10 @@ uninstall:
 	  $(DESTDIR)$(PREFIX)/share/bash-completion/completions/$$t \
 	  $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_$$t \
 	  $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/$$t.fish; done
-	for s in $(SCRIPTS); do rm -f $(BINDIR)/$$(basename $$s); done
+	for s in $(SCRIPTS); do n=$$(basename $$s); rm -f $(BINDIR)/$$n \
+	  $(DESTDIR)$(PREFIX)/share/bash-completion/completions/$$n \
+	  $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_$$n \
+	  $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/$$n.fish; done
 	rm -rf $(LIBDIR)
 	for p in man/*.1; do rm -f $(MANDIR)/man1/$$(basename $$p); done
 	for p in man/*.7; do rm -f $(MANDIR)/man7/$$(basename $$p); done

@@ -122,4 +122,14 @@ subcommands() {
         [ -s "$prefix/share/fish/vendor_completions.d/$t.fish" ]
     done
     [ -f "$prefix/share/man/man7/ctrkit.7" ]
+    # the scripts, their completions too (made from their --help)
+    for s in "$CTRKIT_SRC"/scripts/ctr-*; do
+        n=$(basename "$s")
+        [ -x "$prefix/bin/$n" ]
+        assert_contains "$(cat "$prefix/share/bash-completion/completions/$n")" "--help"
+        assert_contains "$(cat "$prefix/share/zsh/site-functions/_$n")" "#compdef $n"
+        assert_contains "$(cat "$prefix/share/fish/vendor_completions.d/$n.fish")" "complete -c $n -l help"
+    done
+    assert_contains "$(cat "$prefix/share/bash-completion/completions/ctr-run")" "--restart"
+    bash -n "$prefix/share/bash-completion/completions/ctr-run"
 }
