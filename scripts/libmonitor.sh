@@ -75,7 +75,7 @@ monitor() {
         # the container's status through descriptor 3, its output through the pipe
         # (a log that cannot be written ends the output, never the monitor)
         _rc=$({ { "$@" </dev/null 2>&1 3>&- 9<&- || echo "$?" >&3; } |
-            ctr-state log "$_log" --max-size "$_size" --max-file "$_files" 3>&- 9<&-; } 3>&1) || true
+            ctr-state log "$_log" --timestamps --max-size "$_size" --max-file "$_files" 3>&- 9<&-; } 3>&1) || true
         state_write "$_dir" exit "${_rc:-0}"
         # a start that failed before the command ran (no pid) is never retried
         [ -s "$_dir/pid" ] || break

@@ -75,8 +75,10 @@ counter() {
     sleep 0.3
     run_host ctr-pause d2-p
     assert_eq "$output" d2-p
-    run_host ctr-ls -a
-    assert_match "$output" "d2-p +paused"
+    run_host ctr-ls -a --format '{{.Names}} {{.State}}'
+    assert_eq "$output" "d2-p paused"
+    run_host ctr-ls
+    assert_match "$output" "Up .* \(Paused\) +d2-p"
     # every process of its cgroup is frozen: the counter does not move
     a=$(in_host cat "$CTRKIT_STATE/containers/d2-p/merged/tmp/c")
     sleep 0.5
@@ -308,4 +310,28 @@ hello d2-c"
     wait_for in_host test -e "$CTRKIT_STATE/containers/d2-x/merged/detached"
     run_host --rc 2 ctr-exec -e 'bad key' d2-x true
     assert_error ctr-exec "bad key"
+}
+
+@test "ctr-logs -t shows when each line was written; --since and --until pick lines by it" {
+    need_run
+    run_host ctr-run -d --network none --name d2-t busybox sh -c 'echo early; sleep 2; echo late; sleep 300'
+    wait_for grep -q late "$CTRKIT_ROOT/logs/d2-t/log"
+    run_host ctr-logs -t d2-t
+    assert_match "$output" "^20[0-9]{2}-[0-9]{2}-[0-9]{2}T[0-9:]{8}\.[0-9]{9}Z early
+20[0-9]{2}-[0-9]{2}-[0-9]{2}T[0-9:]{8}\.[0-9]{9}Z late$"
+    late=$(printf '%s\n' "$output" | sed -n 2p | cut -d' ' -f1)
+    run_host ctr-logs d2-t
+    assert_eq "$output" "early
+late"
+    # the stamps are the times the lines were written: two seconds apart
+    run_host ctr-logs --since "$late" d2-t
+    assert_eq "$output" late
+    run_host ctr-logs --until "$late" d2-t
+    assert_eq "$output" early
+    run_host ctr-logs --since "$(date -u -d '+1 hour' +%Y-%m-%dT%H:%M:%SZ)" d2-t
+    assert_eq "$output" ""
+    run_host ctr-logs --since 1h -n 1 d2-t
+    assert_eq "$output" late
+    run_host --rc 2 ctr-logs --since yesterday-ish d2-t
+    assert_error ctr-logs "yesterday-ish"
 }

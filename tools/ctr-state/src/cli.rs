@@ -98,6 +98,9 @@ pub struct LogArgs {
     /// How many files to keep, the current one included
     #[arg(long, value_name = "COUNT", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
     pub max_file: u32,
+    /// Put the time each line arrived before it (RFC 3339, UTC, in nanoseconds) and a space
+    #[arg(long)]
+    pub timestamps: bool,
 }
 
 #[derive(Debug, Args)]

@@ -25,7 +25,62 @@ pub fn run(a: &LogArgs) -> Result<(), Error> {
             .map_err(|e| Error::Create(parent.to_path_buf(), e))?;
     }
     let mut log = Log::open(&a.file, a.max_file)?;
-    copy(io::stdin().lock(), &mut log, max_size)
+    if a.timestamps {
+        copy(Stamped::new(io::stdin().lock()), &mut log, max_size)
+    } else {
+        copy(io::stdin().lock(), &mut log, max_size)
+    }
+}
+
+/// `--timestamps`: each line as read, behind the time it arrived and a space
+/// (`2026-12-04T15:01:02.123456789Z text`, UTC, always nine digits: such stamps sort as
+/// text, which is how ctr-logs --since and --until pick lines).
+struct Stamped<R> {
+    inner: R,
+    raw: Vec<u8>,
+    out: Vec<u8>,
+    pos: usize,
+    at_line_start: bool,
+}
+
+impl<R: Read> Stamped<R> {
+    fn new(inner: R) -> Stamped<R> {
+        Stamped {
+            inner,
+            raw: vec![0; CHUNK],
+            out: Vec::with_capacity(2 * CHUNK),
+            pos: 0,
+            at_line_start: true,
+        }
+    }
+}
+
+impl<R: Read> Read for Stamped<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.pos == self.out.len() {
+            self.out.clear();
+            self.pos = 0;
+            let n = self.inner.read(&mut self.raw)?;
+            if n == 0 {
+                return Ok(0);
+            }
+            let stamp = format!(
+                "{} ",
+                humantime::format_rfc3339_nanos(std::time::SystemTime::now())
+            );
+            for &b in &self.raw[..n] {
+                if self.at_line_start {
+                    self.out.extend_from_slice(stamp.as_bytes());
+                }
+                self.out.push(b);
+                self.at_line_start = b == b'\n';
+            }
+        }
+        let n = buf.len().min(self.out.len() - self.pos);
+        buf[..n].copy_from_slice(&self.out[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
 }
 
 /// Copy `input` to the log, rotating once the file has reached `max_size`. Rotation waits
@@ -245,6 +300,28 @@ mod tests {
         copy(input, &mut log, Some(10)).unwrap();
         assert!(fs::metadata(&path).unwrap().len() <= 20);
         assert!(fs::metadata(dir.path().join("log.1")).unwrap().len() <= 20);
+    }
+
+    #[test]
+    fn timestamps_go_before_every_line_however_reads_split_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("log");
+        let mut log = Log::open(&path, 1).unwrap();
+        let text = b"one\ntwo is longer\n\nfour";
+        let input = Stamped::new(Trickle {
+            data: text,
+            step: 3,
+        });
+        copy(input, &mut log, None).unwrap();
+        let body = fs::read_to_string(&path).unwrap();
+        let lines: Vec<&str> = body.split('\n').collect();
+        assert_eq!(lines.len(), 4, "{body}");
+        for (line, want) in lines.iter().zip(["one", "two is longer", "", "four"]) {
+            let (stamp, rest) = line.split_once(' ').unwrap();
+            assert_eq!(rest, want);
+            assert_eq!(stamp.len(), "2026-12-04T15:01:02.123456789Z".len(), "{stamp}");
+            assert!(humantime::parse_rfc3339(stamp).is_ok(), "{stamp}");
+        }
     }
 
     #[test]

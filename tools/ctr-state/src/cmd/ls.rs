@@ -9,7 +9,7 @@
 
 use std::fs;
 use std::path::Path;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use serde_json::{Map, Value, json};
 
@@ -266,25 +266,9 @@ fn human(d: Duration) -> String {
     }
 }
 
-/// UTC, to the second: 2026-12-04T15:01:02Z (civil date from days since the epoch).
+/// UTC, to the second: 2026-12-04T15:01:02Z.
 fn rfc3339(t: SystemTime) -> String {
-    let secs = t.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs() as i64;
-    let (days, rem) = (secs.div_euclid(86400), secs.rem_euclid(86400));
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+    humantime::format_rfc3339_seconds(t).to_string()
 }
 
 /// `--filter KEY=VALUE`: filters of one key are alternatives, of different keys all must
@@ -441,8 +425,7 @@ mod tests {
 
     #[test]
     fn dates_and_ports() {
-        assert_eq!(rfc3339(UNIX_EPOCH), "1970-01-01T00:00:00Z");
-        let t = UNIX_EPOCH + Duration::from_secs(1_796_396_462);
+        let t = std::time::UNIX_EPOCH + Duration::from_secs(1_796_396_462);
         assert_eq!(rfc3339(t), "2026-12-04T15:01:02Z");
         assert_eq!(docker_port("8080:80"), "0.0.0.0:8080->80/tcp");
         assert_eq!(docker_port("5353:53/udp"), "0.0.0.0:5353->53/udp");
