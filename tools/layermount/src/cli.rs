@@ -21,6 +21,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Pull an image from a registry into the store; print the image ID
+    Pull(PullArgs),
     /// Import a docker-save archive, an OCI layout (directory or tar) or a rootfs tar; print the image ID
     Import(ImportArgs),
     /// List images
@@ -66,6 +68,42 @@ pub struct ImportArgs {
     /// free space of the store's filesystem minus 5% of its size]
     #[arg(long, value_name = "SIZE", value_parser = common::parse::parse_bytes)]
     pub max_size: Option<u64>,
+    /// From an image index, take the image for OS/ARCH[/VARIANT] [default: this machine's]
+    #[arg(long, value_name = "OS/ARCH[/VARIANT]", value_parser = crate::platform::parse_arg)]
+    pub platform: Option<crate::platform::Platform>,
+}
+
+#[derive(Debug, Args)]
+pub struct RegistryArgs {
+    /// Verify the registry's TLS certificate (=false: skip the check and allow plain HTTP)
+    /// [default: verify, but a registry on a loopback address may be plain HTTP]
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    pub tls_verify: Option<bool>,
+    /// Read credentials from FILE (auth.json or docker config.json format)
+    /// [default: $REGISTRY_AUTH_FILE, $XDG_RUNTIME_DIR/containers/auth.json, ~/.docker/config.json]
+    #[arg(long, value_name = "FILE")]
+    pub authfile: Option<PathBuf>,
+    /// Log in as USER with PASSWORD for this command only
+    #[arg(long, value_name = "USER:PASSWORD")]
+    pub creds: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct PullArgs {
+    /// [REGISTRY/]REPOSITORY[:TAG][@DIGEST]; `busybox` is docker.io/library/busybox:latest
+    #[arg(value_name = "REF")]
+    pub reference: String,
+    /// From an image index, take the image for OS/ARCH[/VARIANT] [default: this machine's]
+    #[arg(long, value_name = "OS/ARCH[/VARIANT]", value_parser = crate::platform::parse_arg)]
+    pub platform: Option<crate::platform::Platform>,
+    /// No progress bars
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Layers fetched at once
+    #[arg(long, value_name = "N", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=32))]
+    pub jobs: u32,
+    #[command(flatten)]
+    pub registry: RegistryArgs,
 }
 
 #[derive(Debug, Args)]

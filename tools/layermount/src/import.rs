@@ -13,6 +13,7 @@ use serde::Deserialize;
 use crate::digest::{self, Hashed, HashingReader};
 use crate::error::{Error, IoContext};
 use crate::extract::{self, Extractor};
+use crate::platform::Platform;
 use crate::store::{self, LayerRecord, Store};
 use crate::sys;
 
@@ -185,24 +186,16 @@ pub struct Descriptor {
 }
 
 #[derive(Debug, Deserialize)]
-pub struct Platform {
+pub struct Index {
     #[serde(default)]
-    pub architecture: String,
-    #[serde(default)]
-    pub os: String,
+    pub manifests: Vec<Descriptor>,
 }
 
 #[derive(Debug, Deserialize)]
-struct Index {
+pub struct Manifest {
+    pub config: Descriptor,
     #[serde(default)]
-    manifests: Vec<Descriptor>,
-}
-
-#[derive(Debug, Deserialize)]
-struct Manifest {
-    config: Descriptor,
-    #[serde(default)]
-    layers: Vec<Descriptor>,
+    pub layers: Vec<Descriptor>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -228,14 +221,14 @@ pub struct Plan {
     pub name: Option<String>,
 }
 
-fn parse<'a, T: Deserialize<'a>>(b: &'a [u8], what: &str) -> Result<T, Error> {
+pub fn parse<'a, T: Deserialize<'a>>(b: &'a [u8], what: &str) -> Result<T, Error> {
     serde_json::from_slice(b).map_err(|e| Error::Json {
         what: what.to_string(),
         source: e,
     })
 }
 
-fn verify(what: &str, expected: &str, data: &[u8]) -> Result<(), Error> {
+pub fn verify(what: &str, expected: &str, data: &[u8]) -> Result<(), Error> {
     let actual = digest::sha256_bytes(data);
     if actual != expected {
         return Err(Error::Digest {
@@ -252,9 +245,9 @@ fn blob_path(d: &str, what: &str) -> Result<String, Error> {
 }
 
 /// The plan for an OCI image layout.
-pub fn plan_oci(src: &Source) -> Result<Plan, Error> {
+pub fn plan_oci(src: &Source, platform: &Platform) -> Result<Plan, Error> {
     let index: Index = parse(&src.read_small("index.json")?, "index.json")?;
-    let mut desc = pick(index.manifests, "index.json")?;
+    let mut desc = pick(index.manifests, platform, "index.json")?;
     for _ in 0..4 {
         let what = format!("manifest {}", desc.digest);
         let bytes = src.read_small(&blob_path(&desc.digest, &what)?)?;
@@ -265,7 +258,7 @@ pub fn plan_oci(src: &Source) -> Result<Plan, Error> {
             || desc.media_type.contains("manifest.list");
         if is_index {
             let idx: Index = parse(&bytes, &what)?;
-            desc = pick(idx.manifests, &what)?;
+            desc = pick(idx.manifests, platform, &what)?;
             continue;
         }
         let m: Manifest = parse(&bytes, &what)?;
@@ -299,18 +292,15 @@ pub fn plan_oci(src: &Source) -> Result<Plan, Error> {
     Err(Error::msg("index.json: image indexes nest too deeply"))
 }
 
-fn pick(mut ds: Vec<Descriptor>, what: &str) -> Result<Descriptor, Error> {
-    if ds.is_empty() {
-        return Err(Error::msg(format!("{what}: no manifests")));
-    }
-    let i = ds
-        .iter()
-        .position(|d| {
-            d.platform
-                .as_ref()
-                .is_some_and(|p| p.os == "linux" && p.architecture == "amd64")
-        })
-        .unwrap_or(0);
+/// The entry of an index for `platform`. An OCI layout's own index.json may list entries
+/// with no platform at all (one per tag): then the first.
+pub fn pick(mut ds: Vec<Descriptor>, platform: &Platform, what: &str) -> Result<Descriptor, Error> {
+    let i = if !ds.is_empty() && ds.iter().all(|d| d.platform.is_none()) {
+        0
+    } else {
+        let ps: Vec<Option<&Platform>> = ds.iter().map(|d| d.platform.as_ref()).collect();
+        crate::platform::pick(&ps, platform, what)?
+    };
     Ok(ds.swap_remove(i))
 }
 
@@ -361,7 +351,7 @@ fn hex_in_name(n: &str) -> Option<&str> {
 /// A progress line on stderr, only when stderr is a terminal. Shared by the threads that
 /// extract layers in parallel.
 pub struct Progress {
-    on: bool,
+    pub on: bool,
     state: std::sync::Mutex<ProgressState>,
 }
 

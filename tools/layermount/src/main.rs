@@ -6,6 +6,8 @@ mod extract;
 mod import;
 mod merge;
 mod overlay;
+mod platform;
+mod registry;
 mod store;
 mod sys;
 

@@ -115,6 +115,18 @@ pub fn normalize_name(s: &str) -> Result<String, Error> {
     if s.is_empty() {
         return Err(bad("empty"));
     }
+    // NAME@sha256:HEX, what a pull by digest alone names its image
+    if let Some((repo, d)) = s.split_once('@') {
+        digest_hex(d, s).map_err(|_| bad("the digest must be sha256:<64 hex>"))?;
+        normalize_name(repo)?;
+        if repo
+            .rfind(':')
+            .is_some_and(|i| !repo[i + 1..].contains('/'))
+        {
+            return Err(bad("NAME:TAG@DIGEST: give the tag or the digest"));
+        }
+        return Ok(s.to_string());
+    }
     let (repo, tag) = match s.rfind(':') {
         Some(i) if !s[i + 1..].contains('/') => (&s[..i], &s[i + 1..]),
         _ => (s, "latest"),

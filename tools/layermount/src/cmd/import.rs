@@ -73,7 +73,18 @@ pub fn run(store: &Store, a: ImportArgs) -> Result<(), Error> {
         (Source::tar(&path, &label)?, Some(path.clone()))
     };
     let id = if src.exists("oci-layout") {
-        import_plan(store, &src, plan_oci(&src)?, name, &label)?
+        import_plan(
+            store,
+            &src,
+            plan_oci(
+                &src,
+                &a.platform
+                    .clone()
+                    .unwrap_or_else(crate::platform::Platform::host),
+            )?,
+            name,
+            &label,
+        )?
     } else if src.exists("manifest.json") {
         import_plan(store, &src, plan_docker(&src)?, name, &label)?
     } else if let Some(file) = file {
@@ -87,7 +98,7 @@ pub fn run(store: &Store, a: ImportArgs) -> Result<(), Error> {
     Ok(())
 }
 
-fn diff_ids(config: &Value, what: &str) -> Result<Vec<String>, Error> {
+pub fn diff_ids(config: &Value, what: &str) -> Result<Vec<String>, Error> {
     let ids = config
         .pointer("/rootfs/diff_ids")
         .and_then(Value::as_array)

@@ -10,6 +10,7 @@ mod import;
 mod inspect;
 mod layers;
 mod mount;
+mod pull;
 mod rm;
 mod save;
 mod umount;
@@ -30,6 +31,7 @@ pub fn dispatch(cli: Cli) -> Result<(), Error> {
     }
     let store = Store::open(&cli.dirs)?;
     match cli.command {
+        Command::Pull(a) => pull::run(&store, a),
         Command::Import(a) => import::run(&store, a),
         Command::Images(a) => images::run(&store, a),
         Command::Layers(a) => layers::run(&store, a),

@@ -1,0 +1,5 @@
+//! Images from registries: references, credentials and the distribution API client.
+
+pub mod auth;
+pub mod client;
+pub mod reference;
