@@ -125,7 +125,7 @@ pub fn pull(
     let config = {
         let mut v = Vec::new();
         client
-            .blob(&cdigest)?
+            .blob(&cdigest, &format!("{label}: config"))?
             .take(16 << 20)
             .read_to_end(&mut v)
             .map_err(|e| Error::Archive {
@@ -180,7 +180,7 @@ pub fn pull(
                         progress.set_label(format!("layer {}/{n}", i + 1));
                         let res = add_layer(
                             store,
-                            &mut || client.blob(&l.digest),
+                            &mut || client.blob(&l.digest, &what),
                             Some(&l.digest),
                             Some(d),
                             &what,

@@ -432,12 +432,9 @@ impl Client {
         Ok((bytes, ct, digest))
     }
 
-    /// A blob as a stream (the caller checks its digest).
-    pub fn blob(&self, digest: &str) -> Result<Box<dyn Read + Send>, Error> {
-        let what = format!(
-            "{}/{}: blob {digest}",
-            self.reference.registry, self.reference.repository
-        );
+    /// A blob as a stream (the caller checks its digest); `what` names it in errors.
+    pub fn blob(&self, digest: &str, what: &str) -> Result<Box<dyn Read + Send>, Error> {
+        let what = format!("{what}: blob {digest}");
         let resp = self.get(&what, &format!("blobs/{digest}"), &[])?;
         if !resp.status().is_success() {
             return Err(Error::msg(format!("{what}: {}", describe(resp))));

@@ -1,0 +1,188 @@
+#!/usr/bin/env bats
+# layermount pull/push/tag/login against a real registry: Debian's docker-registry (the
+# CNCF distribution registry) on a free 127.0.0.1 port, started and stopped by this file,
+# filled by skopeo.
+
+load helpers
+load 30-layermount-lib
+
+setup_file() {
+    ctrkit_setup_file
+    [ "$(id -u)" = 0 ] || return 0
+    command -v docker-registry >/dev/null && command -v skopeo >/dev/null || return 0
+    make_layers "$TEST_DIR/w"
+    make_oci_layout "$TEST_DIR/w" "$TEST_DIR/oci"
+    make_platform_index "$TEST_DIR/multi"
+    start_registry "$TEST_DIR/reg"
+    skopeo copy -q --dest-tls-verify=false "oci:$TEST_DIR/oci:latest" "docker://$REG/test/three:v1"
+    skopeo copy -q --all --dest-tls-verify=false "oci:$TEST_DIR/multi:multi" "docker://$REG/test/multi:v1"
+}
+
+teardown_file() {
+    for d in "$TEST_DIR"/reg*; do
+        [ -d "$d" ] && stop_registry "$d"
+    done
+    ctrkit_teardown_file
+}
+
+setup() {
+    require_root
+    require_cmd docker-registry skopeo curl
+    # a fresh store for every test
+    export CTRKIT_ROOT="$TEST_DIR/root-$BATS_TEST_NUMBER"
+}
+
+teardown() {
+    ctrkit_teardown
+}
+
+# manifest_digest REF : the digest of REF's manifest (or index), as the registry has it
+manifest_digest() {
+    skopeo inspect --raw --tls-verify=false "docker://$1" | sha256sum | cut -d' ' -f1
+}
+
+# file_of IMAGE PATH : PATH's content in IMAGE's flattened filesystem
+file_of() {
+    layermount export "$1" | tar -xO "./$2" 2>/dev/null || layermount export "$1" | tar -xO "$2"
+}
+
+@test "pull by tag: every layer arrives, whiteouts applied; the image ID is the config digest" {
+    run_tool layermount pull -q "$REG/test/three:v1"
+    id=$output
+    cfg=$(skopeo inspect --raw --tls-verify=false "docker://$REG/test/three:v1" | jq -r .config.digest)
+    assert_eq "$id" "$cfg"
+    run_tool layermount images --json
+    assert_json '.[0].names | join(",")' "$REG/test/three:v1"
+    # the merged tree, whiteouts and the opaque directory applied
+    got=$(layermount export "$REG/test/three:v1" | tar -t | sed 's|^\./||; s|/$||' | grep -v '^$' | LC_ALL=C sort)
+    assert_eq "$got" "$EXPECTED_TREE"
+    assert_eq "$(file_of "$REG/test/three:v1" data/c)" c
+    # nothing left in the store's tmp/
+    assert_eq "$(ls -A "$CTRKIT_ROOT/layers/tmp")" ""
+}
+
+@test "pull by digest: verified against the reference, named REPO@DIGEST" {
+    d=$(manifest_digest "$REG/test/three:v1")
+    run_tool layermount pull -q "$REG/test/three@sha256:$d"
+    run_tool layermount images --json
+    assert_json '.[0].names | join(",")' "$REG/test/three@sha256:$d"
+    run_tool layermount inspect "$REG/test/three@sha256:$d" --json
+    assert_json '.layers | length' 3
+    # a digest the registry does not have: one line, exit 1
+    run_tool --rc 1 layermount pull "$REG/test/three@sha256:$(printf '%064d' 0)"
+    assert_error layermount "manifest unknown"
+}
+
+@test "a missing image: one line, exit 1, nothing left in the store" {
+    run_tool --rc 1 layermount pull "$REG/test/nope:v1"
+    assert_error layermount "no such image: $REG/test/nope:v1"
+    run_tool --rc 1 layermount pull "$REG/test/three:nope"
+    assert_error layermount "no such image"
+    assert_eq "$(ls -A "$CTRKIT_ROOT/layers/layer" "$CTRKIT_ROOT/layers/images" "$CTRKIT_ROOT/layers/tmp" | grep -v ':$' | grep -v '^$' || true)" ""
+    [ ! -e "$CTRKIT_ROOT/layers/refs.json" ]
+    # a registry that is not there
+    run_tool --rc 1 layermount pull "127.0.0.1:1/test/three:v1"
+    assert_error layermount "cannot reach registry 127.0.0.1:1"
+    # a malformed reference is a usage error
+    run_tool --rc 2 layermount pull "Test/Three"
+    assert_error layermount "invalid image reference"
+}
+
+@test "an index: amd64 here, arm64 with --platform linux/arm64 (checked by /arch); import of the index too" {
+    [ "$(uname -m)" = x86_64 ] || skip "the default platform is checked on x86_64"
+    run_tool layermount pull -q "$REG/test/multi:v1"
+    assert_eq "$(file_of "$REG/test/multi:v1" arch)" amd64
+    run_tool layermount inspect "$REG/test/multi:v1" --json
+    assert_json '.architecture' amd64
+    export CTRKIT_ROOT="$TEST_DIR/root-$BATS_TEST_NUMBER-arm"
+    run_tool layermount pull -q --platform linux/arm64 "$REG/test/multi:v1"
+    assert_eq "$(file_of "$REG/test/multi:v1" arch)" arm64
+    run_tool layermount inspect "$REG/test/multi:v1" --json
+    assert_json '.architecture' arm64
+    # a platform the index lacks: named, with what it has
+    run_tool --rc 1 layermount pull --platform linux/s390x "$REG/test/multi:v1"
+    assert_error layermount "no image for linux/s390x (the index has: linux/amd64, linux/arm64/v8)"
+    # import of the same OCI layout (an index in the index) picks by --platform as well
+    run_tool layermount import "$TEST_DIR/multi" --name imp:amd
+    assert_eq "$(file_of imp:amd arch)" amd64
+    run_tool layermount import "$TEST_DIR/multi" --platform linux/arm64 --name imp:arm
+    assert_eq "$(file_of imp:arm arch)" arm64
+}
+
+@test "layers already in the store are never fetched; a second pull fetches nothing" {
+    r="$TEST_DIR/reg"
+    layers=$(skopeo inspect --raw --tls-verify=false "docker://$REG/test/three:v1" | jq -r '.layers[].digest')
+    first=$(echo "$layers" | head -1)
+    before=$(blob_gets "$r" "$first")
+    run_tool layermount pull -q "$REG/test/three:v1"
+    assert_eq "$(blob_gets "$r" "$first")" "$((before + 1))"
+    # the same layers under another name: the registry serves none of them again
+    skopeo copy -q --dest-tls-verify=false "oci:$TEST_DIR/oci:latest" "docker://$REG/test/copy:v1"
+    total() { for l in $layers; do blob_gets "$r" "$l"; done | paste -sd+ | bc; }
+    t0=$(total)
+    run_tool layermount pull -q "$REG/test/copy:v1"
+    run_tool layermount pull -q "$REG/test/three:v1"
+    assert_eq "$(total)" "$t0"
+    run_tool layermount images --json
+    assert_json 'length' 1
+    assert_json '.[0].names | length' 2
+}
+
+@test "a pull cut off by the registry keeps the layers it completed; the next pull fetches only the rest" {
+    r="$TEST_DIR/reg-cut"
+    start_registry "$r"
+    skopeo copy -q --dest-tls-verify=false "oci:$TEST_DIR/oci:latest" "docker://$REG/cut/three:v1"
+    layers=$(skopeo inspect --raw --tls-verify=false "docker://$REG/cut/three:v1" | jq -r '.layers[].digest')
+    last=$(echo "$layers" | tail -1)
+    # the registry goes down; it comes back without the last layer's data
+    stop_registry "$r"
+    blob="$r/data/docker/registry/v2/blobs/sha256/${last:7:2}/${last#sha256:}/data"
+    mv "$blob" "$TEST_DIR/saved-blob"
+    start_registry "$r"
+    run_tool --rc 1 layermount pull -q "$REG/cut/three:v1"
+    assert_error layermount "layer 3/3"
+    # the first two layers are in the store, the image is not, nothing half-made remains
+    assert_eq "$(ls "$CTRKIT_ROOT/layers/layer" | wc -l)" 2
+    assert_eq "$(ls -A "$CTRKIT_ROOT/layers/images" "$CTRKIT_ROOT/layers/tmp" | grep -v ':$' | grep -v '^$' || true)" ""
+    run_tool --rc 1 layermount inspect "$REG/cut/three:v1"
+    # back whole: the next pull fetches the last layer only
+    stop_registry "$r"
+    mv "$TEST_DIR/saved-blob" "$blob"
+    start_registry "$r"
+    for l in $layers; do eval "n_${l:7:12}=$(blob_gets "$r" "$l")"; done
+    run_tool layermount pull -q "$REG/cut/three:v1"
+    for l in $layers; do
+        v="n_${l:7:12}"
+        if [ "$l" = "$last" ]; then
+            assert_eq "$(blob_gets "$r" "$l")" "$((${!v} + 1))" "the missing layer is fetched"
+        else
+            assert_eq "$(blob_gets "$r" "$l")" "${!v}" "a completed layer is not fetched again"
+        fi
+    done
+    got=$(layermount export "$REG/cut/three:v1" | tar -t | sed 's|^\./||; s|/$||' | grep -v '^$' | LC_ALL=C sort)
+    assert_eq "$got" "$EXPECTED_TREE"
+    stop_registry "$r"
+}
+
+@test "a corrupted blob is refused by its digest and leaves no layer" {
+    r="$TEST_DIR/reg-bad"
+    start_registry "$r"
+    skopeo copy -q --dest-tls-verify=false "oci:$TEST_DIR/oci:latest" "docker://$REG/bad/three:v1"
+    first=$(skopeo inspect --raw --tls-verify=false "docker://$REG/bad/three:v1" | jq -r '.layers[0].digest')
+    stop_registry "$r"
+    # same length, other bytes: the registry serves it (it does not re-hash on read)
+    blob="$r/data/docker/registry/v2/blobs/sha256/${first:7:2}/${first#sha256:}/data"
+    python3 - "$blob" <<'PY'
+import sys
+p = sys.argv[1]
+b = bytearray(open(p, "rb").read())
+b[-9] ^= 0xff   # the gzip trailer's CRC: decompression may fail, the digest surely does
+open(p, "wb").write(bytes(b))
+PY
+    start_registry "$r"
+    run_tool --rc 1 layermount pull -q --jobs 1 "$REG/bad/three:v1"
+    assert_error layermount "layer 1/3"
+    assert_eq "$(ls -A "$CTRKIT_ROOT/layers/tmp")" ""
+    [ ! -e "$CTRKIT_ROOT/layers/layer/$(skopeo inspect --config --tls-verify=false "docker://$REG/bad/three:v1" | jq -r '.rootfs.diff_ids[0]' | cut -d: -f2)" ]
+    stop_registry "$r"
+}
