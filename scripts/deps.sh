@@ -25,6 +25,8 @@ crun:crun
 cgget:cgroup-tools
 umoci:umoci
 skopeo:skopeo
+docker-registry:docker-registry
+curl:curl
 shellcheck:shellcheck
 newuidmap:uidmap
 /usr/lib/cni/bridge:containernetworking-plugins

@@ -5,9 +5,10 @@
 
 load helpers
 load 30-layermount-lib
+load 60-ctr-helpers
 
 setup_file() {
-    ctrkit_setup_file
+    ctr_setup_file
     [ "$(id -u)" = 0 ] || return 0
     command -v docker-registry >/dev/null && command -v skopeo >/dev/null || return 0
     make_layers "$TEST_DIR/w"
@@ -22,7 +23,7 @@ teardown_file() {
     for d in "$TEST_DIR"/reg*; do
         [ -d "$d" ] && stop_registry "$d"
     done
-    ctrkit_teardown_file
+    ctr_teardown_file
 }
 
 setup() {
@@ -33,7 +34,20 @@ setup() {
 }
 
 teardown() {
-    ctrkit_teardown
+    ctr_teardown
+}
+
+# push_busybox_image REF [FILE_CONTENT] : a busybox image with /hello, into the registry
+# (imported into a store of its own, saved as an OCI archive, copied by skopeo)
+push_busybox_image() {
+    local w="$TEST_DIR/bb-$BATS_TEST_NUMBER"
+    make_busybox_rootfs "$w/rootfs"
+    echo "${2:-from the registry}" >"$w/rootfs/hello"
+    tar -C "$w/rootfs" -cf "$w/rootfs.tar" .
+    CTRKIT_ROOT="$w/store" layermount import "$w/rootfs.tar" --name bb:v1 >/dev/null
+    CTRKIT_ROOT="$w/store" layermount save bb:v1 -o "$w/bb.tar"
+    skopeo copy -q --dest-tls-verify=false "oci-archive:$w/bb.tar" "docker://$1"
+    rm -rf "$w"
 }
 
 # manifest_digest REF : the digest of REF's manifest (or index), as the registry has it
@@ -185,4 +199,26 @@ PY
     assert_eq "$(ls -A "$CTRKIT_ROOT/layers/tmp")" ""
     [ ! -e "$CTRKIT_ROOT/layers/layer/$(skopeo inspect --config --tls-verify=false "docker://$REG/bad/three:v1" | jq -r '.rootfs.diff_ids[0]' | cut -d: -f2)" ]
     stop_registry "$r"
+}
+
+@test "ctr-run REF pulls a missing image by itself; --pull never refuses; --pull always fetches anew" {
+    need_run
+    push_busybox_image "$REG/test/bb:v1"
+    run_tool ctr-run --rm --network none "$REG/test/bb:v1" cat /hello
+    assert_eq "$output" "from the registry"
+    run_tool layermount images --json
+    assert_json '[.[].names[]] | index("'"$REG/test/bb:v1"'") != null' true
+    # never: a missing image is the launcher's error, nothing pulled
+    run_tool --rc 125 ctr-run --rm --network none --pull never "$REG/test/bb:v2" true
+    assert_error ctr-run "image $REG/test/bb:v2"
+    run_tool --rc 1 layermount inspect "$REG/test/bb:v2"
+    # always: the tag moved in the registry; the run sees the new image
+    push_busybox_image "$REG/test/bb:v1" "moved"
+    run_tool ctr-run --rm --network none "$REG/test/bb:v1" cat /hello
+    assert_eq "$output" "from the registry"
+    run_tool ctr-run --rm --network none --pull always "$REG/test/bb:v1" cat /hello
+    assert_eq "$output" "moved"
+    run_tool --rc 125 ctr-run --rm --network none --pull sometimes "$REG/test/bb:v1" true
+    assert_error ctr-run "--pull sometimes"
+    no_leftovers none
 }
