@@ -222,3 +222,46 @@ PY
     assert_error ctr-run "--pull sometimes"
     no_leftovers none
 }
+
+@test "push then skopeo inspect, and a pull into a fresh store round-trips; tag names it for a registry" {
+    # an image made here (imported): its layers are compressed and sent
+    make_docker_archive "$TEST_DIR/w" "$TEST_DIR/docker-$BATS_TEST_NUMBER.tar"
+    run_tool layermount import "$TEST_DIR/docker-$BATS_TEST_NUMBER.tar" --name local/three:v1
+    run_tool layermount tag local/three:v1 "$REG/pushed/three:v1"
+    run_tool layermount images --json
+    assert_json '.[0].names | join(",")' "$REG/pushed/three:v1,local/three:v1"
+    run_tool layermount push "$REG/pushed/three:v1"
+    mdigest=$output
+    assert_match "$mdigest" '^sha256:[0-9a-f]{64}$'
+    run_tool skopeo inspect --tls-verify=false "docker://$REG/pushed/three:v1"
+    assert_json '.Digest' "$mdigest"
+    assert_json '.Layers | length' 3
+    assert_json '.Env | join(" ")' "PATH=/bin A=1"
+    # pushing again sends no layer: the registry has them all
+    uploads() { grep -c '"PUT /v2/pushed/three/blobs/uploads/' "$TEST_DIR/reg/log" || true; }
+    n=$(uploads)
+    run_tool layermount push local/three:v1 "$REG/pushed/three:v1"
+    assert_eq "$output" "$mdigest"
+    assert_eq "$(uploads)" "$n"
+    # a fresh store: the same tree and config
+    export CTRKIT_ROOT="$TEST_DIR/root-$BATS_TEST_NUMBER-fresh"
+    run_tool layermount pull -q "$REG/pushed/three:v1"
+    got=$(layermount export "$REG/pushed/three:v1" | tar -t | sed 's|^\./||; s|/$||' | grep -v '^$' | LC_ALL=C sort)
+    assert_eq "$got" "$EXPECTED_TREE"
+    run_tool layermount inspect "$REG/pushed/three:v1" --json
+    assert_json '.config.WorkingDir' /data
+    # a pulled image pushed to another repository: its blobs are mounted, not sent, and keep
+    # their digests
+    run_tool layermount pull -q "$REG/test/three:v1"
+    run_tool layermount push "$REG/test/three:v1" "$REG/mounted/three:v1"
+    src=$(skopeo inspect --tls-verify=false "docker://$REG/test/three:v1" | jq -c .Layers)
+    dst=$(skopeo inspect --tls-verify=false "docker://$REG/mounted/three:v1" | jq -c .Layers)
+    assert_eq "$dst" "$src"
+    assert_eq "$(grep -c '"PUT /v2/mounted/three/blobs/uploads/' "$TEST_DIR/reg/log" || true)" 1 "only the config is uploaded"
+    assert_match "$(grep -c 'POST /v2/mounted/three/blobs/uploads/?mount=sha256:[0-9a-f]*&from=test/three HTTP/1.1" 201' "$TEST_DIR/reg/log")" '^3$'
+    # errors: an unknown image, a digest as destination
+    run_tool --rc 1 layermount push no/such:image "$REG/x/y:v1"
+    assert_error layermount "no such image"
+    run_tool --rc 2 layermount push local/three:v1 "$REG/x/y@sha256:$(printf '%064d' 0)"
+    assert_error layermount "by TAG"
+}

@@ -23,6 +23,10 @@ pub struct Cli {
 pub enum Command {
     /// Pull an image from a registry into the store; print the image ID
     Pull(PullArgs),
+    /// Push an image to a registry (as DEST, or under its own name); print the manifest digest
+    Push(PushArgs),
+    /// Give an image another name (a registry reference, to push it there)
+    Tag(TagArgs),
     /// Import a docker-save archive, an OCI layout (directory or tar) or a rootfs tar; print the image ID
     Import(ImportArgs),
     /// List images
@@ -104,6 +108,27 @@ pub struct PullArgs {
     pub jobs: u32,
     #[command(flatten)]
     pub registry: RegistryArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct PushArgs {
+    /// Image ID (or unique prefix) or NAME[:TAG]
+    pub image: String,
+    /// Where to: [REGISTRY/]REPOSITORY[:TAG] [default: IMAGE]
+    #[arg(value_name = "DEST")]
+    pub dest: Option<String>,
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct TagArgs {
+    /// Image ID (or unique prefix) or NAME[:TAG]
+    #[arg(value_name = "SRC")]
+    pub source: String,
+    /// The new name, [REGISTRY/]REPOSITORY[:TAG]
+    #[arg(value_name = "DST")]
+    pub target: String,
 }
 
 #[derive(Debug, Args)]

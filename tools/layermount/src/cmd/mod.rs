@@ -11,6 +11,7 @@ mod inspect;
 mod layers;
 mod mount;
 mod pull;
+mod push;
 mod rm;
 mod save;
 mod umount;
@@ -32,6 +33,8 @@ pub fn dispatch(cli: Cli) -> Result<(), Error> {
     let store = Store::open(&cli.dirs)?;
     match cli.command {
         Command::Pull(a) => pull::run(&store, a),
+        Command::Push(a) => push::run(&store, a),
+        Command::Tag(a) => push::tag(&store, a),
         Command::Import(a) => import::run(&store, a),
         Command::Images(a) => images::run(&store, a),
         Command::Layers(a) => layers::run(&store, a),

@@ -15,7 +15,7 @@ use crate::platform::Platform;
 use crate::registry::auth::Credentials;
 use crate::registry::client::{Client, Options};
 use crate::registry::reference::Reference;
-use crate::store::{self, ImageRecord, Store};
+use crate::store::{self, BlobRecord, ImageRecord, Store};
 
 pub fn run(store: &Store, a: PullArgs) -> Result<(), Error> {
     let r = Reference::parse(&a.reference)?;
@@ -207,6 +207,17 @@ pub fn pull(
     progress.finish();
     for r in results {
         r?;
+    }
+    for (l, d) in m.layers.iter().zip(&ids) {
+        store.add_layer_blob(
+            d,
+            BlobRecord {
+                digest: l.digest.clone(),
+                size: l.size,
+                media_type: l.media_type.clone(),
+                source: format!("{}/{}", r.registry, r.repository),
+            },
+        )?;
     }
     store.write_image(
         &ImageRecord {

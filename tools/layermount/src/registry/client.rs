@@ -45,6 +45,9 @@ pub enum Challenge {
     },
 }
 
+/// Builds and sends one request, given the URL and the Authorization header in force.
+pub type Sender<'a> = &'a dyn Fn(&Agent, &str, Option<&str>) -> Result<Response<Body>, ureq::Error>;
+
 pub struct Client {
     agent: Agent,
     /// the agent for token realms (they may be on another host): always verifying, unless
@@ -350,10 +353,14 @@ impl Client {
         Ok(())
     }
 
-    /// Ask for pull rights on `repo` too (for a cross-repository mount); re-authenticates.
+    /// Ask for pull rights on `repo` too (for a cross-repository mount): taken into the
+    /// next token.
     pub fn add_pull_scope(&self, repo: &str) {
         if let Ok(mut x) = self.extra_scopes.lock() {
-            x.push(format!("repository:{repo}:pull"));
+            let s = format!("repository:{repo}:pull");
+            if !x.contains(&s) {
+                x.push(s);
+            }
         }
     }
 
@@ -363,12 +370,7 @@ impl Client {
 
     /// Send a request (built by `f` from the URL and the Authorization header); on a 401,
     /// answer its challenge once and send it again.
-    pub fn send(
-        &self,
-        what: &str,
-        url: &str,
-        f: &dyn Fn(&Agent, &str, Option<&str>) -> Result<Response<Body>, ureq::Error>,
-    ) -> Result<Response<Body>, Error> {
+    pub fn send(&self, what: &str, url: &str, f: Sender) -> Result<Response<Body>, Error> {
         let mut retried = false;
         loop {
             let authz = self.authz.lock().ok().and_then(|a| a.clone());
@@ -462,13 +464,116 @@ impl Client {
         }
     }
 
-    /// The registry's base (`https://host`), for resolving relative upload locations.
-    pub fn base(&self) -> &str {
-        &self.base
+    fn location(&self, resp: &Response<Body>, what: &str) -> Result<String, Error> {
+        let loc = resp
+            .headers()
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .ok_or_else(|| Error::msg(format!("{what}: the registry gave no upload location")))?;
+        Ok(if loc.starts_with('/') {
+            format!("{}{loc}", self.base)
+        } else {
+            loc.to_string()
+        })
     }
 
-    pub fn describe(resp: Response<Body>) -> String {
-        describe(resp)
+    /// Start an upload of `digest`, or mount it from repository `from` of the same registry;
+    /// `None` when the mount did it.
+    fn start_upload(
+        &self,
+        digest: &str,
+        from: Option<&str>,
+        what: &str,
+    ) -> Result<Option<String>, Error> {
+        let mut path = "blobs/uploads/".to_string();
+        if let Some(f) = from {
+            path = format!("blobs/uploads/?mount={digest}&from={f}");
+        }
+        let resp = self.send(what, &self.url(&path), &|a, u, z| {
+            let mut r = a.post(u);
+            if let Some(z) = z {
+                r = r.header("Authorization", z);
+            }
+            r.send_empty()
+        })?;
+        match resp.status().as_u16() {
+            201 if from.is_some() => Ok(None),
+            202 => Ok(Some(self.location(&resp, what)?)),
+            _ => Err(Error::msg(format!(
+                "{what}: start an upload: {}",
+                describe(resp)
+            ))),
+        }
+    }
+
+    /// Mount blob `digest` from repository `from` of the same registry; false when the
+    /// registry would not (the upload it opened instead is cancelled).
+    pub fn mount_blob(&self, digest: &str, from: &str, what: &str) -> Result<bool, Error> {
+        self.add_pull_scope(from);
+        match self.start_upload(digest, Some(from), what)? {
+            None => Ok(true),
+            Some(loc) => {
+                let _ = self.send(what, &loc, &|a, u, z| {
+                    let mut r = a.delete(u);
+                    if let Some(z) = z {
+                        r = r.header("Authorization", z);
+                    }
+                    r.call()
+                });
+                Ok(false)
+            }
+        }
+    }
+
+    /// Upload blob `digest` from `open()` in one PUT, unless the repository has it.
+    /// Returns whether it was sent.
+    pub fn put_blob(
+        &self,
+        digest: &str,
+        open: &dyn Fn() -> std::io::Result<std::fs::File>,
+        what: &str,
+    ) -> Result<bool, Error> {
+        if self.has_blob(digest)? {
+            return Ok(false);
+        }
+        let Some(loc) = self.start_upload(digest, None, what)? else {
+            return Ok(false);
+        };
+        let sep = if loc.contains('?') { '&' } else { '?' };
+        let url = format!("{loc}{sep}digest={digest}");
+        let resp = self.send(what, &url, &|a, u, z| {
+            let f = open().map_err(ureq::Error::Io)?;
+            let mut r = a.put(u).header("Content-Type", "application/octet-stream");
+            if let Some(z) = z {
+                r = r.header("Authorization", z);
+            }
+            r.send(f)
+        })?;
+        if !resp.status().is_success() {
+            return Err(Error::msg(format!("{what}: upload: {}", describe(resp))));
+        }
+        Ok(true)
+    }
+
+    /// Store a manifest under `tag` (or its digest).
+    pub fn put_manifest(
+        &self,
+        tag: &str,
+        media_type: &str,
+        bytes: &[u8],
+        what: &str,
+    ) -> Result<(), Error> {
+        let resp = self.send(what, &self.url(&format!("manifests/{tag}")), &|a, u, z| {
+            let mut r = a.put(u).header("Content-Type", media_type);
+            if let Some(z) = z {
+                r = r.header("Authorization", z);
+            }
+            r.send(bytes)
+        })?;
+        if !resp.status().is_success() {
+            return Err(Error::msg(format!("{what}: manifest: {}", describe(resp))));
+        }
+        Ok(())
     }
 }
 
