@@ -27,6 +27,7 @@ umoci:umoci
 skopeo:skopeo
 docker-registry:docker-registry
 curl:curl
+htpasswd:apache2-utils
 shellcheck:shellcheck
 newuidmap:uidmap
 /usr/lib/cni/bridge:containernetworking-plugins

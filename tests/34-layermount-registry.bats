@@ -265,3 +265,58 @@ PY
     run_tool --rc 2 layermount push local/three:v1 "$REG/x/y@sha256:$(printf '%064d' 0)"
     assert_error layermount "by TAG"
 }
+
+@test "basic auth (htpasswd registry): login writes auth.json; pull, push, docker config.json and credential helpers" {
+    require_cmd htpasswd
+    r="$TEST_DIR/reg-auth"
+    htpasswd -Bbn alice 's3cret:x y' >"$TEST_DIR/htpasswd"
+    start_registry "$r" "$TEST_DIR/htpasswd"
+    skopeo copy -q --dest-tls-verify=false --dest-creds 'alice:s3cret:x y' "oci:$TEST_DIR/oci:latest" "docker://$REG/priv/three:v1"
+    export REGISTRY_AUTH_FILE="$TEST_DIR/auth-$BATS_TEST_NUMBER.json" HOME="$TEST_DIR/home-$BATS_TEST_NUMBER"
+    unset XDG_RUNTIME_DIR DOCKER_CONFIG
+    # anonymous: refused in one line, nothing left in the store
+    run_tool --rc 1 layermount pull -q "$REG/priv/three:v1"
+    assert_error layermount "authentication required"
+    assert_eq "$(ls -A "$CTRKIT_ROOT/layers/layer")" ""
+    # a wrong password: refused, nothing written
+    run_tool --rc 1 ctr-login -u alice -p wrong "$REG"
+    assert_error layermount "login as alice refused"
+    [ ! -e "$REGISTRY_AUTH_FILE" ]
+    # the right one, on standard input
+    run_tool bash -c "printf '%s\n' 's3cret:x y' | ctr-login -u alice --password-stdin '$REG'"
+    assert_eq "$(stat -c %a "$REGISTRY_AUTH_FILE")" 600
+    # skopeo reads what login wrote
+    run_tool skopeo inspect --tls-verify=false --authfile "$REGISTRY_AUTH_FILE" "docker://$REG/priv/three:v1"
+    run_tool layermount pull -q "$REG/priv/three:v1"
+    run_tool ctr-push "$REG/priv/three:v1" "$REG/priv/copy:v1"
+    run_tool skopeo inspect --tls-verify=false --creds 'alice:s3cret:x y' "docker://$REG/priv/copy:v1"
+    assert_json '.Layers | length' 3
+    # logout: refused again
+    run_tool ctr-login --logout "$REG"
+    assert_eq "$(jq -r --arg r "$REG" '.auths | has($r)' "$REGISTRY_AUTH_FILE")" false
+    export CTRKIT_ROOT="$TEST_DIR/root-$BATS_TEST_NUMBER-2"
+    run_tool --rc 1 layermount pull -q "$REG/priv/three:v1"
+    assert_error layermount "authentication required"
+    run_tool --rc 1 ctr-login --logout "$REG"
+    assert_error layermount "not logged in to $REG"
+    # --creds for one command
+    run_tool --rc 1 layermount pull -q --creds 'alice:nope' "$REG/priv/three:v1"
+    run_tool layermount pull -q --creds 'alice:s3cret:x y' "$REG/priv/three:v1"
+    # docker's config.json, with an auth entry, then with a credential helper
+    unset REGISTRY_AUTH_FILE
+    export CTRKIT_ROOT="$TEST_DIR/root-$BATS_TEST_NUMBER-3"
+    mkdir -p "$HOME/.docker" "$TEST_DIR/bin-$BATS_TEST_NUMBER"
+    jq -n --arg r "$REG" --arg a "$(printf '%s' 'alice:s3cret:x y' | base64)" '{auths: {($r): {auth: $a}}}' >"$HOME/.docker/config.json"
+    run_tool layermount pull -q "$REG/priv/three:v1"
+    export CTRKIT_ROOT="$TEST_DIR/root-$BATS_TEST_NUMBER-4"
+    cat >"$TEST_DIR/bin-$BATS_TEST_NUMBER/docker-credential-ctrkittest" <<'SH'
+#!/bin/sh
+read -r server
+[ "$1" = get ] && [ "$server" = "$EXPECT_SERVER" ] || exit 1
+echo '{"ServerURL":"'"$server"'","Username":"alice","Secret":"s3cret:x y"}'
+SH
+    chmod +x "$TEST_DIR/bin-$BATS_TEST_NUMBER/docker-credential-ctrkittest"
+    jq -n --arg r "$REG" '{credHelpers: {($r): "ctrkittest"}}' >"$HOME/.docker/config.json"
+    PATH="$TEST_DIR/bin-$BATS_TEST_NUMBER:$PATH" EXPECT_SERVER="$REG" run_tool layermount pull -q "$REG/priv/three:v1"
+    stop_registry "$r"
+}

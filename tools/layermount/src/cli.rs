@@ -27,6 +27,10 @@ pub enum Command {
     Push(PushArgs),
     /// Give an image another name (a registry reference, to push it there)
     Tag(TagArgs),
+    /// Check credentials for a registry and keep them in the auth file
+    Login(LoginArgs),
+    /// Forget the credentials for a registry
+    Logout(LogoutArgs),
     /// Import a docker-save archive, an OCI layout (directory or tar) or a rootfs tar; print the image ID
     Import(ImportArgs),
     /// List images
@@ -129,6 +133,37 @@ pub struct TagArgs {
     /// The new name, [REGISTRY/]REPOSITORY[:TAG]
     #[arg(value_name = "DST")]
     pub target: String,
+}
+
+#[derive(Debug, Args)]
+pub struct LoginArgs {
+    /// HOST[:PORT] (docker.io for Docker Hub)
+    pub registry: String,
+    /// User name [default: asked on the terminal]
+    #[arg(short, long, value_name = "USER")]
+    pub username: Option<String>,
+    /// Password (visible to other users in the process list: prefer --password-stdin)
+    #[arg(short, long, value_name = "PASSWORD")]
+    pub password: Option<String>,
+    /// Read the password from standard input (one line)
+    #[arg(long)]
+    pub password_stdin: bool,
+    /// Write the credentials to FILE [default: $REGISTRY_AUTH_FILE, else
+    /// $XDG_RUNTIME_DIR/containers/auth.json, else ~/.docker/config.json]
+    #[arg(long, value_name = "FILE")]
+    pub authfile: Option<PathBuf>,
+    /// Verify the registry's TLS certificate (=false: skip the check and allow plain HTTP)
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    pub tls_verify: Option<bool>,
+}
+
+#[derive(Debug, Args)]
+pub struct LogoutArgs {
+    /// HOST[:PORT]
+    pub registry: String,
+    /// Remove the credentials from FILE only [default: from every auth file that has them]
+    #[arg(long, value_name = "FILE")]
+    pub authfile: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

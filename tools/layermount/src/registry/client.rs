@@ -464,6 +464,38 @@ impl Client {
         }
     }
 
+    /// Check the credentials (for `login`): a registry asking for Basic auth must accept them
+    /// at `/v2/`; one using tokens must have handed one out for them.
+    pub fn verify_login(&self) -> Result<(), Error> {
+        let what = format!("registry {}", self.reference.registry);
+        let Some(c) = &self.creds else {
+            return Err(Error::Usage("no credentials given".into()));
+        };
+        let authz = self.authz.lock().ok().and_then(|a| a.clone());
+        match authz {
+            Some(a) if a.starts_with("Bearer ") => Ok(()),
+            Some(_) => {
+                let resp = self
+                    .agent
+                    .get(format!("{}/v2/", self.base))
+                    .header("Authorization", c.basic_header())
+                    .call()
+                    .map_err(|e| http_err(what.clone(), e))?;
+                match resp.status().as_u16() {
+                    200..=299 => Ok(()),
+                    401 | 403 => Err(Error::msg(format!(
+                        "{what}: login as {} refused: {}",
+                        c.username,
+                        describe(resp)
+                    ))),
+                    _ => Err(Error::msg(format!("{what}: GET /v2/: {}", describe(resp)))),
+                }
+            }
+            // no authentication asked for: nothing to check against
+            None => Ok(()),
+        }
+    }
+
     fn location(&self, resp: &Response<Body>, what: &str) -> Result<String, Error> {
         let loc = resp
             .headers()
