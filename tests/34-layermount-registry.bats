@@ -320,3 +320,97 @@ SH
     PATH="$TEST_DIR/bin-$BATS_TEST_NUMBER:$PATH" EXPECT_SERVER="$REG" run_tool layermount pull -q "$REG/priv/three:v1"
     stop_registry "$r"
 }
+
+# --- import fixes ---------------------------------------------------------------------------
+
+@test "import: an in-layer absolute symlink (lib -> /usr/lib, then lib/libx.so) resolves in the layer, and runs" {
+    need_run
+    w="$TEST_DIR/abs-$BATS_TEST_NUMBER"
+    make_busybox_rootfs "$w/rootfs"
+    mkdir -p "$w/rootfs/usr/lib"
+    ln -s /usr/lib "$w/rootfs/lib"
+    tar -C "$w/rootfs" -cf "$w/rootfs.tar" .
+    # an entry through the absolute symlink, as some image builders write
+    python3 - "$w/rootfs.tar" <<'PY'
+import io, sys, tarfile
+with tarfile.open(sys.argv[1], "a") as t:
+    data = b"libx\n"
+    i = tarfile.TarInfo("./lib/libx.so"); i.size = len(data); i.mode = 0o644
+    t.addfile(i, io.BytesIO(data))
+PY
+    run_tool layermount import "$w/rootfs.tar" --name abs:v1
+    run_tool ctr-run --rm --network none abs:v1 sh -c 'cat /usr/lib/libx.so /lib/libx.so; readlink /lib'
+    assert_eq "$output" "libx
+libx
+/usr/lib"
+    # the host's /usr/lib got nothing
+    [ ! -e /usr/lib/libx.so ]
+    no_leftovers none
+}
+
+@test "import: a two-image docker save imports both, with every tag; a hardlinked layer member in a subdirectory" {
+    d="$TEST_DIR/two-$BATS_TEST_NUMBER"
+    make_docker_archive "$TEST_DIR/w" "$d.one.tar"
+    mkdir -p "$d" && tar -C "$d" -xf "$d.one.tar"
+    # image 2: layer 1 only, its tar a hardlink (in another folder) of image 1's layer 1
+    l1=$(jq -r '.[0].Layers[0]' "$d/manifest.json")
+    mkdir -p "$d/other"
+    ln "$d/$l1" "$d/other/layer.tar"
+    jq -cn --arg d "sha256:$(sha "$d/$l1")" '{architecture:"amd64", os:"linux", config:{Cmd:["/bin/true"]}, rootfs:{type:"layers", diff_ids:[$d]}}' >"$d/cfg2"
+    c2=$(sha "$d/cfg2") && mv "$d/cfg2" "$d/$c2.json"
+    jq --arg c "$c2.json" '. + [{Config:$c, RepoTags:["test/two:a","test/two:b"], Layers:["other/layer.tar"]}]' "$d/manifest.json" >"$d/m" && mv "$d/m" "$d/manifest.json"
+    # (GNU tar writes the second name as a hardlink to the first, named from the archive's root)
+    tar --sort=name -C "$d" -cf "$d.tar" .
+    tar -tvf "$d.tar" | grep -q '^h.*other/layer.tar link to ' || { echo "fixture: other/layer.tar is not a hardlink" >&2; return 1; }
+    run_tool layermount import "$d.tar"
+    assert_eq "$(printf '%s\n' "$output" | grep -c '^sha256:')" 2
+    run_tool layermount images --json
+    assert_json 'length' 2
+    assert_json '[.[].names[]] | sort | join(",")' "test/three:docker,test/two:a,test/two:b"
+    run_tool layermount inspect test/two:b --json
+    assert_json '.layers | length' 1
+    # --name cannot name two images
+    run_tool --rc 2 layermount import "$d.tar" --name x:y
+    assert_error layermount "holds 2 images"
+}
+
+@test "import: aufs bookkeeping (.wh..wh.aufs, .wh..wh.plnk) is dropped; hardlinks into .wh..wh.plnk keep their content" {
+    w="$TEST_DIR/aufs-$BATS_TEST_NUMBER"
+    mkdir -p "$w"
+    python3 - "$w/aufs.tar" <<'PY'
+import io, sys, tarfile
+with tarfile.open(sys.argv[1], "w", format=tarfile.GNU_FORMAT) as t:
+    def add(name, data=None, kind=tarfile.REGTYPE, link=""):
+        i = tarfile.TarInfo(name); i.type = kind; i.linkname = link
+        i.mode = 0o755 if kind == tarfile.DIRTYPE else 0o644
+        if data is not None:
+            i.size = len(data)
+        t.addfile(i, io.BytesIO(data) if data is not None else None)
+    add(".wh..wh.aufs", b"")
+    add(".wh..wh.orph/", kind=tarfile.DIRTYPE)
+    add(".wh..wh.plnk/", kind=tarfile.DIRTYPE)
+    add(".wh..wh.plnk/234.567", b"linked\n")
+    add("etc/", kind=tarfile.DIRTYPE)
+    add("etc/hl", kind=tarfile.LNKTYPE, link=".wh..wh.plnk/234.567")
+    add("etc/plain", b"plain\n")
+PY
+    run_tool layermount import "$w/aufs.tar" --name aufs:v1
+    got=$(layermount export aufs:v1 | tar -t | sed 's|^\./||; s|/$||' | grep -v '^$' | LC_ALL=C sort)
+    assert_eq "$got" "etc
+etc/hl
+etc/plain"
+    assert_eq "$(layermount export aufs:v1 | tar -xO etc/hl 2>/dev/null || layermount export aufs:v1 | tar -xO ./etc/hl)" linked
+    [ -z "$(find "$CTRKIT_ROOT/layers/layer" -name '.wh..wh.*')" ]
+}
+
+@test "import: skopeo's dir: layout" {
+    d="$TEST_DIR/dir-$BATS_TEST_NUMBER"
+    skopeo copy -q "oci:$TEST_DIR/oci:latest" "dir:$d"
+    [ -f "$d/version" ]
+    run_tool layermount import "$d" --name fromdir:v1
+    got=$(layermount export fromdir:v1 | tar -t | sed 's|^\./||; s|/$||' | grep -v '^$' | LC_ALL=C sort)
+    assert_eq "$got" "$EXPECTED_TREE"
+    # the same image as the OCI layout's: the same ID
+    run_tool layermount import "$TEST_DIR/oci" --name fromoci:v1
+    assert_eq "$(layermount inspect fromdir:v1 --json | jq -r .id)" "$(layermount inspect fromoci:v1 --json | jq -r .id)"
+}

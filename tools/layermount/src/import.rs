@@ -26,7 +26,8 @@ pub enum Source {
     Tar {
         file: PathBuf,
         index: HashMap<String, (u64, u64)>,
-        links: HashMap<String, String>,
+        /// name → (target, is a hardlink)
+        links: HashMap<String, (String, bool)>,
     },
 }
 
@@ -67,9 +68,10 @@ impl Source {
                 tar::EntryType::Regular | tar::EntryType::Continuous => {
                     index.insert(name, (e.raw_file_position(), e.size()));
                 }
-                tar::EntryType::Symlink | tar::EntryType::Link => {
+                kind @ (tar::EntryType::Symlink | tar::EntryType::Link) => {
                     if let Some(t) = e.link_name_bytes() {
-                        links.insert(name, String::from_utf8_lossy(&t).into_owned());
+                        let hard = kind == tar::EntryType::Link;
+                        links.insert(name, (String::from_utf8_lossy(&t).into_owned(), hard));
                     }
                 }
                 _ => {}
@@ -114,13 +116,18 @@ impl Source {
             Source::Tar { file, index, links } => {
                 let mut n = n;
                 for _ in 0..8 {
-                    if let Some(t) = links.get(&n) {
-                        // link targets are relative to the link's directory (symlink) or the root
-                        let base = Path::new(&n)
-                            .parent()
-                            .unwrap_or(Path::new(""))
-                            .to_string_lossy()
-                            .into_owned();
+                    if let Some((t, hard)) = links.get(&n) {
+                        // a symlink's target is relative to its directory; a hardlink's (a
+                        // tar member name) to the archive's root, wherever the link is
+                        let base = if *hard {
+                            String::new()
+                        } else {
+                            Path::new(&n)
+                                .parent()
+                                .unwrap_or(Path::new(""))
+                                .to_string_lossy()
+                                .into_owned()
+                        };
                         let joined = if base.is_empty() {
                             t.clone()
                         } else {
@@ -218,7 +225,8 @@ pub struct LayerSource {
 pub struct Plan {
     pub config: Vec<u8>,
     pub layers: Vec<LayerSource>,
-    pub name: Option<String>,
+    /// the names the archive gives the image
+    pub names: Vec<String>,
 }
 
 pub fn parse<'a, T: Deserialize<'a>>(b: &'a [u8], what: &str) -> Result<T, Error> {
@@ -274,7 +282,7 @@ pub fn plan_oci(src: &Source, platform: &Platform) -> Result<Plan, Error> {
                 size: l.size,
             });
         }
-        let name = desc
+        let names = desc
             .annotations
             .get("io.containerd.image.name")
             .or_else(|| {
@@ -282,11 +290,13 @@ pub fn plan_oci(src: &Source, platform: &Platform) -> Result<Plan, Error> {
                     .get("org.opencontainers.image.ref.name")
                     .filter(|n| n.contains('/') || n.contains(':'))
             })
-            .cloned();
+            .cloned()
+            .into_iter()
+            .collect();
         return Ok(Plan {
             config,
             layers,
-            name,
+            names,
         });
     }
     Err(Error::msg("index.json: image indexes nest too deeply"))
@@ -304,13 +314,16 @@ pub fn pick(mut ds: Vec<Descriptor>, platform: &Platform, what: &str) -> Result<
     Ok(ds.swap_remove(i))
 }
 
-/// The plan for a `docker save` archive.
-pub fn plan_docker(src: &Source) -> Result<Plan, Error> {
+/// The plans for a `docker save` archive: one per image it holds, each with all its tags.
+pub fn plan_docker(src: &Source) -> Result<Vec<Plan>, Error> {
     let ms: Vec<DockerManifest> = parse(&src.read_small("manifest.json")?, "manifest.json")?;
-    let m = ms
-        .into_iter()
-        .next()
-        .ok_or_else(|| Error::msg("manifest.json: no images"))?;
+    if ms.is_empty() {
+        return Err(Error::msg("manifest.json: no images"));
+    }
+    ms.into_iter().map(|m| plan_docker_one(src, m)).collect()
+}
+
+fn plan_docker_one(src: &Source, m: DockerManifest) -> Result<Plan, Error> {
     let config = src.read_small(&m.config)?;
     // the config's name is its digest (<hex>.json or blobs/sha256/<hex>)
     if let Some(hex) = hex_in_name(&m.config) {
@@ -332,11 +345,35 @@ pub fn plan_docker(src: &Source) -> Result<Plan, Error> {
             size: 0,
         })
         .collect();
-    let name = m.repo_tags.and_then(|t| t.into_iter().next());
     Ok(Plan {
         config,
         layers,
-        name,
+        names: m.repo_tags.unwrap_or_default(),
+    })
+}
+
+/// The plan for skopeo's `dir:` transport: manifest.json (an image manifest), a `version`
+/// file, and every blob named by its hex digest.
+pub fn plan_dir(src: &Source) -> Result<Plan, Error> {
+    let bytes = src.read_small("manifest.json")?;
+    let m: Manifest = parse(&bytes, "manifest.json")?;
+    let cwhat = format!("config {}", m.config.digest);
+    let chex = store::digest_hex(&m.config.digest, &cwhat)?;
+    let config = src.read_small(chex)?;
+    verify(&cwhat, &m.config.digest, &config)?;
+    let mut layers = Vec::new();
+    for l in m.layers {
+        let lw = format!("layer {}", l.digest);
+        layers.push(LayerSource {
+            member: store::digest_hex(&l.digest, &lw)?.to_string(),
+            blob_digest: Some(l.digest),
+            size: l.size,
+        });
+    }
+    Ok(Plan {
+        config,
+        layers,
+        names: Vec::new(),
     })
 }
 
