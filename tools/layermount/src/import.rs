@@ -385,8 +385,9 @@ fn hex_in_name(n: &str) -> Option<&str> {
 
 // ---- progress ------------------------------------------------------------------------------
 
-/// A progress line on stderr, only when stderr is a terminal. Shared by the threads that
-/// extract layers in parallel.
+/// Progress on stderr, only when stderr is a terminal: one line for the whole, or (after
+/// [`Progress::bar`]) one bar per layer, redrawn in place. Shared by the threads that
+/// extract layers in parallel; each thread's reads count towards the bar it last chose.
 pub struct Progress {
     pub on: bool,
     state: std::sync::Mutex<ProgressState>,
@@ -397,6 +398,38 @@ struct ProgressState {
     done: u64,
     last: std::time::Instant,
     label: String,
+    bars: Vec<Bar>,
+    /// lines of bars on the screen
+    drawn: usize,
+}
+
+struct Bar {
+    label: String,
+    done: u64,
+    total: u64,
+    status: &'static str,
+}
+
+thread_local! {
+    static BAR: std::cell::Cell<Option<usize>> = const { std::cell::Cell::new(None) };
+}
+
+fn mb(b: u64) -> f64 {
+    b as f64 / 1e6
+}
+
+fn bar_text(done: u64, total: u64, w: usize) -> String {
+    if total == 0 {
+        return format!("{:.1} MB", mb(done));
+    }
+    let f = ((done.min(total) as f64 / total as f64) * w as f64) as usize;
+    format!(
+        "[{}{}] {:.1}/{:.1} MB",
+        "#".repeat(f),
+        " ".repeat(w - f),
+        mb(done),
+        mb(total)
+    )
 }
 
 impl Progress {
@@ -408,6 +441,8 @@ impl Progress {
                 done: 0,
                 last: std::time::Instant::now(),
                 label: String::new(),
+                bars: Vec::new(),
+                drawn: 0,
             }),
         }
     }
@@ -419,12 +454,51 @@ impl Progress {
         }
     }
 
+    /// Add a bar (`status`: waiting, exists, ...); its index.
+    pub fn bar(&self, label: String, total: u64, status: &'static str) -> usize {
+        match self.state.lock() {
+            Ok(mut st) => {
+                st.bars.push(Bar {
+                    label,
+                    done: 0,
+                    total,
+                    status,
+                });
+                st.bars.len() - 1
+            }
+            Err(_) => 0,
+        }
+    }
+
+    /// From now on this thread's reads count towards bar `i`, whose status becomes `status`.
+    pub fn use_bar(&self, i: usize, status: &'static str) {
+        BAR.with(|b| b.set(Some(i)));
+        self.set_status(i, status);
+    }
+
+    pub fn set_status(&self, i: usize, status: &'static str) {
+        if let Ok(mut st) = self.state.lock() {
+            if let Some(b) = st.bars.get_mut(i) {
+                b.status = status;
+                if status == "done" {
+                    b.done = b.total.max(b.done);
+                }
+            }
+            self.draw(&mut st, true);
+        }
+    }
+
     pub fn add(&self, n: u64) {
         if !self.on {
             return;
         }
         if let Ok(mut st) = self.state.lock() {
             st.done += n;
+            if let Some(i) = BAR.with(|b| b.get()) {
+                if let Some(b) = st.bars.get_mut(i) {
+                    b.done += n;
+                }
+            }
             self.draw(&mut st, false);
         }
     }
@@ -434,27 +508,43 @@ impl Progress {
             return;
         }
         st.last = std::time::Instant::now();
-        let mb = |b: u64| b as f64 / 1e6;
-        let bar = if st.total > 0 {
-            let w = 30usize;
-            let f = ((st.done.min(st.total) as f64 / st.total as f64) * w as f64) as usize;
-            format!(
-                "[{}{}] {:.1}/{:.1} MB",
-                "#".repeat(f),
-                " ".repeat(w - f),
-                mb(st.done),
-                mb(st.total)
-            )
+        let mut out = String::new();
+        if st.bars.is_empty() {
+            out = format!("\r\x1b[K{} {}", st.label, bar_text(st.done, st.total, 30));
         } else {
-            format!("{:.1} MB", mb(st.done))
-        };
-        eprint!("\r\x1b[K{} {}", st.label, bar);
-        let _ = io::stderr().flush();
+            if st.drawn > 0 {
+                out.push_str(&format!("\x1b[{}A", st.drawn));
+            }
+            for b in &st.bars {
+                out.push_str(&format!(
+                    "\r\x1b[K{:<24} {:<9} {}\n",
+                    b.label,
+                    b.status,
+                    if b.status == "exists" {
+                        String::new()
+                    } else {
+                        bar_text(b.done, b.total, 24)
+                    }
+                ));
+            }
+            st.drawn = st.bars.len();
+        }
+        let mut e = io::stderr().lock();
+        let _ = e.write_all(out.as_bytes());
+        let _ = e.flush();
     }
 
+    /// The last picture: bars stay on the screen (as docker's do), a single line goes.
     pub fn finish(&self) {
-        if self.on {
-            eprint!("\r\x1b[K");
+        if !self.on {
+            return;
+        }
+        if let Ok(mut st) = self.state.lock() {
+            if st.bars.is_empty() {
+                eprint!("\r\x1b[K");
+            } else {
+                self.draw(&mut st, true);
+            }
         }
     }
 }

@@ -146,23 +146,28 @@ pub fn pull(
     }
     let n = ids.len();
     let mut todo = Vec::new();
+    let total: u64 = m.layers.iter().map(|l| l.size).sum();
+    let mut progress = Progress::new(total);
+    progress.on &= !quiet;
     for (i, (l, d)) in m.layers.iter().zip(&ids).enumerate() {
         store::digest_hex(&l.digest, &label)?;
+        let bar = format!("{} ({}/{n})", store::short(&l.digest), i + 1);
         if store.has_layer(store::digest_hex(d, &label)?)
-            || todo.iter().any(|&(_, _, t): &(usize, _, &String)| t == d)
+            || todo
+                .iter()
+                .any(|&(_, _, t, _): &(usize, _, &String, usize)| t == d)
         {
             common::debug!(
                 "{label}: layer {}/{n} ({}): in the store",
                 i + 1,
                 store::short(d)
             );
+            progress.bar(bar, l.size, "exists");
             continue;
         }
-        todo.push((i, l, d));
+        let b = progress.bar(bar, l.size, "waiting");
+        todo.push((i, l, d, b));
     }
-    let total: u64 = todo.iter().map(|(_, l, _)| l.size).sum();
-    let mut progress = Progress::new(total);
-    progress.on &= !quiet;
     let next = AtomicUsize::new(0);
     let failed = AtomicBool::new(false);
     let workers = jobs.min(todo.len()).max(1);
@@ -175,9 +180,9 @@ pub fn pull(
                         if k >= todo.len() || failed.load(Ordering::Relaxed) {
                             return Ok(());
                         }
-                        let (i, l, d) = todo[k];
+                        let (i, l, d, b) = todo[k];
                         let what = format!("{label}: layer {}/{n} ({})", i + 1, store::short(d));
-                        progress.set_label(format!("layer {}/{n}", i + 1));
+                        progress.use_bar(b, "pulling");
                         let res = add_layer(
                             store,
                             &mut || client.blob(&l.digest, &what),
@@ -187,8 +192,12 @@ pub fn pull(
                             &progress,
                         );
                         match res {
-                            Ok(_) => common::debug!("{what}: done"),
+                            Ok(_) => {
+                                progress.set_status(b, "done");
+                                common::debug!("{what}: done");
+                            }
                             Err(e) => {
+                                progress.set_status(b, "failed");
                                 failed.store(true, Ordering::Relaxed);
                                 return Err(e);
                             }
