@@ -209,3 +209,31 @@ make_platform_index() {
 blob_gets() {
     grep -c "\"GET /v2/[^ ]*/blobs/$2 " "$1/log" || true
 }
+
+# make_oci_from_dirs OUT_DIR DIR... : an OCI layout (tag latest) with one uncompressed layer
+# per DIR, in order
+make_oci_from_dirs() {
+    local o=$1 w="$1.work" ids=() descs=() d h s c cs
+    shift
+    mkdir -p "$o/blobs/sha256" "$w"
+    for d in "$@"; do
+        tar --sort=name --owner=0 --group=0 -C "$d" -cf "$w/l.tar" .
+        h=$(sha "$w/l.tar"); s=$(stat -c %s "$w/l.tar")
+        mv "$w/l.tar" "$o/blobs/sha256/$h"
+        ids+=("sha256:$h")
+        descs+=("$(jq -cn --arg d "sha256:$h" --argjson s "$s" '{mediaType:"application/vnd.oci.image.layer.v1.tar", digest:$d, size:$s}')")
+    done
+    jq -cn --args '{architecture:"amd64", os:"linux", config:{}, rootfs:{type:"layers", diff_ids:$ARGS.positional}}' "${ids[@]}" >"$w/cfg"
+    c=$(sha "$w/cfg"); cs=$(stat -c %s "$w/cfg")
+    mv "$w/cfg" "$o/blobs/sha256/$c"
+    printf '%s\n' "${descs[@]}" | jq -cs --arg c "sha256:$c" --argjson cs "$cs" \
+        '{schemaVersion:2, mediaType:"application/vnd.oci.image.manifest.v1+json",
+          config:{mediaType:"application/vnd.oci.image.config.v1+json", digest:$c, size:$cs}, layers:.}' >"$w/man"
+    h=$(sha "$w/man"); s=$(stat -c %s "$w/man")
+    mv "$w/man" "$o/blobs/sha256/$h"
+    jq -cn --arg d "sha256:$h" --argjson s "$s" \
+        '{schemaVersion:2, manifests:[{mediaType:"application/vnd.oci.image.manifest.v1+json", digest:$d, size:$s,
+          annotations:{"org.opencontainers.image.ref.name":"latest"}}]}' >"$o/index.json"
+    echo '{"imageLayoutVersion":"1.0.0"}' >"$o/oci-layout"
+    rm -rf "$w"
+}

@@ -414,3 +414,90 @@ etc/plain"
     run_tool layermount import "$TEST_DIR/oci" --name fromoci:v1
     assert_eq "$(layermount inspect fromdir:v1 --json | jq -r .id)" "$(layermount inspect fromoci:v1 --json | jq -r .id)"
 }
+
+@test "a registry stopped halfway through a layer: the pull fails in one line, keeps the layers it completed, and the next pull completes it" {
+    r="$TEST_DIR/reg-stop"
+    w="$TEST_DIR/stop-$BATS_TEST_NUMBER"
+    mkdir -p "$w/small" "$w/big"
+    echo small >"$w/small/f"
+    head -c 96M /dev/urandom >"$w/big/blob"
+    make_oci_from_dirs "$w/oci" "$w/small" "$w/big"
+    rm -rf "$w/small" "$w/big"
+    start_registry "$r"
+    skopeo copy -q --dest-tls-verify=false "oci:$w/oci:latest" "docker://$REG/stop/two:v1"
+    rm -rf "$w/oci"
+    layers=$(skopeo inspect --raw --tls-verify=false "docker://$REG/stop/two:v1" | jq -r '.layers[].digest')
+    small=$(echo "$layers" | head -1) big=$(echo "$layers" | tail -1)
+    # one layer at a time: the small one completes, then the registry stops while the big one
+    # streams (SIGSTOP as soon as its extraction starts, then SIGKILL: the connection drops)
+    layermount pull -q --jobs 1 "$REG/stop/two:v1" >"$w/out" 2>"$w/err" &
+    pull=$!
+    i=0
+    until [ "$(ls "$CTRKIT_ROOT/layers/layer" 2>/dev/null | wc -l)" = 1 ] && ls "$CTRKIT_ROOT/layers/tmp" 2>/dev/null | grep -q '^layer-'; do
+        i=$((i + 1))
+        [ $i -lt 2000 ] && [ -d "/proc/$pull" ] || break
+        sleep 0.005
+    done
+    kill -STOP "$(cat "$r/pid")"
+    kill -KILL "$(cat "$r/pid")"
+    rc=0
+    wait "$pull" || rc=$?
+    rm -f "$r/pid"
+    assert_eq "$rc" 1 "the pull fails: $(cat "$w/err")"
+    stderr=$(cat "$w/err")
+    assert_error layermount "layer 2/2"
+    assert_eq "$(ls "$CTRKIT_ROOT/layers/layer" | wc -l)" 1 "the small layer is kept"
+    assert_eq "$(find "$CTRKIT_ROOT/layers/tmp" "$CTRKIT_ROOT/layers/images" -mindepth 1 | wc -l)" 0 "nothing half-made, no image"
+    # back up: only the big layer is fetched
+    start_registry "$r"
+    s0=$(blob_gets "$r" "$small") b0=$(blob_gets "$r" "$big")
+    run_tool layermount pull -q "$REG/stop/two:v1"
+    assert_eq "$(blob_gets "$r" "$small")" "$s0"
+    assert_eq "$(blob_gets "$r" "$big")" "$((b0 + 1))"
+    assert_eq "$(file_of "$REG/stop/two:v1" f)" small
+    stop_registry "$r"
+}
+
+@test "registries.conf mirrors: tried first; the registry itself when they fail; blocked registries refused" {
+    conf="$TEST_DIR/registries-$BATS_TEST_NUMBER.conf"
+    skopeo copy -q --dest-tls-verify=false "oci:$TEST_DIR/oci:latest" "docker://$REG/mirror/test/three:v1"
+    # mirrored.invalid does not exist: only the mirror can answer
+    cat >"$conf" <<CONF
+unqualified-search-registries = ["docker.io"]
+
+[[registry]]
+prefix = "mirrored.invalid"
+location = "mirrored.invalid"
+
+[[registry.mirror]]
+location = "127.0.0.1:1/nothing-here"
+
+[[registry.mirror]]
+location = "$REG/mirror"
+insecure = true
+
+[[registry]]
+prefix = "$REG/fallback"
+location = "$REG/test"
+
+[[registry.mirror]]
+location = "$REG/empty-mirror"
+
+[[registry]]
+prefix = "$REG/blocked"
+blocked = true
+CONF
+    export CONTAINERS_REGISTRIES_CONF=$conf
+    before=$(grep -c '"GET /v2/mirror/test/three/manifests/v1 ' "$TEST_DIR/reg/log" || true)
+    run_tool layermount pull -q mirrored.invalid/test/three:v1
+    assert_eq "$(grep -c '"GET /v2/mirror/test/three/manifests/v1 ' "$TEST_DIR/reg/log")" "$((before + 1))"
+    run_tool layermount images --json
+    assert_json '.[0].names | join(",")' "mirrored.invalid/test/three:v1"
+    # a mirror without the image: the registry's own location ($REG/fallback is $REG/test)
+    n=$(grep -c '"GET /v2/empty-mirror/three/manifests/v1 ' "$TEST_DIR/reg/log" || true)
+    run_tool layermount pull -q "$REG/fallback/three:v1"
+    assert_eq "$(grep -c '"GET /v2/empty-mirror/three/manifests/v1 ' "$TEST_DIR/reg/log")" "$((n + 1))" "the mirror was asked first"
+    assert_eq "$(file_of "$REG/fallback/three:v1" data/c)" c
+    run_tool --rc 1 layermount pull -q "$REG/blocked/x:v1"
+    assert_error layermount "is blocked in $conf"
+}

@@ -14,6 +14,7 @@ use crate::import::{BUDGET, Index, Manifest, Progress, add_layer, default_budget
 use crate::platform::Platform;
 use crate::registry::auth::Credentials;
 use crate::registry::client::{Client, Options};
+use crate::registry::mirrors;
 use crate::registry::reference::Reference;
 use crate::store::{self, BlobRecord, ImageRecord, Store};
 
@@ -103,8 +104,40 @@ pub fn pull(
     let budget = default_budget(&store.root);
     BUDGET.set(budget);
     let _lock = store.lock_shared()?;
-    let client = Client::connect(r, opts)?;
-    let (m, mdigest) = resolve_manifest(&client, r, platform)?;
+    // mirrors (registries.conf) first, then the registry itself; the last error stands
+    let mut found = None;
+    let mut last_err = None;
+    for (cand, insecure) in mirrors::candidates(r)? {
+        let mut o = opts.clone();
+        if insecure && o.tls_verify.is_none() {
+            o.tls_verify = Some(false);
+        }
+        match Client::connect(&cand, &o).and_then(|c| {
+            let m = resolve_manifest(&c, &cand, platform)?;
+            Ok((c, m))
+        }) {
+            Ok(x) => {
+                if cand != *r {
+                    common::debug!("{r}: from the mirror {cand}");
+                }
+                found = Some(x);
+                break;
+            }
+            Err(e) => {
+                common::debug!("{cand}: {e}");
+                last_err = Some(e);
+            }
+        }
+    }
+    let Some((client, (m, mdigest))) = found else {
+        return Err(
+            last_err.unwrap_or_else(|| Error::msg(format!("{r}: no registry to pull from")))
+        );
+    };
+    let source = format!(
+        "{}/{}",
+        client.reference.registry, client.reference.repository
+    );
     let name = r.store_name();
     let label = r.to_string();
     common::debug!("{label}: manifest {mdigest}");
@@ -224,7 +257,7 @@ pub fn pull(
                 digest: l.digest.clone(),
                 size: l.size,
                 media_type: l.media_type.clone(),
-                source: format!("{}/{}", r.registry, r.repository),
+                source: source.clone(),
             },
         )?;
     }
