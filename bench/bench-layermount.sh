@@ -18,11 +18,14 @@ if [ "${1-}" != --inner ]; then
 fi
 command -v umoci >/dev/null || { echo "bench-layermount: needs umoci" >&2; exit 1; }
 RUNS=${BENCH_RUNS:-10}
+# BENCH_SECTIONS: which comparisons to run (default all: import mount pull)
+SECTIONS=" ${BENCH_SECTIONS:-import mount pull} "
+want() { [[ "$SECTIONS" == *" $1 "* ]]; }
 MOUNT_RUNS=${BENCH_MOUNT_RUNS:-40}
 
 tmp=$(mktemp -d /tmp/bench-layermount.XXXXXX)
 reg_pid=''
-trap '[ -z "$reg_pid" ] || { kill "$reg_pid"; wait "$reg_pid"; } 2>/dev/null; rm -rf --one-file-system "$tmp"' EXIT
+trap '[ -z "$reg_pid" ] || { kill "$reg_pid"; wait "$reg_pid" || true; } 2>/dev/null; rm -rf --one-file-system "$tmp"' EXIT
 export CTRKIT_ROOT=$tmp/root
 
 # A 5-layer OCI image, ~50 MB uncompressed: each layer ~10 MB in ~300 files (compressible
@@ -68,27 +71,30 @@ echo "image: 5 layers, $(du -sm "$tmp/src" | cut -f1) MB uncompressed, $(du -sm 
 blobs=$(jq -r '.layers[].digest' "$img/blobs/sha256/$mh" | cut -d: -f2 | tr '\n' ' ')
 untar_all="rm -rf $tmp/tx && mkdir $tmp/tx && i=0 && for b in $blobs; do i=\$((i+1)); mkdir $tmp/tx/\$i && tar -xzf $img/blobs/sha256/\$b -C $tmp/tx/\$i; done"
 
-compare "import of a 5-layer ~50 MB image (gzip layers)" "$RUNS" \
+want import && compare "import of a 5-layer ~50 MB image (gzip layers)" "$RUNS" \
     "layermount import" "rm -rf $tmp/lm && CTRKIT_ROOT=$tmp/lm layermount import $img >/dev/null" \
     "umoci unpack" "rm -rf $tmp/um && umoci unpack --image $img:bench $tmp/um >/dev/null 2>&1" \
     "tar -xzf of each layer" "$untar_all"
 rm -rf "$tmp/lm" "$tmp/um" "$tmp/tx"
 
 # mount + umount: the same 5 layers, a container layer each side
-layermount import "$img" --name bench >/dev/null
-mkdir -p "$tmp/t1" "$tmp/t2" "$tmp/up" "$tmp/wk"
-lower=$(for d in $(jq -r '.layers | reverse | .[].diff_id' <(layermount inspect bench --json)); do
-    printf '%s:' "$CTRKIT_ROOT/layers/layer/${d#sha256:}/diff"
-done)
-lower=${lower%:}
-layermount mount bench "$tmp/t1" --container bench >/dev/null
-layermount umount bench
-compare "mount + umount of a 5-layer container (each in unshare -m sh -c)" "$MOUNT_RUNS" \
-    "layermount mount + umount" "unshare -m sh -c 'layermount mount bench $tmp/t1 --container bench >/dev/null && layermount umount bench'" \
-    "mount -t overlay + umount" "unshare -m sh -c 'mount -t overlay overlay -o lowerdir=$lower,upperdir=$tmp/up,workdir=$tmp/wk $tmp/t2 && umount $tmp/t2'"
-layermount rm-container bench
+if want mount; then
+    layermount import "$img" --name bench >/dev/null
+    mkdir -p "$tmp/t1" "$tmp/t2" "$tmp/up" "$tmp/wk"
+    lower=$(for d in $(jq -r '.layers | reverse | .[].diff_id' <(layermount inspect bench --json)); do
+        printf '%s:' "$CTRKIT_ROOT/layers/layer/${d#sha256:}/diff"
+    done)
+    lower=${lower%:}
+    layermount mount bench "$tmp/t1" --container bench >/dev/null
+    layermount umount bench
+    compare "mount + umount of a 5-layer container (each in unshare -m sh -c)" "$MOUNT_RUNS" \
+        "layermount mount + umount" "unshare -m sh -c 'layermount mount bench $tmp/t1 --container bench >/dev/null && layermount umount bench'" \
+        "mount -t overlay + umount" "unshare -m sh -c 'mount -t overlay overlay -o lowerdir=$lower,upperdir=$tmp/up,workdir=$tmp/wk $tmp/t2 && umount $tmp/t2'"
+    layermount rm-container bench
+fi
 
 # pull from a registry on this machine
+want pull || exit 0
 if ! command -v docker-registry >/dev/null || ! command -v skopeo >/dev/null; then
     echo "bench-layermount: no docker-registry or skopeo: pull not measured" >&2
     exit 0
