@@ -501,3 +501,24 @@ CONF
     run_tool --rc 1 layermount pull -q "$REG/blocked/x:v1"
     assert_error layermount "is blocked in $conf"
 }
+
+@test "Bearer tokens (as Docker Hub): the challenge's realm gives a token for the credentials and the repository's scope" {
+    require_cmd python3
+    t="$TEST_DIR/token-$BATS_TEST_NUMBER"
+    mkdir -p "$t"
+    python3 "$BATS_TEST_DIRNAME/34-token-proxy.py" "$t/port" "$REG" 'bob:t0ken pw' "$t/log" 3>&- &
+    track_pid $!
+    wait_for_file "$t/port"
+    front="127.0.0.1:$(cat "$t/port")"
+    # anonymous: the realm refuses, one line
+    run_tool --rc 1 layermount pull -q "$front/test/three:v1"
+    assert_error layermount "authentication failed at http://$front/token"
+    # with credentials: a token for repository:test/three:pull, then the image
+    run_tool layermount pull -q --creds 'bob:t0ken pw' "$front/test/three:v1"
+    grep -q "^token user=bob service=ctrkit-test scope=repository:test/three:pull" "$t/log" || { cat "$t/log" >&2; return 1; }
+    got=$(layermount export "$front/test/three:v1" | tar -t | sed 's|^\./||; s|/$||' | grep -v '^$' | LC_ALL=C sort)
+    assert_eq "$got" "$EXPECTED_TREE"
+    # an index through the same front, by platform
+    run_tool layermount pull -q --creds 'bob:t0ken pw' --platform linux/arm64 "$front/test/multi:v1"
+    assert_eq "$(file_of "$front/test/multi:v1" arch)" arm64
+}
