@@ -121,9 +121,9 @@ tree() { (cd "$1" && find . -mindepth 1 | sed 's|^\./||' | LC_ALL=C sort); }
 # --- a real registry (Debian's docker-registry, the CNCF distribution registry) ----------
 
 # start_registry DIR [HTPASSWD] : serve on a free 127.0.0.1 port, data and log under DIR,
-# with htpasswd (bcrypt) auth when given; sets and exports REG (HOST:PORT). The pid is in
-# DIR/pid: stop_registry DIR ends it. Starting it again in the same DIR keeps the data and
-# the port.
+# with htpasswd (bcrypt) auth when given, and HTTPS when DIR/cert.pem and DIR/key.pem exist;
+# sets and exports REG (HOST:PORT). The pid is in DIR/pid: stop_registry DIR ends it.
+# Starting it again in the same DIR keeps the data and the port.
 start_registry() {
     local d=$1 port
     mkdir -p "$d/data"
@@ -137,6 +137,9 @@ start_registry() {
         printf 'version: 0.1\nlog:\n  level: warn\n  accesslog:\n    disabled: false\n'
         printf 'storage:\n  filesystem:\n    rootdirectory: %s\n  delete:\n    enabled: true\n' "$d/data"
         printf 'http:\n  addr: 127.0.0.1:%s\n' "$port"
+        if [ -f "$d/cert.pem" ]; then
+            printf '  tls:\n    certificate: %s\n    key: %s\n' "$d/cert.pem" "$d/key.pem"
+        fi
         if [ -n "${2-}" ]; then
             printf 'auth:\n  htpasswd:\n    realm: ctrkit-test\n    path: %s\n' "$2"
         fi
@@ -145,7 +148,9 @@ start_registry() {
     echo $! >"$d/pid"
     export REG="127.0.0.1:$port"
     local i=0
-    until curl -s -o /dev/null "http://$REG/v2/"; do
+    local scheme=http
+    [ ! -f "$d/cert.pem" ] || scheme=https
+    until curl -s -k -o /dev/null "$scheme://$REG/v2/"; do
         i=$((i + 1))
         [ $i -lt 100 ] || { echo "registry did not start: $(cat "$d/log")" >&2; return 1; }
         sleep 0.05

@@ -522,3 +522,32 @@ CONF
     run_tool layermount pull -q --creds 'bob:t0ken pw' --platform linux/arm64 "$front/test/multi:v1"
     assert_eq "$(file_of "$front/test/multi:v1" arch)" arm64
 }
+
+@test "TLS: certificates are checked against the system's roots; a loopback registry may be self-signed unless --tls-verify" {
+    require_cmd openssl
+    r="$TEST_DIR/reg-tls"
+    mkdir -p "$r"
+    # a test CA, and the registry's certificate signed by it
+    openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=ctrkit-test-ca \
+        -keyout "$r/ca-key.pem" -out "$r/ca.pem" 2>/dev/null
+    openssl req -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 -keyout "$r/key.pem" -out "$r/req.pem" 2>/dev/null
+    printf 'subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n' >"$r/ext"
+    openssl x509 -req -in "$r/req.pem" -CA "$r/ca.pem" -CAkey "$r/ca-key.pem" -CAcreateserial \
+        -days 2 -extfile "$r/ext" -out "$r/cert.pem" 2>/dev/null
+    start_registry "$r"
+    skopeo copy -q --dest-tls-verify=false "oci:$TEST_DIR/oci:latest" "docker://$REG/tls/three:v1"
+    # the registry speaks only HTTPS: plain HTTP is refused by it
+    [ "$(curl -s -o /dev/null -w '%{http_code}' "http://$REG/v2/")" = 400 ]
+    # loopback, by default: HTTPS without a trusted certificate is accepted (as Docker does)
+    run_tool layermount pull -q "$REG/tls/three:v1"
+    # --tls-verify: the self-signed certificate is not among the system's roots
+    export CTRKIT_ROOT="$TEST_DIR/root-$BATS_TEST_NUMBER-2"
+    run_tool --rc 1 layermount pull -q --tls-verify "$REG/tls/three:v1"
+    assert_error layermount "cannot reach registry $REG"
+    assert_contains "$stderr" "certificate"
+    # ... its CA is once the system's roots include it (SSL_CERT_FILE, as OpenSSL reads it)
+    SSL_CERT_FILE="$r/ca.pem" run_tool layermount pull -q --tls-verify "$REG/tls/three:v1"
+    got=$(layermount export "$REG/tls/three:v1" | tar -t | sed 's|^\./||; s|/$||' | grep -v '^$' | LC_ALL=C sort)
+    assert_eq "$got" "$EXPECTED_TREE"
+    stop_registry "$r"
+}
