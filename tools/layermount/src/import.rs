@@ -696,7 +696,7 @@ pub fn extract_layer(
     std::fs::create_dir(&diff).ctx("create", &diff)?;
     let mut blob_h = Hashed::default();
     let mut diff_h = Hashed::default();
-    let stats = {
+    let (stats, record) = {
         let raw = open()?;
         let pr = ProgressReader {
             inner: raw,
@@ -707,7 +707,9 @@ pub fn extract_layer(
             what: label.to_string(),
             source: e,
         })?;
-        let tarstream = HashingReader::new(BudgetReader(dec), &mut diff_h);
+        // (the record of the tar's non-content bytes, so save and push can write it again)
+        let tarstream =
+            crate::tarsplit::Recorder::new(HashingReader::new(BudgetReader(dec), &mut diff_h));
         let mut archive = tar::Archive::new(tarstream);
         let stats = Extractor::new(&diff, label)?
             .extract(&mut archive)
@@ -723,7 +725,7 @@ pub fn extract_layer(
                 label,
             )
         })?;
-        stats
+        (stats, rest.finish())
     };
     let blob = blob_h.digest();
     if let Some(want) = blob_digest {
@@ -743,6 +745,15 @@ pub fn extract_layer(
                 expected: want.to_string(),
                 actual: got,
             });
+        }
+    }
+    match record {
+        Some(r) => {
+            let p = tmp.path.join(crate::tarsplit::FILE_NAME);
+            std::fs::write(&p, r).ctx("write", &p)?;
+        }
+        None => {
+            common::debug!("{label}: no tar-split record (the tar has entries it cannot express)")
         }
     }
     let rec = LayerRecord {

@@ -10,6 +10,7 @@ mod platform;
 mod registry;
 mod store;
 mod sys;
+mod tarsplit;
 
 fn main() {
     common::run(

@@ -5,15 +5,13 @@
 //! the store and gzip-compressed, and sent only when the registry lacks it.
 
 use std::fs::File;
-use std::io::{BufWriter, Write};
 
 use serde_json::{Value, json};
 
 use super::pull::options;
 use crate::cli::{PushArgs, TagArgs};
-use crate::digest::{self, Hashed, HashingWriter};
+use crate::digest;
 use crate::error::{Error, IoContext};
-use crate::merge::write_layer_tar;
 use crate::registry::client::Client;
 use crate::registry::reference::Reference;
 use crate::store::{self, ImageRecord, Store};
@@ -95,24 +93,10 @@ pub fn run(store: &Store, a: PushArgs) -> Result<(), Error> {
             ids.push(d.clone());
             continue;
         }
-        // a gzip-compressed tar of the layer, hashed before and after compression
+        // a gzip-compressed tar of the layer (the original tar when its record reproduces
+        // it), hashed before and after compression
         let path = tmp.path.join(format!("{i}.tar.gz"));
-        let f = File::create(&path).ctx("create", &path)?;
-        let inner = HashingWriter {
-            inner: BufWriter::with_capacity(1 << 20, f),
-            h: Hashed::default(),
-        };
-        let gz = flate2::write::GzEncoder::new(inner, flate2::Compression::default());
-        let outer = HashingWriter {
-            inner: gz,
-            h: Hashed::default(),
-        };
-        let outer = write_layer_tar(&store.layer_diff(d), outer)?;
-        let diff_id = outer.h.digest();
-        let mut inner = outer.inner.finish().ctx("write", &path)?;
-        inner.flush().ctx("write", &path)?;
-        let size = inner.h.bytes;
-        let blob = inner.h.digest();
+        let (diff_id, blob, size) = crate::tarsplit::layer_file(store, d, &path, true)?;
         if client.put_blob(&blob, &|| File::open(&path), &what)? {
             sent += 1;
         }
