@@ -27,7 +27,7 @@ make_layers() {
     tar --sort=name --owner=0 --group=0 -C "$d/l1" -cf "$d/l1.tar" .
     tar --sort=name --owner=0 --group=0 -C "$d/l2" -cf "$d/l2.tar" .
     # opaque marker after the entry it must not hide
-    tar --owner=0 --group=0 -C "$d/l3" -cf "$d/l3.tar" ./data/ ./data/c ./data/.wh..wh..opq
+    tar --no-recursion --owner=0 --group=0 -C "$d/l3" -cf "$d/l3.tar" ./data/ ./data/c ./data/.wh..wh..opq
 }
 
 config_json() { # DIFF_ID...

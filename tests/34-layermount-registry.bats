@@ -251,7 +251,8 @@ PY
     run_tool layermount inspect "$REG/pushed/three:v1" --json
     assert_json '.config.WorkingDir' /data
     # a pulled image pushed to another repository: its blobs are mounted, not sent, and keep
-    # their digests
+    # their digests (a store of its own: the layers were pulled from test/three only)
+    export CTRKIT_ROOT="$TEST_DIR/root-$BATS_TEST_NUMBER-mount"
     run_tool layermount pull -q "$REG/test/three:v1"
     run_tool layermount push "$REG/test/three:v1" "$REG/mounted/three:v1"
     src=$(skopeo inspect --tls-verify=false "docker://$REG/test/three:v1" | jq -c .Layers)
