@@ -28,6 +28,7 @@ skopeo:skopeo
 docker-registry:docker-registry
 curl:curl
 htpasswd:apache2-utils
+openssl:openssl
 shellcheck:shellcheck
 newuidmap:uidmap
 /usr/lib/cni/bridge:containernetworking-plugins

@@ -581,3 +581,25 @@ CONF
     CTRKIT_ROOT="$d/store-changed" run_tool layermount import "$d/changed.tar"
     [ "$output" != "$id" ]
 }
+
+@test "progress: a bar per layer on a terminal (layers in the store say so); none with -q or off a terminal" {
+    require_cmd script
+    run_tool layermount pull "$REG/test/three:v1"
+    assert_eq "$stderr" "" "not a terminal: quiet"
+    digests=$(skopeo inspect --raw --tls-verify=false "docker://$REG/test/three:v1" | jq -r '.layers[].digest')
+    export CTRKIT_ROOT="$TEST_DIR/root-$BATS_TEST_NUMBER-tty"
+    run_tool script -qec "layermount pull '$REG/test/three:v1'" /dev/null
+    for d in $digests; do
+        assert_match "$output" "${d:7:12} \([1-3]/3\) +done +\["
+    done
+    # again: every layer is there already (only the name is set, no bars)
+    run_tool layermount rm "$REG/test/three:v1"
+    run_tool script -qec "layermount pull '$REG/test/multi:v1' && layermount pull '$REG/test/three:v1'" /dev/null
+    for d in $digests; do
+        assert_match "$output" "${d:7:12} \([1-3]/3\) +exists"
+    done
+    export CTRKIT_ROOT="$TEST_DIR/root-$BATS_TEST_NUMBER-quiet"
+    run_tool script -qec "layermount pull -q '$REG/test/three:v1'" /dev/null
+    assert_match "$output" '^sha256:[0-9a-f]{64}'
+    [[ "$output" != *"done"* ]] && [[ "$output" != *"["* ]]
+}
