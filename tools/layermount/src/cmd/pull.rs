@@ -112,6 +112,11 @@ pub fn pull(
         if insecure && o.tls_verify.is_none() {
             o.tls_verify = Some(false);
         }
+        // --creds are for the registry named; a mirror on another host gets its own
+        // credentials from the auth files
+        if cand.registry != r.registry {
+            o.creds = None;
+        }
         match Client::connect(&cand, &o).and_then(|c| {
             let m = resolve_manifest(&c, &cand, platform)?;
             Ok((c, m))
