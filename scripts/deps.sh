@@ -25,6 +25,10 @@ crun:crun
 cgget:cgroup-tools
 umoci:umoci
 skopeo:skopeo
+docker-registry:docker-registry
+curl:curl
+htpasswd:apache2-utils
+openssl:openssl
 shellcheck:shellcheck
 newuidmap:uidmap
 /usr/lib/cni/bridge:containernetworking-plugins

@@ -21,6 +21,16 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Pull an image from a registry into the store; print the image ID
+    Pull(PullArgs),
+    /// Push an image to a registry (as DEST, or under its own name); print the manifest digest
+    Push(PushArgs),
+    /// Give an image another name (a registry reference, to push it there)
+    Tag(TagArgs),
+    /// Check credentials for a registry and keep them in the auth file
+    Login(LoginArgs),
+    /// Forget the credentials for a registry
+    Logout(LogoutArgs),
     /// Import a docker-save archive, an OCI layout (directory or tar) or a rootfs tar; print the image ID
     Import(ImportArgs),
     /// List images
@@ -66,6 +76,94 @@ pub struct ImportArgs {
     /// free space of the store's filesystem minus 5% of its size]
     #[arg(long, value_name = "SIZE", value_parser = common::parse::parse_bytes)]
     pub max_size: Option<u64>,
+    /// From an image index, take the image for OS/ARCH[/VARIANT] [default: this machine's]
+    #[arg(long, value_name = "OS/ARCH[/VARIANT]", value_parser = crate::platform::parse_arg)]
+    pub platform: Option<crate::platform::Platform>,
+}
+
+#[derive(Debug, Args)]
+pub struct RegistryArgs {
+    /// Verify the registry's TLS certificate (=false: skip the check and allow plain HTTP)
+    /// [default: verify, but a registry on a loopback address may be plain HTTP]
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    pub tls_verify: Option<bool>,
+    /// Read credentials from FILE (auth.json or docker config.json format)
+    /// [default: $REGISTRY_AUTH_FILE, $XDG_RUNTIME_DIR/containers/auth.json, ~/.docker/config.json]
+    #[arg(long, value_name = "FILE")]
+    pub authfile: Option<PathBuf>,
+    /// Log in as USER with PASSWORD for this command only
+    #[arg(long, value_name = "USER:PASSWORD")]
+    pub creds: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct PullArgs {
+    /// [REGISTRY/]REPOSITORY[:TAG][@DIGEST]; `busybox` is docker.io/library/busybox:latest
+    #[arg(value_name = "REF")]
+    pub reference: String,
+    /// From an image index, take the image for OS/ARCH[/VARIANT] [default: this machine's]
+    #[arg(long, value_name = "OS/ARCH[/VARIANT]", value_parser = crate::platform::parse_arg)]
+    pub platform: Option<crate::platform::Platform>,
+    /// No progress bars
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Layers fetched at once
+    #[arg(long, value_name = "N", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=32))]
+    pub jobs: u32,
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct PushArgs {
+    /// Image ID (or unique prefix) or NAME[:TAG]
+    pub image: String,
+    /// Where to: [REGISTRY/]REPOSITORY[:TAG] [default: IMAGE]
+    #[arg(value_name = "DEST")]
+    pub dest: Option<String>,
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct TagArgs {
+    /// Image ID (or unique prefix) or NAME[:TAG]
+    #[arg(value_name = "SRC")]
+    pub source: String,
+    /// The new name, [REGISTRY/]REPOSITORY[:TAG]
+    #[arg(value_name = "DST")]
+    pub target: String,
+}
+
+#[derive(Debug, Args)]
+pub struct LoginArgs {
+    /// HOST[:PORT] (docker.io for Docker Hub)
+    pub registry: String,
+    /// User name [default: asked on the terminal]
+    #[arg(short, long, value_name = "USER")]
+    pub username: Option<String>,
+    /// Password (visible to other users in the process list: prefer --password-stdin)
+    #[arg(short, long, value_name = "PASSWORD")]
+    pub password: Option<String>,
+    /// Read the password from standard input (one line)
+    #[arg(long)]
+    pub password_stdin: bool,
+    /// Write the credentials to FILE [default: $REGISTRY_AUTH_FILE, else
+    /// $XDG_RUNTIME_DIR/containers/auth.json, else ~/.docker/config.json]
+    #[arg(long, value_name = "FILE")]
+    pub authfile: Option<PathBuf>,
+    /// Verify the registry's TLS certificate (=false: skip the check and allow plain HTTP)
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    pub tls_verify: Option<bool>,
+}
+
+#[derive(Debug, Args)]
+pub struct LogoutArgs {
+    /// HOST[:PORT]
+    pub registry: String,
+    /// Remove the credentials from FILE only [default: from every auth file that has them]
+    #[arg(long, value_name = "FILE")]
+    pub authfile: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

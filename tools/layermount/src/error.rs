@@ -48,6 +48,13 @@ pub enum Error {
         #[source]
         source: serde_json::Error,
     },
+    /// An HTTP exchange with a registry failed below HTTP (connection, TLS, protocol).
+    #[error("{what}")]
+    Http {
+        what: String,
+        #[source]
+        source: Box<ureq::Error>,
+    },
     #[error("no such image: {0}")]
     NoImage(String),
     #[error("image reference '{0}' is ambiguous")]

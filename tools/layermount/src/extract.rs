@@ -2,8 +2,9 @@
 //!
 //! Every entry is placed with fd-relative syscalls below the layer's root fd:
 //! - entry names are split into components; an absolute name or a `..` component is refused;
-//! - the parent directory is opened with openat2 `RESOLVE_BENEATH`, so a symlink (from this
-//!   archive) that points outside the layer fails with EXDEV and the entry is refused;
+//! - the parent directory is opened with openat2 `RESOLVE_IN_ROOT`: a symlink from this
+//!   archive is followed as if the layer were `/` (`lib -> /usr/lib` then `lib/libx.so` lands
+//!   in `usr/lib/`, as in the image), so no path can leave the layer;
 //! - the last component is created with `O_EXCL | O_NOFOLLOW` / `mknodat` / `symlinkat` after
 //!   removing whatever was there (a duplicate entry replaces a symlink, it never writes
 //!   through it);
@@ -11,7 +12,10 @@
 //! - `.wh.NAME` becomes a 0:0 character device (overlay's whiteout) unless this layer itself
 //!   has NAME, whatever the order of the two entries; `.wh..wh..opq` sets
 //!   `trusted.overlay.opaque=y` on its directory; a whiteout naming `.` or `..` is refused;
-//! - `trusted.overlay.*` xattrs carried by the archive are dropped (they would steer overlay).
+//! - `trusted.overlay.*` xattrs carried by the archive are dropped (they would steer overlay);
+//! - aufs bookkeeping (`.wh..wh.aufs`, the `.wh..wh.plnk/` hardlink store) is not kept: files
+//!   in `.wh..wh.plnk/` are extracted only as targets for the layer's hardlinks, and the
+//!   folder is removed at the end.
 
 use std::io::{self, Read};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
@@ -38,6 +42,27 @@ pub enum Name<'a> {
 pub const OPAQUE: &[u8] = b".wh..wh..opq";
 pub const WH_PREFIX: &[u8] = b".wh.";
 pub const OPAQUE_XATTR: &str = "trusted.overlay.opaque";
+/// aufs' hardlink store at the top of a layer
+pub const AUFS_PLNK: &[u8] = b".wh..wh.plnk";
+
+/// openat2 with `RESOLVE_IN_ROOT`: `path` below `root`, symlinks (absolute ones and `..`
+/// included) resolved as if `root` were `/`; magic links refused.
+fn open_in_root(root: BorrowedFd<'_>, path: &[u8], flags: OFlags) -> io::Result<OwnedFd> {
+    use rustix::fs::{Mode, ResolveFlags};
+    let p: &[u8] = if path.is_empty() { b"." } else { path };
+    loop {
+        match rustix::fs::openat2(
+            root,
+            p,
+            flags | OFlags::CLOEXEC,
+            Mode::empty(),
+            ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS,
+        ) {
+            Err(rustix::io::Errno::AGAIN) | Err(rustix::io::Errno::INTR) => continue,
+            r => return r.map_err(io::Error::from),
+        }
+    }
+}
 
 /// Classify a path component; a whiteout that names `.`, `..` or nothing is refused.
 pub fn classify_name(name: &[u8]) -> Result<Name<'_>, &'static str> {
@@ -142,7 +167,14 @@ impl<'a> Extractor<'a> {
 
     fn finish(&mut self) -> Result<Stats, Error> {
         self.cache = None;
+        // aufs' hardlink store served its purpose (the links hold the inodes)
+        match sys::remove_all_at(self.root.as_fd(), AUFS_PLNK) {
+            Ok(()) => {}
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {}
+            Err(e) => return Err(io_err(self.label, AUFS_PLNK, "remove", e)),
+        }
         let mut times = std::mem::take(&mut self.dir_times);
+        times.retain(|(p, _, _)| !p.starts_with(AUFS_PLNK));
         // deepest first, so setting a child's time does not disturb its parent's
         times.sort_by_key(|(p, _, _)| {
             std::cmp::Reverse(p.iter().filter(|b| **b == b'/').count() + !p.is_empty() as usize)
@@ -177,7 +209,7 @@ impl<'a> Extractor<'a> {
             }
         }
         let flags = OFlags::PATH | OFlags::DIRECTORY;
-        let fd = match sys::open_beneath(self.root.as_fd(), &joined, flags) {
+        let fd = match open_in_root(self.root.as_fd(), &joined, flags) {
             Ok(fd) => fd,
             Err(e) => match e.raw_os_error() {
                 Some(libc::EXDEV) | Some(libc::ELOOP) => {
@@ -199,10 +231,12 @@ impl<'a> Extractor<'a> {
 
     fn walk_create(&mut self, entry: &[u8], comps: &[&[u8]]) -> Result<OwnedFd, Error> {
         let flags = OFlags::PATH | OFlags::DIRECTORY;
-        let mut cur = sys::open_beneath(self.root.as_fd(), b".", flags)
+        let mut cur = open_in_root(self.root.as_fd(), b".", flags)
             .map_err(|e| io_err(self.label, entry, "open", e))?;
-        for c in comps {
-            let next = match sys::open_beneath(cur.as_fd(), c, flags) {
+        for (i, c) in comps.iter().enumerate() {
+            // each prefix from the root, so a symlink met on the way resolves in the layer
+            let prefix = comps[..=i].join(&b'/');
+            let next = match open_in_root(self.root.as_fd(), &prefix, flags) {
                 Ok(fd) => fd,
                 Err(e) => match e.raw_os_error() {
                     Some(libc::EXDEV) | Some(libc::ELOOP) => {

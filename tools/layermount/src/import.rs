@@ -15,6 +15,7 @@ use serde::Deserialize;
 use crate::digest::{self, Hashed, HashingReader};
 use crate::error::{Error, IoContext};
 use crate::extract::{self, Extractor};
+use crate::platform::Platform;
 use crate::store::{self, LayerRecord, Store};
 use crate::sys;
 
@@ -27,7 +28,8 @@ pub enum Source {
     Tar {
         file: PathBuf,
         index: HashMap<String, (u64, u64)>,
-        links: HashMap<String, String>,
+        /// name → (target, is a hardlink)
+        links: HashMap<String, (String, bool)>,
     },
 }
 
@@ -68,9 +70,10 @@ impl Source {
                 tar::EntryType::Regular | tar::EntryType::Continuous => {
                     index.insert(name, (e.raw_file_position(), e.size()));
                 }
-                tar::EntryType::Symlink | tar::EntryType::Link => {
+                kind @ (tar::EntryType::Symlink | tar::EntryType::Link) => {
                     if let Some(t) = e.link_name_bytes() {
-                        links.insert(name, String::from_utf8_lossy(&t).into_owned());
+                        let hard = kind == tar::EntryType::Link;
+                        links.insert(name, (String::from_utf8_lossy(&t).into_owned(), hard));
                     }
                 }
                 _ => {}
@@ -113,13 +116,18 @@ impl Source {
             Source::Tar { file, index, links } => {
                 let mut n = n;
                 for _ in 0..8 {
-                    if let Some(t) = links.get(&n) {
-                        // link targets are relative to the link's directory (symlink) or the root
-                        let base = Path::new(&n)
-                            .parent()
-                            .unwrap_or(Path::new(""))
-                            .to_string_lossy()
-                            .into_owned();
+                    if let Some((t, hard)) = links.get(&n) {
+                        // a symlink's target is relative to its directory; a hardlink's (a
+                        // tar member name) to the archive's root, wherever the link is
+                        let base = if *hard {
+                            String::new()
+                        } else {
+                            Path::new(&n)
+                                .parent()
+                                .unwrap_or(Path::new(""))
+                                .to_string_lossy()
+                                .into_owned()
+                        };
                         let joined = if base.is_empty() {
                             t.clone()
                         } else {
@@ -185,24 +193,16 @@ pub struct Descriptor {
 }
 
 #[derive(Debug, Deserialize)]
-pub struct Platform {
+pub struct Index {
     #[serde(default)]
-    pub architecture: String,
-    #[serde(default)]
-    pub os: String,
+    pub manifests: Vec<Descriptor>,
 }
 
 #[derive(Debug, Deserialize)]
-struct Index {
+pub struct Manifest {
+    pub config: Descriptor,
     #[serde(default)]
-    manifests: Vec<Descriptor>,
-}
-
-#[derive(Debug, Deserialize)]
-struct Manifest {
-    config: Descriptor,
-    #[serde(default)]
-    layers: Vec<Descriptor>,
+    pub layers: Vec<Descriptor>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -225,17 +225,18 @@ pub struct LayerSource {
 pub struct Plan {
     pub config: Vec<u8>,
     pub layers: Vec<LayerSource>,
-    pub name: Option<String>,
+    /// the names the archive gives the image
+    pub names: Vec<String>,
 }
 
-fn parse<'a, T: Deserialize<'a>>(b: &'a [u8], what: &str) -> Result<T, Error> {
+pub fn parse<'a, T: Deserialize<'a>>(b: &'a [u8], what: &str) -> Result<T, Error> {
     serde_json::from_slice(b).map_err(|e| Error::Json {
         what: what.to_string(),
         source: e,
     })
 }
 
-fn verify(what: &str, expected: &str, data: &[u8]) -> Result<(), Error> {
+pub fn verify(what: &str, expected: &str, data: &[u8]) -> Result<(), Error> {
     let actual = digest::sha256_bytes(data);
     if actual != expected {
         return Err(Error::Digest {
@@ -252,9 +253,9 @@ fn blob_path(d: &str, what: &str) -> Result<String, Error> {
 }
 
 /// The plan for an OCI image layout.
-pub fn plan_oci(src: &Source) -> Result<Plan, Error> {
+pub fn plan_oci(src: &Source, platform: &Platform) -> Result<Plan, Error> {
     let index: Index = parse(&src.read_small("index.json")?, "index.json")?;
-    let mut desc = pick(index.manifests, "index.json")?;
+    let mut desc = pick(index.manifests, platform, "index.json")?;
     for _ in 0..4 {
         let what = format!("manifest {}", desc.digest);
         let bytes = src.read_small(&blob_path(&desc.digest, &what)?)?;
@@ -265,7 +266,7 @@ pub fn plan_oci(src: &Source) -> Result<Plan, Error> {
             || desc.media_type.contains("manifest.list");
         if is_index {
             let idx: Index = parse(&bytes, &what)?;
-            desc = pick(idx.manifests, &what)?;
+            desc = pick(idx.manifests, platform, &what)?;
             continue;
         }
         let m: Manifest = parse(&bytes, &what)?;
@@ -281,7 +282,7 @@ pub fn plan_oci(src: &Source) -> Result<Plan, Error> {
                 size: l.size,
             });
         }
-        let name = desc
+        let names = desc
             .annotations
             .get("io.containerd.image.name")
             .or_else(|| {
@@ -289,38 +290,40 @@ pub fn plan_oci(src: &Source) -> Result<Plan, Error> {
                     .get("org.opencontainers.image.ref.name")
                     .filter(|n| n.contains('/') || n.contains(':'))
             })
-            .cloned();
+            .cloned()
+            .into_iter()
+            .collect();
         return Ok(Plan {
             config,
             layers,
-            name,
+            names,
         });
     }
     Err(Error::msg("index.json: image indexes nest too deeply"))
 }
 
-fn pick(mut ds: Vec<Descriptor>, what: &str) -> Result<Descriptor, Error> {
-    if ds.is_empty() {
-        return Err(Error::msg(format!("{what}: no manifests")));
-    }
-    let i = ds
-        .iter()
-        .position(|d| {
-            d.platform
-                .as_ref()
-                .is_some_and(|p| p.os == "linux" && p.architecture == "amd64")
-        })
-        .unwrap_or(0);
+/// The entry of an index for `platform`. An OCI layout's own index.json may list entries
+/// with no platform at all (one per tag): then the first.
+pub fn pick(mut ds: Vec<Descriptor>, platform: &Platform, what: &str) -> Result<Descriptor, Error> {
+    let i = if !ds.is_empty() && ds.iter().all(|d| d.platform.is_none()) {
+        0
+    } else {
+        let ps: Vec<Option<&Platform>> = ds.iter().map(|d| d.platform.as_ref()).collect();
+        crate::platform::pick(&ps, platform, what)?
+    };
     Ok(ds.swap_remove(i))
 }
 
-/// The plan for a `docker save` archive.
-pub fn plan_docker(src: &Source) -> Result<Plan, Error> {
+/// The plans for a `docker save` archive: one per image it holds, each with all its tags.
+pub fn plan_docker(src: &Source) -> Result<Vec<Plan>, Error> {
     let ms: Vec<DockerManifest> = parse(&src.read_small("manifest.json")?, "manifest.json")?;
-    let m = ms
-        .into_iter()
-        .next()
-        .ok_or_else(|| Error::msg("manifest.json: no images"))?;
+    if ms.is_empty() {
+        return Err(Error::msg("manifest.json: no images"));
+    }
+    ms.into_iter().map(|m| plan_docker_one(src, m)).collect()
+}
+
+fn plan_docker_one(src: &Source, m: DockerManifest) -> Result<Plan, Error> {
     let config = src.read_small(&m.config)?;
     // the config's name is its digest (<hex>.json or blobs/sha256/<hex>)
     if let Some(hex) = hex_in_name(&m.config) {
@@ -342,11 +345,35 @@ pub fn plan_docker(src: &Source) -> Result<Plan, Error> {
             size: 0,
         })
         .collect();
-    let name = m.repo_tags.and_then(|t| t.into_iter().next());
     Ok(Plan {
         config,
         layers,
-        name,
+        names: m.repo_tags.unwrap_or_default(),
+    })
+}
+
+/// The plan for skopeo's `dir:` transport: manifest.json (an image manifest), a `version`
+/// file, and every blob named by its hex digest.
+pub fn plan_dir(src: &Source) -> Result<Plan, Error> {
+    let bytes = src.read_small("manifest.json")?;
+    let m: Manifest = parse(&bytes, "manifest.json")?;
+    let cwhat = format!("config {}", m.config.digest);
+    let chex = store::digest_hex(&m.config.digest, &cwhat)?;
+    let config = src.read_small(chex)?;
+    verify(&cwhat, &m.config.digest, &config)?;
+    let mut layers = Vec::new();
+    for l in m.layers {
+        let lw = format!("layer {}", l.digest);
+        layers.push(LayerSource {
+            member: store::digest_hex(&l.digest, &lw)?.to_string(),
+            blob_digest: Some(l.digest),
+            size: l.size,
+        });
+    }
+    Ok(Plan {
+        config,
+        layers,
+        names: Vec::new(),
     })
 }
 
@@ -358,10 +385,11 @@ fn hex_in_name(n: &str) -> Option<&str> {
 
 // ---- progress ------------------------------------------------------------------------------
 
-/// A progress line on stderr, only when stderr is a terminal. Shared by the threads that
-/// extract layers in parallel.
+/// Progress on stderr, only when stderr is a terminal: one line for the whole, or (after
+/// [`Progress::bar`]) one bar per layer, redrawn in place. Shared by the threads that
+/// extract layers in parallel; each thread's reads count towards the bar it last chose.
 pub struct Progress {
-    on: bool,
+    pub on: bool,
     state: std::sync::Mutex<ProgressState>,
 }
 
@@ -370,6 +398,38 @@ struct ProgressState {
     done: u64,
     last: std::time::Instant,
     label: String,
+    bars: Vec<Bar>,
+    /// lines of bars on the screen
+    drawn: usize,
+}
+
+struct Bar {
+    label: String,
+    done: u64,
+    total: u64,
+    status: &'static str,
+}
+
+thread_local! {
+    static BAR: std::cell::Cell<Option<usize>> = const { std::cell::Cell::new(None) };
+}
+
+fn mb(b: u64) -> f64 {
+    b as f64 / 1e6
+}
+
+fn bar_text(done: u64, total: u64, w: usize) -> String {
+    if total == 0 {
+        return format!("{:.1} MB", mb(done));
+    }
+    let f = ((done.min(total) as f64 / total as f64) * w as f64) as usize;
+    format!(
+        "[{}{}] {:.1}/{:.1} MB",
+        "#".repeat(f),
+        " ".repeat(w - f),
+        mb(done),
+        mb(total)
+    )
 }
 
 impl Progress {
@@ -381,6 +441,8 @@ impl Progress {
                 done: 0,
                 last: std::time::Instant::now(),
                 label: String::new(),
+                bars: Vec::new(),
+                drawn: 0,
             }),
         }
     }
@@ -392,12 +454,51 @@ impl Progress {
         }
     }
 
+    /// Add a bar (`status`: waiting, exists, ...); its index.
+    pub fn bar(&self, label: String, total: u64, status: &'static str) -> usize {
+        match self.state.lock() {
+            Ok(mut st) => {
+                st.bars.push(Bar {
+                    label,
+                    done: 0,
+                    total,
+                    status,
+                });
+                st.bars.len() - 1
+            }
+            Err(_) => 0,
+        }
+    }
+
+    /// From now on this thread's reads count towards bar `i`, whose status becomes `status`.
+    pub fn use_bar(&self, i: usize, status: &'static str) {
+        BAR.with(|b| b.set(Some(i)));
+        self.set_status(i, status);
+    }
+
+    pub fn set_status(&self, i: usize, status: &'static str) {
+        if let Ok(mut st) = self.state.lock() {
+            if let Some(b) = st.bars.get_mut(i) {
+                b.status = status;
+                if status == "done" {
+                    b.done = b.total.max(b.done);
+                }
+            }
+            self.draw(&mut st, true);
+        }
+    }
+
     pub fn add(&self, n: u64) {
         if !self.on {
             return;
         }
         if let Ok(mut st) = self.state.lock() {
             st.done += n;
+            if let Some(i) = BAR.with(|b| b.get()) {
+                if let Some(b) = st.bars.get_mut(i) {
+                    b.done += n;
+                }
+            }
             self.draw(&mut st, false);
         }
     }
@@ -407,27 +508,43 @@ impl Progress {
             return;
         }
         st.last = std::time::Instant::now();
-        let mb = |b: u64| b as f64 / 1e6;
-        let bar = if st.total > 0 {
-            let w = 30usize;
-            let f = ((st.done.min(st.total) as f64 / st.total as f64) * w as f64) as usize;
-            format!(
-                "[{}{}] {:.1}/{:.1} MB",
-                "#".repeat(f),
-                " ".repeat(w - f),
-                mb(st.done),
-                mb(st.total)
-            )
+        let mut out = String::new();
+        if st.bars.is_empty() {
+            out = format!("\r\x1b[K{} {}", st.label, bar_text(st.done, st.total, 30));
         } else {
-            format!("{:.1} MB", mb(st.done))
-        };
-        eprint!("\r\x1b[K{} {}", st.label, bar);
-        let _ = io::stderr().flush();
+            if st.drawn > 0 {
+                out.push_str(&format!("\x1b[{}A", st.drawn));
+            }
+            for b in &st.bars {
+                out.push_str(&format!(
+                    "\r\x1b[K{:<24} {:<9} {}\n",
+                    b.label,
+                    b.status,
+                    if b.status == "exists" {
+                        String::new()
+                    } else {
+                        bar_text(b.done, b.total, 24)
+                    }
+                ));
+            }
+            st.drawn = st.bars.len();
+        }
+        let mut e = io::stderr().lock();
+        let _ = e.write_all(out.as_bytes());
+        let _ = e.flush();
     }
 
+    /// The last picture: bars stay on the screen (as docker's do), a single line goes.
     pub fn finish(&self) {
-        if self.on {
-            eprint!("\r\x1b[K");
+        if !self.on {
+            return;
+        }
+        if let Ok(mut st) = self.state.lock() {
+            if st.bars.is_empty() {
+                eprint!("\r\x1b[K");
+            } else {
+                self.draw(&mut st, true);
+            }
         }
     }
 }
@@ -579,7 +696,7 @@ pub fn extract_layer(
     std::fs::create_dir(&diff).ctx("create", &diff)?;
     let mut blob_h = Hashed::default();
     let mut diff_h = Hashed::default();
-    let stats = {
+    let (stats, record) = {
         let raw = open()?;
         let pr = ProgressReader {
             inner: raw,
@@ -590,7 +707,9 @@ pub fn extract_layer(
             what: label.to_string(),
             source: e,
         })?;
-        let tarstream = HashingReader::new(BudgetReader(dec), &mut diff_h);
+        // (the record of the tar's non-content bytes, so save and push can write it again)
+        let tarstream =
+            crate::tarsplit::Recorder::new(HashingReader::new(BudgetReader(dec), &mut diff_h));
         let mut archive = tar::Archive::new(tarstream);
         let stats = Extractor::new(&diff, label)?
             .extract(&mut archive)
@@ -606,7 +725,7 @@ pub fn extract_layer(
                 label,
             )
         })?;
-        stats
+        (stats, rest.finish())
     };
     let blob = blob_h.digest();
     if let Some(want) = blob_digest {
@@ -626,6 +745,15 @@ pub fn extract_layer(
                 expected: want.to_string(),
                 actual: got,
             });
+        }
+    }
+    match record {
+        Some(r) => {
+            let p = tmp.path.join(crate::tarsplit::FILE_NAME);
+            std::fs::write(&p, r).ctx("write", &p)?;
+        }
+        None => {
+            common::debug!("{label}: no tar-split record (the tar has entries it cannot express)")
         }
     }
     let rec = LayerRecord {

@@ -6,8 +6,11 @@ mod extract;
 mod import;
 mod merge;
 mod overlay;
+mod platform;
+mod registry;
 mod store;
 mod sys;
+mod tarsplit;
 
 fn main() {
     common::run(

@@ -42,6 +42,17 @@ pub struct LayerRecord {
     pub created: String,
 }
 
+/// A compressed blob a layer was pulled as, and where from: push reuses it (the registry
+/// may have it already, or mount it from that repository) instead of compressing anew.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlobRecord {
+    pub digest: String,
+    pub size: u64,
+    pub media_type: String,
+    /// `registry/repository`
+    pub source: String,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ImageRecord {
     pub id: String,
@@ -114,6 +125,18 @@ pub fn normalize_name(s: &str) -> Result<String, Error> {
     let bad = |why: &str| Error::Usage(format!("invalid image name '{s}': {why}"));
     if s.is_empty() {
         return Err(bad("empty"));
+    }
+    // NAME@sha256:HEX, what a pull by digest alone names its image
+    if let Some((repo, d)) = s.split_once('@') {
+        digest_hex(d, s).map_err(|_| bad("the digest must be sha256:<64 hex>"))?;
+        normalize_name(repo)?;
+        if repo
+            .rfind(':')
+            .is_some_and(|i| !repo[i + 1..].contains('/'))
+        {
+            return Err(bad("NAME:TAG@DIGEST: give the tag or the digest"));
+        }
+        return Ok(s.to_string());
     }
     let (repo, tag) = match s.rfind(':') {
         Some(i) if !s[i + 1..].contains('/') => (&s[..i], &s[i + 1..]),
@@ -256,6 +279,28 @@ impl Store {
         let _ = fs::remove_file(&link);
         std::os::unix::fs::symlink(format!("../layer/{hex}/diff"), &link).ctx("create", &link)?;
         Ok(())
+    }
+
+    /// The blobs layer `diff_id` was pulled as (none for an imported or committed layer).
+    pub fn layer_blobs(&self, diff_id: &str) -> Vec<BlobRecord> {
+        let hex = diff_id.strip_prefix("sha256:").unwrap_or(diff_id);
+        read_json(&self.layer_dir(hex).join("blobs.json")).unwrap_or_default()
+    }
+
+    /// Remember that layer `diff_id` (in the store) was pulled as `b`.
+    pub fn add_layer_blob(&self, diff_id: &str, b: BlobRecord) -> Result<(), Error> {
+        let hex = digest_hex(diff_id, "layer")?;
+        if !self.has_layer(hex) {
+            return Ok(());
+        }
+        let _l = self.lock_records()?;
+        let mut v = self.layer_blobs(diff_id);
+        if v.contains(&b) {
+            return Ok(());
+        }
+        v.retain(|x| !(x.digest == b.digest && x.source == b.source));
+        v.push(b);
+        write_atomic(&self.layer_dir(hex).join("blobs.json"), &to_json(&v)?)
     }
 
     pub fn remove_layer(&self, diff_id: &str) -> Result<(), Error> {

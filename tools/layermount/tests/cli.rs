@@ -93,3 +93,42 @@ fn bad_input_is_one_line_and_exit_1() {
     let out = lm(t.path()).args(["export", "nothing"]).output().unwrap();
     one_error_line(&out, "no such container or image: nothing");
 }
+
+#[test]
+fn registry_commands_refuse_bad_input_in_one_line() {
+    let t = tempfile::tempdir().unwrap();
+    for (args, code, needle) in [
+        (vec!["pull", ""], 2, "invalid image reference ''"),
+        (vec!["pull", "Upper/Case"], 2, "invalid image reference"),
+        (vec!["pull", "a@sha256:xyz"], 2, "digest"),
+        (vec!["pull", "--platform", "linux", "a"], 2, "--platform"),
+        (vec!["pull", "--creds", "nocolon", "a"], 2, "--creds"),
+        (vec!["pull", "--jobs", "0", "a"], 2, "--jobs"),
+        (
+            vec!["push", "no/such:image", "127.0.0.1:1/x:y"],
+            1,
+            "no such image",
+        ),
+        (vec!["tag", "no/such:image", "x"], 1, "no such image"),
+        (
+            vec!["login", "a/b/c", "-u", "u", "-p", "p"],
+            2,
+            "invalid registry",
+        ),
+    ] {
+        let out = lm(t.path()).args(&args).output().unwrap();
+        assert_eq!(out.status.code(), Some(code), "{args:?}");
+        one_error_line(&out, needle);
+    }
+    // logout of a registry no auth file names: one line, exit 1
+    let out = lm(t.path())
+        .args(["logout", "127.0.0.1:1"])
+        .env("REGISTRY_AUTH_FILE", t.path().join("auth.json"))
+        .env("HOME", t.path())
+        .env_remove("XDG_RUNTIME_DIR")
+        .env_remove("DOCKER_CONFIG")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    one_error_line(&out, "not logged in to 127.0.0.1:1");
+}

@@ -319,7 +319,11 @@ mod tests {
         for (line, want) in lines.iter().zip(["one", "two is longer", "", "four"]) {
             let (stamp, rest) = line.split_once(' ').unwrap();
             assert_eq!(rest, want);
-            assert_eq!(stamp.len(), "2026-12-04T15:01:02.123456789Z".len(), "{stamp}");
+            assert_eq!(
+                stamp.len(),
+                "2026-12-04T15:01:02.123456789Z".len(),
+                "{stamp}"
+            );
             assert!(humantime::parse_rfc3339(stamp).is_ok(), "{stamp}");
         }
     }

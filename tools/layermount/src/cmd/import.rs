@@ -11,7 +11,7 @@ use crate::digest::{self, Compression};
 use crate::error::{Error, IoContext};
 use crate::import::{
     BUDGET, BudgetReader, Plan, Progress, Source, add_layer, default_budget, extract_layer,
-    plan_docker, plan_oci,
+    plan_dir, plan_docker, plan_oci,
 };
 use crate::store::{self, ImageRecord, LayerRecord, Store, normalize_name};
 
@@ -72,22 +72,54 @@ pub fn run(store: &Store, a: ImportArgs) -> Result<(), Error> {
         }
         (Source::tar(&path, &label)?, Some(path.clone()))
     };
-    let id = if src.exists("oci-layout") {
-        import_plan(store, &src, plan_oci(&src)?, name, &label)?
+    let platform = a
+        .platform
+        .clone()
+        .unwrap_or_else(crate::platform::Platform::host);
+    let ids = if src.exists("oci-layout") {
+        vec![import_plan(
+            store,
+            &src,
+            plan_oci(&src, &platform)?,
+            name,
+            &label,
+        )?]
+    } else if src.exists("manifest.json") && src.exists("version") {
+        // skopeo's dir: transport
+        vec![import_plan(store, &src, plan_dir(&src)?, name, &label)?]
     } else if src.exists("manifest.json") {
-        import_plan(store, &src, plan_docker(&src)?, name, &label)?
+        let plans = plan_docker(&src)?;
+        if plans.len() > 1 && name.is_some() {
+            return Err(Error::Usage(format!(
+                "{label} holds {} images: --name names one (import without it to keep the archive's names)",
+                plans.len()
+            )));
+        }
+        let n = plans.len();
+        let mut ids = Vec::new();
+        for (i, p) in plans.into_iter().enumerate() {
+            let what = if n > 1 {
+                format!("{label}: image {}/{n}", i + 1)
+            } else {
+                label.clone()
+            };
+            ids.push(import_plan(store, &src, p, name.clone(), &what)?);
+        }
+        ids
     } else if let Some(file) = file {
-        import_rootfs(store, file, name, &label)?
+        vec![import_rootfs(store, file, name, &label)?]
     } else {
         return Err(Error::msg(format!(
             "{label}: neither an OCI image layout (no oci-layout) nor a docker save directory (no manifest.json)"
         )));
     };
-    println!("{id}");
+    for id in ids {
+        println!("{id}");
+    }
     Ok(())
 }
 
-fn diff_ids(config: &Value, what: &str) -> Result<Vec<String>, Error> {
+pub fn diff_ids(config: &Value, what: &str) -> Result<Vec<String>, Error> {
     let ids = config
         .pointer("/rootfs/diff_ids")
         .and_then(Value::as_array)
@@ -221,7 +253,21 @@ fn import_plan(
         },
         &plan.config,
     )?;
-    if let Some(n) = name.or(plan.name.and_then(|n| normalize_name(&n).ok())) {
+    let names: Vec<String> = match name {
+        Some(n) => vec![n],
+        None => plan
+            .names
+            .iter()
+            .filter_map(|n| match normalize_name(n) {
+                Ok(n) => Some(n),
+                Err(e) => {
+                    common::debug!("{label}: name '{n}' skipped: {e}");
+                    None
+                }
+            })
+            .collect(),
+    };
+    for n in names {
         store.set_ref(&n, &id)?;
     }
     Ok(id)

@@ -9,7 +9,10 @@ mod images;
 mod import;
 mod inspect;
 mod layers;
+mod login;
 mod mount;
+mod pull;
+mod push;
 mod rm;
 mod save;
 mod umount;
@@ -28,8 +31,19 @@ pub fn dispatch(cli: Cli) -> Result<(), Error> {
     if cli.verbose {
         common::run::set_debug(true);
     }
+    // login and logout need no store
+    let cli = match cli.command {
+        Command::Login(a) => return login::login(a),
+        Command::Logout(a) => return login::logout(a),
+        _ => cli,
+    };
     let store = Store::open(&cli.dirs)?;
     match cli.command {
+        // (handled above, before the store is opened)
+        Command::Login(_) | Command::Logout(_) => Ok(()),
+        Command::Pull(a) => pull::run(&store, a),
+        Command::Push(a) => push::run(&store, a),
+        Command::Tag(a) => push::tag(&store, a),
         Command::Import(a) => import::run(&store, a),
         Command::Images(a) => images::run(&store, a),
         Command::Layers(a) => layers::run(&store, a),

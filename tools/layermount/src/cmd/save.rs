@@ -1,16 +1,15 @@
 //! `layermount save IMAGE [--format oci|docker]`
 
 use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::Write;
 use std::path::PathBuf;
 
 use serde_json::{Value, json};
 
 use super::with_output;
 use crate::cli::{SaveArgs, SaveFormat};
-use crate::digest::{self, Hashed, HashingWriter};
+use crate::digest;
 use crate::error::{Error, IoContext};
-use crate::merge::write_layer_tar;
 use crate::store::{Store, digest_hex};
 
 struct Blob {
@@ -69,19 +68,13 @@ pub fn run(store: &Store, a: SaveArgs) -> Result<(), Error> {
     }
     let raw = store.read_config(&img.id)?;
     let tmp = store.tempdir("save")?;
-    // layer tars regenerated from the store, overlay whiteouts back as .wh. entries
+    // layer tars: the originals, or regenerated from the store (overlay whiteouts back as
+    // .wh. entries)
     let mut blobs = Vec::new();
     for (i, d) in img.layers.iter().enumerate() {
         let path = tmp.path.join(format!("{i}.tar"));
-        let f = File::create(&path).ctx("create", &path)?;
-        let hw = HashingWriter {
-            inner: BufWriter::with_capacity(1 << 20, f),
-            h: Hashed::default(),
-        };
-        let mut hw = write_layer_tar(&store.layer_diff(d), hw)?;
-        hw.flush().ctx("write", &path)?;
-        let size = hw.h.bytes;
-        let digest = std::mem::take(&mut hw.h).digest();
+        // the imported or pulled tar itself when its record reproduces it
+        let (digest, _, size) = crate::tarsplit::layer_file(store, d, &path, false)?;
         blobs.push(Blob { path, digest, size });
     }
     let new_ids: Vec<&str> = blobs.iter().map(|b| b.digest.as_str()).collect();
