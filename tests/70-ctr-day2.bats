@@ -335,3 +335,38 @@ late"
     run_host --rc 2 ctr-logs --since yesterday-ish d2-t
     assert_error ctr-logs "yesterday-ish"
 }
+
+@test "ctr-cp both ways; an in-container absolute symlink never leads to the host; -a keeps owners" {
+    need_run
+    run_host ctr-run -d --network none --name d2-cp busybox sh -c \
+        'mkdir -p /data/sub && echo inside >/data/sub/f && chown -R 1000:1000 /data && ln -s /etc /hostetc && ln -s /etc/passwd /pw && exec sleep 300'
+    wait_for in_host test -L "$CTRKIT_STATE/containers/d2-cp/merged/pw"
+    mkdir "$TEST_DIR/out"
+    # out: a folder into an existing folder, by its own name; owners are ours without -a
+    run_host ctr-cp d2-cp:/data "$TEST_DIR/out"
+    assert_eq "$(cat "$TEST_DIR/out/data/sub/f")" inside
+    assert_eq "$(stat -c %u "$TEST_DIR/out/data/sub/f")" 0
+    run_host ctr-cp -a d2-cp:/data/sub/f "$TEST_DIR/out/f-kept"
+    assert_eq "$(stat -c %u:%g "$TEST_DIR/out/f-kept")" 1000:1000
+    # the container's symlink is copied as a symlink, not as the host's /etc/passwd
+    run_host ctr-cp d2-cp:/pw "$TEST_DIR/out/pw"
+    [ -L "$TEST_DIR/out/pw" ]
+    assert_eq "$(readlink "$TEST_DIR/out/pw")" /etc/passwd
+    # in: through /hostetc -> /etc, which is the container's /etc, never the host's
+    echo from-host >"$TEST_DIR/note"
+    run_host ctr-cp "$TEST_DIR/note" d2-cp:/hostetc/ctrkit-test-note
+    [ ! -e /etc/ctrkit-test-note ]
+    run_host ctr-exec d2-cp cat /etc/ctrkit-test-note
+    assert_eq "$output" from-host
+    run_host ctr-exec d2-cp stat -c %u /etc/ctrkit-test-note
+    assert_eq "$output" 0
+    # a symlink where a file is to be written is refused; the host file stays as it was
+    cp /etc/passwd "$TEST_DIR/passwd.before"
+    run_host --rc 1 ctr-cp "$TEST_DIR/note" d2-cp:/pw
+    assert_error ctr-cp "symlink"
+    cmp /etc/passwd "$TEST_DIR/passwd.before"
+    run_host --rc 1 ctr-cp d2-cp:/no/such "$TEST_DIR/out/x"
+    assert_error ctr-cp "/no/such"
+    run_host --rc 2 ctr-cp "$TEST_DIR/note" "$TEST_DIR/other"
+    assert_error ctr-cp "CONTAINER:PATH"
+}

@@ -55,6 +55,14 @@ pub enum Command {
     Commit(CommitArgs),
     /// Write the flattened filesystem of a container or an image as one tar
     Export(ExportArgs),
+    /// Copy files into or out of a container's root (docker cp), never through its symlinks
+    ///
+    /// SRC is resolved in --from-root, DEST in --to-root, when given (a container's
+    /// /proc/PID/root, or its merged tree): symlinks, absolute ones too, resolve inside that
+    /// root, and below the path every entry is reached without following symlinks, which
+    /// are copied as symlinks. An existing folder DEST takes SRC by its own name; SRC/.
+    /// copies what the folder holds.
+    Cp(CpArgs),
     /// Write an image as an OCI or docker archive
     Save(SaveArgs),
     /// Remove images (or untag a name); refuses while a container uses one
@@ -305,4 +313,23 @@ mod tests {
         use clap::CommandFactory;
         super::Cli::command().debug_assert();
     }
+}
+
+#[derive(Debug, Args)]
+pub struct CpArgs {
+    /// The file or folder to copy
+    #[arg(value_name = "SRC")]
+    pub src: PathBuf,
+    /// Where to
+    #[arg(value_name = "DEST")]
+    pub dest: PathBuf,
+    /// Resolve SRC in this root folder (the container's)
+    #[arg(long, value_name = "DIR")]
+    pub from_root: Option<PathBuf>,
+    /// Resolve DEST in this root folder (the container's)
+    #[arg(long, value_name = "DIR")]
+    pub to_root: Option<PathBuf>,
+    /// Keep owners (without it, what goes into a root belongs to its root user)
+    #[arg(short, long)]
+    pub archive: bool,
 }

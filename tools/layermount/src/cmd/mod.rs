@@ -2,6 +2,7 @@
 
 mod commit;
 mod containers;
+mod cp;
 mod df;
 mod diff;
 mod export;
@@ -35,12 +36,13 @@ pub fn dispatch(cli: Cli) -> Result<(), Error> {
     let cli = match cli.command {
         Command::Login(a) => return login::login(a),
         Command::Logout(a) => return login::logout(a),
+        Command::Cp(a) => return cp::run(&a),
         _ => cli,
     };
     let store = Store::open(&cli.dirs)?;
     match cli.command {
         // (handled above, before the store is opened)
-        Command::Login(_) | Command::Logout(_) => Ok(()),
+        Command::Login(_) | Command::Logout(_) | Command::Cp(_) => Ok(()),
         Command::Pull(a) => pull::run(&store, a),
         Command::Push(a) => push::run(&store, a),
         Command::Tag(a) => push::tag(&store, a),
