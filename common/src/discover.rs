@@ -31,8 +31,9 @@ use std::io;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-use crate::ns::{CgroupEntry, NsKind, parse_proc_cgroup};
+use crate::ns::{CgroupEntry, NsKind, proc_cgroup_at};
 use crate::state::Dirs;
+use procfs::FromReadSI;
 
 pub mod records;
 pub use records::{Records, Sources};
@@ -377,12 +378,8 @@ fn check_ctrkit_pid(dir: &Path, start_ticks: Option<u64>) -> Result<Option<i32>,
     }
     if let Ok(cg) = fs::read_to_string(dir.join("cgroup")) {
         let cg = cg.trim().trim_matches('/');
-        let inside = fs::read_to_string(proc_root().join(pid.to_string()).join("cgroup"))
-            .map(|t| {
-                parse_proc_cgroup(&t)
-                    .iter()
-                    .any(|e| e.path.trim_matches('/') == cg)
-            })
+        let inside = proc_cgroup_at(&proc_root().join(pid.to_string()))
+            .map(|es| es.iter().any(|e| e.path.trim_matches('/') == cg))
             .unwrap_or(false);
         if !cg.is_empty() && !inside {
             return Err(format!("pid {pid} is not in the container's cgroup {cg}"));
@@ -392,36 +389,21 @@ fn check_ctrkit_pid(dir: &Path, start_ticks: Option<u64>) -> Result<Option<i32>,
 }
 
 /// When a process that started `ticks` clock ticks after boot started, as wall-clock time
-/// (boot time from `/proc/stat`, ticks per second from the auxiliary vector): at most one
+/// (boot time from `/proc/stat`, ticks per second from `sysconf`): at most one
 /// second early, never late.
 fn started_at(ticks: u64) -> Option<std::time::SystemTime> {
-    let stat = fs::read_to_string(proc_root().join("stat")).ok()?;
-    let btime: u64 = stat
-        .lines()
-        .find_map(|l| l.strip_prefix("btime "))?
-        .trim()
-        .parse()
-        .ok()?;
+    let stat = proc_root().join("stat");
+    let btime = procfs::KernelStats::from_file(stat, procfs::current_system_info())
+        .ok()?
+        .btime;
     let hz = clock_ticks_per_sec()?;
     let since_boot = std::time::Duration::from_nanos(ticks.saturating_mul(1_000_000_000) / hz);
     Some(std::time::UNIX_EPOCH + std::time::Duration::from_secs(btime) + since_boot)
 }
 
-/// `AT_CLKTCK` from `/proc/self/auxv` (what `sysconf(_SC_CLK_TCK)` returns).
+/// `sysconf(_SC_CLK_TCK)` (`AT_CLKTCK` in the auxiliary vector).
 fn clock_ticks_per_sec() -> Option<u64> {
-    const AT_CLKTCK: u64 = 17;
-    let auxv = fs::read("/proc/self/auxv").ok()?;
-    let word = std::mem::size_of::<usize>();
-    let get = |b: &[u8]| -> u64 {
-        let mut v = [0u8; 8];
-        v[..word].copy_from_slice(b);
-        u64::from_ne_bytes(v)
-    };
-    auxv.chunks_exact(2 * word)
-        .map(|p| (get(&p[..word]), get(&p[word..])))
-        .find(|&(k, _)| k == AT_CLKTCK)
-        .map(|(_, v)| v)
-        .filter(|&v| v > 0)
+    Some(procfs::ticks_per_second()).filter(|&v| v > 0)
 }
 
 /// The first 12 characters of an id (`docker ps` style).
@@ -637,9 +619,7 @@ fn group(
     let mut out = Vec::new();
     for g in gs.iter().filter(|g| !g.folded) {
         let init = &procs[g.init];
-        let cgroups = fs::read_to_string(proc.join(init.pid.to_string()).join("cgroup"))
-            .map(|t| parse_proc_cgroup(&t))
-            .unwrap_or_default();
+        let cgroups = proc_cgroup_at(&proc.join(init.pid.to_string())).unwrap_or_default();
         let mut pids: Vec<i32> = g.members.iter().map(|&i| procs[i].pid).collect();
         pids.sort_unstable();
         let launcher_pid = g.launcher.map(|i| procs[i].pid);
