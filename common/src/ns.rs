@@ -127,11 +127,12 @@ pub fn ns_inode(pid: i32, kind: NsKind) -> io::Result<u64> {
         .ok_or_else(|| io::Error::from(io::ErrorKind::NotFound))
 }
 
-/// A procfs error as the `io::Error` callers print (`No such file or directory`, ...).
+/// A procfs error as the `io::Error` callers print (`No such file or directory (os error
+/// 2)`, as the plain read gave, ...).
 pub(crate) fn io_error(e: ProcError) -> io::Error {
     match e {
-        ProcError::PermissionDenied(_) => io::ErrorKind::PermissionDenied.into(),
-        ProcError::NotFound(_) => io::ErrorKind::NotFound.into(),
+        ProcError::PermissionDenied(_) => io::Error::from_raw_os_error(libc::EACCES),
+        ProcError::NotFound(_) => io::Error::from_raw_os_error(libc::ENOENT),
         ProcError::Io(e, _) => e,
         e => io::Error::new(io::ErrorKind::InvalidData, e),
     }
@@ -200,6 +201,14 @@ mod tests {
     fn own_namespaces_have_inodes() {
         let me = std::process::id() as i32;
         assert!(ns_inode(me, NsKind::Net).unwrap() > 0);
+    }
+
+    #[test]
+    fn procfs_errors_read_as_before() {
+        let e = proc_cgroup(999_999_999).unwrap_err();
+        assert_eq!(e.to_string(), "No such file or directory (os error 2)");
+        let me = std::process::id() as i32;
+        assert!(!proc_cgroup(me).unwrap().is_empty());
     }
 
     #[test]
