@@ -413,6 +413,22 @@ fn clock_ticks_per_sec() -> Option<u64> {
     Some(procfs::ticks_per_second()).filter(|&v| v > 0)
 }
 
+/// A process's arguments, with procfs; arguments that are not UTF-8 (a file name) are
+/// read lossily instead of losing the whole command line, as procfs's `cmdline()` would.
+pub fn cmdline_of(p: &procfs::process::Process) -> Option<Vec<String>> {
+    if let Ok(args) = p.cmdline() {
+        return Some(args);
+    }
+    let mut raw = Vec::new();
+    io::Read::read_to_end(&mut p.open_relative("cmdline").ok()?, &mut raw).ok()?;
+    Some(
+        raw.split(|&b| b == 0)
+            .filter(|a| !a.is_empty())
+            .map(|a| String::from_utf8_lossy(a).into_owned())
+            .collect(),
+    )
+}
+
 /// The first 12 characters of an id (`docker ps` style).
 pub fn short_id(id: &str) -> &str {
     match id.char_indices().nth(12) {

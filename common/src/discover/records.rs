@@ -364,7 +364,7 @@ enum Parent {
 
 fn parent_of(proc: &Path, ppid: i32) -> Option<Parent> {
     let p = procfs::process::Process::new_with_root(proc.join(ppid.to_string())).ok()?;
-    let args = p.cmdline().ok()?;
+    let args = super::cmdline_of(&p)?;
     let parent = parse_parent(&args)?;
     Some(match parent {
         Parent::Shim { id, .. } => Parent::Shim {

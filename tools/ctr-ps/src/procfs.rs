@@ -8,7 +8,6 @@
 //! kernel's interface order).
 
 use std::fs;
-use std::io::Read;
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -22,22 +21,7 @@ fn proc_file(pid: i32, name: &str) -> String {
 
 /// The command line, arguments joined by spaces; `None` when it is empty (zombies).
 pub fn cmdline(pid: i32) -> Option<String> {
-    let p = Process::new(pid).ok()?;
-    let parts = match p.cmdline() {
-        Ok(parts) => parts,
-        // procfs reads it as UTF-8: other bytes (a file name argument) are shown lossily
-        Err(_) => {
-            let mut raw = Vec::new();
-            p.open_relative("cmdline")
-                .ok()?
-                .read_to_end(&mut raw)
-                .ok()?;
-            raw.split(|&b| b == 0)
-                .filter(|a| !a.is_empty())
-                .map(|a| String::from_utf8_lossy(a).into_owned())
-                .collect()
-        }
-    };
+    let parts = common::discover::cmdline_of(&Process::new(pid).ok()?)?;
     (!parts.is_empty()).then(|| parts.join(" "))
 }
 
@@ -477,6 +461,28 @@ Local:
         assert!(!cap_names(s.cap_eff).contains(&"cap_sys_admin".to_string()));
         let me = status(std::process::id() as i32).unwrap();
         assert_eq!(*me.nspid.last().unwrap(), std::process::id() as i32);
+    }
+
+    #[test]
+    fn command_lines_not_in_utf8() {
+        use std::os::unix::ffi::OsStrExt;
+        let mut child = std::process::Command::new("sh")
+            .args(["-c", "sleep 5"])
+            .arg(std::ffi::OsStr::from_bytes(b"a\xffb"))
+            .spawn()
+            .unwrap();
+        // until the child has exec'd sh (before, it shows this test's command line)
+        let mut got = None;
+        for _ in 0..200 {
+            got = cmdline(child.id() as i32);
+            if got.as_deref().is_some_and(|c| c.starts_with("sh ")) {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert_eq!(got.as_deref(), Some("sh -c sleep 5 a\u{fffd}b"));
     }
 
     #[test]
