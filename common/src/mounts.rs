@@ -1,5 +1,9 @@
 //! The mounts of a mount namespace, from `/proc/PID/mountinfo` (ctr-ps shows them,
 //! ctr-state refuses to remove a folder with something mounted in it).
+//!
+//! Parsed here, not with procfs: procfs 0.18's `MountInfo` keeps the kernel's octal escapes
+//! in the mount point (`/mnt\040x`), holds the options in a `HashMap` (their order lost)
+//! and turns a `none` source into nothing; ctr-ps prints all three as the kernel wrote them.
 
 use std::fs;
 use std::io;

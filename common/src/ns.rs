@@ -1,10 +1,13 @@
 //! Namespace kinds and the `/proc/PID/ns/*` and `/proc/PID/cgroup` look-ups that more than
-//! one tool needs.
+//! one tool needs (read with the procfs crate).
 
+use std::ffi::OsStr;
 use std::fmt;
 use std::io;
-use std::os::unix::fs::MetadataExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+use procfs::process::Process;
+use procfs::{FromRead, ProcError};
 
 use crate::parse::ParseError;
 
@@ -115,7 +118,24 @@ pub fn parse_ns_list(s: &str) -> Result<Vec<NsKind>, ParseError> {
 /// The inode number that identifies the namespace of `kind` that `pid` is in
 /// (what `readlink /proc/PID/ns/KIND` shows as `kind:[INODE]`).
 pub fn ns_inode(pid: i32, kind: NsKind) -> io::Result<u64> {
-    Ok(std::fs::metadata(kind.proc_path(pid))?.ino())
+    let all = Process::new(pid)
+        .and_then(|p| p.namespaces())
+        .map_err(io_error)?;
+    all.0
+        .get(OsStr::new(kind.proc_name()))
+        .map(|n| n.identifier)
+        .ok_or_else(|| io::Error::from(io::ErrorKind::NotFound))
+}
+
+/// A procfs error as the `io::Error` callers print (`No such file or directory (os error
+/// 2)`, as the plain read gave, ...).
+pub(crate) fn io_error(e: ProcError) -> io::Error {
+    match e {
+        ProcError::PermissionDenied(_) => io::Error::from_raw_os_error(libc::EACCES),
+        ProcError::NotFound(_) => io::Error::from_raw_os_error(libc::ENOENT),
+        ProcError::Io(e, _) => e,
+        e => io::Error::new(io::ErrorKind::InvalidData, e),
+    }
 }
 
 /// One line of `/proc/PID/cgroup`: `hierarchy-id:controllers:path`.
@@ -127,33 +147,33 @@ pub struct CgroupEntry {
     pub path: String,
 }
 
-/// Parse the text of `/proc/PID/cgroup`.
+impl From<procfs::ProcessCGroup> for CgroupEntry {
+    fn from(c: procfs::ProcessCGroup) -> CgroupEntry {
+        CgroupEntry {
+            hierarchy: c.hierarchy,
+            controllers: c.controllers,
+            path: c.pathname,
+        }
+    }
+}
+
+/// Parse the text of `/proc/PID/cgroup` (empty when it is malformed).
 pub fn parse_proc_cgroup(text: &str) -> Vec<CgroupEntry> {
-    text.lines()
-        .filter_map(|line| {
-            let mut it = line.splitn(3, ':');
-            let hierarchy = it.next()?.parse().ok()?;
-            let controllers = it
-                .next()?
-                .split(',')
-                .filter(|c| !c.is_empty())
-                .map(str::to_string)
-                .collect();
-            let path = it.next()?.to_string();
-            Some(CgroupEntry {
-                hierarchy,
-                controllers,
-                path,
-            })
-        })
-        .collect()
+    procfs::ProcessCGroups::from_read(text.as_bytes())
+        .map(|c| c.into_iter().map(CgroupEntry::from).collect())
+        .unwrap_or_default()
 }
 
 /// Read `/proc/PID/cgroup`.
 pub fn proc_cgroup(pid: i32) -> io::Result<Vec<CgroupEntry>> {
-    Ok(parse_proc_cgroup(&std::fs::read_to_string(format!(
-        "/proc/{pid}/cgroup"
-    ))?))
+    proc_cgroup_at(&Path::new("/proc").join(pid.to_string()))
+}
+
+/// Read `cgroup` in a process's folder (`/proc/PID`, or another procfs mount's).
+pub fn proc_cgroup_at(dir: &Path) -> io::Result<Vec<CgroupEntry>> {
+    let p = Process::new_with_root(dir.to_path_buf()).map_err(io_error)?;
+    let c = p.cgroups().map_err(io_error)?;
+    Ok(c.into_iter().map(CgroupEntry::from).collect())
 }
 
 #[cfg(test)]
@@ -181,6 +201,14 @@ mod tests {
     fn own_namespaces_have_inodes() {
         let me = std::process::id() as i32;
         assert!(ns_inode(me, NsKind::Net).unwrap() > 0);
+    }
+
+    #[test]
+    fn procfs_errors_read_as_before() {
+        let e = proc_cgroup(999_999_999).unwrap_err();
+        assert_eq!(e.to_string(), "No such file or directory (os error 2)");
+        let me = std::process::id() as i32;
+        assert!(!proc_cgroup(me).unwrap().is_empty());
     }
 
     #[test]

@@ -363,17 +363,12 @@ enum Parent {
 }
 
 fn parent_of(proc: &Path, ppid: i32) -> Option<Parent> {
-    let dir = proc.join(ppid.to_string());
-    let cmdline = fs::read(dir.join("cmdline")).ok()?;
-    let args: Vec<String> = cmdline
-        .split(|&b| b == 0)
-        .filter(|a| !a.is_empty())
-        .map(|a| String::from_utf8_lossy(a).into_owned())
-        .collect();
+    let p = procfs::process::Process::new_with_root(proc.join(ppid.to_string())).ok()?;
+    let args = super::cmdline_of(&p)?;
     let parent = parse_parent(&args)?;
     Some(match parent {
         Parent::Shim { id, .. } => Parent::Shim {
-            bundle: fs::read_link(dir.join("cwd")).ok(),
+            bundle: p.cwd().ok(),
             id,
         },
         p => p,

@@ -1,11 +1,17 @@
 //! Reading one process's files under `/proc/PID`: command line, status, uid maps, mounts,
 //! and its network namespace's addresses (read through `/proc/PID/net/*`, without
 //! entering the namespace). Every reader returns `None` when the file is gone or denied.
+//!
+//! The procfs crate parses what it can (cmdline, status, net/route, btime in /proc/stat);
+//! hand readers stay where it has no parser (uid_map, net/fib_trie, net/if_inet6), where
+//! it would change the output (mountinfo: see `common::mounts`; net/dev: its map loses the
+//! kernel's interface order).
 
 use std::fs;
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use ::procfs::process::Process;
 use common::mounts::{Mount, parse_mountinfo};
 use serde::Serialize;
 
@@ -13,14 +19,9 @@ fn proc_file(pid: i32, name: &str) -> String {
     format!("/proc/{pid}/{name}")
 }
 
-/// The command line, arguments joined by spaces; `[comm]` when it is empty (zombies).
+/// The command line, arguments joined by spaces; `None` when it is empty (zombies).
 pub fn cmdline(pid: i32) -> Option<String> {
-    let raw = fs::read(proc_file(pid, "cmdline")).ok()?;
-    let parts: Vec<String> = raw
-        .split(|&b| b == 0)
-        .filter(|p| !p.is_empty())
-        .map(|p| String::from_utf8_lossy(p).into_owned())
-        .collect();
+    let parts = common::discover::cmdline_of(&Process::new(pid).ok()?)?;
     (!parts.is_empty()).then(|| parts.join(" "))
 }
 
@@ -38,10 +39,7 @@ pub fn page_size() -> u64 {
 
 /// Boot time (`btime` in `/proc/stat`), seconds since the epoch.
 pub fn boot_time() -> Option<u64> {
-    let text = fs::read_to_string("/proc/stat").ok()?;
-    text.lines()
-        .find_map(|l| l.strip_prefix("btime "))
-        .and_then(|v| v.trim().parse().ok())
+    ::procfs::boot_time_secs().ok()
 }
 
 /// Converts start ticks after boot into wall-clock time.
@@ -125,46 +123,34 @@ pub struct Status {
     pub seccomp: Option<u32>,
 }
 
-pub fn parse_status(text: &str) -> Status {
-    let mut st = Status::default();
-    let ids = |v: &str| -> [u32; 4] {
-        let mut a = [0u32; 4];
-        for (i, x) in v.split_whitespace().take(4).enumerate() {
-            a[i] = x.parse().unwrap_or(0);
-        }
-        a
-    };
-    let hex = |v: &str| u64::from_str_radix(v.trim(), 16).unwrap_or(0);
-    for line in text.lines() {
-        let Some((k, v)) = line.split_once(':') else {
-            continue;
-        };
-        match k {
-            "NSpid" => {
-                st.nspid = v
-                    .split_whitespace()
-                    .filter_map(|x| x.parse().ok())
-                    .collect()
-            }
-            "Uid" => st.uid = ids(v),
-            "Gid" => st.gid = ids(v),
-            "CapInh" => st.cap_inh = hex(v),
-            "CapPrm" => st.cap_prm = hex(v),
-            "CapEff" => st.cap_eff = hex(v),
-            "CapBnd" => st.cap_bnd = hex(v),
-            "CapAmb" => st.cap_amb = hex(v),
-            "NoNewPrivs" => st.no_new_privs = v.trim().parse::<u8>().ok().map(|n| n != 0),
-            "Seccomp" => st.seccomp = v.trim().parse().ok(),
-            _ => {}
+impl From<::procfs::process::Status> for Status {
+    fn from(s: ::procfs::process::Status) -> Status {
+        Status {
+            nspid: s.nspid.unwrap_or_default(),
+            uid: [s.ruid, s.euid, s.suid, s.fuid],
+            gid: [s.rgid, s.egid, s.sgid, s.fgid],
+            cap_inh: s.capinh,
+            cap_prm: s.capprm,
+            cap_eff: s.capeff,
+            cap_bnd: s.capbnd.unwrap_or(0),
+            cap_amb: s.capamb.unwrap_or(0),
+            no_new_privs: s.nonewprivs.map(|n| n != 0),
+            seccomp: s.seccomp,
         }
     }
-    st
+}
+
+/// Parse the text of `/proc/PID/status` (`None` when a field every kernel writes is missing).
+#[cfg(test)]
+fn parse_status(text: &str) -> Option<Status> {
+    use ::procfs::FromRead;
+    ::procfs::process::Status::from_read(text.as_bytes())
+        .ok()
+        .map(Status::from)
 }
 
 pub fn status(pid: i32) -> Option<Status> {
-    fs::read_to_string(proc_file(pid, "status"))
-        .ok()
-        .map(|t| parse_status(&t))
+    Process::new(pid).ok()?.status().ok().map(Status::from)
 }
 
 /// One line of `uid_map` / `gid_map`.
@@ -229,20 +215,16 @@ pub fn parse_fib_trie_locals(text: &str) -> Vec<Ipv4Addr> {
     out
 }
 
-/// `/proc/PID/net/route` lines: (interface, destination, mask).
-pub fn parse_route(text: &str) -> Vec<(String, Ipv4Addr, Ipv4Addr)> {
-    text.lines()
-        .skip(1)
-        .filter_map(|l| {
-            let f: Vec<&str> = l.split_whitespace().collect();
-            let hex = |s: &str| {
-                u32::from_str_radix(s, 16)
-                    .ok()
-                    .map(|v| Ipv4Addr::from(v.to_le_bytes()))
-            };
-            Some((f.first()?.to_string(), hex(f.get(1)?)?, hex(f.get(7)?)?))
+/// The routes of a process's network namespace: (interface, destination, mask).
+fn routes(pid: i32) -> Vec<(String, Ipv4Addr, Ipv4Addr)> {
+    Process::new(pid)
+        .and_then(|p| p.route())
+        .map(|r| {
+            r.into_iter()
+                .map(|e| (e.iface, e.destination, e.mask))
+                .collect()
         })
-        .collect()
+        .unwrap_or_default()
 }
 
 /// `/proc/PID/net/if_inet6` lines: (interface, address, prefix length).
@@ -268,9 +250,7 @@ type V4Addr = (Option<String>, Ipv4Addr, Option<u32>);
 /// on (found by the longest matching subnet route) and its prefix length.
 fn ipv4_addresses(pid: i32) -> Option<Vec<V4Addr>> {
     let locals = parse_fib_trie_locals(&fs::read_to_string(proc_file(pid, "net/fib_trie")).ok()?);
-    let routes = fs::read_to_string(proc_file(pid, "net/route"))
-        .map(|t| parse_route(&t))
-        .unwrap_or_default();
+    let routes = routes(pid);
     Some(
         locals
             .into_iter()
@@ -313,6 +293,8 @@ pub struct Interface {
 /// Every interface (from `net/dev`) with its addresses: IPv4 from `fib_trie` matched to an
 /// interface by its subnet route, IPv6 from `if_inet6`.
 pub fn interfaces(pid: i32) -> Option<Vec<Interface>> {
+    // the names only, in the file's order (procfs's dev_status() is a HashMap: it would
+    // shuffle the interfaces, lo first no more)
     let dev = fs::read_to_string(proc_file(pid, "net/dev")).ok()?;
     let mut out: Vec<Interface> = dev
         .lines()
@@ -448,34 +430,58 @@ Local:
     }
 
     #[test]
-    fn route_and_inet6() {
-        let r = parse_route(
-            "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\neth0\t0000580A\t00000000\t0001\t0\t0\t0\t0000FFFF\t0\t0\t0\n",
-        );
-        assert_eq!(
-            r,
-            vec![(
-                "eth0".into(),
-                Ipv4Addr::new(10, 88, 0, 0),
-                Ipv4Addr::new(255, 255, 0, 0)
-            )]
-        );
+    fn routes_and_inet6() {
+        let me = std::process::id() as i32;
+        let want = fs::read_to_string(format!("/proc/{me}/net/route")).unwrap();
+        assert_eq!(routes(me).len(), want.lines().count() - 1, "{want}");
         let v6 = parse_if_inet6("fe800000000000000000000000000001 02 40 20 80     eth0\n");
         assert_eq!(v6[0].0, "eth0");
         assert_eq!(v6[0].2, 64);
     }
 
+    const STATUS: &str = "Name:\tsh\nUmask:\t0022\nState:\tS (sleeping)\nTgid:\t42\nNgid:\t0\n\
+        Pid:\t42\nPPid:\t1\nTracerPid:\t0\nUid:\t1000\t1000\t1000\t1000\nGid:\t0\t0\t0\t0\n\
+        FDSize:\t64\nGroups:\t\nNStgid:\t4242\t1\nNSpid:\t4242\t1\nNSpgid:\t4242\t1\n\
+        NSsid:\t4242\t1\nThreads:\t1\nSigQ:\t0/96365\nSigPnd:\t0000000000000000\n\
+        ShdPnd:\t0000000000000000\nSigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\n\
+        SigCgt:\t0000000000010002\nCapInh:\t0000000000000000\nCapPrm:\t00000000a80425fb\n\
+        CapEff:\t00000000a80425fb\nCapBnd:\t00000000a80425fb\nCapAmb:\t0000000000000000\n\
+        NoNewPrivs:\t1\nSeccomp:\t2\nSeccomp_filters:\t1\n\
+        voluntary_ctxt_switches:\t1\nnonvoluntary_ctxt_switches:\t0\n";
+
     #[test]
     fn status_fields() {
-        let s = parse_status(
-            "Name:\tsh\nUid:\t1000\t1000\t1000\t1000\nNSpid:\t4242\t1\nCapEff:\t00000000a80425fb\nNoNewPrivs:\t1\nSeccomp:\t2\n",
-        );
+        let s = parse_status(STATUS).unwrap();
         assert_eq!(s.nspid, vec![4242, 1]);
         assert_eq!(s.uid[0], 1000);
         assert_eq!(s.no_new_privs, Some(true));
         assert_eq!(seccomp_mode(s.seccomp.unwrap()), "filter");
         assert!(cap_names(s.cap_eff).contains(&"cap_net_bind_service".to_string()));
         assert!(!cap_names(s.cap_eff).contains(&"cap_sys_admin".to_string()));
+        let me = status(std::process::id() as i32).unwrap();
+        assert_eq!(*me.nspid.last().unwrap(), std::process::id() as i32);
+    }
+
+    #[test]
+    fn command_lines_not_in_utf8() {
+        use std::os::unix::ffi::OsStrExt;
+        let mut child = std::process::Command::new("sh")
+            .args(["-c", "sleep 5"])
+            .arg(std::ffi::OsStr::from_bytes(b"a\xffb"))
+            .spawn()
+            .unwrap();
+        // until the child has exec'd sh (before, it shows this test's command line)
+        let mut got = None;
+        for _ in 0..200 {
+            got = cmdline(child.id() as i32);
+            if got.as_deref().is_some_and(|c| c.starts_with("sh ")) {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert_eq!(got.as_deref(), Some("sh -c sleep 5 a\u{fffd}b"));
     }
 
     #[test]
