@@ -41,8 +41,7 @@ pub fn run(a: &CpArgs) -> Result<(), Error> {
     let src_is_dir = FileType::from_raw_mode(st.st_mode) == FileType::Directory;
     let mut dst = place(dst_root.as_ref(), &a.dest, "destination")?;
     // an existing folder at DEST takes SRC by its own name (or its contents with "/.")
-    let dst_st =
-        sys::lstatat(&dst.dir, &dst.name).map_err(|e| Error::io("read", &dst.shown, e))?;
+    let dst_st = sys::lstatat(&dst.dir, &dst.name).map_err(|e| Error::io("read", &dst.shown, e))?;
     let dst_is_dir = dst_st
         .as_ref()
         .is_some_and(|s| FileType::from_raw_mode(s.st_mode) == FileType::Directory);
@@ -75,7 +74,9 @@ pub fn run(a: &CpArgs) -> Result<(), Error> {
             src.shown, dst.shown
         )));
     }
-    copy(&src.dir, &src.name, &dst.dir, &dst.name, &src.shown, &dst.shown, a)
+    copy(
+        &src.dir, &src.name, &dst.dir, &dst.name, &src.shown, &dst.shown, a,
+    )
 }
 
 /// The container's root folder, by descriptor.
@@ -124,8 +125,11 @@ fn place(root: Option<&OwnedFd>, path: &Path, what: &str) -> Result<Place, Error
             )
             .map_err(|e| Error::io("open the folder of", &shown, e.into()))?
         }
-        None => sys::open_path(Path::new(OsStr::from_bytes(parent)), OFlags::PATH | OFlags::DIRECTORY)
-            .map_err(|e| Error::io("open the folder of", &shown, e))?,
+        None => sys::open_path(
+            Path::new(OsStr::from_bytes(parent)),
+            OFlags::PATH | OFlags::DIRECTORY,
+        )
+        .map_err(|e| Error::io("open the folder of", &shown, e))?,
     };
     Ok(Place { dir, name, shown })
 }
@@ -133,7 +137,9 @@ fn place(root: Option<&OwnedFd>, path: &Path, what: &str) -> Result<Place, Error
 fn open_dir(dir: impl AsFd, name: &[u8], shown: &str) -> Result<OwnedFd, Error> {
     sys::openat(dir, name, OFlags::RDONLY | OFlags::DIRECTORY, 0).map_err(|e| {
         if e.raw_os_error() == Some(libc::ELOOP) || e.raw_os_error() == Some(libc::ENOTDIR) {
-            Error::msg(format!("{shown}: a symlink or file where a folder is needed: refused"))
+            Error::msg(format!(
+                "{shown}: a symlink or file where a folder is needed: refused"
+            ))
         } else {
             Error::io("open", shown, e)
         }
@@ -194,7 +200,9 @@ fn copy(
             )
             .map_err(|e| {
                 if e.raw_os_error() == Some(libc::ELOOP) {
-                    Error::msg(format!("{dshown}: a symlink where a file is to be written: refused"))
+                    Error::msg(format!(
+                        "{dshown}: a symlink where a file is to be written: refused"
+                    ))
                 } else {
                     Error::io("create", dshown, e)
                 }
