@@ -25,11 +25,13 @@
 //! mid-scan, unreadable files and kernel threads are skipped, never an error.
 
 use std::collections::{BTreeMap, HashMap};
-use std::ffi::CString;
 use std::fs;
 use std::io;
+use std::os::fd::OwnedFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
+
+use rustix::fs::{Mode, OFlags};
 
 use crate::ns::{CgroupEntry, NsKind, proc_cgroup_at};
 use crate::state::Dirs;
@@ -1130,65 +1132,42 @@ fn parse_stat(buf: &[u8]) -> Option<procfs::process::Stat> {
 }
 
 /// An `O_PATH` directory fd for `/proc/PID`, so later look-ups skip path resolution.
-struct DirFd(i32);
+struct DirFd(OwnedFd);
 
 impl DirFd {
     fn open(path: &Path) -> io::Result<DirFd> {
-        let c = CString::new(path.as_os_str().as_bytes()).map_err(io::Error::other)?;
-        // SAFETY: valid NUL-terminated path; the fd is owned by DirFd and closed on drop.
-        let fd = unsafe {
-            libc::open(
-                c.as_ptr(),
-                libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC,
-            )
-        };
-        if fd < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(DirFd(fd))
+        let flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC;
+        Ok(DirFd(rustix::fs::open(path, flags, Mode::empty())?))
     }
 
     /// Read a small file under the directory into `buf`.
     fn read(&self, name: &str, buf: &mut Vec<u8>) -> io::Result<()> {
-        let c = CString::new(name).map_err(io::Error::other)?;
-        // SAFETY: self.0 is a valid dirfd; c is NUL-terminated.
-        let fd = unsafe { libc::openat(self.0, c.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) };
-        if fd < 0 {
-            return Err(io::Error::last_os_error());
-        }
+        let fd = rustix::fs::openat(
+            &self.0,
+            name,
+            OFlags::RDONLY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )?;
         buf.clear();
         let mut chunk = [0u8; 4096];
-        let res = loop {
-            // SAFETY: reading into a stack buffer of the given length from an owned fd.
-            let n = unsafe { libc::read(fd, chunk.as_mut_ptr().cast(), chunk.len()) };
-            if n < 0 {
-                let e = io::Error::last_os_error();
-                if e.kind() == io::ErrorKind::Interrupted {
-                    continue;
-                }
-                break Err(e);
+        loop {
+            match rustix::io::read(&fd, &mut chunk[..]) {
+                Ok(0) => return Ok(()),
+                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                Err(rustix::io::Errno::INTR) => continue,
+                Err(e) => return Err(e.into()),
             }
-            if n == 0 {
-                break Ok(());
-            }
-            buf.extend_from_slice(&chunk[..n as usize]);
-        };
-        // SAFETY: closing the fd opened above, once.
-        unsafe { libc::close(fd) };
-        res
+        }
     }
 
     /// The inode number of namespace link `name` (`ns/net` reads `net:[4026531840]`);
     /// 0 when unreadable. readlink is cheaper than stat on nsfs.
     fn ns_inode(&self, name: &std::ffi::CStr) -> u64 {
         let mut buf = [0u8; 64];
-        // SAFETY: dirfd and name are valid; the buffer length is passed.
-        let n =
-            unsafe { libc::readlinkat(self.0, name.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
-        if n <= 0 {
-            return 0;
+        match rustix::fs::readlinkat_raw(&self.0, name, &mut buf[..]) {
+            Ok(n) if n > 0 => parse_ns_link(&buf[..n]),
+            _ => 0,
         }
-        parse_ns_link(&buf[..n as usize])
     }
 
     /// Every namespace inode; all 0 when the mount namespace link is unreadable (a zombie
@@ -1235,13 +1214,6 @@ fn parse_ns_link(b: &[u8]) -> u64 {
         }
     }
     0
-}
-
-impl Drop for DirFd {
-    fn drop(&mut self) {
-        // SAFETY: closing an fd this struct owns, once.
-        unsafe { libc::close(self.0) };
-    }
 }
 
 #[cfg(test)]
