@@ -81,9 +81,9 @@ teardown() { ctr_teardown; }
     assert_json '[.[] | tostring | test("loaded:v1")] | any' true
     run_tool ctr-run --rm --network none loaded:v1 echo from-loaded
     assert_eq "$output" from-loaded
-    # (the wrappers pass layermount's own one-line error through)
+    # (the wrappers tell layermount's one-line error as their own)
     run_tool --rc 1 ctr-load /no/such/archive
-    assert_error layermount "/no/such/archive"
+    assert_error ctr-load "/no/such/archive"
     rm -rf "$TEST_DIR/loadme"
 }
 
