@@ -95,10 +95,15 @@ monitor() {
         _count=$((_count + 1))
         state_write "$_dir" restart-count "$_count"
         : >"$_dir/restarting"
-        sleep "$((_delay / 1000)).$((_delay % 1000 / 100))"
+        # the back-off, in tenths: ctr-stop or ctr-rm -f meanwhile ends it at once
+        _waited=0
+        while [ "$_waited" -lt "$_delay" ]; do
+            if [ -f "$_dir/stopped" ] || [ -e "$_dir/removing" ]; then break 2; fi
+            sleep 0.1
+            _waited=$((_waited + 100))
+        done
         _delay=$((_delay * 2))
         [ "$_delay" -le 60000 ] || _delay=60000
-        if [ -f "$_dir/stopped" ] || [ -e "$_dir/removing" ]; then break; fi
     done
     rm -f "$_dir/restarting"
     if [ "$_rm" = 1 ] && [ -s "$_dir/pid" ]; then teardown "$_dir"; fi

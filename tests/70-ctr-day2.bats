@@ -21,6 +21,11 @@ state_is() {
     [ "$(status_of "$1")" = "$2" ]
 }
 
+# restarts_at_least NAME N : its monitor restarted it N times or more (for wait_for)
+restarts_at_least() {
+    [ "$(cat "$CTRKIT_STATE/containers/$1/restart-count" 2>/dev/null || echo 0)" -ge "$2" ]
+}
+
 # counter NAME : a detached container counting in /tmp/c, ten times a second (each value
 # written whole: a reader never sees the file empty)
 counter() {
@@ -369,4 +374,27 @@ late"
     assert_error ctr-cp "/no/such"
     run_host --rc 2 ctr-cp "$TEST_DIR/note" "$TEST_DIR/other"
     assert_error ctr-cp "CONTAINER:PATH"
+}
+
+@test "a container in its restart back-off: ctr-stop and ctr-rm -f end the monitor at once" {
+    need_run
+    run_host ctr-run -d --network none --restart always --name d2-bo busybox false
+    # five quick failures: the next wait is 3.2 s
+    wait_for restarts_at_least d2-bo 5
+    wait_for state_is d2-bo restarting
+    run_host ctr-stop -t 1 d2-bo
+    # within a second, not at the end of the 3.2 s wait
+    for _ in 1 2 3 4 5 6 7 8 9 10; do
+        [ -e "$CTRKIT_STATE/containers/d2-bo/restarting" ] || break
+        sleep 0.1
+    done
+    [ ! -e "$CTRKIT_STATE/containers/d2-bo/restarting" ]
+    n=$(cat "$CTRKIT_STATE/containers/d2-bo/restart-count")
+    sleep 4
+    assert_eq "$(cat "$CTRKIT_STATE/containers/d2-bo/restart-count")" "$n"
+    run_host ctr-start d2-bo
+    wait_for restarts_at_least d2-bo $((n + 2))
+    run_host ctr-rm -f d2-bo
+    [ ! -e "$CTRKIT_STATE/containers/d2-bo" ]
+    no_leftovers d2-bo host
 }
