@@ -6,7 +6,7 @@
 
 use std::fs::File;
 
-use serde_json::{Value, json};
+use serde_json::json;
 
 use super::pull::options;
 use crate::cli::{PushArgs, TagArgs};
@@ -104,20 +104,9 @@ pub fn run(store: &Store, a: PushArgs) -> Result<(), Error> {
         layers.push(json!({"mediaType": OCI_GZIP, "digest": blob, "size": size}));
         ids.push(diff_id);
     }
-    let config = if ids == img.layers {
-        raw
-    } else {
-        // the layers made anew differ byte-wise from the pulled or imported ones
-        let mut cfg: Value = serde_json::from_slice(&raw).map_err(|e| Error::Json {
-            what: format!("config of {}", img.id),
-            source: e,
-        })?;
-        cfg["rootfs"] = json!({"type": "layers", "diff_ids": ids});
-        serde_json::to_vec(&cfg).map_err(|e| Error::Json {
-            what: "config".into(),
-            source: e,
-        })?
-    };
+    // the layers made anew differ byte-wise from the pulled or imported ones
+    let id_refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+    let config = super::save::config_with_diff_ids(&img.id, raw, &img.layers, &id_refs)?;
     let cdigest = digest::sha256_bytes(&config);
     let cpath = tmp.path.join("config.json");
     std::fs::write(&cpath, &config).ctx("write", &cpath)?;

@@ -78,20 +78,8 @@ pub fn run(store: &Store, a: SaveArgs) -> Result<(), Error> {
         blobs.push(Blob { path, digest, size });
     }
     let new_ids: Vec<&str> = blobs.iter().map(|b| b.digest.as_str()).collect();
-    let config = if new_ids == img.layers.iter().map(String::as_str).collect::<Vec<_>>() {
-        raw
-    } else {
-        // the regenerated tars differ byte-wise from the imported ones: record their diff_ids
-        let mut cfg: Value = serde_json::from_slice(&raw).map_err(|e| Error::Json {
-            what: format!("config of {}", img.id),
-            source: e,
-        })?;
-        cfg["rootfs"] = json!({"type": "layers", "diff_ids": new_ids});
-        serde_json::to_vec(&cfg).map_err(|e| Error::Json {
-            what: "config".into(),
-            source: e,
-        })?
-    };
+    // the regenerated tars differ byte-wise from the imported ones: record their diff_ids
+    let config = config_with_diff_ids(&img.id, raw, &img.layers, &new_ids)?;
     let cfg_digest = digest::sha256_bytes(&config);
     let cfg_hex = digest_hex(&cfg_digest, "config")?.to_string();
     with_output(a.output.as_deref(), |w| {
@@ -161,5 +149,27 @@ pub fn run(store: &Store, a: SaveArgs) -> Result<(), Error> {
         }
         b.into_inner().ctx("write", "archive")?;
         Ok(())
+    })
+}
+
+/// The image config `raw`, unchanged when `ids` are its layers' diff_ids (`layers`), else
+/// with `rootfs.diff_ids` set to `ids` (layers written anew, for save and push).
+pub(super) fn config_with_diff_ids(
+    image: &str,
+    raw: Vec<u8>,
+    layers: &[String],
+    ids: &[&str],
+) -> Result<Vec<u8>, Error> {
+    if ids.iter().copied().eq(layers.iter().map(String::as_str)) {
+        return Ok(raw);
+    }
+    let mut cfg: Value = serde_json::from_slice(&raw).map_err(|e| Error::Json {
+        what: format!("config of {image}"),
+        source: e,
+    })?;
+    cfg["rootfs"] = json!({"type": "layers", "diff_ids": ids});
+    serde_json::to_vec(&cfg).map_err(|e| Error::Json {
+        what: "config".into(),
+        source: e,
     })
 }
