@@ -14,7 +14,7 @@ use crate::error::{Error, IoContext};
 pub const CGROUP_ROOT: &str = "/sys/fs/cgroup";
 
 /// Is `/sys/fs/cgroup` itself a cgroup2 mount (pure v2)?
-fn pure_v2(root: &Path) -> bool {
+pub fn pure_v2(root: &Path) -> bool {
     nix::sys::statfs::statfs(root)
         .map(|s| s.filesystem_type() == nix::sys::statfs::CGROUP2_SUPER_MAGIC)
         .unwrap_or(false)
@@ -76,6 +76,30 @@ pub fn procs_files(path: &Path) -> Result<Vec<PathBuf>, Error> {
         )));
     }
     Ok(files)
+}
+
+/// For `--cgroup-mount`: each `cgroup.procs` file's directory and where it goes under
+/// /sys/fs/cgroup ("" for the whole of it on pure v2; else the hierarchy's folder name).
+pub fn mount_sources(files: &[PathBuf]) -> Vec<(PathBuf, String)> {
+    let root = Path::new(CGROUP_ROOT);
+    let v2 = pure_v2(root);
+    files
+        .iter()
+        .filter_map(|f| {
+            let dir = f.parent()?;
+            let name = if v2 {
+                String::new()
+            } else {
+                let rel = dir.strip_prefix(root).ok()?;
+                rel.components()
+                    .next()?
+                    .as_os_str()
+                    .to_string_lossy()
+                    .into_owned()
+            };
+            Some((dir.to_path_buf(), name))
+        })
+        .collect()
 }
 
 /// How a new child gets into its cgroup (create mode). Writing a pid to `cgroup.procs`

@@ -196,13 +196,33 @@ pub struct Cli {
     #[arg(long = "loopback", help_heading = "Create")]
     pub loopback: bool,
 
-    /// Bind-mount SRC at DST inside the container (repeatable; DST inside --rootfs)
-    #[arg(long = "bind", value_name = "SRC:DST[:ro]", value_parser = BindSpec::parse, help_heading = "Create")]
+    /// Bind-mount SRC at DST inside the container (repeatable; DST inside --rootfs); OPTIONS
+    /// a comma list of ro, rw and a propagation ([r]private, [r]shared, [r]slave)
+    #[arg(long = "bind", value_name = "SRC:DST[:OPTIONS]", value_parser = BindSpec::parse, help_heading = "Create")]
     pub bind: Vec<BindSpec>,
 
-    /// Mount a tmpfs at DST (repeatable), SIZE like 64m
-    #[arg(long = "tmpfs", value_name = "DST[:SIZE]", value_parser = TmpfsSpec::parse, help_heading = "Create")]
+    /// Mount a tmpfs at DST (repeatable); OPTIONS a size (64m) or a comma list of mount flags
+    /// (ro, noexec, exec, nosuid, ...) and tmpfs options (size=64m, mode=1777, uid=, gid=);
+    /// default nosuid,nodev,mode=1777
+    #[arg(long = "tmpfs", value_name = "DST[:OPTIONS]", value_parser = TmpfsSpec::parse, help_heading = "Create")]
     pub tmpfs: Vec<TmpfsSpec>,
+
+    /// The size of the container's /dev/shm (with --rootfs; default 64m)
+    #[arg(long = "shm-size", value_name = "SIZE", value_parser = parse_size, help_heading = "Create")]
+    pub shm_size: Option<u64>,
+
+    /// With --rootfs and --cgroup: mount the container's own cgroups at /sys/fs/cgroup,
+    /// read-only (pure v2: its cgroup directory; v1: each hierarchy's directory of it)
+    #[arg(long = "cgroup-mount", requires = "rootfs", help_heading = "Create")]
+    pub cgroup_mount: bool,
+
+    /// Create the working directory (--workdir) when it is missing, as Docker does
+    #[arg(long = "mkdir-workdir", requires = "workdir", help_heading = "Create")]
+    pub mkdir_workdir: bool,
+
+    /// The command's OOM score adjustment, -1000..1000 (lowering it needs CAP_SYS_RESOURCE)
+    #[arg(long = "oom-score-adj", value_name = "N", value_parser = clap::value_parser!(i32).range(-1000..=1000), allow_hyphen_values = true, help_heading = "Create")]
+    pub oom_score_adj: Option<i32>,
 
     /// Make the host device node HOST appear at CONTAINER (default: the same path) inside
     /// --rootfs (repeatable); PERMS (r, w, m; default rwm) is for the device cgroup
@@ -350,6 +370,14 @@ fn parse_new(s: &str) -> Result<NsList, String> {
     common::ns::parse_ns_list(s)
         .map(NsList)
         .map_err(|e| e.to_string())
+}
+
+fn parse_size(s: &str) -> Result<u64, String> {
+    match common::parse::parse_bytes(s) {
+        Ok(0) => Err(format!("'{s}' is not a size above 0")),
+        Ok(b) => Ok(b),
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 fn parse_join(s: &str) -> Result<(NsKind, PathBuf), String> {

@@ -43,6 +43,8 @@ struct Spec {
     loopback: bool,
     sysctls: Vec<Sysctl>,
     rlimits: Vec<Rlimit>,
+    oom_score_adj: Option<i32>,
+    mkdir_workdir: bool,
     user: Option<String>,
     groups: Option<String>,
     workdir: Option<PathBuf>,
@@ -143,6 +145,9 @@ impl Spec {
         }
         if cli.rootfs.is_none() && !cli.device.is_empty() {
             return usage("--device needs --rootfs".into());
+        }
+        if cli.cgroup_mount && cli.cgroup.is_none() {
+            return usage("--cgroup-mount needs --cgroup PATH".into());
         }
         if cli.rootfs.is_none() && cli.read_only {
             return usage("--read-only needs --rootfs".into());
@@ -343,6 +348,13 @@ impl Spec {
                 mask: !cli.privileged,
                 in_userns: new.contains(&NsKind::User),
                 new_net: new.contains(&NsKind::Net),
+                privileged: cli.privileged,
+                shm_size: cli.shm_size,
+                cgroups: if cli.cgroup_mount {
+                    cgroup::mount_sources(&cgroup_files)
+                } else {
+                    Vec::new()
+                },
             },
             new,
             joins,
@@ -354,6 +366,8 @@ impl Spec {
             loopback: cli.loopback,
             sysctls: cli.sysctl,
             rlimits: cli.rlimit,
+            oom_score_adj: cli.oom_score_adj,
+            mkdir_workdir: cli.mkdir_workdir,
             user,
             groups: cli.groups,
             workdir: cli.workdir,
@@ -816,6 +830,15 @@ fn child_setup(
     for r in &spec.rlimits {
         set_rlimit(r)?;
     }
+    if let Some(n) = spec.oom_score_adj {
+        std::fs::write("/proc/self/oom_score_adj", n.to_string()).map_err(|e| {
+            let hint = match e.raw_os_error() {
+                Some(libc::EACCES | libc::EPERM) => " (lowering it needs CAP_SYS_RESOURCE)",
+                _ => "",
+            };
+            Error::Setup(format!("cannot set oom_score_adj to {n}: {e}{hint}"))
+        })?;
+    }
     if let Some(chan) = spec.tty_chan.take() {
         // (after pivot_root: the container's own devpts, and its /dev/console)
         pty::container_side(chan, spec.winsize, spec.plan.rootfs.is_some())?;
@@ -914,6 +937,11 @@ fn finish_and_exec(spec: &Spec) -> Result<std::convert::Infallible, Error> {
         .or_else(|| spec.plan.rootfs.as_ref().map(|_| PathBuf::from("/")));
     if let Some(w) = &workdir {
         process::check_workdir(w)?;
+        if spec.mkdir_workdir && spec.plan.rootfs.is_some() && !w.exists() {
+            // (after pivot_root: "/" is the container's; as root, mode 0755, as runc)
+            std::fs::create_dir_all(w)
+                .io(|| format!("cannot create working directory {}", w.display()))?;
+        }
         nix::unistd::chdir(w)
             .sys(|| format!("cannot change to working directory {}", w.display()))?;
         // a descriptor's magic link (or any other way) out of the root: refused (CVE-2024-21626)

@@ -59,6 +59,13 @@ pub struct Plan {
     pub in_userns: bool,
     /// A new net namespace exists (sysfs can be mounted fresh).
     pub new_net: bool,
+    /// `--privileged`: /sys and /sys/fs/cgroup read-write
+    pub privileged: bool,
+    /// `--shm-size`: the size of /dev/shm in bytes (default 64 MiB)
+    pub shm_size: Option<u64>,
+    /// `--cgroup-mount`: the container's cgroup directories and where each goes under
+    /// /sys/fs/cgroup ("" for the whole of it, on pure cgroup v2)
+    pub cgroups: Vec<(PathBuf, String)>,
 }
 
 /// The tree the mounts go into: the rootfs (or "/" without one), opened once; every target
@@ -307,7 +314,11 @@ pub fn setup(plan: &Plan) -> Result<(), Error> {
     // /sys, read-only
     let sys = Path::new("/sys");
     let sys_dir = tree.kernel_dir("sys")?;
-    let ro_sys = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC | MsFlags::MS_RDONLY;
+    // (--privileged: read-write, as Docker's)
+    let mut ro_sys = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
+    if !plan.privileged {
+        ro_sys |= MsFlags::MS_RDONLY;
+    }
     match mount(
         Some("sysfs"),
         &resolve::fd_path(&sys_dir),
@@ -326,7 +337,9 @@ pub fn setup(plan: &Plan) -> Result<(), Error> {
                 MsFlags::MS_BIND | MsFlags::MS_REC,
                 None,
             )?;
-            remount_ro_in(&tree, sys, sys)?;
+            if !plan.privileged {
+                remount_ro_in(&tree, sys, sys)?;
+            }
         }
         Err(source) => {
             return Err(Error::Sys {
@@ -336,7 +349,11 @@ pub fn setup(plan: &Plan) -> Result<(), Error> {
         }
     }
 
-    setup_dev(&tree, plan.in_userns)?;
+    if !plan.cgroups.is_empty() {
+        cgroup_fs(&tree, &plan.cgroups, plan.privileged)?;
+    }
+
+    setup_dev(&tree, plan.in_userns, plan.shm_size)?;
 
     for b in &plan.binds {
         bind(b, &tree)?;
@@ -421,7 +438,7 @@ fn make_node(
     Ok(())
 }
 
-fn setup_dev(tree: &Tree, in_userns: bool) -> Result<(), Error> {
+fn setup_dev(tree: &Tree, in_userns: bool, shm_size: Option<u64>) -> Result<(), Error> {
     let dev_path = Path::new("/dev");
     let shown = |name: &str| tree.shown(&dev_path.join(name));
     let dev = tree.create(dev_path, Want::Dir)?;
@@ -470,6 +487,10 @@ fn setup_dev(tree: &Tree, in_userns: bool) -> Result<(), Error> {
     } else {
         "newinstance,ptmxmode=0666,mode=0620,gid=5"
     };
+    let shm_opts = match shm_size {
+        Some(b) => format!("mode=1777,size={b}"),
+        None => "mode=1777,size=65536k".to_string(),
+    };
     for (name, src, fstype, flags, data) in [
         (
             "pts",
@@ -483,7 +504,7 @@ fn setup_dev(tree: &Tree, in_userns: bool) -> Result<(), Error> {
             "shm",
             "tmpfs",
             MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
-            Some("mode=1777,size=65536k"),
+            Some(shm_opts.as_str()),
         ),
         (
             "mqueue",
@@ -573,23 +594,82 @@ fn bind(b: &BindSpec, tree: &Tree) -> Result<(), Error> {
     if b.read_only {
         remount_ro_in(tree, &b.dst, &b.src)?;
     }
+    if let Some(p) = b.propagation {
+        let fd = tree.get(&b.dst)?;
+        mount_on(None, &fd, &tree.shown(&b.dst), None, p, None)?;
+    }
     Ok(())
 }
 
 fn tmpfs(t: &TmpfsSpec, tree: &Tree) -> Result<(), Error> {
     let dst = tree.create(&t.dst, Want::Dir)?;
-    let opts = match t.size {
-        Some(s) => format!("mode=1777,size={s}"),
-        None => "mode=1777".to_string(),
-    };
     mount_on(
         Some(Path::new("tmpfs")),
         &dst,
         &tree.shown(&t.dst),
         Some("tmpfs"),
-        MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
-        Some(&opts),
+        t.flags,
+        Some(&t.data),
     )
+}
+
+/// `--cgroup-mount`: /sys/fs/cgroup shows the container's own cgroups, read-only (with
+/// --privileged read-write). Pure v2: its cgroup directory is bound there; v1 or hybrid: a
+/// tmpfs there holds one folder per hierarchy with the container's directory bound on it.
+fn cgroup_fs(tree: &Tree, cgroups: &[(PathBuf, String)], rw: bool) -> Result<(), Error> {
+    let top = Path::new("/sys/fs/cgroup");
+    let bind_ro = |src: &Path, at: &Path| -> Result<(), Error> {
+        let fd = tree.create(at, Want::Dir)?;
+        mount_on(
+            Some(src),
+            &fd,
+            &tree.shown(at),
+            None,
+            MsFlags::MS_BIND | MsFlags::MS_REC,
+            None,
+        )?;
+        if !rw {
+            remount_ro_in(tree, at, src)?;
+        }
+        Ok(())
+    };
+    if let [(src, name)] = cgroups {
+        if name.is_empty() {
+            return bind_ro(src, top);
+        }
+    }
+    let fd = tree.create(top, Want::Dir)?;
+    mount_on(
+        Some(Path::new("tmpfs")),
+        &fd,
+        &tree.shown(top),
+        Some("tmpfs"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+        Some("mode=755"),
+    )?;
+    for (src, name) in cgroups {
+        if name.is_empty() || name.contains('/') {
+            continue;
+        }
+        bind_ro(src, &top.join(name))?;
+    }
+    if !rw {
+        let fd = tree.get(top)?;
+        let flags = MsFlags::MS_REMOUNT
+            | MsFlags::MS_RDONLY
+            | MsFlags::MS_NOSUID
+            | MsFlags::MS_NODEV
+            | MsFlags::MS_NOEXEC;
+        mount(
+            None::<&str>,
+            &resolve::fd_path(&fd),
+            None::<&str>,
+            flags,
+            Some("mode=755"),
+        )
+        .sys(|| format!("cannot make {} read-only", tree.shown(top)))?;
+    }
+    Ok(())
 }
 
 /// `--device`: the host node's type, numbers, mode and owner (as Docker and runc copy them) at

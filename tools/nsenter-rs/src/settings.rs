@@ -4,59 +4,173 @@
 use std::path::{Component, Path, PathBuf};
 
 use common::ns::NsKind;
+use nix::mount::MsFlags;
 
-/// `--bind SRC:DST[:ro]`
+/// `--bind SRC:DST[:OPTIONS]`: OPTIONS a comma list of `ro`, `rw` and a propagation
+/// (`private`, `rprivate`, `shared`, `rshared`, `slave`, `rslave`)
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BindSpec {
     pub src: PathBuf,
     pub dst: PathBuf,
     pub read_only: bool,
+    /// The propagation the mount gets inside (the default: private, as every mount there)
+    pub propagation: Option<MsFlags>,
 }
+
+/// The propagation types a bind mount may take, as Docker names them.
+const PROPAGATIONS: [(&str, MsFlags); 6] = [
+    ("private", MsFlags::MS_PRIVATE),
+    ("rprivate", MsFlags::MS_PRIVATE.union(MsFlags::MS_REC)),
+    ("shared", MsFlags::MS_SHARED),
+    ("rshared", MsFlags::MS_SHARED.union(MsFlags::MS_REC)),
+    ("slave", MsFlags::MS_SLAVE),
+    ("rslave", MsFlags::MS_SLAVE.union(MsFlags::MS_REC)),
+];
 
 impl BindSpec {
     pub fn parse(s: &str) -> Result<BindSpec, String> {
         let parts: Vec<&str> = s.split(':').collect();
-        let (src, dst, ro) = match parts.as_slice() {
-            [src, dst] => (*src, *dst, false),
-            [src, dst, "ro"] => (*src, *dst, true),
-            [src, dst, "rw"] => (*src, *dst, false),
-            [_, _, opt] => {
-                return Err(format!(
-                    "unknown bind option '{opt}' in '{s}' (expected ro or rw)"
-                ));
-            }
-            _ => return Err(format!("'{s}' is not SRC:DST[:ro]")),
+        let (src, dst, opts) = match parts.as_slice() {
+            [src, dst] => (*src, *dst, ""),
+            [src, dst, opts] => (*src, *dst, *opts),
+            _ => return Err(format!("'{s}' is not SRC:DST[:OPTIONS]")),
         };
         if src.is_empty() || dst.is_empty() {
-            return Err(format!("'{s}' is not SRC:DST[:ro]"));
+            return Err(format!("'{s}' is not SRC:DST[:OPTIONS]"));
+        }
+        let (mut ro, mut propagation) = (false, None);
+        for opt in opts.split(',').filter(|o| !o.is_empty()) {
+            match opt {
+                "ro" => ro = true,
+                "rw" => ro = false,
+                _ => match PROPAGATIONS.iter().find(|(n, _)| *n == opt) {
+                    Some((_, f)) => propagation = Some(*f),
+                    None => {
+                        return Err(format!(
+                            "unknown bind option '{opt}' in '{s}' (expected ro, rw, [r]private, [r]shared or [r]slave)"
+                        ));
+                    }
+                },
+            }
         }
         Ok(BindSpec {
             src: PathBuf::from(src),
             dst: container_path(dst)?,
             read_only: ro,
+            propagation,
         })
     }
 }
 
-/// `--tmpfs DST[:SIZE]`
+/// `--tmpfs DST[:OPTIONS]`: OPTIONS a size (`64m`) or a comma list of mount flags (ro, rw,
+/// [no]exec, [no]suid, [no]dev, [no]atime, ...) and tmpfs options (size=, mode=, uid=, gid=,
+/// nr_inodes=, ...). The default is `nosuid,nodev,mode=1777`; later flags override earlier ones.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TmpfsSpec {
     pub dst: PathBuf,
-    pub size: Option<u64>,
+    pub flags: MsFlags,
+    /// The data string for the kernel: `mode=1777,size=...`
+    pub data: String,
 }
+
+/// Flags a tmpfs option sets (first) or clears (second).
+const TMPFS_FLAGS: [(&str, MsFlags, MsFlags); 20] = {
+    let e = MsFlags::empty();
+    [
+        ("ro", MsFlags::MS_RDONLY, e),
+        ("rw", e, MsFlags::MS_RDONLY),
+        ("nosuid", MsFlags::MS_NOSUID, e),
+        ("suid", e, MsFlags::MS_NOSUID),
+        ("nodev", MsFlags::MS_NODEV, e),
+        ("dev", e, MsFlags::MS_NODEV),
+        ("noexec", MsFlags::MS_NOEXEC, e),
+        ("exec", e, MsFlags::MS_NOEXEC),
+        ("sync", MsFlags::MS_SYNCHRONOUS, e),
+        ("async", e, MsFlags::MS_SYNCHRONOUS),
+        ("dirsync", MsFlags::MS_DIRSYNC, e),
+        ("noatime", MsFlags::MS_NOATIME, e),
+        ("atime", e, MsFlags::MS_NOATIME),
+        ("nodiratime", MsFlags::MS_NODIRATIME, e),
+        ("diratime", e, MsFlags::MS_NODIRATIME),
+        ("relatime", MsFlags::MS_RELATIME, e),
+        ("norelatime", e, MsFlags::MS_RELATIME),
+        ("strictatime", MsFlags::MS_STRICTATIME, e),
+        ("nostrictatime", e, MsFlags::MS_STRICTATIME),
+        ("defaults", e, e),
+    ]
+};
+
+/// tmpfs's own options, passed to the kernel as they are (size and mode checked first).
+const TMPFS_DATA: [&str; 10] = [
+    "size",
+    "mode",
+    "uid",
+    "gid",
+    "nr_inodes",
+    "nr_blocks",
+    "huge",
+    "mpol",
+    "inode32",
+    "inode64",
+];
 
 impl TmpfsSpec {
     pub fn parse(s: &str) -> Result<TmpfsSpec, String> {
-        let (dst, size) = match s.split_once(':') {
-            Some((d, sz)) => (
-                d,
-                Some(common::parse::parse_bytes(sz).map_err(|e| e.to_string())?),
-            ),
-            None => (s, None),
+        let (dst, opts) = s.split_once(':').unwrap_or((s, ""));
+        let mut flags = MsFlags::MS_NOSUID | MsFlags::MS_NODEV;
+        let mut data: Vec<(String, String)> = vec![("mode".into(), "1777".into())];
+        let mut set = |k: &str, v: String| match data.iter_mut().find(|(dk, _)| dk == k) {
+            Some(e) => e.1 = v,
+            None => data.push((k.to_string(), v)),
         };
+        // the old form: DST:SIZE
+        if !opts.contains([',', '=']) && common::parse::parse_bytes(opts).is_ok() {
+            set(
+                "size",
+                common::parse::parse_bytes(opts).unwrap_or(0).to_string(),
+            );
+        } else {
+            for opt in opts.split(',').filter(|o| !o.is_empty()) {
+                let (k, v) = opt.split_once('=').unwrap_or((opt, ""));
+                if let Some((_, on, off)) = TMPFS_FLAGS.iter().find(|(n, _, _)| *n == opt) {
+                    flags = (flags | *on) & !*off;
+                } else if k == "size" {
+                    let v = match v.strip_suffix('%') {
+                        Some(p) if p.parse::<u8>().is_ok_and(|p| p > 0 && p <= 100) => {
+                            v.to_string()
+                        }
+                        _ => common::parse::parse_bytes(v)
+                            .map_err(|_| format!("size '{v}' in '{s}' is not a size (64m, 1g)"))?
+                            .to_string(),
+                    };
+                    set("size", v);
+                } else if k == "mode" {
+                    if v.is_empty() || u32::from_str_radix(v, 8).map_or(true, |m| m > 0o7777) {
+                        return Err(format!("mode '{v}' in '{s}' is not an octal mode"));
+                    }
+                    set("mode", v.to_string());
+                } else if TMPFS_DATA.contains(&k) && !v.contains(['"', '\\']) {
+                    set(k, v.to_string());
+                } else {
+                    return Err(format!("unknown tmpfs option '{opt}' in '{s}'"));
+                }
+            }
+        }
+        let data = data
+            .iter()
+            .map(|(k, v)| {
+                if v.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{k}={v}")
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(",");
         Ok(TmpfsSpec {
             dst: container_path(dst)?,
-            size,
+            flags,
+            data,
         })
     }
 }
@@ -342,8 +456,35 @@ mod tests {
 
     #[test]
     fn tmpfs() {
-        assert_eq!(TmpfsSpec::parse("/run:64m").unwrap().size, Some(64 << 20));
-        assert_eq!(TmpfsSpec::parse("/run").unwrap().size, None);
+        let t = TmpfsSpec::parse("/run:64m").unwrap();
+        assert_eq!(t.data, format!("mode=1777,size={}", 64 << 20));
+        assert_eq!(t.flags, MsFlags::MS_NOSUID | MsFlags::MS_NODEV);
+        assert_eq!(TmpfsSpec::parse("/run").unwrap().data, "mode=1777");
+        let t =
+            TmpfsSpec::parse("/run:nosuid,nodev,noexec,exec,ro,size=1m,mode=700,uid=5").unwrap();
+        assert_eq!(t.data, "mode=700,size=1048576,uid=5");
+        assert_eq!(
+            t.flags,
+            MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_RDONLY
+        );
+        for bad in [
+            "/run:bogus",
+            "/run:mode=9",
+            "/run:size=x",
+            "rel:64m",
+            "/run:uid=\"a",
+        ] {
+            assert!(TmpfsSpec::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn bind_options() {
+        let b = BindSpec::parse("/a:/b:ro,rshared").unwrap();
+        assert!(b.read_only);
+        assert_eq!(b.propagation, Some(MsFlags::MS_SHARED | MsFlags::MS_REC));
+        assert_eq!(BindSpec::parse("/a:/b:rw").unwrap().propagation, None);
+        assert!(BindSpec::parse("/a:/b:ro,bogus").is_err());
     }
 
     #[test]
