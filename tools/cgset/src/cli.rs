@@ -78,6 +78,28 @@ pub struct Limits {
     /// CPUs' worth of time per period: 0.5 = half a CPU (v2 cpu.max, v1 cpu.cfs_quota_us), or max
     #[arg(long, value_name = "DEC", value_parser = parse_cpus)]
     pub cpus: Option<Cpus>,
+    /// CPU time per period in microseconds, or -1 for none (v2 cpu.max, v1 cpu.cfs_quota_us;
+    /// Docker's --cpu-quota)
+    #[arg(long, value_name = "US", value_parser = parse_quota, allow_hyphen_values = true, conflicts_with = "cpus")]
+    pub cpu_quota: Option<Cpus>,
+    /// Real-time period in microseconds (v1 cpu.rt_period_us; needs CONFIG_RT_GROUP_SCHED)
+    #[arg(long, value_name = "US", value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub cpu_rt_period: Option<u64>,
+    /// Real-time runtime per period in microseconds (v1 cpu.rt_runtime_us; the parent must
+    /// have that much to give)
+    #[arg(long, value_name = "US", value_parser = clap::value_parser!(u64).range(0..=1_000_000))]
+    pub cpu_rt_runtime: Option<u64>,
+    /// Memory the kernel tries to keep for the cgroup under pressure, Docker's
+    /// --memory-reservation (v2 memory.low, v1 memory.soft_limit_in_bytes)
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub memory_low: Option<Size>,
+    /// How eagerly the kernel swaps the cgroup's pages, 0..100 (v1 memory.swappiness)
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(0..=100))]
+    pub memory_swappiness: Option<u64>,
+    /// Do not OOM-kill the cgroup's processes at its memory limit: they wait (v1
+    /// memory.oom_control)
+    #[arg(long)]
+    pub oom_kill_disable: bool,
     /// The CFS period (v2 cpu.max second field, v1 cpu.cfs_period_us): 100ms
     #[arg(long, value_name = "DURATION", value_parser = parse_period)]
     pub cpu_period: Option<u64>,
@@ -120,6 +142,12 @@ impl Limits {
     pub fn is_empty(&self) -> bool {
         self.memory.is_none()
             && self.memory_high.is_none()
+            && self.cpu_quota.is_none()
+            && self.cpu_rt_period.is_none()
+            && self.cpu_rt_runtime.is_none()
+            && self.memory_low.is_none()
+            && self.memory_swappiness.is_none()
+            && !self.oom_kill_disable
             && self.memory_swap.is_none()
             && self.cpus.is_none()
             && self.cpu_period.is_none()
@@ -298,6 +326,19 @@ pub struct InfoArgs {
 pub enum Cpus {
     Micro(u64),
     Max,
+}
+
+/// `--cpu-quota`: microseconds (1000 or more), or -1/max for none.
+pub fn parse_quota(s: &str) -> Result<Cpus, String> {
+    match s.trim() {
+        "-1" | "max" => Ok(Cpus::Max),
+        t => match t.parse::<u64>() {
+            Ok(q) if q >= 1000 => Ok(Cpus::Micro(q)),
+            _ => Err(format!(
+                "'{s}' is not a CPU quota (microseconds, 1000 or more, or -1)"
+            )),
+        },
+    }
 }
 
 pub fn parse_cpus(s: &str) -> Result<Cpus, String> {

@@ -181,7 +181,58 @@ pub fn plan(cg: &Cg, path: &str, l: &Limits) -> Result<Vec<Step>> {
             }
         }
     }
-    if l.cpus.is_some() || l.cpu_period.is_some() {
+    if l.memory_low.is_some() || l.memory_swappiness.is_some() || l.oom_kill_disable {
+        let (v, d) = p.dir("memory")?;
+        if let Some(low) = l.memory_low {
+            match v {
+                Version::V2 => p.push("memory", &d, "memory.low", size_v2(low)),
+                Version::V1 => p.push("memory", &d, "memory.soft_limit_in_bytes", size_v1(low)),
+            }
+        }
+        for (flag, on, file, value) in [
+            (
+                "--memory-swappiness",
+                l.memory_swappiness.is_some(),
+                "memory.swappiness",
+                l.memory_swappiness.unwrap_or(0).to_string(),
+            ),
+            (
+                "--oom-kill-disable",
+                l.oom_kill_disable,
+                "memory.oom_control",
+                "1".to_string(),
+            ),
+        ] {
+            if !on {
+                continue;
+            }
+            if v == Version::V2 {
+                return Err(Error::WrongVersion {
+                    flag: flag.into(),
+                    version: "v2",
+                    hint: format!("{file} exists only on cgroup v1"),
+                });
+            }
+            p.push("memory", &d, file, value);
+        }
+    }
+    if l.cpu_rt_period.is_some() || l.cpu_rt_runtime.is_some() {
+        let (v, d) = p.dir("cpu")?;
+        if v == Version::V2 || !d.join("cpu.rt_runtime_us").exists() {
+            return Err(Error::Unavailable {
+                controller: "cpu real-time".into(),
+                hint: "--cpu-rt-period/--cpu-rt-runtime need cgroup v1's cpu.rt_runtime_us (a kernel with CONFIG_RT_GROUP_SCHED)".into(),
+            });
+        }
+        // the period first: the runtime must fit in it
+        if let Some(n) = l.cpu_rt_period {
+            p.push("cpu", &d, "cpu.rt_period_us", n.to_string());
+        }
+        if let Some(n) = l.cpu_rt_runtime {
+            p.push("cpu", &d, "cpu.rt_runtime_us", n.to_string());
+        }
+    }
+    if l.cpus.is_some() || l.cpu_quota.is_some() || l.cpu_period.is_some() {
         let (v, d) = p.dir("cpu")?;
         let cur_period = match v {
             Version::V2 => read_file(&d.join("cpu.max"))
@@ -196,6 +247,11 @@ pub fn plan(cg: &Cg, path: &str, l: &Limits) -> Result<Vec<Step>> {
             Cpus::Max => None,
             Cpus::Micro(m) => Some(((m as u128 * period as u128) / 1_000_000).max(1000) as u64),
         });
+        // (--cpu-quota: microseconds as given)
+        let quota = quota.or(l.cpu_quota.map(|c| match c {
+            Cpus::Max => None,
+            Cpus::Micro(q) => Some(q),
+        }));
         match v {
             Version::V2 => {
                 let q = match quota {
@@ -382,11 +438,15 @@ pub fn flag_controllers(cg: &Cg, l: &Limits) -> BTreeSet<String> {
         }
     };
     add(
-        l.memory.is_some() || l.memory_high.is_some() || l.memory_swap.is_some(),
+        l.memory.is_some()
+            || l.memory_high.is_some()
+            || l.memory_swap.is_some()
+            || l.memory_low.is_some(),
         "memory",
     );
     add(
         l.cpus.is_some()
+            || l.cpu_quota.is_some()
             || l.cpu_period.is_some()
             || l.cpu_weight.is_some()
             || l.cpu_shares.is_some(),
