@@ -323,7 +323,8 @@ pub fn plan(cg: &Cg, path: &str, l: &Limits) -> Result<Vec<Step>> {
                         hint: "this kernel's v1 blkio has no blkio.weight or blkio.bfq.weight (needs the BFQ scheduler)".into(),
                     });
                 };
-                p.push("blkio", &d, file, (10 + (w - 1) * 990 / 9999).to_string());
+                // (rounded: Docker's 10..1000 mapped to 1..10000 as runc does comes back whole)
+                p.push("blkio", &d, file, (10 + ((w - 1) * 990 + 4999) / 9999).to_string());
             }
         }
     }
