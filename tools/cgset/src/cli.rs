@@ -124,6 +124,10 @@ pub struct Limits {
     /// I/O limit for a device: MAJ:MIN:rbps=..,wbps=..,riops=..,wiops=.. (v2 io.max, v1 blkio.throttle.*)
     #[arg(long, value_name = "SPEC", value_parser = parse_io_max)]
     pub io_max: Vec<IoMax>,
+    /// Relative I/O weight 1..10000 for one device: MAJ:MIN:WEIGHT (v2 io.weight, v1
+    /// blkio.weight_device or blkio.bfq.weight_device, converted to 10..1000)
+    #[arg(long, value_name = "MAJ:MIN:N", value_parser = parse_io_weight_device)]
+    pub io_weight_device: Vec<(String, u64)>,
     /// Raw CONTROLLER.KEY=VALUE written to that file as is (repeatable)
     #[arg(short = 'r', long = "raw", value_name = "CONTROLLER.KEY=VALUE", value_parser = parse_raw)]
     pub raw: Vec<Raw>,
@@ -158,6 +162,7 @@ impl Limits {
             && self.pids.is_none()
             && self.io_weight.is_none()
             && self.io_max.is_empty()
+            && self.io_weight_device.is_empty()
             && self.raw.is_empty()
             && self.devices.is_none()
     }
@@ -439,6 +444,24 @@ pub struct IoMax {
     pub wbps: Option<Option<u64>>,
     pub riops: Option<Option<u64>>,
     pub wiops: Option<Option<u64>>,
+}
+
+/// `MAJ:MIN:WEIGHT`, WEIGHT 1..10000.
+pub fn parse_io_weight_device(s: &str) -> Result<(String, u64), String> {
+    let bad = || format!("'{s}' is not MAJ:MIN:WEIGHT (WEIGHT 1..10000)");
+    let mut it = s.splitn(3, ':');
+    let (maj, min, w) = (
+        it.next().ok_or_else(bad)?,
+        it.next().ok_or_else(bad)?,
+        it.next().ok_or_else(bad)?,
+    );
+    if maj.parse::<u32>().is_err() || min.parse::<u32>().is_err() {
+        return Err(bad());
+    }
+    match w.parse::<u64>() {
+        Ok(w) if (1..=10000).contains(&w) => Ok((format!("{maj}:{min}"), w)),
+        _ => Err(bad()),
+    }
 }
 
 pub fn parse_io_max(s: &str) -> Result<IoMax, String> {

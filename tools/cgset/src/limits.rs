@@ -324,7 +324,31 @@ pub fn plan(cg: &Cg, path: &str, l: &Limits) -> Result<Vec<Step>> {
                     });
                 };
                 // (rounded: Docker's 10..1000 mapped to 1..10000 as runc does comes back whole)
-                p.push("blkio", &d, file, (10 + ((w - 1) * 990 + 4999) / 9999).to_string());
+                p.push(
+                    "blkio",
+                    &d,
+                    file,
+                    (10 + ((w - 1) * 990 + 4999) / 9999).to_string(),
+                );
+            }
+        }
+    }
+    for (dev, w) in &l.io_weight_device {
+        let (v, d) = p.dir("io")?;
+        match v {
+            Version::V2 => p.push("io", &d, "io.weight", format!("{dev} {w}")),
+            Version::V1 => {
+                let file = ["blkio.weight_device", "blkio.bfq.weight_device"]
+                    .into_iter()
+                    .find(|f| d.join(f).exists());
+                let Some(file) = file else {
+                    return Err(Error::Unavailable {
+                        controller: "blkio weight".into(),
+                        hint: "this kernel's v1 blkio has no blkio.weight_device or blkio.bfq.weight_device (needs the BFQ scheduler)".into(),
+                    });
+                };
+                let w1 = 10 + ((w - 1) * 990 + 4999) / 9999;
+                p.push("blkio", &d, file, format!("{dev} {w1}"));
             }
         }
     }
@@ -455,7 +479,10 @@ pub fn flag_controllers(cg: &Cg, l: &Limits) -> BTreeSet<String> {
     );
     add(l.cpuset_cpus.is_some() || l.cpuset_mems.is_some(), "cpuset");
     add(l.pids.is_some(), "pids");
-    add(l.io_weight.is_some() || !l.io_max.is_empty(), "io");
+    add(
+        l.io_weight.is_some() || !l.io_max.is_empty() || !l.io_weight_device.is_empty(),
+        "io",
+    );
     for r in &l.raw {
         add(
             r.controller != "cgroup",
