@@ -141,7 +141,7 @@ EOF
     assert_eq "$output" 500
 }
 
-@test "--pid host sees the host's pid 1; --uts host its name; --ipc host and container:NAME share an ipc namespace" {
+@test "--pid host sees the host's pid 1; --uts host its name; --ipc and --uts host or container:NAME share a namespace" {
     need_run
     run_host ctr-run --rm --network none --pid host busybox cat /proc/1/comm
     assert_eq "$output" "$(cat /proc/1/comm)"
@@ -155,6 +155,8 @@ EOF
     run_host ctr-run --rm --network none --ipc container:r74-ipc busybox readlink /proc/self/ns/ipc
     assert_eq "$output" "$(readlink "/proc/$(cat "$CTRKIT_STATE/containers/r74-ipc/pid")/ns/ipc")"
     [ "$output" != "$(readlink /proc/self/ns/ipc)" ]
+    run_host ctr-run --rm --network none --uts container:r74-ipc busybox hostname
+    assert_eq "$output" r74-ipc
     run_host ctr-rm -f r74-ipc
 }
 
@@ -193,7 +195,8 @@ EOF
         '--group-add a:b|--group-add a:b: want a group name or GID'
         '--ipc nope|--ipc nope: want private, shareable, host or container:NAME'
         '--pid container:x|--pid container:x: joining another container'\''s pid namespace is not supported'
-        '--uts nope|--uts nope: want host'
+        '--uts nope|--uts nope: want host or container:NAME'
+        '--uts container:nope|--uts container:nope: no such container'
         '--userns keep-id|--userns keep-id: only host is supported'
         '--cgroupns nope|--cgroupns nope: want private or host'
         '--cpu-rt-runtime 1000|cpu.rt_runtime_us'
