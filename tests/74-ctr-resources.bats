@@ -141,7 +141,7 @@ EOF
     assert_eq "$output" 500
 }
 
-@test "--pid host sees the host's pid 1; --uts host its name; --ipc and --uts host or container:NAME share a namespace" {
+@test "--pid, --uts, --ipc host or container:NAME share that namespace (host pid 1, host name, ipc)" {
     need_run
     run_host ctr-run --rm --network none --pid host busybox cat /proc/1/comm
     assert_eq "$output" "$(cat /proc/1/comm)"
@@ -157,6 +157,10 @@ EOF
     [ "$output" != "$(readlink /proc/self/ns/ipc)" ]
     run_host ctr-run --rm --network none --uts container:r74-ipc busybox hostname
     assert_eq "$output" r74-ipc
+    # --pid container:NAME: its sleep is seen as PID 1, the command is not PID 1
+    run_host ctr-run --rm --network none --pid container:r74-ipc busybox sh -c 'cat /proc/1/cmdline | tr "\0" " "; echo; echo $$'
+    assert_eq "$(printf '%s\n' "$output" | head -n 1)" "sleep 60 "
+    [ "$(printf '%s\n' "$output" | tail -n 1)" != 1 ]
     run_host ctr-rm -f r74-ipc
 }
 
@@ -194,7 +198,7 @@ EOF
         '--sysctl kernel.pid_max=100|--sysctl kernel.pid_max=100: '\''kernel.pid_max'\'' is not a namespaced sysctl'
         '--group-add a:b|--group-add a:b: want a group name or GID'
         '--ipc nope|--ipc nope: want private, shareable, host or container:NAME'
-        '--pid container:x|--pid container:x: joining another container'\''s pid namespace is not supported'
+        '--pid container:x|--pid container:x: no such container'
         '--uts nope|--uts nope: want host or container:NAME'
         '--uts container:nope|--uts container:nope: no such container'
         '--userns keep-id|--userns keep-id: only host is supported'

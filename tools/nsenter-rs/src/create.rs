@@ -168,7 +168,7 @@ impl Spec {
                     "namespace type '{kind}' is both in --new and --join"
                 ));
             }
-            if *kind == NsKind::Pid || *kind == NsKind::Time {
+            if *kind == NsKind::Time {
                 return usage(format!(
                     "--join {kind}=... is not supported in create mode: use enter mode (nsenter-rs --{kind}=FILE)"
                 ));
@@ -427,6 +427,15 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
         nix::sched::unshare(CloneFlags::from_bits_retain(libc::CLONE_NEWTIME))
             .sys(|| "cannot create a time namespace".into())?;
     }
+    // --join pid=FILE: a pid namespace applies to children only; ours becomes the child's
+    // birthplace (the command is not its PID 1: the namespace's own init is)
+    for (kind, path, f) in spec.joins.iter().filter(|(k, _, _)| *k == NsKind::Pid) {
+        nix::sched::setns(f.as_fd(), CloneFlags::CLONE_NEWPID).map_err(|source| Error::Setns {
+            kind: *kind,
+            path: path.clone(),
+            source,
+        })?;
+    }
     let mut flags = 0;
     for k in &spec.new {
         match k {
@@ -551,6 +560,15 @@ fn set_names_and_sysctls(spec: &Spec) -> Result<(), Error> {
 /// `--pin DIR` without a command: move this process into the new namespaces, set them up
 /// (lo, hostname, sysctls) and pin them; they live on in the pins once we exit.
 fn pin_here(spec: &Spec) -> Result<i32, Error> {
+    // --join pid=FILE: a pid namespace applies to children only; ours becomes the child's
+    // birthplace (the command is not its PID 1: the namespace's own init is)
+    for (kind, path, f) in spec.joins.iter().filter(|(k, _, _)| *k == NsKind::Pid) {
+        nix::sched::setns(f.as_fd(), CloneFlags::CLONE_NEWPID).map_err(|source| Error::Setns {
+            kind: *kind,
+            path: path.clone(),
+            source,
+        })?;
+    }
     let mut flags = 0;
     for k in &spec.new {
         flags |= k.clone_flag();
@@ -806,7 +824,7 @@ fn child_setup(
         nix::sched::unshare(CloneFlags::CLONE_NEWCGROUP)
             .sys(|| "cannot create a cgroup namespace".into())?;
     }
-    for (kind, path, f) in &spec.joins {
+    for (kind, path, f) in spec.joins.iter().filter(|(k, _, _)| *k != NsKind::Pid) {
         nix::sched::setns(f.as_fd(), CloneFlags::from_bits_retain(kind.clone_flag())).map_err(
             |source| Error::Setns {
                 kind: *kind,
