@@ -82,13 +82,18 @@ anon_volumes() {
     echo mine >"$(vols)/v73etc/_data/passwd"
     run_host ctr-run --rm --network none -v v73etc:/etc busybox cat /etc/passwd
     assert_eq "$output" mine
+    # the volume's folder takes the owner and mode of the image's (/tmp 1777, /home/user 1000)
+    run_host ctr-run --rm --network none -v v73tmp:/tmp -v v73home:/home/user busybox true
+    assert_eq "$(stat -c %a "$(vols)/v73tmp/_data")" 1777
+    assert_eq "$(stat -c %u:%g "$(vols)/v73home/_data")" 1000:1000
     # nocopy (--mount volume-nocopy): left empty
     run_host ctr-run --rm --network none --mount type=volume,src=v73nc,dst=/etc,volume-nocopy busybox ls -A /etc
     assert_eq "$output" ""
     # a path the image lacks: an empty volume, no error
     run_host ctr-run --rm --network none -v v73new:/not/in/image busybox ls -A /not/in/image
     assert_eq "$output" ""
-    run_host ctr-volume rm v73etc v73nc v73new
+    run_host ctr-volume rm v73etc v73nc v73new v73tmp v73home
+    [ -z "$(find "$(vols)" -name '.copyup.*')" ]
 }
 
 @test "an image's VOLUME is an anonymous volume (copied up): --rm and ctr-rm -v remove it, ctr-rm keeps it" {
