@@ -182,6 +182,9 @@ anon_volumes() {
     assert_contains "$output" "tmpfs /x tmpfs rw,nosuid,nodev,relatime,size=1024k,mode=700,uid=5 0 0"
     run_host ctr-run --rm --network none -w /new/dir busybox pwd
     assert_eq "$output" /new/dir
+    # (made before the root turns read-only, as Docker's)
+    run_host ctr-run --rm --network none --read-only -w /other/dir busybox pwd
+    assert_eq "$output" /other/dir
     run_host ctr-run --rm --network none --shm-size 2m busybox grep ' /dev/shm ' /proc/mounts
     assert_contains "$output" "size=2048k"
     run_host --rc 1 ctr-run --rm --network none --read-only --read-only-tmpfs busybox sh -c 'touch /tmp/a /run/a /var/tmp/a && echo ok; touch /a'

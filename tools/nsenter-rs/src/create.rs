@@ -44,7 +44,6 @@ struct Spec {
     sysctls: Vec<Sysctl>,
     rlimits: Vec<Rlimit>,
     oom_score_adj: Option<i32>,
-    mkdir_workdir: bool,
     user: Option<String>,
     groups: Option<String>,
     workdir: Option<PathBuf>,
@@ -350,6 +349,10 @@ impl Spec {
                 new_net: new.contains(&NsKind::Net),
                 privileged: cli.privileged,
                 shm_size: cli.shm_size,
+                mkdir_workdir: match cli.mkdir_workdir {
+                    true => cli.workdir.clone(),
+                    false => None,
+                },
                 cgroups: if cli.cgroup_mount {
                     cgroup::mount_sources(&cgroup_files)
                 } else {
@@ -367,7 +370,6 @@ impl Spec {
             sysctls: cli.sysctl,
             rlimits: cli.rlimit,
             oom_score_adj: cli.oom_score_adj,
-            mkdir_workdir: cli.mkdir_workdir,
             user,
             groups: cli.groups,
             workdir: cli.workdir,
@@ -955,11 +957,6 @@ fn finish_and_exec(spec: &Spec) -> Result<std::convert::Infallible, Error> {
         .or_else(|| spec.plan.rootfs.as_ref().map(|_| PathBuf::from("/")));
     if let Some(w) = &workdir {
         process::check_workdir(w)?;
-        if spec.mkdir_workdir && spec.plan.rootfs.is_some() && !w.exists() {
-            // (after pivot_root: "/" is the container's; as root, mode 0755, as runc)
-            std::fs::create_dir_all(w)
-                .io(|| format!("cannot create working directory {}", w.display()))?;
-        }
         nix::unistd::chdir(w)
             .sys(|| format!("cannot change to working directory {}", w.display()))?;
         // a descriptor's magic link (or any other way) out of the root: refused (CVE-2024-21626)

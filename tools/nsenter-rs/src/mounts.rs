@@ -66,6 +66,8 @@ pub struct Plan {
     /// `--cgroup-mount`: the container's cgroup directories and where each goes under
     /// /sys/fs/cgroup ("" for the whole of it, on pure cgroup v2)
     pub cgroups: Vec<(PathBuf, String)>,
+    /// `--mkdir-workdir`: the working directory to make when missing (with a rootfs)
+    pub mkdir_workdir: Option<PathBuf>,
 }
 
 /// The tree the mounts go into: the rootfs (or "/" without one), opened once; every target
@@ -386,6 +388,16 @@ pub fn setup(plan: &Plan) -> Result<(), Error> {
                 mnt(Some(p), p, None, MsFlags::MS_BIND | MsFlags::MS_REC, None)?;
                 remount_ro(p)?;
             }
+        }
+    }
+    // --mkdir-workdir: made before the root may turn read-only (as runc makes the cwd)
+    if let Some(w) = &plan.mkdir_workdir {
+        crate::process::check_workdir(w)?;
+        if !w.exists() {
+            std::fs::create_dir_all(w).map_err(|source| Error::Io {
+                what: format!("cannot create working directory {}", w.display()),
+                source,
+            })?;
         }
     }
     if plan.read_only {
