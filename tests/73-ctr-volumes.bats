@@ -146,6 +146,11 @@ anon_volumes() {
     assert_error ctr-run "-v bad name:/m"
     run_host --rc 125 ctr-run --rm --network none --name v73-bad -v v73x:rel busybox true
     assert_error ctr-run "not an absolute path"
+    # refused for another flag: the folder is not made (nor a volume with options)
+    run_host --rc 125 ctr-run --rm --network none --name v73-bad -v "$TEST_DIR/notmade:/m" \
+        --mount type=volume,src=v73o,dst=/o,volume-opt=type=tmpfs --memory lots busybox true
+    assert_error ctr-run "--memory lots"
+    [ ! -e "$TEST_DIR/notmade" ] && [ ! -e "$(vols)/v73o" ]
     no_leftovers v73-bad
     [ ! -e "$(vols)/v73x" ]
 }
