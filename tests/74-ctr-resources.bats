@@ -52,6 +52,7 @@ cg() {
     command -v qemu-system-x86_64 >/dev/null || skip "no qemu here"
     # (the VM sees the host's / read-only, but /tmp afresh: the test file goes under target/)
     local d
+    mkdir -p "$CTRKIT_SRC/target"
     d=$(mktemp -d "$CTRKIT_SRC/target/.t74-v2.XXXXXX")
     # (written with a leading '=' taken off: bats would take a test line in this file as its own)
     sed 's/^=//' >"$d/74-v2.bats" <<EOF
