@@ -11,9 +11,10 @@ use std::fs;
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use super::pid::Init;
+use super::template::{Format, render};
 use crate::cli::LsArgs;
 use crate::error::Error;
 
@@ -39,7 +40,7 @@ pub fn run(a: &LsArgs) -> Result<(), Error> {
         .iter()
         .map(|f| Filter::parse(f))
         .collect::<Result<Vec<_>, _>>()?;
-    let format = Format::parse(a.format.as_deref(), a.json)?;
+    let format = Format::parse(a.format.as_deref(), a.json, FIELDS)?;
     let mut entries = read_all(&a.state_dir.join("containers"));
     entries.sort_by(|x, y| y.created.cmp(&x.created).then(x.name.cmp(&y.name)));
     let last = if a.latest { Some(1) } else { a.last };
@@ -110,6 +111,17 @@ pub fn run(a: &LsArgs) -> Result<(), Error> {
     std::io::stdout()
         .write_all(out.as_bytes())
         .map_err(Error::Output)
+}
+
+/// The running and paused containers (every one with `all`), newest first: name and ID.
+pub(super) fn list(dir: &Path, all: bool) -> Vec<(String, String)> {
+    let mut entries = read_all(dir);
+    entries.sort_by(|x, y| y.created.cmp(&x.created).then(x.name.cmp(&y.name)));
+    entries
+        .into_iter()
+        .filter(|e| all || e.state == "running" || e.state == "paused")
+        .map(|e| (e.name, e.id))
+        .collect()
 }
 
 /// Every container folder under `dir` (none when it does not exist).
@@ -228,7 +240,7 @@ fn docker_port(p: &str) -> String {
     format!("{ip}:{hport}->{port}/{proto}")
 }
 
-fn short(id: &str, no_trunc: bool) -> &str {
+pub(super) fn short(id: &str, no_trunc: bool) -> &str {
     if no_trunc {
         id
     } else {
@@ -270,6 +282,19 @@ fn human(d: Duration) -> String {
 fn rfc3339(t: SystemTime) -> String {
     humantime::format_rfc3339_seconds(t).to_string()
 }
+
+const FIELDS: &[&str] = &[
+    "ID",
+    "Names",
+    "Image",
+    "Command",
+    "CreatedAt",
+    "RunningFor",
+    "Status",
+    "State",
+    "Ports",
+    "Labels",
+];
 
 /// `--filter KEY=VALUE`: filters of one key are alternatives, of different keys all must
 /// hold (Docker's rule).
@@ -329,86 +354,6 @@ fn matches(e: &Entry, filters: &[Filter]) -> bool {
     })
 }
 
-/// `--format`: json (an object a line), or a Go-template subset: text with `{{.Field}}`,
-/// `\t` for a tab, and a leading `table` for a header line.
-enum Format {
-    Default,
-    Json,
-    Template { table: bool, parts: Vec<Part> },
-}
-
-enum Part {
-    Text(String),
-    Field(String),
-}
-
-const FIELDS: &[&str] = &[
-    "ID",
-    "Names",
-    "Image",
-    "Command",
-    "CreatedAt",
-    "RunningFor",
-    "Status",
-    "State",
-    "Ports",
-    "Labels",
-];
-
-impl Format {
-    fn parse(f: Option<&str>, json: bool) -> Result<Format, Error> {
-        let f = match (f, json) {
-            (None, false) => return Ok(Format::Default),
-            (None, true) => return Ok(Format::Json),
-            (Some(f), _) => f,
-        };
-        if f == "json" || f == "{{json .}}" {
-            return Ok(Format::Json);
-        }
-        let (table, body) = match f.strip_prefix("table") {
-            Some(rest) => (true, rest.trim_start()),
-            None => (false, f),
-        };
-        let body = body.replace("\\t", "\t").replace("\\n", "\n");
-        let mut parts = Vec::new();
-        let mut rest = body.as_str();
-        while let Some(open) = rest.find("{{") {
-            parts.push(Part::Text(rest[..open].to_string()));
-            let Some(close) = rest[open..].find("}}") else {
-                return Err(Error::Usage(format!("--format {f}: '{{{{' without '}}}}'")));
-            };
-            let inner = rest[open + 2..open + close].trim();
-            let field = inner.strip_prefix('.').unwrap_or(inner);
-            if !FIELDS.contains(&field) {
-                return Err(Error::Usage(format!(
-                    "--format {f}: unknown field '{inner}' (.{})",
-                    FIELDS.join(", .")
-                )));
-            }
-            parts.push(Part::Field(field.to_string()));
-            rest = &rest[open + close + 2..];
-        }
-        parts.push(Part::Text(rest.to_string()));
-        Ok(Format::Template { table, parts })
-    }
-}
-
-fn render(parts: &[Part], fields: &Value) -> String {
-    let empty = Map::new();
-    let obj = fields.as_object().unwrap_or(&empty);
-    parts
-        .iter()
-        .map(|p| match p {
-            Part::Text(t) => t.clone(),
-            Part::Field(k) => obj
-                .get(k)
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_string(),
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -429,19 +374,5 @@ mod tests {
         assert_eq!(rfc3339(t), "2026-12-04T15:01:02Z");
         assert_eq!(docker_port("8080:80"), "0.0.0.0:8080->80/tcp");
         assert_eq!(docker_port("5353:53/udp"), "0.0.0.0:5353->53/udp");
-    }
-
-    #[test]
-    fn templates() {
-        let Format::Template { table, parts } =
-            Format::parse(Some("table {{.Names}}\\t{{ .Status }}"), false).unwrap()
-        else {
-            panic!("not a template")
-        };
-        assert!(table);
-        let v = json!({"Names": "web", "Status": "Up 1 second"});
-        assert_eq!(render(&parts, &v), "web\tUp 1 second");
-        assert!(Format::parse(Some("{{.Bogus}}"), false).is_err());
-        assert!(Format::parse(Some("{{.Names"), false).is_err());
     }
 }

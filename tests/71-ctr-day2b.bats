@@ -1,0 +1,123 @@
+#!/usr/bin/env bats
+# Docker's day-2 habits, part two: ctr-stats (from cgroupfs and the container's network
+# namespace), ctr-rename, ctr-boot after a simulated reboot, ctr-ls -s, and the error lines
+# of the image scripts -- each observed from outside.
+
+load helpers
+load 60-ctr-helpers
+
+setup_file() { ctr_setup_file; }
+teardown_file() { ctr_teardown_file; }
+teardown() { ctr_teardown; }
+setup() { ctr_setup_host; }
+
+# stat NAME FIELD : one number of ctr-stats --no-stream --format json for NAME
+stat() {
+    in_host ctr-stats --no-stream --format json "$1" | jq -r ".$2"
+}
+
+# waiter NAME ARGS... : a detached busybox container that waits for /tmp/go, then runs
+# the sh code in $GO, touches /tmp/done and sleeps (the shell stays, with what it holds)
+waiter() {
+    local name=$1
+    shift
+    run_host ctr-run -d --name "$name" "$@" busybox \
+        sh -c "while [ ! -f /tmp/go ]; do sleep 0.05; done; $GO; touch /tmp/done; while :; do sleep 1; done"
+    assert_eq "$output" "$name"
+}
+
+# go NAME : start the waiter's work and wait until it is done
+go() {
+    run_host ctr-exec "$1" touch /tmp/go
+    wait_for in_host test -f "$CTRKIT_STATE/containers/$1/merged/tmp/done"
+}
+
+@test "ctr-stats --no-stream: Docker's columns, the -m limit, MEM USAGE growing as the container allocates" {
+    need_run
+    GO='x=$(head -c 20000000 /dev/zero | tr "\0" a)' waiter st-mem --network none -m 64M
+    run_host ctr-stats --no-stream st-mem
+    assert_match "$(printf '%s\n' "$output" | sed -n 1p)" \
+        "^CONTAINER ID +NAME +CPU % +MEM USAGE / LIMIT +MEM % +NET I/O +BLOCK I/O +PIDS$"
+    id=$(cut -c1-12 "$CTRKIT_STATE/containers/st-mem/id")
+    assert_match "$(printf '%s\n' "$output" | sed -n 2p)" \
+        "^$id +st-mem +[0-9]+\.[0-9]{2}% +[0-9.]+[KM]?i?B / 64MiB +[0-9]+\.[0-9]{2}% +0B / 0B +[0-9.]+[kMG]?B / [0-9.]+[kMG]?B +[12]$"
+    before=$(stat st-mem MemUsageBytes)
+    assert_eq "$(stat st-mem MemLimitBytes)" $((64 * 1024 * 1024))
+    go st-mem
+    after=$(stat st-mem MemUsageBytes)
+    echo "memory before $before after $after" >&2
+    [ "$after" -gt $((before + 18000000)) ]
+    # the same number the kernel holds (usage minus the inactive page cache), to a page or so
+    cg=$(cgroup_dir memory st-mem)
+    usage=$(cat "$cg/memory.usage_in_bytes")
+    inactive=$(awk '$1 == "total_inactive_file" { print $2 }' "$cg/memory.stat")
+    diff=$((usage - inactive - after))
+    [ "${diff#-}" -lt 2000000 ]
+    # MEM % is usage over the limit
+    run_host ctr-stats --no-stream --format '{{.Name}} {{.MemPerc}} {{.MemUsage}}' st-mem
+    assert_match "$output" "^st-mem (29|3[0-3])\.[0-9]{2}% [0-9.]+MiB / 64MiB$"
+}
+
+@test "ctr-stats: CPU % of a busy container, PIDS, a stopped one with -a, json parsed by jq" {
+    need_run
+    run_host ctr-run -d --network none --name st-busy busybox sh -c 'while :; do :; done'
+    run_host ctr-run -d --network none --name st-idle busybox sh -c 'sleep 1 & sleep 1 & exec sleep 300'
+    run_host ctr-run -d --network none --name st-gone busybox true
+    run_host ctr-wait st-gone
+    run_host ctr-stats --no-stream --format json
+    # the running ones only, one JSON object a line
+    assert_eq "$(printf '%s\n' "$output" | jq -r .Name | sort | tr '\n' ' ')" "st-busy st-idle "
+    busy=$(printf '%s\n' "$output" | jq -r 'select(.Name == "st-busy") | .CPUPercent')
+    idle=$(printf '%s\n' "$output" | jq -r 'select(.Name == "st-idle") | .CPUPercent')
+    echo "busy $busy% idle $idle%" >&2
+    jq -en "$busy > 50 and $idle < 10"
+    assert_eq "$(printf '%s\n' "$output" | jq -r 'select(.Name == "st-busy") | .CPUPerc')" \
+        "$(printf '%.2f%%' "$busy")"
+    # PIDS: the cgroup's processes (sh and its two sleeps)
+    assert_eq "$(printf '%s\n' "$output" | jq -r 'select(.Name == "st-idle") | .PIDs')" 3
+    # -a adds the stopped one, with zeros
+    run_host ctr-stats -a --no-stream --format '{{.Name}}|{{.CPUPerc}}|{{.MemUsage}}|{{.PIDs}}'
+    assert_contains "$output" "st-gone|0.00%|0B / 0B|0"
+    # by ID prefix, whole IDs with --no-trunc
+    full=$(cat "$CTRKIT_STATE/containers/st-busy/id")
+    run_host ctr-stats --no-stream --no-trunc --format '{{.ID}} {{.Name}}' "${full:0:7}"
+    assert_eq "$output" "$full st-busy"
+    run_host --rc 1 ctr-stats --no-stream no-such-ctr
+    assert_error ctr-stats "no such container: no-such-ctr"
+    run_host --rc 2 ctr-stats --no-stream --format '{{.Bogus}}'
+    assert_error ctr-stats "Bogus"
+    run_host --rc 2 ctr-stats --stream
+    assert_error ctr-stats "'--stream'"
+    run_host ctr-rm -f st-busy st-idle st-gone
+}
+
+@test "ctr-stats: NET I/O grows with traffic on a bridge; the stream refreshes every second, clearing the screen" {
+    need_net
+    run_host ctr-run -d --name st-net busybox sleep 300
+    rx0=$(stat st-net NetRxBytes)
+    tx0=$(stat st-net NetTxBytes)
+    gw=$(in_host ctr-exec st-net ip -4 route | awk '/default/ { print $3 }')
+    run_host ctr-exec st-net ping -c 5 -i 0.2 -s 1400 "$gw"
+    rx1=$(stat st-net NetRxBytes)
+    tx1=$(stat st-net NetTxBytes)
+    echo "rx $rx0 -> $rx1, tx $tx0 -> $tx1" >&2
+    [ "$rx1" -ge $((rx0 + 5 * 1400)) ] && [ "$tx1" -ge $((tx0 + 5 * 1400)) ]
+    run_host ctr-stats --no-stream --format '{{.NetIO}}' st-net
+    assert_match "$output" "^[0-9.]+kB / [0-9.]+kB$"
+    # streaming: a frame a second, each after the clear-screen and home codes, until killed
+    run_host timeout -s INT 3.5 ctr-stats st-net || true
+    frames=$(printf '%s' "$output" | grep -o $'\e\[2J\e\[H' | grep -c '')
+    echo "frames: $frames" >&2
+    [ "$frames" -ge 2 ] && [ "$frames" -le 4 ]
+    assert_contains "$output" st-net
+}
+
+@test "ctr-stats: BLOCK I/O counts the container's direct reads and writes" {
+    need_run
+    GO='dd if=/dev/zero of=/blk bs=1M count=8 oflag=direct 2>/dev/null' waiter st-blk --network none
+    w0=$(stat st-blk BlockWriteBytes)
+    go st-blk
+    w1=$(stat st-blk BlockWriteBytes)
+    echo "written $w0 -> $w1" >&2
+    [ "$w1" -ge $((w0 + 8 * 1024 * 1024)) ]
+}
