@@ -11,6 +11,11 @@ teardown_file() { ctr_teardown_file; }
 teardown() { ctr_teardown; }
 setup() { ctr_setup_host; }
 
+# state_is NAME STATE : the container's status is STATE, as ctr-inspect tells it (for wait_for)
+state_is() {
+    [ "$(in_host ctr-inspect "$1" | jq -r .status)" = "$2" ]
+}
+
 # stat NAME FIELD : one number of ctr-stats --no-stream --format json for NAME
 stat() {
     in_host ctr-stats --no-stream --format json "$1" | jq -r ".$2"
@@ -121,4 +126,77 @@ go() {
     w1=$(stat st-blk BlockWriteBytes)
     echo "written $w0 -> $w1" >&2
     [ "$w1" -ge $((w0 + 8 * 1024 * 1024)) ]
+}
+
+# mounted NAME : something is mounted under the container's state folder (in the test host)
+mounted_under() {
+    in_host grep -q " $CTRKIT_STATE/containers/$1/" /proc/self/mounts
+}
+
+@test "ctr-rename of a running bridge container: every script takes the new name, the old one is free, ctr-rm undoes all" {
+    need_net
+    run_host ctr-run -d --restart always --name rn-a busybox sh -c 'echo hello; while :; do sleep 1; done'
+    id=$(cat "$CTRKIT_STATE/containers/rn-a/id")
+    mounted_under rn-a
+    run_host ctr-rename rn-a rn-b
+    assert_eq "$output" ""
+    [ ! -e "$CTRKIT_STATE/containers/rn-a" ] && [ -d "$CTRKIT_STATE/containers/rn-b" ]
+    [ ! -e "$CTRKIT_ROOT/logs/rn-a" ] && [ -d "$CTRKIT_ROOT/logs/rn-b" ]
+    ! mounted_under rn-a
+    mounted_under rn-b
+    ! grep -q "containers/rn-a" "$CTRKIT_STATE/containers/rn-b/undo" "$CTRKIT_STATE/containers/rn-b/start"
+    run_host ctr-ls --format '{{.Names}} {{.ID}}'
+    assert_eq "$output" "rn-b ${id:0:12}"
+    run_host ctr-exec rn-b hostname
+    assert_eq "$output" rn-a
+    run_host ctr-logs rn-b
+    assert_eq "$output" hello
+    run_host --rc 125 ctr-exec rn-a true
+    assert_error ctr-exec "no such container: rn-a"
+    # the old name is free: a new container takes it (its cgroup and layer another key)
+    run_host ctr-run -d --network none --name rn-a busybox sleep 300
+    assert_eq "$(cat "$CTRKIT_STATE/containers/rn-a/cgroup")" "$CTRKIT_CGROUP_PARENT/rn-a-$(cut -c1-12 "$CTRKIT_STATE/containers/rn-a/id")"
+    # refused, one line each, nothing moved
+    run_host --rc 1 ctr-rename rn-b rn-a
+    assert_error ctr-rename "the name rn-a is already in use"
+    run_host --rc 2 ctr-rename rn-b 'bad/name'
+    assert_error ctr-rename "invalid container name 'bad/name'"
+    run_host --rc 1 ctr-rename no-such-ctr rn-c
+    assert_error ctr-rename "no such container: no-such-ctr"
+    [ -d "$CTRKIT_STATE/containers/rn-b" ]
+    # its monitor followed: killed, it is restarted in the new folder
+    p1=$(cat "$CTRKIT_STATE/containers/rn-b/pid")
+    run_host ctr-kill rn-b
+    wait_for grep -qx 1 "$CTRKIT_STATE/containers/rn-b/restart-count"
+    wait_for state_is rn-b running
+    [ "$(cat "$CTRKIT_STATE/containers/rn-b/pid")" != "$p1" ]
+    [ ! -e "$CTRKIT_STATE/containers/rn-a/restart-count" ]
+    # ctr-stop records the exit in the new folder; ctr-rm removes everything it had
+    run_host ctr-stop -t 1 rn-b
+    assert_eq "$(cat "$CTRKIT_STATE/containers/rn-b/exit")" 137
+    [ -d "$(cgroup_dir memory rn-a)" ]
+    run_host ctr-rm rn-b
+    [ ! -e "$CTRKIT_STATE/containers/rn-b" ] && [ ! -e "$CTRKIT_ROOT/logs/rn-b" ]
+    [ ! -e "$CTRKIT_STATE/keys/rn-a" ]
+    ! in_host grep -q "$CTRKIT_STATE/containers/rn-b" /proc/self/mounts
+    # the first container's cgroup (key rn-a) went; the new rn-a's stays
+    [ -d "$(cgroup_dir memory "rn-a-$(cut -c1-12 "$CTRKIT_STATE/containers/rn-a/id")")" ]
+    [ ! -d "$(cgroup_dir memory rn-a)" ]
+    run_host ctr-rm -f rn-a
+}
+
+@test "ctr-rename of a stopped container: ctr-start and ctr-logs under the new name" {
+    need_run
+    run_host ctr-run -d --network none --name rn-s busybox echo ran
+    run_host ctr-wait rn-s
+    run_host ctr-rename rn-s rn-t
+    run_host ctr-start -a rn-t
+    assert_eq "$output" ran
+    run_host ctr-logs rn-t
+    assert_eq "$output" "ran
+ran"
+    run_host ctr-ls -a --format '{{.Names}} {{.State}}'
+    assert_eq "$output" "rn-t exited"
+    run_host ctr-rm rn-t
+    [ -z "$(ls "$CTRKIT_STATE/containers")" ]
 }

@@ -62,6 +62,14 @@ pub enum Command {
     /// processes, from cgroupfs (v1 or v2) and /proc. Refreshes every interval, clearing the
     /// screen first, until interrupted; --no-stream prints one table.
     Stats(StatsArgs),
+    /// Give a container a new name (ctr-rename): move its state folder and log folder
+    ///
+    /// The move never takes over a name in use (renameat2 RENAME_NOREPLACE). The folder's
+    /// records that name paths under the old folder (the undo log, the recorded start) are
+    /// rewritten, config's name= updated, and DIR/key keeps the first name, under which the
+    /// container's cgroup, writable layer and network lease stay. Running containers too:
+    /// mounts in the folder move with it, and their log follows.
+    Rename(RenameArgs),
 }
 
 #[derive(Debug, Args)]
@@ -188,6 +196,19 @@ fn parse_interval(s: &str) -> Result<std::time::Duration, String> {
         return Err(format!("'{s}' is too short (at least 10ms)"));
     }
     Ok(d)
+}
+
+#[derive(Debug, Args)]
+pub struct RenameArgs {
+    /// The container's state folder
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
+    /// The new name: [a-zA-Z0-9][a-zA-Z0-9_.-]*, at most 128 characters
+    #[arg(value_name = "NEW")]
+    pub new: String,
+    /// The folder of the containers' log folders (LOGS/NAME moves to LOGS/NEW)
+    #[arg(long, value_name = "LOGS")]
+    pub logs: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -6,6 +6,7 @@ mod lock;
 mod log;
 mod ls;
 mod pid;
+mod rename;
 mod rm;
 mod stats;
 mod template;
@@ -23,5 +24,6 @@ pub fn dispatch(cli: Cli) -> Result<(), Error> {
         Command::Kill(a) => kill::run(&a),
         Command::Ls(a) => ls::run(&a),
         Command::Stats(a) => stats::run(&a),
+        Command::Rename(a) => rename::run(&a),
     }
 }
