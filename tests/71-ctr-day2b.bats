@@ -200,3 +200,118 @@ ran"
     run_host ctr-rm rn-t
     [ -z "$(ls "$CTRKIT_STATE/containers")" ]
 }
+
+# power_off NAME... : what a power loss does to these containers: every process of theirs --
+# the container's (its cgroup's), its monitor's and its log writer's -- killed by PID at once
+power_off() {
+    local n p cmd cg pids=''
+    for n; do
+        cg=$(cat "$CTRKIT_STATE/containers/$n/cgroup")
+        pids="$pids $(cat "/sys/fs/cgroup/pids/$cg/cgroup.procs")"
+        for p in /proc/[0-9]*; do
+            { cmd=$(tr '\0' ' ' <"$p/cmdline"); } 2>/dev/null || continue
+            case $cmd in *"/ctr-run "*"--name $n "* | *"logs/$n/log "*) pids="$pids ${p#/proc/}" ;; esac
+        done
+    done
+    # shellcheck disable=SC2086
+    kill -KILL $pids 2>/dev/null || true
+}
+
+# reboot_clean : what a reboot clears: the mounts under $CTRKIT_STATE, the containers'
+# cgroups, and $CTRKIT_STATE itself (a tmpfs, /run); $CTRKIT_ROOT (the disk) stays
+reboot_clean() {
+    local d cg
+    for d in "$CTRKIT_STATE"/containers/*; do
+        cg=$(cat "$d/cgroup")
+        wait_for cgset delete "$cg" --kill --missing-ok
+    done
+    in_host sh -c "awk '\$2 ~ \"^$CTRKIT_STATE/\" { print \$2 }' /proc/self/mounts | sort -r | xargs -r umount"
+    rm -rf "${CTRKIT_STATE:?}"/*
+}
+
+@test "ctr-boot after a simulated reboot starts the always and unless-stopped containers again, the same ones; not the stopped or no-policy ones" {
+    need_run
+    run_host ctr-run -d --network none --restart always --name bt-always busybox \
+        sh -c 'echo started; while :; do sleep 1; done'
+    run_host ctr-run -d --network none --restart unless-stopped --name bt-unless busybox sleep 300
+    run_host ctr-run -d --network none --restart unless-stopped --name bt-stopped busybox sleep 300
+    run_host ctr-run -d --network none --name bt-no busybox sleep 300
+    run_host ctr-stop -t 1 bt-stopped
+    run_host ctr-exec bt-always sh -c 'echo kept >/kept'
+    id=$(cat "$CTRKIT_STATE/containers/bt-always/id")
+    run_host ctr-boot --dry-run
+    assert_eq "$output" ""
+    power_off bt-always bt-unless bt-stopped bt-no
+    reboot_clean
+    [ -z "$(ls "$CTRKIT_STATE")" ]
+    run_host ctr-ls -aq
+    assert_eq "$output" ""
+    run_host ctr-boot -n
+    assert_eq "$output" "bt-always
+bt-unless"
+    run_host ctr-ls -aq
+    assert_eq "$output" ""
+    run_host ctr-boot
+    assert_eq "$output" "bt-always
+bt-unless"
+    run_host ctr-ls --format '{{.Names}} {{.State}}'
+    assert_eq "$(sort <<<"$output")" "bt-always running
+bt-unless running"
+    # the same container: its ID, its writable layer, its log, its restart policy
+    assert_eq "$(cat "$CTRKIT_STATE/containers/bt-always/id")" "$id"
+    run_host ctr-exec bt-always cat /kept
+    assert_eq "$output" kept
+    run_host ctr-logs bt-always
+    assert_eq "$output" "started
+started"
+    p1=$(cat "$CTRKIT_STATE/containers/bt-always/pid")
+    run_host ctr-kill bt-always
+    wait_for grep -qx 1 "$CTRKIT_STATE/containers/bt-always/restart-count"
+    wait_for state_is bt-always running
+    [ "$(cat "$CTRKIT_STATE/containers/bt-always/pid")" != "$p1" ]
+    # once more: they are there, nothing to do
+    run_host ctr-boot
+    assert_eq "$output" ""
+    run_host ctr-rm -f bt-always bt-unless
+    # (what the reboot orphaned: the no-policy and stopped containers' layers, and the
+    # stopped one's record)
+    assert_eq "$(ls "$CTRKIT_ROOT/boot")" bt-stopped
+    rm -r "$CTRKIT_ROOT/boot/bt-stopped"
+    in_host layermount rm-container bt-no
+    in_host layermount rm-container bt-stopped
+}
+
+@test "ctr-boot: a renamed container comes back under its new name, with its layer; bad words refused" {
+    need_run
+    run_host ctr-run -d --network none --restart always --name bt-old busybox sleep 300
+    run_host ctr-exec bt-old sh -c 'echo kept >/kept'
+    run_host ctr-rename bt-old bt-new
+    [ -d "$CTRKIT_ROOT/boot/bt-new" ] && [ ! -e "$CTRKIT_ROOT/boot/bt-old" ]
+    power_off bt-new
+    reboot_clean
+    run_host ctr-boot
+    assert_eq "$output" bt-new
+    run_host ctr-exec bt-new cat /kept
+    assert_eq "$output" kept
+    # a new container may take the old name: its key differs
+    run_host ctr-run -d --network none --name bt-old busybox sleep 300
+    run_host ctr-rm -f bt-new bt-old
+    [ -z "$(ls "$CTRKIT_ROOT/boot")" ] && [ -z "$(ls "$CTRKIT_STATE/keys")" ]
+    run_host --rc 2 ctr-boot extra
+    assert_error ctr-boot "no arguments"
+    run_host --rc 2 ctr-boot --bogus
+    assert_error ctr-boot "'--bogus'"
+}
+
+@test "make install puts the ctrkit-boot.service unit in place, running the installed ctr-boot" {
+    prefix="$TEST_DIR/prefix"
+    run_tool make -C "$CTRKIT_SRC" --no-print-directory install-files PREFIX="$prefix" RELEASE="$CTRKIT_BIN"
+    unit="$prefix/lib/systemd/system/ctrkit-boot.service"
+    assert_contains "$(cat "$unit")" "ExecStart=$prefix/bin/ctr-boot"
+    assert_contains "$(cat "$unit")" "WantedBy=multi-user.target"
+    # the installed ctr-boot finds its lib and runs (nothing recorded: nothing started)
+    CTRKIT_ROOT="$TEST_DIR/empty-root" run_tool "$prefix/bin/ctr-boot"
+    assert_eq "$output" ""
+    run_tool make -C "$CTRKIT_SRC" --no-print-directory uninstall PREFIX="$prefix"
+    [ ! -e "$unit" ] && [ ! -e "$prefix/bin/ctr-boot" ]
+}

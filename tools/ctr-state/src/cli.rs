@@ -206,9 +206,10 @@ pub struct RenameArgs {
     /// The new name: [a-zA-Z0-9][a-zA-Z0-9_.-]*, at most 128 characters
     #[arg(value_name = "NEW")]
     pub new: String,
-    /// The folder of the containers' log folders (LOGS/NAME moves to LOGS/NEW)
-    #[arg(long, value_name = "LOGS")]
-    pub logs: Option<PathBuf>,
+    /// Also move ROOT/OLD to ROOT/NEW when it exists (the log folder, the boot record);
+    /// repeatable
+    #[arg(long = "with", value_name = "ROOT")]
+    pub with: Vec<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -1,7 +1,7 @@
 //! `ctr-state rename DIR NEW`: give the container of state folder DIR the name NEW.
 //!
 //! The folder is moved with renameat2(RENAME_NOREPLACE), so a name in use is never taken
-//! over, even by a concurrent claim; its log folder (`--logs ROOT`: ROOT/OLD) follows. The
+//! over, even by a concurrent claim; its log folder and boot record (`--with ROOT`: ROOT/OLD) follow. The
 //! files of the folder that name paths under the old folder or log folder (the undo log,
 //! the recorded start command) are rewritten to the new ones, `config`'s `name=` line is
 //! updated, and `key` records the name the container's other resources (its cgroup,
@@ -46,30 +46,35 @@ pub fn run(a: &RenameArgs) -> Result<(), Error> {
         io::ErrorKind::AlreadyExists => Error::NameInUse(a.new.clone()),
         _ => Error::Rename(old_dir.clone(), e),
     })?;
-    let logs = a
-        .logs
-        .as_ref()
-        .map(|l| (l.join(&old), l.join(&a.new)))
-        .filter(|(o, _)| o.is_dir());
-    if let Some((lo, ln)) = &logs
-        && let Err(e) = move_noreplace(lo, ln)
-    {
-        let _ = move_noreplace(&new_dir, &old_dir);
-        return Err(match e.kind() {
-            io::ErrorKind::AlreadyExists => {
-                Error::NameInUse(format!("{} (its logs {})", a.new, ln.display()))
+    // the folders that go with it: moved one by one, all put back on a failure
+    let mut moved: Vec<(PathBuf, PathBuf)> = Vec::new();
+    for root in &a.with {
+        let (from, to) = (root.join(&old), root.join(&a.new));
+        if !from.is_dir() {
+            continue;
+        }
+        if let Err(e) = move_noreplace(&from, &to) {
+            for (f, t) in moved.iter().rev() {
+                let _ = move_noreplace(t, f);
             }
-            _ => Error::Rename(lo.clone(), e),
-        });
+            let _ = move_noreplace(&new_dir, &old_dir);
+            return Err(match e.kind() {
+                io::ErrorKind::AlreadyExists => {
+                    Error::NameInUse(format!("{} ({} exists)", a.new, to.display()))
+                }
+                _ => Error::Rename(from, e),
+            });
+        }
+        moved.push((from, to));
     }
     let mut swaps = vec![(path_str(&old_dir), path_str(&new_dir))];
-    if let Some((lo, ln)) = &logs {
-        swaps.push((path_str(lo), path_str(ln)));
+    for (f, t) in &moved {
+        swaps.push((path_str(f), path_str(t)));
     }
     if let Err(e) = rewrite(&new_dir, &old, &a.new, &swaps) {
         let _ = rewrite(&new_dir, &a.new, &old, &reversed(&swaps));
-        if let Some((lo, ln)) = &logs {
-            let _ = move_noreplace(ln, lo);
+        for (f, t) in moved.iter().rev() {
+            let _ = move_noreplace(t, f);
         }
         let _ = move_noreplace(&new_dir, &old_dir);
         return Err(e);
@@ -223,14 +228,14 @@ mod tests {
         let taken = RenameArgs {
             dir: old.clone(),
             new: "taken".into(),
-            logs: Some(l.clone()),
+            with: vec![l.clone()],
         };
         assert!(matches!(run(&taken), Err(Error::NameInUse(_))));
         assert_eq!(fs::read_to_string(old.join("undo")).unwrap(), undo);
         let a = RenameArgs {
             dir: old.clone(),
             new: "db".into(),
-            logs: Some(l.clone()),
+            with: vec![l.clone()],
         };
         run(&a).unwrap();
         assert!(!old.exists() && !l.join("web").exists());
@@ -253,7 +258,7 @@ mod tests {
         run(&RenameArgs {
             dir: n.clone(),
             new: "web2".into(),
-            logs: Some(l.clone()),
+            with: vec![l.clone()],
         })
         .unwrap();
         assert_eq!(fs::read_to_string(c.join("web2/key")).unwrap(), "web\n");
