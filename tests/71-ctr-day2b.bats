@@ -315,3 +315,18 @@ started"
     run_tool make -C "$CTRKIT_SRC" --no-print-directory uninstall PREFIX="$prefix"
     [ ! -e "$unit" ] && [ ! -e "$prefix/bin/ctr-boot" ]
 }
+
+@test "ctr-pull, ctr-push, ctr-tag, ctr-login: layermount's error lines carry the script's name" {
+    run_tool --rc 1 ctr-tag no-such-image:1 other:1
+    assert_error ctr-tag "no such image: no-such-image:1"
+    # (a registry nobody listens at: port 1 of the loopback of a namespace of our own)
+    run_tool --rc 1 unshare -n sh -c 'ip link set lo up; ctr-pull -q 127.0.0.1:1/x/y:1'
+    assert_error ctr-pull "127.0.0.1:1"
+    run_tool --rc 1 ctr-push no-such-image:1 127.0.0.1:1/x/y:1
+    assert_error ctr-push "no-such-image"
+    run_tool --rc 1 unshare -n sh -c 'ip link set lo up; ctr-login -u a -p b 127.0.0.1:1'
+    assert_error ctr-login "127.0.0.1:1"
+    # the tool itself still says its own name
+    run_tool --rc 1 layermount tag no-such-image:1 other:1
+    assert_error layermount "no such image"
+}
