@@ -28,8 +28,7 @@ pub fn error_name() -> &'static str {
         let v = std::env::var("CTRKIT_CALLER").ok()?;
         let plain = !v.is_empty()
             && v.len() <= 64
-            && v
-                .bytes()
+            && v.bytes()
                 .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'));
         plain.then_some(v)
     });
