@@ -330,3 +330,39 @@ started"
     run_tool --rc 1 layermount tag no-such-image:1 other:1
     assert_error layermount "no such image"
 }
+
+# bytes TEXT : a Docker size (12.3MB, 648B, 1.45kB) in bytes
+bytes() {
+    awk -v s="$1" 'BEGIN { n = s + 0; u = s; sub(/^[0-9.]+/, "", u)
+        m = (u == "kB") ? 1e3 : (u == "MB") ? 1e6 : (u == "GB") ? 1e9 : 1; printf "%d\n", n * m }'
+}
+
+@test "ctr-ls -s: the writable layer's size and (virtual N) with the image; -as bundles, .Size in templates" {
+    need_run
+    GO='head -c 3000000 /dev/urandom >/big' waiter ls-size --network none
+    run_host ctr-run -d --network none --name ls-small busybox sleep 300
+    run_host ctr-ls -s --format '{{.Names}}|{{.Size}}'
+    small=$(printf '%s\n' "$output" | sed -n 's/^ls-small|//p')
+    before=$(printf '%s\n' "$output" | sed -n 's/^ls-size|//p')
+    go ls-size
+    run_host ctr-ls -as --format '{{.Names}}|{{.Size}}'
+    after=$(printf '%s\n' "$output" | sed -n 's/^ls-size|//p')
+    echo "small: $small; before: $before; after: $after" >&2
+    assert_match "$after" '^[0-9.]+[kMG]?B \(virtual [0-9.]+[kMG]?B\)$'
+    rw=$(bytes "${after%% *}")
+    virtual=$(bytes "$(sed 's/.*(virtual \(.*\))/\1/' <<<"$after")")
+    rw0=$(bytes "${before%% *}")
+    [ "$rw" -ge $((rw0 + 2900000)) ] && [ "$rw" -le $((rw0 + 3400000)) ]
+    # the image's bytes come on top: what layermount df says of busybox
+    image=$(in_host layermount df --json | jq '[.images[] | select(.names | index("busybox:latest") or index("busybox")) | .size] | first')
+    [ "$image" -gt 1000000 ]
+    diff=$((virtual - rw - image))
+    [ "${diff#-}" -lt $((virtual / 100 + 10000)) ]
+    # a container that wrote nothing: a few kB at most
+    [ "$(bytes "${small%% *}")" -lt 100000 ]
+    run_host ctr-ls --size
+    assert_match "$(printf '%s\n' "$output" | sed -n 1p)" "NAMES +SIZE$"
+    run_host ctr-ls
+    assert_match "$(printf '%s\n' "$output" | sed -n 1p)" "NAMES$"
+    run_host ctr-rm -f ls-size ls-small
+}

@@ -158,6 +158,13 @@ pub struct LsArgs {
     /// The same as --format json
     #[arg(long)]
     pub json: bool,
+    /// Add the SIZE column: the writable layer's size, and (virtual N) with the image's
+    /// (from --sizes)
+    #[arg(short, long)]
+    pub size: bool,
+    /// `layermount df --json`'s output, for --size: a file, or - for standard input
+    #[arg(long, value_name = "FILE", requires = "size")]
+    pub sizes: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

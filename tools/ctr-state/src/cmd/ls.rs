@@ -32,6 +32,8 @@ struct Entry {
     ports: Vec<String>,
     labels: Vec<(String, String)>,
     image_id: String,
+    /// the name of its writable layer (its first name, after ctr-rename)
+    key: String,
 }
 
 pub fn run(a: &LsArgs) -> Result<(), Error> {
@@ -41,6 +43,15 @@ pub fn run(a: &LsArgs) -> Result<(), Error> {
         .map(|f| Filter::parse(f))
         .collect::<Result<Vec<_>, _>>()?;
     let format = Format::parse(a.format.as_deref(), a.json, FIELDS)?;
+    let sizes = match (&a.sizes, a.size) {
+        (Some(f), true) => Some(Sizes::read(f)?),
+        (None, true) => {
+            return Err(Error::Usage(
+                "--size needs --sizes (layermount df --json's output)".into(),
+            ));
+        }
+        _ => None,
+    };
     let mut entries = read_all(&a.state_dir.join("containers"));
     entries.sort_by(|x, y| y.created.cmp(&x.created).then(x.name.cmp(&y.name)));
     let last = if a.latest { Some(1) } else { a.last };
@@ -61,7 +72,7 @@ pub fn run(a: &LsArgs) -> Result<(), Error> {
         match &format {
             Format::Json => {
                 for e in &entries {
-                    out.push_str(&fields(e, now, a.no_trunc).to_string());
+                    out.push_str(&with_size(fields(e, now, a.no_trunc), e, sizes.as_ref()).to_string());
                     out.push('\n');
                 }
             }
@@ -71,12 +82,13 @@ pub fn run(a: &LsArgs) -> Result<(), Error> {
                     out.push('\n');
                 }
                 for e in &entries {
-                    out.push_str(&render(parts, &fields(e, now, a.no_trunc)));
+                    let f = with_size(fields(e, now, a.no_trunc), e, sizes.as_ref());
+                    out.push_str(&render(parts, &f));
                     out.push('\n');
                 }
             }
             Format::Default => {
-                let mut t = common::output::Table::new([
+                let mut headers = vec![
                     "CONTAINER ID",
                     "IMAGE",
                     "COMMAND",
@@ -84,16 +96,20 @@ pub fn run(a: &LsArgs) -> Result<(), Error> {
                     "STATUS",
                     "PORTS",
                     "NAMES",
-                ]);
+                ];
+                if sizes.is_some() {
+                    headers.push("SIZE");
+                }
+                let mut t = common::output::Table::new(headers);
                 for e in &entries {
-                    let f = fields(e, now, a.no_trunc);
+                    let f = with_size(fields(e, now, a.no_trunc), e, sizes.as_ref());
                     let cell = |k: &str| f[k].as_str().unwrap_or_default().to_string();
                     let command = if a.no_trunc {
                         cell("Command")
                     } else {
                         truncate(&cell("Command"), 20)
                     };
-                    t.row([
+                    let mut row = vec![
                         cell("ID"),
                         cell("Image"),
                         command,
@@ -101,7 +117,11 @@ pub fn run(a: &LsArgs) -> Result<(), Error> {
                         cell("Status"),
                         cell("Ports"),
                         cell("Names"),
-                    ]);
+                    ];
+                    if sizes.is_some() {
+                        row.push(cell("Size"));
+                    }
+                    t.row(row);
                 }
                 return t.print(true).map_err(Error::Output);
             }
@@ -184,6 +204,9 @@ fn read_one(dir: &Path) -> Option<Entry> {
         finished: mtime("exit"),
         ports: lines("ports"),
         labels,
+        key: first_line("key")
+            .filter(|k| !k.is_empty())
+            .unwrap_or_else(|| name.clone()),
         name,
     })
 }
@@ -223,12 +246,72 @@ fn fields(e: &Entry, now: SystemTime, no_trunc: bool) -> Value {
     })
 }
 
+/// What `layermount df --json` tells: bytes per writable layer (by container name) and per
+/// image (by ID).
+struct Sizes {
+    containers: std::collections::HashMap<String, u64>,
+    images: std::collections::HashMap<String, u64>,
+}
+
+impl Sizes {
+    fn read(f: &Path) -> Result<Sizes, Error> {
+        let text = if f == Path::new("-") {
+            let mut t = String::new();
+            std::io::Read::read_to_string(&mut std::io::stdin(), &mut t)
+                .map_err(|e| Error::Usage(format!("--sizes -: cannot read standard input: {e}")))?;
+            t
+        } else {
+            fs::read_to_string(f)
+                .map_err(|e| Error::Usage(format!("--sizes {}: {e}", f.display())))?
+        };
+        let v: Value = serde_json::from_str(&text).map_err(|e| {
+            Error::Usage(format!("--sizes {}: not layermount df --json's output: {e}", f.display()))
+        })?;
+        let map = |key: &str| {
+            v[key]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|o| {
+                            let id = o["id"].as_str()?.trim_start_matches("sha256:");
+                            Some((id.to_string(), o["size"].as_u64()?))
+                        })
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        Ok(Sizes {
+            containers: map("containers"),
+            images: map("images"),
+        })
+    }
+}
+
+/// The fields with Docker's Size (`docker ps -s`): the writable layer's bytes, and the
+/// image's added as (virtual N), when sizes were asked for.
+fn with_size(mut f: Value, e: &Entry, sizes: Option<&Sizes>) -> Value {
+    if let Some(s) = sizes {
+        let rw = s.containers.get(&e.key).copied().unwrap_or(0);
+        let image = s
+            .images
+            .get(e.image_id.trim_start_matches("sha256:"))
+            .copied()
+            .unwrap_or(0);
+        f["Size"] = Value::String(format!(
+            "{} (virtual {})",
+            super::stats::human_size(rw),
+            super::stats::human_size(rw + image)
+        ));
+    }
+    f
+}
+
 /// The header cell of each field, for `--format 'table ...'`.
 fn header_fields() -> Value {
     json!({
         "ID": "CONTAINER ID", "Names": "NAMES", "Image": "IMAGE", "Command": "COMMAND",
         "CreatedAt": "CREATED AT", "RunningFor": "CREATED", "Status": "STATUS",
-        "State": "STATE", "Ports": "PORTS", "Labels": "LABELS",
+        "State": "STATE", "Ports": "PORTS", "Labels": "LABELS", "Size": "SIZE",
     })
 }
 
@@ -294,6 +377,7 @@ const FIELDS: &[&str] = &[
     "State",
     "Ports",
     "Labels",
+    "Size",
 ];
 
 /// `--filter KEY=VALUE`: filters of one key are alternatives, of different keys all must
