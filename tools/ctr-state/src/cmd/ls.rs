@@ -72,7 +72,9 @@ pub fn run(a: &LsArgs) -> Result<(), Error> {
         match &format {
             Format::Json => {
                 for e in &entries {
-                    out.push_str(&with_size(fields(e, now, a.no_trunc), e, sizes.as_ref()).to_string());
+                    out.push_str(
+                        &with_size(fields(e, now, a.no_trunc), e, sizes.as_ref()).to_string(),
+                    );
                     out.push('\n');
                 }
             }
@@ -265,7 +267,10 @@ impl Sizes {
                 .map_err(|e| Error::Usage(format!("--sizes {}: {e}", f.display())))?
         };
         let v: Value = serde_json::from_str(&text).map_err(|e| {
-            Error::Usage(format!("--sizes {}: not layermount df --json's output: {e}", f.display()))
+            Error::Usage(format!(
+                "--sizes {}: not layermount df --json's output: {e}",
+                f.display()
+            ))
         })?;
         let map = |key: &str| {
             v[key]
