@@ -400,3 +400,29 @@ bytes() {
     assert_match "$(printf '%s\n' "$output" | sed -n 1p)" "NAMES$"
     run_host ctr-rm -f ls-size ls-small
 }
+
+@test "ctr-state stats reads a cgroup cgset made: limit, usage without the page cache, PIDs, CPU (v1 here; v2 in tests/vm)" {
+    require_root
+    cg="$TEST_CGROUP/st-raw"
+    cgset create "$cg" --parent-ok --memory 64M --pids 20 >/dev/null
+    state="$TEST_DIR/raw-state"
+    mkdir -p "$state/containers/raw"
+    # 20 MB held by a shell, a second process spinning; both in the cgroup
+    cgset exec "$cg" -- sh -c 'x=$(head -c 20000000 /dev/zero | tr "\0" a); touch '"$TEST_DIR"'/raw-ready
+        (while :; do :; done) & while :; do sleep 1; done' &
+    track_pid $!
+    wait_for test -f "$TEST_DIR/raw-ready"
+    echo $! >"$state/containers/raw/pid"
+    echo "$cg" >"$state/containers/raw/cgroup"
+    echo 0123456789abcdef >"$state/containers/raw/id"
+    run_tool ctr-state stats --state-dir "$state" --no-stream --format json raw
+    echo "$output" >&2
+    assert_json .MemLimitBytes $((64 * 1024 * 1024))
+    assert_json '.MemUsageBytes > 20000000 and .MemUsageBytes < 40000000' true
+    assert_json .PIDs 3
+    assert_json '.CPUPercent > 3' true
+    assert_json .NetIO "0B / 0B"
+    assert_json .ID 0123456789ab
+    kill_tracked
+    cgset delete "$cg" --kill --missing-ok
+}
