@@ -337,6 +337,22 @@ started"
     assert_error ctr-boot "'--bogus'"
 }
 
+@test "ctr-boot: a bridge container comes back on its network, the bridge gone with the reboot" {
+    need_net
+    run_host ctr-run -d --restart always --name bt-net busybox sh -c 'while :; do sleep 1; done'
+    power_off bt-net
+    reboot_clean
+    # (links do not outlive a reboot: the test host's bridge goes too)
+    in_host ip link del ctrkit0
+    run_host ctr-boot
+    assert_eq "$output" bt-net
+    gw=$(in_host ctr-exec bt-net ip -4 route | awk '/default/ { print $3 }')
+    [ -n "$gw" ]
+    run_host ctr-exec bt-net ping -c 1 -W 2 "$gw"
+    run_host ctr-rm -f bt-net
+    [ -z "$(ls "$CTRKIT_ROOT/boot")" ]
+}
+
 @test "make install puts the ctrkit-boot.service unit in place, running the installed ctr-boot" {
     prefix="$TEST_DIR/prefix"
     run_tool make -C "$CTRKIT_SRC" --no-print-directory install-files PREFIX="$prefix" RELEASE="$CTRKIT_BIN"
