@@ -142,14 +142,16 @@ go() {
     rx1=$(stat st-net NetRxBytes)
     tx1=$(stat st-net NetTxBytes)
     echo "rx $rx0 -> $rx1, tx $tx0 -> $tx1" >&2
-    [ "$rx1" -ge $((rx0 + 5 * 1400)) ] && [ "$tx1" -ge $((tx0 + 5 * 1400)) ]
+    [ "$rx1" -ge $((rx0 + 5 * 1400)) ]
+    [ "$tx1" -ge $((tx0 + 5 * 1400)) ]
     run_host ctr-stats --no-stream --format '{{.NetIO}}' st-net
     assert_match "$output" "^[0-9.]+kB / [0-9.]+kB$"
     # streaming: a frame a second, each after the clear-screen and home codes, until killed
     run_host timeout -s INT 3.5 ctr-stats st-net || true
     frames=$(printf '%s' "$output" | grep -o $'\e\[2J\e\[H' | grep -c '')
     echo "frames: $frames" >&2
-    [ "$frames" -ge 2 ] && [ "$frames" -le 4 ]
+    [ "$frames" -ge 2 ]
+    [ "$frames" -le 4 ]
     assert_contains "$output" st-net
 }
 
@@ -175,11 +177,13 @@ mounted_under() {
     mounted_under rn-a
     run_host ctr-rename rn-a rn-b
     assert_eq "$output" ""
-    [ ! -e "$CTRKIT_STATE/containers/rn-a" ] && [ -d "$CTRKIT_STATE/containers/rn-b" ]
-    [ ! -e "$CTRKIT_ROOT/logs/rn-a" ] && [ -d "$CTRKIT_ROOT/logs/rn-b" ]
-    ! mounted_under rn-a
+    [ ! -e "$CTRKIT_STATE/containers/rn-a" ]
+    [ -d "$CTRKIT_STATE/containers/rn-b" ]
+    [ ! -e "$CTRKIT_ROOT/logs/rn-a" ]
+    [ -d "$CTRKIT_ROOT/logs/rn-b" ]
+    run ! mounted_under rn-a
     mounted_under rn-b
-    ! grep -q "containers/rn-a" "$CTRKIT_STATE/containers/rn-b/undo" "$CTRKIT_STATE/containers/rn-b/start"
+    run ! grep -q "containers/rn-a" "$CTRKIT_STATE/containers/rn-b/undo" "$CTRKIT_STATE/containers/rn-b/start"
     run_host ctr-ls --format '{{.Names}} {{.ID}}'
     assert_eq "$output" "rn-b ${id:0:12}"
     run_host ctr-exec rn-b hostname
@@ -211,9 +215,10 @@ mounted_under() {
     assert_eq "$(cat "$CTRKIT_STATE/containers/rn-b/exit")" 137
     [ -d "$(cgroup_dir memory rn-a)" ]
     run_host ctr-rm rn-b
-    [ ! -e "$CTRKIT_STATE/containers/rn-b" ] && [ ! -e "$CTRKIT_ROOT/logs/rn-b" ]
+    [ ! -e "$CTRKIT_STATE/containers/rn-b" ]
+    [ ! -e "$CTRKIT_ROOT/logs/rn-b" ]
     [ ! -e "$CTRKIT_STATE/keys/rn-a" ]
-    ! in_host grep -q "$CTRKIT_STATE/containers/rn-b" /proc/self/mounts
+    run ! in_host grep -q "$CTRKIT_STATE/containers/rn-b" /proc/self/mounts
     # the first container's cgroup (key rn-a) went; the new rn-a's stays
     [ -d "$(cgroup_dir memory "rn-a-$(cut -c1-12 "$CTRKIT_STATE/containers/rn-a/id")")" ]
     [ ! -d "$(cgroup_dir memory rn-a)" ]
@@ -320,7 +325,8 @@ started"
     run_host ctr-run -d --network none --restart always --name bt-old busybox sleep 300
     run_host ctr-exec bt-old sh -c 'echo kept >/kept'
     run_host ctr-rename bt-old bt-new
-    [ -d "$CTRKIT_ROOT/boot/bt-new" ] && [ ! -e "$CTRKIT_ROOT/boot/bt-old" ]
+    [ -d "$CTRKIT_ROOT/boot/bt-new" ]
+    [ ! -e "$CTRKIT_ROOT/boot/bt-old" ]
     power_off bt-new
     reboot_clean
     run_host ctr-boot
@@ -330,7 +336,8 @@ started"
     # a new container may take the old name: its key differs
     run_host ctr-run -d --network none --name bt-old busybox sleep 300
     run_host ctr-rm -f bt-new bt-old
-    [ -z "$(ls "$CTRKIT_ROOT/boot")" ] && [ -z "$(ls "$CTRKIT_STATE/keys")" ]
+    [ -z "$(ls "$CTRKIT_ROOT/boot")" ]
+    [ -z "$(ls "$CTRKIT_STATE/keys")" ]
     run_host --rc 2 ctr-boot extra
     assert_error ctr-boot "no arguments"
     run_host --rc 2 ctr-boot --bogus
@@ -363,7 +370,8 @@ started"
     CTRKIT_ROOT="$TEST_DIR/empty-root" run_tool "$prefix/bin/ctr-boot"
     assert_eq "$output" ""
     run_tool make -C "$CTRKIT_SRC" --no-print-directory uninstall PREFIX="$prefix"
-    [ ! -e "$unit" ] && [ ! -e "$prefix/bin/ctr-boot" ]
+    [ ! -e "$unit" ]
+    [ ! -e "$prefix/bin/ctr-boot" ]
 }
 
 @test "ctr-pull, ctr-push, ctr-tag, ctr-login: layermount's error lines carry the script's name" {
@@ -402,7 +410,8 @@ bytes() {
     rw=$(bytes "${after%% *}")
     virtual=$(bytes "$(sed 's/.*(virtual \(.*\))/\1/' <<<"$after")")
     rw0=$(bytes "${before%% *}")
-    [ "$rw" -ge $((rw0 + 2900000)) ] && [ "$rw" -le $((rw0 + 3400000)) ]
+    [ "$rw" -ge $((rw0 + 2900000)) ]
+    [ "$rw" -le $((rw0 + 3400000)) ]
     # the image's bytes come on top: what layermount df says of busybox
     image=$(in_host layermount df --json | jq '[.images[] | select(.names | index("busybox:latest") or index("busybox")) | .size] | first')
     [ "$image" -gt 1000000 ]
