@@ -17,6 +17,8 @@ RELEASE := $(BUILD)/release
 BINDIR := $(DESTDIR)$(PREFIX)/bin
 LIBDIR := $(DESTDIR)$(PREFIX)/lib/ctrkit
 MANDIR := $(DESTDIR)$(PREFIX)/share/man
+# the systemd unit that runs ctr-boot at boot
+SYSTEMDDIR ?= $(PREFIX)/lib/systemd/system
 
 .PHONY: all build debug install install-files uninstall test lint bench demo man deps clean leak-demo
 
@@ -56,6 +58,8 @@ install-files:
 	for l in scripts/lib*.sh; do install -m 644 $$l $(LIBDIR)/; done
 	for p in man/*.1; do install -m 644 $$p $(MANDIR)/man1/; done
 	for p in man/*.7; do install -m 644 $$p $(MANDIR)/man7/; done
+	install -d $(DESTDIR)$(SYSTEMDDIR)
+	sed 's|@BINDIR@|$(PREFIX)/bin|' systemd/ctrkit-boot.service.in > $(DESTDIR)$(SYSTEMDDIR)/ctrkit-boot.service
 
 uninstall:
 	for t in $(TOOLS); do rm -f $(BINDIR)/$$t \
@@ -69,6 +73,7 @@ uninstall:
 	rm -rf $(LIBDIR)
 	for p in man/*.1; do rm -f $(MANDIR)/man1/$$(basename $$p); done
 	for p in man/*.7; do rm -f $(MANDIR)/man7/$$(basename $$p); done
+	rm -f $(DESTDIR)$(SYSTEMDDIR)/ctrkit-boot.service
 
 test: deps
 	tests/run-all.sh

@@ -58,15 +58,17 @@ uptime_s() {
 # 10 s); then, with --rm, tear it down. Run in the background, with no terminal.
 monitor() {
     _dir=$1
-    _name=${_dir##*/}
-    _log=$CTRKIT_ROOT/logs/$_name/log
+    _id=$(state_read "$_dir" id)
     IFS=' ' read -r _size _files _rm <"$_dir/monitor"
     _policy=$(state_read "$_dir" restart)
     _count=$(state_read "$_dir" restart-count)
     _count=${_count:-0}
-    _cmd=$(cat "$_dir/start")
     _delay=100 # milliseconds
     while :; do
+        # (ctr-rename may have moved the folder, and rewritten the start's paths)
+        follow_rename
+        _log=$CTRKIT_ROOT/logs/${_dir##*/}/log
+        _cmd=$(cat "$_dir/start")
         eval "set -- $_cmd"
         # (a new pid file marks the new run's start)
         rm -f "$_dir/pid" "$_dir/exit" "$_dir/restarting"
@@ -76,6 +78,7 @@ monitor() {
         # (a log that cannot be written ends the output, never the monitor)
         _rc=$({ { "$@" </dev/null 2>&1 3>&- 9<&- || echo "$?" >&3; } |
             ctr-state log "$_log" --timestamps --max-size "$_size" --max-file "$_files" 3>&- 9<&-; } 3>&1) || true
+        follow_rename
         state_write "$_dir" exit "${_rc:-0}"
         # a start that failed before the command ran (no pid) is never retried
         [ -s "$_dir/pid" ] || break
@@ -98,6 +101,7 @@ monitor() {
         # the back-off, in tenths: ctr-stop or ctr-rm -f meanwhile ends it at once
         _waited=0
         while [ "$_waited" -lt "$_delay" ]; do
+            follow_rename
             if [ -f "$_dir/stopped" ] || [ -e "$_dir/removing" ]; then break 2; fi
             sleep 0.1
             _waited=$((_waited + 100))
@@ -107,6 +111,16 @@ monitor() {
     done
     rm -f "$_dir/restarting"
     if [ "$_rm" = 1 ] && [ -s "$_dir/pid" ]; then teardown "$_dir"; fi
+}
+
+# follow_rename : _dir is the container's folder again after ctr-rename moved it (found by
+# its ID, $_id: a new container may have taken the old name meanwhile)
+follow_rename() {
+    _fid=''
+    [ ! -f "$_dir/id" ] || IFS= read -r _fid <"$_dir/id" || true
+    [ "$_fid" != "$_id" ] && [ -n "$_id" ] || return 0
+    _moved=$(ctr_dir --missing-ok "$_id" 2>/dev/null) || return 0
+    [ -z "$_moved" ] || _dir=$_moved
 }
 
 # wait_started DIR : return once the container of DIR runs (its pid file is written), or

@@ -281,7 +281,7 @@ PY
     assert_eq "$(ls -A "$CTRKIT_ROOT/layers/layer")" ""
     # a wrong password: refused, nothing written
     run_tool --rc 1 ctr-login -u alice -p wrong "$REG"
-    assert_error layermount "login as alice refused"
+    assert_error ctr-login "login as alice refused"
     [ ! -e "$REGISTRY_AUTH_FILE" ]
     # the right one, on standard input
     run_tool bash -c "printf '%s\n' 's3cret:x y' | ctr-login -u alice --password-stdin '$REG'"
@@ -299,7 +299,7 @@ PY
     run_tool --rc 1 layermount pull -q "$REG/priv/three:v1"
     assert_error layermount "authentication required"
     run_tool --rc 1 ctr-login --logout "$REG"
-    assert_error layermount "not logged in to $REG"
+    assert_error ctr-login "not logged in to $REG"
     # --creds for one command
     run_tool --rc 1 layermount pull -q --creds 'alice:nope' "$REG/priv/three:v1"
     run_tool layermount pull -q --creds 'alice:s3cret:x y' "$REG/priv/three:v1"

@@ -5,7 +5,7 @@
 load helpers
 load 60-ctr-helpers
 
-SCRIPTS="ctr-run ctr-create ctr-start ctr-restart ctr-exec ctr-attach ctr-stop ctr-rm ctr-ls ctr-logs ctr-commit ctr-images ctr-load ctr-inspect ctr-kill ctr-pause ctr-unpause ctr-wait ctr-top ctr-port ctr-update ctr-cp ctr-pull ctr-push ctr-tag ctr-login mkimage-busybox"
+SCRIPTS="ctr-run ctr-create ctr-start ctr-restart ctr-exec ctr-attach ctr-stop ctr-rm ctr-ls ctr-logs ctr-commit ctr-images ctr-load ctr-inspect ctr-kill ctr-pause ctr-unpause ctr-wait ctr-top ctr-port ctr-update ctr-cp ctr-pull ctr-push ctr-tag ctr-login ctr-stats ctr-rename ctr-boot mkimage-busybox"
 
 setup_file() { ctr_setup_file; }
 teardown_file() { ctr_teardown_file; }

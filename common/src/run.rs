@@ -11,11 +11,28 @@ use clap::CommandFactory;
 use crate::exit::{self, HasExitCode};
 
 static TOOL: OnceLock<&'static str> = OnceLock::new();
+static CALLER: OnceLock<Option<String>> = OnceLock::new();
 static DEBUG: AtomicBool = AtomicBool::new(false);
 
 /// The running tool's name, as given to [`run`] (`"ctrkit"` before that).
 pub fn tool_name() -> &'static str {
     TOOL.get().copied().unwrap_or("ctrkit")
+}
+
+/// The name error lines begin with: the tool's, or that of the script that exec'd it and
+/// said so in `CTRKIT_CALLER` (ctr-pull runs `layermount pull` so, keeping its terminal for
+/// the progress display, and its errors read `ctr-pull: error: ...`). Only a plain name
+/// (letters, digits, `-`, `_`, `.`) is taken.
+pub fn error_name() -> &'static str {
+    let caller = CALLER.get_or_init(|| {
+        let v = std::env::var("CTRKIT_CALLER").ok()?;
+        let plain = !v.is_empty()
+            && v.len() <= 64
+            && v.bytes()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'));
+        plain.then_some(v)
+    });
+    caller.as_deref().unwrap_or_else(tool_name)
 }
 
 /// Turn `TOOL: debug:` output on (for `-v`); `CTRKIT_DEBUG=1` also turns it on.
@@ -106,7 +123,7 @@ fn usage_error(e: clap::Error) -> i32 {
         ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
             eprintln!(
                 "{}: error: a subcommand is required (see '{} --help')",
-                tool_name(),
+                error_name(),
                 tool_name()
             );
             exit::USAGE
@@ -114,7 +131,7 @@ fn usage_error(e: clap::Error) -> i32 {
         _ => {
             eprintln!(
                 "{}: error: {}",
-                tool_name(),
+                error_name(),
                 usage_line(&e.render().to_string())
             );
             exit::USAGE
@@ -145,7 +162,7 @@ pub fn report<E: Error + HasExitCode + 'static>(e: &E) -> i32 {
     if is_broken_pipe(e) {
         return exit::OK;
     }
-    eprintln!("{}: error: {}", tool_name(), error_line(e));
+    eprintln!("{}: error: {}", error_name(), error_line(e));
     e.exit_code()
 }
 

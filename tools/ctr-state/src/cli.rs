@@ -54,6 +54,22 @@ pub enum Command {
     /// (CONTAINER ID, IMAGE, COMMAND, CREATED, STATUS, PORTS, NAMES), filters and --format.
     /// A running container is checked as `pid` checks it.
     Ls(LsArgs),
+    /// Show the containers' resource use as `docker stats` does (ctr-stats)
+    ///
+    /// CPU % over each interval, memory usage (without the inactive page cache, as Docker
+    /// counts it) against its limit (the host's memory when it has none), network bytes of
+    /// the container's own network namespace (all interfaces but lo), block I/O bytes and
+    /// processes, from cgroupfs (v1 or v2) and /proc. Refreshes every interval, clearing the
+    /// screen first, until interrupted; --no-stream prints one table.
+    Stats(StatsArgs),
+    /// Give a container a new name (ctr-rename): move its state folder and log folder
+    ///
+    /// The move never takes over a name in use (renameat2 RENAME_NOREPLACE). The folder's
+    /// records that name paths under the old folder (the undo log, the recorded start) are
+    /// rewritten, config's name= updated, and DIR/key keeps the first name, under which the
+    /// container's cgroup, writable layer and network lease stay. Running containers too:
+    /// mounts in the folder move with it, and their log follows.
+    Rename(RenameArgs),
 }
 
 #[derive(Debug, Args)]
@@ -142,6 +158,65 @@ pub struct LsArgs {
     /// The same as --format json
     #[arg(long)]
     pub json: bool,
+    /// Add the SIZE column: the writable layer's size, and (virtual N) with the image's
+    /// (from --sizes)
+    #[arg(short, long)]
+    pub size: bool,
+    /// `layermount df --json`'s output, for --size: a file, or - for standard input
+    #[arg(long, value_name = "FILE", requires = "size")]
+    pub sizes: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct StatsArgs {
+    /// ctrkit's runtime state, where the containers' folders are
+    #[arg(long = "state-dir", value_name = "DIR", env = "CTRKIT_STATE", hide_env_values = true, default_value = common::state::DEFAULT_STATE)]
+    pub state_dir: PathBuf,
+    /// Every container, also stopped ones (their numbers are 0); default: the running ones
+    #[arg(short, long)]
+    pub all: bool,
+    /// Print one table (after one interval, for CPU %) and exit
+    #[arg(long)]
+    pub no_stream: bool,
+    /// Whole IDs
+    #[arg(long)]
+    pub no_trunc: bool,
+    /// json (an object a line), or a template: 'table {{.Name}}\t{{.MemUsage}}' (fields
+    /// .Container .ID .Name .CPUPerc .MemUsage .MemPerc .NetIO .BlockIO .PIDs)
+    #[arg(long, value_name = "FORMAT")]
+    pub format: Option<String>,
+    /// The same as --format json
+    #[arg(long)]
+    pub json: bool,
+    /// Time between two readings (CPU % is the use over it): 500ms, 1s, 2s
+    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_interval)]
+    pub interval: std::time::Duration,
+    /// The containers, by the name of their folder (default: every running one)
+    #[arg(value_name = "NAME")]
+    pub containers: Vec<String>,
+}
+
+/// An interval between readings: 10ms at least.
+fn parse_interval(s: &str) -> Result<std::time::Duration, String> {
+    let d = common::parse::parse_duration(s).map_err(|e| e.to_string())?;
+    if d < std::time::Duration::from_millis(10) {
+        return Err(format!("'{s}' is too short (at least 10ms)"));
+    }
+    Ok(d)
+}
+
+#[derive(Debug, Args)]
+pub struct RenameArgs {
+    /// The container's state folder
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
+    /// The new name: [a-zA-Z0-9][a-zA-Z0-9_.-]*, at most 128 characters
+    #[arg(value_name = "NEW")]
+    pub new: String,
+    /// Also move ROOT/OLD to ROOT/NEW when it exists (the log folder, the boot record);
+    /// repeatable
+    #[arg(long = "with", value_name = "ROOT")]
+    pub with: Vec<PathBuf>,
 }
 
 #[derive(Debug, Args)]

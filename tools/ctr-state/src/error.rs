@@ -38,6 +38,12 @@ pub enum Error {
     Signal(i32, #[source] io::Error),
     #[error("cannot remove {}", .0.display())]
     Remove(PathBuf, #[source] io::Error),
+    #[error("the name {0} is already in use")]
+    NameInUse(String),
+    #[error("cannot rename {}", .0.display())]
+    Rename(PathBuf, #[source] io::Error),
+    #[error("no such container: {0}")]
+    NoSuchContainer(String),
     /// A bad value the command line parser could not judge alone (exit 2).
     #[error("{0}")]
     Usage(String),

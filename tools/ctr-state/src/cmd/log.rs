@@ -137,9 +137,16 @@ fn copy(mut input: impl Read, log: &mut Log, max_size: Option<u64>) -> Result<()
     }
 }
 
-/// The current file, its size, and how many files to keep in all.
+/// The current file, its size, and how many files to keep in all. The files are reached
+/// through the folder's descriptor (`/proc/self/fd/N/NAME`), so that rotation follows the
+/// folder when it is moved meanwhile (ctr-rename moves a running container's logs).
 struct Log {
+    /// FILE as given (for messages)
     path: PathBuf,
+    /// FILE through the folder's descriptor
+    at: PathBuf,
+    /// the folder, held open (O_PATH)
+    dir: std::sync::Arc<File>,
     file: File,
     size: u64,
     keep: u32,
@@ -147,11 +154,27 @@ struct Log {
 
 impl Log {
     fn open(path: &Path, keep: u32) -> Result<Log, Error> {
+        let parent = match path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            Some(p) => p,
+            None => Path::new("."),
+        };
+        let dir = OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_PATH | libc::O_DIRECTORY)
+            .open(parent)
+            .map_err(|e| Error::Create(path.to_path_buf(), e))?;
+        Log::open_in(path, std::sync::Arc::new(dir), keep)
+    }
+
+    fn open_in(path: &Path, dir: std::sync::Arc<File>, keep: u32) -> Result<Log, Error> {
+        use std::os::fd::AsRawFd;
+        let name = path.file_name().unwrap_or(path.as_os_str());
+        let at = Path::new(&format!("/proc/self/fd/{}", dir.as_raw_fd())).join(name);
         let file = OpenOptions::new()
             .append(true)
             .create(true)
             .mode(0o600)
-            .open(path)
+            .open(&at)
             .map_err(|e| Error::Create(path.to_path_buf(), e))?;
         let size = file
             .metadata()
@@ -159,6 +182,8 @@ impl Log {
             .len();
         Ok(Log {
             path: path.to_path_buf(),
+            at,
+            dir,
             file,
             size,
             keep,
@@ -184,7 +209,7 @@ impl Log {
             return Ok(());
         }
         let numbered = |k: u32| {
-            let mut p = self.path.clone().into_os_string();
+            let mut p = self.at.clone().into_os_string();
             p.push(format!(".{k}"));
             PathBuf::from(p)
         };
@@ -192,11 +217,11 @@ impl Log {
             match fs::rename(numbered(k), numbered(k + 1)) {
                 Ok(()) => {}
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                Err(e) => return Err(Error::Write(numbered(k), e)),
+                Err(e) => return Err(Error::Write(self.path.clone(), e)),
             }
         }
-        fs::rename(&self.path, numbered(1)).map_err(|e| Error::Write(self.path.clone(), e))?;
-        *self = Log::open(&self.path, self.keep)?;
+        fs::rename(&self.at, numbered(1)).map_err(|e| Error::Write(self.path.clone(), e))?;
+        *self = Log::open_in(&self.path, self.dir.clone(), self.keep)?;
         Ok(())
     }
 }
@@ -337,5 +362,21 @@ mod tests {
         log.rotate().unwrap();
         log.write(b"x\n").unwrap();
         assert_eq!(fs::read_to_string(&path).unwrap(), "x\n");
+    }
+
+    #[test]
+    fn rotation_follows_a_moved_folder() {
+        let tmp = tempfile::tempdir().unwrap();
+        let old = tmp.path().join("old");
+        fs::create_dir(&old).unwrap();
+        let mut log = Log::open(&old.join("log"), 3).unwrap();
+        log.write(b"one\n").unwrap();
+        let new = tmp.path().join("new");
+        fs::rename(&old, &new).unwrap();
+        log.rotate().unwrap();
+        log.write(b"two\n").unwrap();
+        assert!(!old.exists(), "nothing made at the old path");
+        assert_eq!(fs::read_to_string(new.join("log.1")).unwrap(), "one\n");
+        assert_eq!(fs::read_to_string(new.join("log")).unwrap(), "two\n");
     }
 }

@@ -11,9 +11,10 @@ use std::fs;
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use super::pid::Init;
+use super::template::{Format, render};
 use crate::cli::LsArgs;
 use crate::error::Error;
 
@@ -31,6 +32,8 @@ struct Entry {
     ports: Vec<String>,
     labels: Vec<(String, String)>,
     image_id: String,
+    /// the name of its writable layer (its first name, after ctr-rename)
+    key: String,
 }
 
 pub fn run(a: &LsArgs) -> Result<(), Error> {
@@ -39,7 +42,16 @@ pub fn run(a: &LsArgs) -> Result<(), Error> {
         .iter()
         .map(|f| Filter::parse(f))
         .collect::<Result<Vec<_>, _>>()?;
-    let format = Format::parse(a.format.as_deref(), a.json)?;
+    let format = Format::parse(a.format.as_deref(), a.json, FIELDS)?;
+    let sizes = match (&a.sizes, a.size) {
+        (Some(f), true) => Some(Sizes::read(f)?),
+        (None, true) => {
+            return Err(Error::Usage(
+                "--size needs --sizes (layermount df --json's output)".into(),
+            ));
+        }
+        _ => None,
+    };
     let mut entries = read_all(&a.state_dir.join("containers"));
     entries.sort_by(|x, y| y.created.cmp(&x.created).then(x.name.cmp(&y.name)));
     let last = if a.latest { Some(1) } else { a.last };
@@ -60,7 +72,9 @@ pub fn run(a: &LsArgs) -> Result<(), Error> {
         match &format {
             Format::Json => {
                 for e in &entries {
-                    out.push_str(&fields(e, now, a.no_trunc).to_string());
+                    out.push_str(
+                        &with_size(fields(e, now, a.no_trunc), e, sizes.as_ref()).to_string(),
+                    );
                     out.push('\n');
                 }
             }
@@ -70,12 +84,13 @@ pub fn run(a: &LsArgs) -> Result<(), Error> {
                     out.push('\n');
                 }
                 for e in &entries {
-                    out.push_str(&render(parts, &fields(e, now, a.no_trunc)));
+                    let f = with_size(fields(e, now, a.no_trunc), e, sizes.as_ref());
+                    out.push_str(&render(parts, &f));
                     out.push('\n');
                 }
             }
             Format::Default => {
-                let mut t = common::output::Table::new([
+                let mut headers = vec![
                     "CONTAINER ID",
                     "IMAGE",
                     "COMMAND",
@@ -83,16 +98,20 @@ pub fn run(a: &LsArgs) -> Result<(), Error> {
                     "STATUS",
                     "PORTS",
                     "NAMES",
-                ]);
+                ];
+                if sizes.is_some() {
+                    headers.push("SIZE");
+                }
+                let mut t = common::output::Table::new(headers);
                 for e in &entries {
-                    let f = fields(e, now, a.no_trunc);
+                    let f = with_size(fields(e, now, a.no_trunc), e, sizes.as_ref());
                     let cell = |k: &str| f[k].as_str().unwrap_or_default().to_string();
                     let command = if a.no_trunc {
                         cell("Command")
                     } else {
                         truncate(&cell("Command"), 20)
                     };
-                    t.row([
+                    let mut row = vec![
                         cell("ID"),
                         cell("Image"),
                         command,
@@ -100,7 +119,11 @@ pub fn run(a: &LsArgs) -> Result<(), Error> {
                         cell("Status"),
                         cell("Ports"),
                         cell("Names"),
-                    ]);
+                    ];
+                    if sizes.is_some() {
+                        row.push(cell("Size"));
+                    }
+                    t.row(row);
                 }
                 return t.print(true).map_err(Error::Output);
             }
@@ -110,6 +133,17 @@ pub fn run(a: &LsArgs) -> Result<(), Error> {
     std::io::stdout()
         .write_all(out.as_bytes())
         .map_err(Error::Output)
+}
+
+/// The running and paused containers (every one with `all`), newest first: name and ID.
+pub(super) fn list(dir: &Path, all: bool) -> Vec<(String, String)> {
+    let mut entries = read_all(dir);
+    entries.sort_by(|x, y| y.created.cmp(&x.created).then(x.name.cmp(&y.name)));
+    entries
+        .into_iter()
+        .filter(|e| all || e.state == "running" || e.state == "paused")
+        .map(|e| (e.name, e.id))
+        .collect()
 }
 
 /// Every container folder under `dir` (none when it does not exist).
@@ -172,6 +206,9 @@ fn read_one(dir: &Path) -> Option<Entry> {
         finished: mtime("exit"),
         ports: lines("ports"),
         labels,
+        key: first_line("key")
+            .filter(|k| !k.is_empty())
+            .unwrap_or_else(|| name.clone()),
         name,
     })
 }
@@ -211,12 +248,75 @@ fn fields(e: &Entry, now: SystemTime, no_trunc: bool) -> Value {
     })
 }
 
+/// What `layermount df --json` tells: bytes per writable layer (by container name) and per
+/// image (by ID).
+struct Sizes {
+    containers: std::collections::HashMap<String, u64>,
+    images: std::collections::HashMap<String, u64>,
+}
+
+impl Sizes {
+    fn read(f: &Path) -> Result<Sizes, Error> {
+        let text = if f == Path::new("-") {
+            let mut t = String::new();
+            std::io::Read::read_to_string(&mut std::io::stdin(), &mut t)
+                .map_err(|e| Error::Usage(format!("--sizes -: cannot read standard input: {e}")))?;
+            t
+        } else {
+            fs::read_to_string(f)
+                .map_err(|e| Error::Usage(format!("--sizes {}: {e}", f.display())))?
+        };
+        let v: Value = serde_json::from_str(&text).map_err(|e| {
+            Error::Usage(format!(
+                "--sizes {}: not layermount df --json's output: {e}",
+                f.display()
+            ))
+        })?;
+        let map = |key: &str| {
+            v[key]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|o| {
+                            let id = o["id"].as_str()?.trim_start_matches("sha256:");
+                            Some((id.to_string(), o["size"].as_u64()?))
+                        })
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        Ok(Sizes {
+            containers: map("containers"),
+            images: map("images"),
+        })
+    }
+}
+
+/// The fields with Docker's Size (`docker ps -s`): the writable layer's bytes, and the
+/// image's added as (virtual N), when sizes were asked for.
+fn with_size(mut f: Value, e: &Entry, sizes: Option<&Sizes>) -> Value {
+    if let Some(s) = sizes {
+        let rw = s.containers.get(&e.key).copied().unwrap_or(0);
+        let image = s
+            .images
+            .get(e.image_id.trim_start_matches("sha256:"))
+            .copied()
+            .unwrap_or(0);
+        f["Size"] = Value::String(format!(
+            "{} (virtual {})",
+            super::stats::human_size(rw),
+            super::stats::human_size(rw + image)
+        ));
+    }
+    f
+}
+
 /// The header cell of each field, for `--format 'table ...'`.
 fn header_fields() -> Value {
     json!({
         "ID": "CONTAINER ID", "Names": "NAMES", "Image": "IMAGE", "Command": "COMMAND",
         "CreatedAt": "CREATED AT", "RunningFor": "CREATED", "Status": "STATUS",
-        "State": "STATE", "Ports": "PORTS", "Labels": "LABELS",
+        "State": "STATE", "Ports": "PORTS", "Labels": "LABELS", "Size": "SIZE",
     })
 }
 
@@ -228,7 +328,7 @@ fn docker_port(p: &str) -> String {
     format!("{ip}:{hport}->{port}/{proto}")
 }
 
-fn short(id: &str, no_trunc: bool) -> &str {
+pub(super) fn short(id: &str, no_trunc: bool) -> &str {
     if no_trunc {
         id
     } else {
@@ -270,6 +370,20 @@ fn human(d: Duration) -> String {
 fn rfc3339(t: SystemTime) -> String {
     humantime::format_rfc3339_seconds(t).to_string()
 }
+
+const FIELDS: &[&str] = &[
+    "ID",
+    "Names",
+    "Image",
+    "Command",
+    "CreatedAt",
+    "RunningFor",
+    "Status",
+    "State",
+    "Ports",
+    "Labels",
+    "Size",
+];
 
 /// `--filter KEY=VALUE`: filters of one key are alternatives, of different keys all must
 /// hold (Docker's rule).
@@ -329,86 +443,6 @@ fn matches(e: &Entry, filters: &[Filter]) -> bool {
     })
 }
 
-/// `--format`: json (an object a line), or a Go-template subset: text with `{{.Field}}`,
-/// `\t` for a tab, and a leading `table` for a header line.
-enum Format {
-    Default,
-    Json,
-    Template { table: bool, parts: Vec<Part> },
-}
-
-enum Part {
-    Text(String),
-    Field(String),
-}
-
-const FIELDS: &[&str] = &[
-    "ID",
-    "Names",
-    "Image",
-    "Command",
-    "CreatedAt",
-    "RunningFor",
-    "Status",
-    "State",
-    "Ports",
-    "Labels",
-];
-
-impl Format {
-    fn parse(f: Option<&str>, json: bool) -> Result<Format, Error> {
-        let f = match (f, json) {
-            (None, false) => return Ok(Format::Default),
-            (None, true) => return Ok(Format::Json),
-            (Some(f), _) => f,
-        };
-        if f == "json" || f == "{{json .}}" {
-            return Ok(Format::Json);
-        }
-        let (table, body) = match f.strip_prefix("table") {
-            Some(rest) => (true, rest.trim_start()),
-            None => (false, f),
-        };
-        let body = body.replace("\\t", "\t").replace("\\n", "\n");
-        let mut parts = Vec::new();
-        let mut rest = body.as_str();
-        while let Some(open) = rest.find("{{") {
-            parts.push(Part::Text(rest[..open].to_string()));
-            let Some(close) = rest[open..].find("}}") else {
-                return Err(Error::Usage(format!("--format {f}: '{{{{' without '}}}}'")));
-            };
-            let inner = rest[open + 2..open + close].trim();
-            let field = inner.strip_prefix('.').unwrap_or(inner);
-            if !FIELDS.contains(&field) {
-                return Err(Error::Usage(format!(
-                    "--format {f}: unknown field '{inner}' (.{})",
-                    FIELDS.join(", .")
-                )));
-            }
-            parts.push(Part::Field(field.to_string()));
-            rest = &rest[open + close + 2..];
-        }
-        parts.push(Part::Text(rest.to_string()));
-        Ok(Format::Template { table, parts })
-    }
-}
-
-fn render(parts: &[Part], fields: &Value) -> String {
-    let empty = Map::new();
-    let obj = fields.as_object().unwrap_or(&empty);
-    parts
-        .iter()
-        .map(|p| match p {
-            Part::Text(t) => t.clone(),
-            Part::Field(k) => obj
-                .get(k)
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_string(),
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -429,19 +463,5 @@ mod tests {
         assert_eq!(rfc3339(t), "2026-12-04T15:01:02Z");
         assert_eq!(docker_port("8080:80"), "0.0.0.0:8080->80/tcp");
         assert_eq!(docker_port("5353:53/udp"), "0.0.0.0:5353->53/udp");
-    }
-
-    #[test]
-    fn templates() {
-        let Format::Template { table, parts } =
-            Format::parse(Some("table {{.Names}}\\t{{ .Status }}"), false).unwrap()
-        else {
-            panic!("not a template")
-        };
-        assert!(table);
-        let v = json!({"Names": "web", "Status": "Up 1 second"});
-        assert_eq!(render(&parts, &v), "web\tUp 1 second");
-        assert!(Format::parse(Some("{{.Bogus}}"), false).is_err());
-        assert!(Format::parse(Some("{{.Names"), false).is_err());
     }
 }

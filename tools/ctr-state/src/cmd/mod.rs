@@ -6,7 +6,10 @@ mod lock;
 mod log;
 mod ls;
 mod pid;
+mod rename;
 mod rm;
+mod stats;
+mod template;
 
 use crate::cli::{Cli, Command};
 use crate::error::Error;
@@ -20,5 +23,7 @@ pub fn dispatch(cli: Cli) -> Result<(), Error> {
         Command::Pid(a) => pid::run(&a),
         Command::Kill(a) => kill::run(&a),
         Command::Ls(a) => ls::run(&a),
+        Command::Stats(a) => stats::run(&a),
+        Command::Rename(a) => rename::run(&a),
     }
 }
