@@ -60,10 +60,14 @@ teardown() { ctr_teardown; }
     assert_error ctr-run "--publish needs --network bridge"
     run_tool --rc 125 ctr-run --name 'bad/name' busybox true
     assert_error ctr-run "invalid container name 'bad/name'"
-    run_tool --rc 125 ctr-run -v relative:/x busybox true
-    assert_error ctr-run "bad volume 'relative:/x'"
-    run_tool --rc 125 ctr-run -v /no/such/dir:/x busybox true
-    assert_error ctr-run "volume source '/no/such/dir' does not exist"
+    run_tool --rc 125 ctr-run -v 'b@d:/x' busybox true
+    assert_error ctr-run "-v b@d:/x: 'b@d' is neither an absolute host path nor a volume name"
+    run_tool --rc 125 ctr-run -v /tmp:relative busybox true
+    assert_error ctr-run "the destination 'relative' is not an absolute path"
+    run_tool --rc 125 ctr-run -v :/x busybox true
+    assert_error ctr-run "-v :/x: want [SRC:]DST[:OPTIONS]"
+    run_tool --rc 125 ctr-run --mount type=bind,src=/no/such/dir,dst=/x busybox true
+    assert_error ctr-run "bind source path '/no/such/dir' does not exist"
     run_tool --rc 125 ctr-run --env-file /no/such/file busybox true
     assert_error ctr-run "cannot read env file '/no/such/file'"
     run_tool --rc 125 ctr-run --memory
