@@ -91,6 +91,41 @@ struct Conf {
     data_dir: Option<PathBuf>,
     #[serde(rename = "cni.dev/valid-attachments")]
     valid_attachments: Option<Vec<Attachment>>,
+    /// The keys not named above (checked by [`refuse_unimplemented`]).
+    #[serde(flatten)]
+    rest: serde_json::Map<String, Value>,
+}
+
+/// Keys of the reference bridge plugin that netbridge does not implement: given a value
+/// other than their default (off, 0, empty), they are refused rather than ignored.
+const UNIMPLEMENTED: [&str; 8] = [
+    "vlan",
+    "vlanTrunk",
+    "preserveDefaultVlan",
+    "promiscMode",
+    "forceAddress",
+    "enabledad",
+    "macspoofchk",
+    "disableContainerInterface",
+];
+
+fn refuse_unimplemented(conf: &Conf) -> Result<(), CniError> {
+    for k in UNIMPLEMENTED {
+        let set = match conf.rest.get(k) {
+            None | Some(Value::Null) | Some(Value::Bool(false)) => false,
+            Some(Value::Number(n)) => n.as_f64() != Some(0.0),
+            Some(Value::Array(a)) => !a.is_empty(),
+            Some(Value::String(s)) => !s.is_empty(),
+            Some(_) => true,
+        };
+        if set {
+            return Err(CniError::new(
+                7,
+                format!("network configuration key '{k}' is not supported by netbridge"),
+            ));
+        }
+    }
+    Ok(())
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -106,6 +141,8 @@ struct PortMapping {
     host_port: u16,
     container_port: u16,
     protocol: Option<String>,
+    #[serde(default, rename = "hostIP")]
+    host_ip: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -185,6 +222,9 @@ fn run(command: &str, input: &[u8]) -> Result<Option<Value>, CniError> {
     if conf.name.as_deref().unwrap_or("").is_empty() {
         return Err(CniError::new(7, "network configuration has no 'name'"));
     }
+    if command == "ADD" || command == "CHECK" {
+        refuse_unimplemented(&conf)?;
+    }
     let need = |k: &str| -> Result<String, CniError> {
         let v = env(k);
         if v.is_empty() {
@@ -259,6 +299,7 @@ fn ports(conf: &Conf) -> Result<Vec<Port>, CniError> {
             let protocol = match p.protocol.as_deref().unwrap_or("tcp") {
                 "tcp" => Proto::Tcp,
                 "udp" => Proto::Udp,
+                "sctp" => Proto::Sctp,
                 o => {
                     return Err(CniError::new(
                         7,
@@ -272,7 +313,18 @@ fn ports(conf: &Conf) -> Result<Vec<Port>, CniError> {
                     "port mappings need hostPort and containerPort",
                 ));
             }
+            // (an empty hostIP, or 0.0.0.0, is every address, as in the portmap plugin)
+            let host_ip = match p.host_ip.as_deref().unwrap_or("") {
+                "" | "0.0.0.0" => None,
+                a => Some(a.parse::<Ipv4Addr>().map_err(|_| {
+                    CniError::new(
+                        7,
+                        format!("port mapping hostIP '{a}' is not an IPv4 address"),
+                    )
+                })?),
+            };
             Ok(Port {
+                host_ip,
                 host_port: p.host_port,
                 container_port: p.container_port,
                 protocol,
@@ -309,12 +361,16 @@ fn ensure_network(
         store,
         CreateSpec {
             name,
-            subnet,
+            subnet: Some(subnet),
             gateway,
             mtu: conf.mtu,
             nat: conf.ip_masq,
             internal: false,
             gateway_on_bridge: conf.is_gateway || conf.is_default_gateway,
+            bridge: None,
+            ip_range: None,
+            labels: Default::default(),
+            options: Default::default(),
         },
     )?)
 }
@@ -414,8 +470,12 @@ fn add(
             mac: None,
             name: None,
             container_id: Some(e.container_id.clone()),
-            ports,
+            ports: ports.into_iter().map(Into::into).collect(),
             etc: None,
+            aliases: vec![],
+            hostname: None,
+            extra_hosts: vec![],
+            dns: ops::Dns::default(),
             default_route,
             delegated: deleg.clone(),
         },

@@ -9,6 +9,7 @@ mod model;
 mod netlink;
 mod netns;
 mod ops;
+mod ports;
 mod store;
 
 fn main() {

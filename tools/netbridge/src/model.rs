@@ -16,19 +16,29 @@ pub struct NetworkJson {
     pub nat: bool,
     pub internal: bool,
     pub attachments: usize,
+    pub id: Option<String>,
+    pub created: Option<String>,
+    pub ip_range: Option<String>,
+    pub labels: std::collections::BTreeMap<String, String>,
+    pub options: std::collections::BTreeMap<String, String>,
 }
 
 impl NetworkJson {
     pub fn of(n: &Network) -> NetworkJson {
         NetworkJson {
             name: n.name.clone(),
-            bridge: n.name.clone(),
+            bridge: n.br().to_string(),
             subnet: n.subnet.to_string(),
             gateway: n.gateway.to_string(),
             mtu: n.mtu,
             nat: n.nat,
             internal: n.internal,
             attachments: n.leases.len(),
+            id: n.id.clone(),
+            created: n.created.clone(),
+            ip_range: n.ip_range.map(|r| r.to_string()),
+            labels: n.labels.clone(),
+            options: n.options.clone(),
         }
     }
 }
@@ -52,6 +62,7 @@ pub struct LeaseJson {
     pub container_id: Option<String>,
     pub ports: Vec<String>,
     pub etc_dir: Option<String>,
+    pub aliases: Vec<String>,
     /// The namespace (seen through its veth) still exists.
     pub alive: bool,
 }
@@ -69,6 +80,7 @@ impl LeaseJson {
             container_id: l.container_id.clone(),
             ports: l.ports.iter().map(|p| p.to_string()).collect(),
             etc_dir: l.etc_dir.as_ref().map(|d| d.display().to_string()),
+            aliases: l.aliases.clone(),
             alive,
         }
     }

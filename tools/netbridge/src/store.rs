@@ -2,6 +2,7 @@
 //! `$CTRKIT_ROOT/netbridge/networks/`, every read-modify-write under one flock
 //! (`$CTRKIT_ROOT/netbridge/lock`), so concurrent attaches never hand out one address twice.
 
+use std::collections::BTreeMap;
 use std::fs;
 use std::io;
 use std::net::Ipv4Addr;
@@ -36,6 +37,23 @@ pub struct Network {
     /// kept: those count as made here).
     #[serde(default)]
     pub host: Option<HostNs>,
+    /// The bridge's name when it differs from the network's (ctr-network: `br-` and 12
+    /// digits of the id, or `com.docker.network.bridge.name`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bridge: Option<String>,
+    /// Addresses are handed out only from this range of the subnet (Docker's --ip-range).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip_range: Option<Ipv4Net>,
+    /// Docker-style metadata: a 64-hex-digit id, the creation time (RFC 3339), labels and
+    /// driver options as given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created: Option<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub options: BTreeMap<String, String>,
 }
 
 /// Where a network lives, seen from the namespace netbridge runs in.
@@ -65,11 +83,22 @@ impl Network {
             last_ip: None,
             leases: vec![],
             host: None,
+            bridge: None,
+            ip_range: None,
+            id: None,
+            created: None,
+            labels: BTreeMap::new(),
+            options: BTreeMap::new(),
         }
     }
 }
 
 impl Network {
+    /// The bridge's link name.
+    pub fn br(&self) -> &str {
+        self.bridge.as_deref().unwrap_or(&self.name)
+    }
+
     pub fn place(&self, here: &HostNs) -> Place {
         match &self.host {
             None => Place::Here,
@@ -104,6 +133,15 @@ pub struct Lease {
     /// them again (the plugin and the network configuration it was given).
     #[serde(default)]
     pub delegated: Option<Delegated>,
+    /// More names the other containers of the network know it by (--network-alias).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub aliases: Vec<String>,
+    /// The container's own host name (and domain) in its hosts file, when not its name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hostname: Option<String>,
+    /// Extra lines of its hosts file (--add-host): NAME, ADDRESS.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub extra_hosts: Vec<(String, String)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -119,6 +157,7 @@ pub struct Delegated {
 pub enum Proto {
     Tcp,
     Udp,
+    Sctp,
 }
 
 impl Proto {
@@ -126,12 +165,16 @@ impl Proto {
         match self {
             Proto::Tcp => "tcp",
             Proto::Udp => "udp",
+            Proto::Sctp => "sctp",
         }
     }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Port {
+    /// Published only on this address of the host (`-p IP:HOST:PORT`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host_ip: Option<Ipv4Addr>,
     pub host_port: u16,
     pub container_port: u16,
     pub protocol: Proto,
@@ -139,6 +182,9 @@ pub struct Port {
 
 impl std::fmt::Display for Port {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if let Some(ip) = self.host_ip {
+            write!(f, "{ip}:")?;
+        }
         write!(
             f,
             "{}:{}/{}",
@@ -150,6 +196,7 @@ impl std::fmt::Display for Port {
 }
 
 /// Parse `HOSTPORT:PORT[/tcp|udp]`.
+#[cfg(test)]
 pub fn parse_port(s: &str) -> Result<Port, String> {
     let bad = || format!("invalid port mapping '{s}' (expected HOSTPORT:PORT[/tcp|udp])");
     let (ports, proto) = match s.split_once('/') {
@@ -166,6 +213,7 @@ pub fn parse_port(s: &str) -> Result<Port, String> {
         }
     };
     Ok(Port {
+        host_ip: None,
         host_port: num(h)?,
         container_port: num(c)?,
         protocol: proto,
@@ -294,6 +342,7 @@ mod tests {
         assert_eq!(
             parse_port("8080:80").unwrap(),
             Port {
+                host_ip: None,
                 host_port: 8080,
                 container_port: 80,
                 protocol: Proto::Tcp
