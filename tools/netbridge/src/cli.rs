@@ -86,7 +86,9 @@ fn parse_add_host(s: &str) -> Result<(String, String), String> {
     if n.is_empty() || n.bytes().any(|b| b.is_ascii_whitespace() || b == b'#') {
         return Err(bad());
     }
-    a.parse::<std::net::IpAddr>().map_err(|_| bad())?;
+    if a != "host-gateway" {
+        a.parse::<std::net::IpAddr>().map_err(|_| bad())?;
+    }
     Ok((n.to_string(), a.to_string()))
 }
 
@@ -229,7 +231,8 @@ pub struct AttachArgs {
     /// The container's own host name in its hosts and hostname files [default: --name]
     #[arg(long, value_name = "NAME", value_parser = parse_hostname)]
     pub hostname: Option<String>,
-    /// A line of the container's hosts file, NAME:ADDRESS (repeatable)
+    /// A line of the container's hosts file, NAME:ADDRESS (repeatable; the address
+    /// host-gateway is the network's gateway, the host)
     #[arg(long, value_name = "NAME:IP", value_parser = parse_add_host)]
     pub add_host: Vec<(String, String)>,
     /// A name server for the container's resolv.conf, in place of the host's (repeatable)

@@ -736,7 +736,15 @@ pub fn attach(store: &Store, ns: &NetNs, spec: AttachSpec) -> Result<Attached, E
             delegated: spec.delegated.clone(),
             aliases: spec.aliases.clone(),
             hostname: spec.hostname.clone(),
-            extra_hosts: spec.extra_hosts.clone(),
+            // (Docker's host-gateway: the host's address on this network)
+            extra_hosts: spec
+                .extra_hosts
+                .iter()
+                .map(|(n, a)| match a.as_str() {
+                    "host-gateway" => (n.clone(), net.gateway.to_string()),
+                    _ => (n.clone(), a.clone()),
+                })
+                .collect(),
         };
         net.leases.push(lease.clone());
         net.last_ip = Some(ip);
@@ -874,8 +882,7 @@ fn write_etc(
             .count()
             <= 1
     {
-        let h = hostname(lease);
-        etcfiles::write_in_place(&host, &format!("{}\n", h.split('.').next().unwrap_or(&h)))?;
+        etcfiles::write_in_place(&host, &format!("{}\n", hostname(lease)))?;
     }
     Ok(())
 }

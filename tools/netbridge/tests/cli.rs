@@ -37,7 +37,14 @@ fn bad_values_are_usage_errors_naming_the_input() {
             "MTU",
         ),
         (
-            vec!["attach", "1", "--bridge", "b", "--publish", "8000-8001:80-82"],
+            vec![
+                "attach",
+                "1",
+                "--bridge",
+                "b",
+                "--publish",
+                "8000-8001:80-82",
+            ],
             "'8000-8001:80-82'",
         ),
         (

@@ -49,8 +49,17 @@ pub fn run(a: AttachArgs, root: &Path) -> Result<(), Error> {
                 gw: Some(done.network.gateway.to_string()),
             }]
         };
-        return common::output::emit_json(&CniResult::of(&done, "1.0.0", routes))
-            .map_err(super::out);
+        // (the CNI result, plus the ports as published: their host ports picked here)
+        let mut v = serde_json::to_value(CniResult::of(&done, "1.0.0", routes))
+            .map_err(|e| Error::Failed(e.to_string()))?;
+        v["ports"] = serde_json::json!(
+            done.lease
+                .ports
+                .iter()
+                .map(|p| p.to_string())
+                .collect::<Vec<_>>()
+        );
+        return common::output::emit_json(&v).map_err(super::out);
     }
     common::output::emit_lines([done.lease.ip]).map_err(super::out)
 }
