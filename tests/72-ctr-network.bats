@@ -274,7 +274,7 @@ unused2"
     ! in_host nft list ruleset | grep -q dnat
 }
 
-@test "CNI: hostIP is honoured, vlan is refused with code 7 naming it" {
+@test "CNI: hostIP and IPAM routes are honoured, vlan is refused with code 7 naming it" {
     need_net
     conf='{"cniVersion":"1.0.0","name":"n","type":"netbridge","bridge":"cnb7","isGateway":true,"vlan":12,"ipam":{"type":"netbridge","subnet":"10.77.0.0/24"}}'
     run_host --rc 1 env CNI_COMMAND=ADD CNI_CONTAINERID=c1 CNI_NETNS=/proc/1/ns/net CNI_IFNAME=eth0 netbridge <<<"$conf"
@@ -284,8 +284,11 @@ unused2"
     c=$!
     track_pid "$c"
     wait_for outside_ready "$c"
-    conf='{"cniVersion":"1.0.0","name":"n","type":"netbridge","bridge":"cnb7","isGateway":true,"ipam":{"type":"netbridge","subnet":"10.77.0.0/24"},"runtimeConfig":{"portMappings":[{"hostPort":18090,"containerPort":80,"protocol":"tcp","hostIP":"127.0.0.1"}]}}'
+    conf='{"cniVersion":"1.0.0","name":"n","type":"netbridge","bridge":"cnb7","isGateway":true,"ipam":{"type":"netbridge","subnet":"10.77.0.0/24","routes":[{"dst":"10.200.0.0/16"}]},"runtimeConfig":{"portMappings":[{"hostPort":18090,"containerPort":80,"protocol":"tcp","hostIP":"127.0.0.1"}]}}'
     run_host env CNI_COMMAND=ADD CNI_CONTAINERID=c1 CNI_NETNS="/proc/$c/ns/net" CNI_IFNAME=eth0 netbridge <<<"$conf"
+    assert_json '.routes | map(.dst) | join(" ")' "0.0.0.0/0 10.200.0.0/16"
+    run_tool nsenter -t "$c" -n ip route show 10.200.0.0/16
+    assert_eq "$output" "10.200.0.0/16 via 10.77.0.1 dev eth0 "
     run_host nft list chain ip ctrkit published
     assert_match "$output" 'ip daddr 127\.0\.0\.1 tcp dport 18090 dnat to 10\.77\.0\.[0-9]+:80'
     run_host env CNI_COMMAND=DEL CNI_CONTAINERID=c1 CNI_NETNS="/proc/$c/ns/net" CNI_IFNAME=eth0 netbridge <<<"$conf"

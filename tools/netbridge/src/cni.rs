@@ -400,7 +400,8 @@ fn add(
                         .map_err(|_| CniError::new(7, format!("invalid gateway '{g}'")))
                 })
                 .transpose()?;
-            (parse_subnet(s)?, gw, None, None, json!({}), None)
+            let routes = ipam.and_then(|i| i.get("routes")).cloned();
+            (parse_subnet(s)?, gw, None, routes, json!({}), None)
         }
         Some(plugin) => {
             let res = exec_ipam(
@@ -453,13 +454,49 @@ fn add(
             return Err(err);
         }
     };
-    let default_route = match &routes {
-        Some(r) => r.as_array().is_some_and(|a| {
-            a.iter()
-                .any(|x| x.get("dst").and_then(|d| d.as_str()) == Some("0.0.0.0/0"))
-        }),
-        None => conf.is_gateway || conf.is_default_gateway,
+    let has_default = routes.as_ref().and_then(|r| r.as_array()).is_some_and(|a| {
+        a.iter()
+            .any(|x| x.get("dst").and_then(|d| d.as_str()) == Some("0.0.0.0/0"))
+    });
+    // (a delegated IPAM's routes say it all; netbridge's own IPAM adds its routes to the
+    // default route that isGateway gives)
+    let default_route = if deleg.is_some() && routes.is_some() {
+        has_default
+    } else {
+        conf.is_gateway || conf.is_default_gateway || has_default
     };
+    // the routes other than the default one: added in the namespace, via their gw or the
+    // network's gateway
+    let mut extra = Vec::new();
+    for r in routes
+        .as_ref()
+        .and_then(|r| r.as_array())
+        .into_iter()
+        .flatten()
+    {
+        let dst = r.get("dst").and_then(|d| d.as_str()).unwrap_or("");
+        if dst == "0.0.0.0/0" {
+            continue;
+        }
+        let Some((addr, len)) = parse_if_addr(dst) else {
+            release(&deleg);
+            return Err(CniError::new(
+                7,
+                format!("invalid route destination '{dst}'"),
+            ));
+        };
+        let gw = match r.get("gw").and_then(|g| g.as_str()) {
+            None => None,
+            Some(g) => match g.parse::<Ipv4Addr>() {
+                Ok(g) => Some(g),
+                Err(_) => {
+                    release(&deleg);
+                    return Err(CniError::new(7, format!("invalid route gateway '{g}'")));
+                }
+            },
+        };
+        extra.push((addr, len, gw));
+    }
     let attached = ops::attach(
         &store,
         &ns,
@@ -477,6 +514,7 @@ fn add(
             extra_hosts: vec![],
             dns: ops::Dns::default(),
             default_route,
+            routes: extra.clone(),
             delegated: deleg.clone(),
         },
     );
@@ -487,7 +525,7 @@ fn add(
             return Err(err.into());
         }
     };
-    let routes = if default_route {
+    let mut routes = if default_route {
         vec![CniRoute {
             dst: "0.0.0.0/0".into(),
             gw: Some(net.gateway.to_string()),
@@ -495,6 +533,10 @@ fn add(
     } else {
         vec![]
     };
+    routes.extend(extra.iter().map(|(a, l, gw)| CniRoute {
+        dst: format!("{a}/{l}"),
+        gw: Some(gw.unwrap_or(net.gateway).to_string()),
+    }));
     let mut result = CniResult::of(&attached, version, routes);
     result.dns = dns;
     let mut v = serde_json::to_value(&result).map_err(|e| CniError::new(5, e.to_string()))?;

@@ -456,6 +456,9 @@ pub struct AttachSpec {
     pub dns: Dns,
     /// Add a default route via the gateway in the namespace.
     pub default_route: bool,
+    /// More routes in the namespace (CNI: an IPAM's routes other than the default one):
+    /// destination, prefix length, gateway (none: the network's).
+    pub routes: Vec<(Ipv4Addr, u8, Option<Ipv4Addr>)>,
     /// The addresses came from another IPAM plugin (CNI mode): how to release them.
     pub delegated: Option<crate::store::Delegated>,
 }
@@ -716,6 +719,19 @@ pub fn attach(store: &Store, ns: &NetNs, spec: AttachSpec) -> Result<Attached, E
                 Err(source) => {
                     return Err(Error::Netlink {
                         what: format!("add the default route via {} in {netns_name}", net.gateway),
+                        source,
+                    });
+                }
+            }
+        }
+        for &(dst, len, gw) in &spec.routes {
+            let gw = gw.unwrap_or(net.gateway);
+            match cnl.add_route(dst, len, Some(gw), Some(eth.index)) {
+                Ok(()) => {}
+                Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {}
+                Err(source) => {
+                    return Err(Error::Netlink {
+                        what: format!("add the route {dst}/{len} via {gw} in {netns_name}"),
                         source,
                     });
                 }

@@ -36,6 +36,7 @@ pub fn run(a: AttachArgs, root: &Path) -> Result<(), Error> {
                 options: a.dns_option,
             },
             default_route: true,
+            routes: vec![],
             delegated: None,
         },
     )?;
