@@ -208,6 +208,8 @@ print(s.recv(100).decode().strip(), flush=True)' >"$TEST_DIR/udp.got" &
     run_host ctr-run --rm --network accnet --network bridge busybox ip -4 -o addr
     assert_match "$output" 'eth0 +inet 10\.93\.0\.'
     assert_match "$output" 'eth1 +inet 10\.47\.'
+    # and a container whose second network is accnet finds k2 there by name
+    run_host ctr-run --rm --network bridge --network accnet busybox ping -c1 -W2 k2
     # the connected container's removal releases its lease there
     run_host ctr-network connect accnet k1
     run_host ctr-rm -f k1

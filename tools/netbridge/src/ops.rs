@@ -822,11 +822,17 @@ fn names_of(l: &Lease) -> String {
 /// `net` is the network being changed (its leases may be newer than the store's).
 fn hosts_for(store: &Store, net: &Network, lease: &Lease) -> String {
     let mine = |l: &Lease| l.etc_dir.is_some() && l.etc_dir == lease.etc_dir;
+    // (the container's other networks, as its folder's list names them: no scan of the
+    // store, so a single-network container costs one small read)
     let mut nets: Vec<Network> = vec![net.clone()];
-    if lease.etc_dir.is_some() {
-        for n in store.networks().unwrap_or_default() {
-            if n.name != net.name && n.leases.iter().any(mine) {
-                nets.push(n);
+    if let Some(dir) = &lease.etc_dir {
+        for name in etc_networks(dir) {
+            if name != net.name {
+                if let Ok(Some(n)) = store.load(&name) {
+                    if n.leases.iter().any(mine) {
+                        nets.push(n);
+                    }
+                }
             }
         }
     }
@@ -867,6 +873,29 @@ fn hosts_for(store: &Store, net: &Network, lease: &Lease) -> String {
     text
 }
 
+/// The networks a container's etc folder is attached to (`DIR/.networks`, one a line).
+fn etc_networks(dir: &std::path::Path) -> Vec<String> {
+    std::fs::read_to_string(dir.join(".networks"))
+        .map(|s| s.lines().map(str::to_string).collect())
+        .unwrap_or_default()
+}
+
+/// Add or remove `network` in the etc folder's list (best effort, as the hosts files).
+fn set_etc_network(dir: &std::path::Path, network: &str, on: bool) {
+    let mut list = etc_networks(dir);
+    let had = list.iter().any(|n| n == network);
+    if had == on {
+        return;
+    }
+    if on {
+        list.push(network.to_string());
+    } else {
+        list.retain(|n| n != network);
+    }
+    let text: String = list.iter().map(|n| format!("{n}\n")).collect();
+    let _ = common::state::atomic_write(&dir.join(".networks"), text.as_bytes());
+}
+
 fn write_etc(
     store: &Store,
     dir: &std::path::Path,
@@ -878,6 +907,7 @@ fn write_etc(
         path: dir.to_path_buf(),
         source,
     })?;
+    set_etc_network(dir, &net.name, true);
     // (a second network's attach keeps the resolv.conf the first one wrote)
     let resolv = dir.join("resolv.conf");
     if !dns.is_empty() || !resolv.exists() {
@@ -959,6 +989,9 @@ pub fn detach(store: &Store, network: &str, which: &Which) -> Result<Vec<Lease>,
     let mut nl = Netlink::open().nl(|| "open a netlink socket".into())?;
     let mut errors = Vec::new();
     for l in &gone {
+        if let Some(dir) = &l.etc_dir {
+            set_etc_network(dir, &net.name, false);
+        }
         if let Err(e) = release_lease(&mut nl, l, local && netns_reachable(l)) {
             errors.push(common::run::error_line(&e));
         }
