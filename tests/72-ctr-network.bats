@@ -224,7 +224,9 @@ print(s.recv(100).decode().strip(), flush=True)' >"$TEST_DIR/udp.got" &
     run_host ctr-network create unused2 --subnet 10.96.0.0/24 --label keep=yes
     run_host ctr-run -d --name u1 --network used busybox sleep 600
     run_host --rc 1 ctr-network rm used
-    assert_error ctr-network "used"
+    assert_error ctr-network "network used is in use by 1 container(s)"
+    run_host --rc 1 ctr-network inspect nosuch
+    assert_error ctr-network "network nosuch not found"
     run_host ctr-network ls --format '{{.Name}}'
     assert_contains "$output" used
     run_host ctr-network prune -f --filter label=keep=no
