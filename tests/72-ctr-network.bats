@@ -252,7 +252,8 @@ unused2"
     for bad in "--subnet 10.0.0.0/33|10.0.0.0/33" "--subnet bogus|bogus" \
         "--subnet 10.97.0.0/16|overlaps network 'good'" "--subnet 10.98.0.0/24 --gateway 10.99.0.1|10.99.0.1" \
         "--subnet 10.98.0.0/24 --ip-range 10.99.0.0/25|10.99.0.0/25" "-d overlay|overlay" \
-        "-o com.docker.network.foo=1|com.docker.network.foo" "--ipv6|IPv6"; do
+        "-o com.docker.network.foo=1|com.docker.network.foo" "--ipv6|IPv6" \
+        "--ipv6 --subnet fd00::1/64|fd00::1/64" "--subnet fd00:1::/64|--ipv6"; do
         # shellcheck disable=SC2086 # the options, split
         run_host --rc any ctr-network create ${bad%|*} badnet
         [ "$status" -ne 0 ]
@@ -276,6 +277,33 @@ unused2"
     assert_eq "$(grep -c br- <<<"$output")" 1
     host_veths 0
     ! in_host nft list ruleset | grep -q dnat
+}
+
+@test "--ipv6: dual-stack addresses, default route, NAT66 out, published ports from outside on IPv6" {
+    need_net
+    make_outside
+    in_host ip -6 addr add fd00:77::1/64 dev vout nodad
+    nsenter -t "$outside" -n ip -6 addr add fd00:77::2/64 dev vin nodad
+    run_host ctr-network create v6net --ipv6 --subnet fd00:db8:1::/64 --subnet 10.98.0.0/24
+    run_host ctr-network inspect v6net
+    assert_json '.[0].EnableIPv6' true
+    assert_json '.[0].IPAM.Config[1].Subnet' fd00:db8:1::/64
+    serve s6 over-v6 --network v6net -p 18082:80
+    run_host ctr-run --rm --network v6net busybox sh -c \
+        'ip -6 -o addr show eth0 scope global; ip -6 route show default; ping -6 -c1 -W2 fd00:db8:1::2 >/dev/null && echo peer'
+    assert_match "$output" 'inet6 fd00:db8:1::3/64'
+    assert_match "$output" 'default via fd00:db8:1::1 dev eth0'
+    assert_contains "$output" peer
+    # NAT66: the outside has no route to fd00:db8:1::/64, its replies go to the test host
+    run_host ctr-run --rm --network v6net busybox ping -6 -c1 -W2 fd00:77::2
+    # the published port, from outside, on the test host's IPv6 address
+    wait_for nsenter -t "$outside" -n timeout 2 wget -qO- "http://[fd00:77::1]:18082/"
+    run_tool nsenter -t "$outside" -n timeout 5 wget -qO- "http://[fd00:77::1]:18082/"
+    assert_eq "$output" over-v6
+    run_host ctr-rm -f s6
+    run_host ctr-network rm v6net
+    run_host nft list tables
+    assert_eq "$output" ""
 }
 
 @test "CNI: hostIP and IPAM routes are honoured, vlan is refused with code 7 naming it" {

@@ -141,6 +141,13 @@ pub struct CreateArgs {
     /// 172.17-31.0.0/16, 192.168.0-240.0/20, as Docker picks]
     #[arg(long, value_name = "CIDR", value_parser = parse_subnet)]
     pub subnet: Option<Ipv4Net>,
+    /// Dual stack: the network's IPv6 subnet too, e.g. fd00:db8:1::/64 (NAT66 unless
+    /// --no-nat)
+    #[arg(long, value_name = "CIDR")]
+    pub subnet6: Option<crate::ipv6::Ipv6Net>,
+    /// The bridge's IPv6 address [default: the IPv6 subnet's first address]
+    #[arg(long, value_name = "IP", requires = "subnet6")]
+    pub gateway6: Option<std::net::Ipv6Addr>,
     /// Hand out addresses only from this range of the subnet
     #[arg(long, value_name = "CIDR", value_parser = parse_range)]
     pub ip_range: Option<Ipv4Net>,

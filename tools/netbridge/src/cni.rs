@@ -371,6 +371,8 @@ fn ensure_network(
             ip_range: None,
             labels: Default::default(),
             options: Default::default(),
+            subnet6: None,
+            gateway6: None,
         },
     )?)
 }

@@ -445,6 +445,7 @@ mod tests {
             aliases: vec![],
             hostname: None,
             extra_hosts: vec![],
+            ip6: None,
         });
         let r = rules("0123abcd", std::slice::from_ref(&n));
         assert!(

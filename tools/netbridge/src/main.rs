@@ -5,6 +5,7 @@ mod error;
 mod etcfiles;
 mod firewall;
 mod ipnet;
+mod ipv6;
 mod model;
 mod netlink;
 mod netns;

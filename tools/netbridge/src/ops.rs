@@ -43,6 +43,9 @@ pub struct CreateSpec {
     pub ip_range: Option<Ipv4Net>,
     pub labels: std::collections::BTreeMap<String, String>,
     pub options: std::collections::BTreeMap<String, String>,
+    /// Dual stack: the IPv6 subnet and gateway (default: the subnet's first address).
+    pub subnet6: Option<crate::ipv6::Ipv6Net>,
+    pub gateway6: Option<std::net::Ipv6Addr>,
 }
 
 /// Docker's default address pools, in its order: 172.17-31.0.0/16, then 192.168.0-240.0/20.
@@ -152,6 +155,7 @@ pub fn apply_rules(store: &Store, here: &HostNs, all: &[Network]) -> Result<(), 
         .cloned()
         .collect();
     firewall::sync(store.id(), &nets)?;
+    crate::ipv6::sync(store.id(), &nets, false)?;
     for n in &nets {
         let want = if n.leases.iter().any(|l| !l.ports.is_empty()) {
             "1"
@@ -228,6 +232,28 @@ pub fn create(store: &Store, spec: CreateSpec) -> Result<Network, Error> {
             )));
         }
     }
+    let gateway6 = match spec.subnet6 {
+        None => None,
+        Some(s6) => {
+            for other in &all {
+                if let Some(o6) = other.subnet6 {
+                    if o6.overlaps(&s6) {
+                        return Err(Error::Failed(format!(
+                            "IPv6 subnet {s6} overlaps network '{}' ({o6})",
+                            other.name
+                        )));
+                    }
+                }
+            }
+            let g = spec.gateway6.or_else(|| s6.nth(1)).unwrap_or(s6.network());
+            if !s6.contains(g) || g == s6.network() {
+                return Err(Error::Failed(format!(
+                    "IPv6 gateway {g} is not a host address of {s6}"
+                )));
+            }
+            Some(g)
+        }
+    };
     let (id, created) = (Some(random_id()?), Some(now_rfc3339()));
 
     let mut undo = Undo::new();
@@ -247,6 +273,15 @@ pub fn create(store: &Store, spec: CreateSpec) -> Result<Network, Error> {
                 .nl(|| format!("add {gateway}/{} to bridge '{bridge}'", subnet.prefix()))?;
         }
         write_sysctl("/proc/sys/net/ipv4/ip_forward", "1")?;
+        if let (Some(s6), Some(g6)) = (spec.subnet6, gateway6) {
+            write_sysctl(
+                &format!("/proc/sys/net/ipv6/conf/{bridge}/disable_ipv6"),
+                "0",
+            )?;
+            nl.add_address6(br.index, g6, s6.prefix())
+                .nl(|| format!("add {g6}/{} to bridge '{bridge}'", s6.prefix()))?;
+            write_sysctl("/proc/sys/net/ipv6/conf/all/forwarding", "1")?;
+        }
         let net = Network {
             name: spec.name.clone(),
             subnet,
@@ -264,6 +299,8 @@ pub fn create(store: &Store, spec: CreateSpec) -> Result<Network, Error> {
             created: created.clone(),
             labels: spec.labels.clone(),
             options: spec.options.clone(),
+            subnet6: spec.subnet6,
+            gateway6,
         };
         store.save(&net)?;
         let mut all = all.clone();
@@ -272,6 +309,7 @@ pub fn create(store: &Store, spec: CreateSpec) -> Result<Network, Error> {
             let _ = store.remove(&net.name);
             all.pop();
             let _ = apply_rules(store, &here, &all);
+            let _ = crate::ipv6::sync(store.id(), &all, true);
             return Err(e);
         }
         Ok(net)
@@ -389,6 +427,16 @@ pub fn remove(store: &Store, name: &str, force: bool) -> Result<(), Error> {
     let rest = store.networks()?;
     if let Err(e) = apply_rules(store, &here, &rest) {
         errors.push(common::run::error_line(&e));
+    }
+    if net.subnet6.is_some() {
+        let mine: Vec<Network> = rest
+            .iter()
+            .filter(|n| n.place(&here) == Place::Here)
+            .cloned()
+            .collect();
+        if let Err(e) = crate::ipv6::sync(store.id(), &mine, true) {
+            errors.push(common::run::error_line(&e));
+        }
     }
     if errors.is_empty() {
         Ok(())
@@ -737,6 +785,35 @@ pub fn attach(store: &Store, ns: &NetNs, spec: AttachSpec) -> Result<Attached, E
                 }
             }
         }
+        let ip6 = match net.subnet6 {
+            None => None,
+            Some(s6) => {
+                let taken = |a: std::net::Ipv6Addr| {
+                    Some(a) == net.gateway6 || net.leases.iter().any(|l| l.ip6 == Some(a))
+                };
+                let a = (2..(net.leases.len() as u128 + 4))
+                    .filter_map(|n| s6.nth(n))
+                    .find(|a| !taken(*a))
+                    .ok_or_else(|| Error::Failed(format!("no free address left in {s6}")))?;
+                cnl.add_address6(eth.index, a, s6.prefix())
+                    .nl(|| format!("add {a}/{} to '{}'", s6.prefix(), spec.ifname))?;
+                if let (true, false, Some(g6)) = (spec.default_route, net.internal, net.gateway6) {
+                    match cnl.add_default_route6(g6, eth.index) {
+                        Ok(()) => {}
+                        Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {}
+                        Err(source) => {
+                            return Err(Error::Netlink {
+                                what: format!(
+                                    "add the IPv6 default route via {g6} in {netns_name}"
+                                ),
+                                source,
+                            });
+                        }
+                    }
+                }
+                Some(a)
+            }
+        };
         let host = nl.link(&veth).nl(|| format!("look up '{veth}'"))?;
         let lease = Lease {
             ip,
@@ -761,6 +838,7 @@ pub fn attach(store: &Store, ns: &NetNs, spec: AttachSpec) -> Result<Attached, E
                     _ => (n.clone(), a.clone()),
                 })
                 .collect(),
+            ip6,
         };
         net.leases.push(lease.clone());
         net.last_ip = Some(ip);
@@ -1142,6 +1220,7 @@ mod tests {
             aliases: vec![],
             hostname: None,
             extra_hosts: vec![],
+            ip6: None,
         }
     }
 

@@ -54,6 +54,11 @@ pub struct Network {
     pub labels: BTreeMap<String, String>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub options: BTreeMap<String, String>,
+    /// Dual stack: the IPv6 subnet and the bridge's address in it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subnet6: Option<crate::ipv6::Ipv6Net>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gateway6: Option<std::net::Ipv6Addr>,
 }
 
 /// Where a network lives, seen from the namespace netbridge runs in.
@@ -89,6 +94,8 @@ impl Network {
             created: None,
             labels: BTreeMap::new(),
             options: BTreeMap::new(),
+            subnet6: None,
+            gateway6: None,
         }
     }
 }
@@ -142,6 +149,9 @@ pub struct Lease {
     /// Extra lines of its hosts file (--add-host): NAME, ADDRESS.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub extra_hosts: Vec<(String, String)>,
+    /// The IPv6 address, on a dual-stack network.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip6: Option<std::net::Ipv6Addr>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

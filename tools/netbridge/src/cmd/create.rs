@@ -21,6 +21,8 @@ pub fn run(a: CreateArgs, root: &Path) -> Result<(), Error> {
             ip_range: a.ip_range,
             labels: a.label.into_iter().collect(),
             options: a.options.into_iter().collect(),
+            subnet6: a.subnet6,
+            gateway6: a.gateway6,
         },
     )?;
     common::output::emit_lines([net.subnet]).map_err(super::out)
