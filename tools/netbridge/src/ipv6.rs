@@ -280,7 +280,8 @@ mod tests {
         assert_eq!(n.nth(1).unwrap().to_string(), "fd00:db8:1::1");
         assert!(n.contains("fd00:db8:1::ffff".parse().unwrap()));
         assert!(!n.contains("fd00:db8:2::1".parse().unwrap()));
-        assert!(n.overlaps(&"fd00:db8::/48".parse().unwrap()));
+        assert!(n.overlaps(&"fd00:db8:1::/48".parse().unwrap()));
+        assert!(!n.overlaps(&"fd00:db8::/48".parse().unwrap()));
         for bad in [
             "fd00::1/64",
             "fd00::/129",
