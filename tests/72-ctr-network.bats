@@ -261,7 +261,7 @@ unused2"
     done
     run_host --rc 1 ctr-network create good
     assert_error ctr-network "good"
-    for p in 0:80 70000:80 80/icmp 1.2.3:80:80 8000-8001:80-82 '[::1]:80:80' x:80; do
+    for p in 0:80 70000:80 80/icmp 1.2.3:80:80 8000-8001:80-82 '[::1]:80:80' fd00::1:80:80 x:80; do
         run_host --rc 125 ctr-run --rm --name pbad -p "$p" busybox true
         assert_error ctr-run "$p"
     done
@@ -288,7 +288,9 @@ unused2"
     run_host ctr-network inspect v6net
     assert_json '.[0].EnableIPv6' true
     assert_json '.[0].IPAM.Config[1].Subnet' fd00:db8:1::/64
-    serve s6 over-v6 --network v6net -p 18082:80
+    serve s6 over-v6 --network v6net -p 18082:80 -p '[fd00:77::1]:18083:80'
+    run_host ctr-port s6
+    assert_contains "$output" "80/tcp -> [fd00:77::1]:18083"
     run_host ctr-run --rm --network v6net busybox sh -c \
         'ip -6 -o addr show eth0 scope global; ip -6 route show default; ping -6 -c1 -W2 fd00:db8:1::2 >/dev/null && echo peer'
     assert_match "$output" 'inet6 fd00:db8:1::3/64'
@@ -300,10 +302,20 @@ unused2"
     wait_for nsenter -t "$outside" -n timeout 2 wget -qO- "http://[fd00:77::1]:18082/"
     run_tool nsenter -t "$outside" -n timeout 5 wget -qO- "http://[fd00:77::1]:18082/"
     assert_eq "$output" over-v6
+    # the port bound to an IPv6 address: there, and not on the IPv4 address
+    run_tool nsenter -t "$outside" -n timeout 5 wget -qO- "http://[fd00:77::1]:18083/"
+    assert_eq "$output" over-v6
+    run_tool --rc any nsenter -t "$outside" -n timeout 3 wget -qO- "http://192.168.77.1:18083/"
+    [ "$status" -ne 0 ]
+    # IPv6 loopback cannot be forwarded; an IPv6 address on an IPv4 network is refused
+    run_host --rc 125 ctr-run --rm --network v6net -p '[::1]:18084:80' busybox true
+    assert_error ctr-run "loopback"
+    run_host --rc 125 ctr-run --rm -p '[fd00:77::1]:18084:80' busybox true
+    assert_error ctr-run "no IPv6 subnet"
     run_host ctr-rm -f s6
     run_host ctr-network rm v6net
     run_host nft list tables
-    assert_eq "$output" ""
+    [[ "$output" != *ctrkit6* ]]
 }
 
 @test "CNI: hostIP and IPAM routes are honoured, vlan is refused with code 7 naming it" {

@@ -228,8 +228,8 @@ pub struct AttachArgs {
     /// The container's name: its hostname and its entry in the other containers' hosts files
     #[arg(long, value_name = "CONTAINER", value_parser = common::parse::parse_container_name)]
     pub name: Option<String>,
-    /// Publish a port, as Docker's -p: [IP:][HOSTPORT[-END]:]PORT[-END][/tcp|udp|sctp];
-    /// without HOSTPORT a free host port is picked (repeatable)
+    /// Publish a port, as Docker's -p: [IP:][HOSTPORT[-END]:]PORT[-END][/tcp|udp|sctp]
+    /// (an IPv6 IP in brackets); without HOSTPORT a free host port is picked (repeatable)
     #[arg(long, short, value_name = "[IP:][HOST:]PORT", value_parser = parse_port)]
     pub publish: Vec<PortReqs>,
     /// Another name the network's containers know this one by (repeatable)

@@ -316,12 +316,16 @@ fn ports(conf: &Conf) -> Result<Vec<Port>, CniError> {
             // (an empty hostIP, or 0.0.0.0, is every address, as in the portmap plugin)
             let host_ip = match p.host_ip.as_deref().unwrap_or("") {
                 "" | "0.0.0.0" => None,
-                a => Some(a.parse::<Ipv4Addr>().map_err(|_| {
-                    CniError::new(
-                        7,
-                        format!("port mapping hostIP '{a}' is not an IPv4 address"),
-                    )
-                })?),
+                a => Some(
+                    a.parse::<Ipv4Addr>()
+                        .map(std::net::IpAddr::V4)
+                        .map_err(|_| {
+                            CniError::new(
+                                7,
+                                format!("port mapping hostIP '{a}' is not an IPv4 address"),
+                            )
+                        })?,
+                ),
             };
             Ok(Port {
                 host_ip,

@@ -183,7 +183,12 @@ pub fn rules(id: &str, networks: &[Network]) -> Vec<Value> {
         guard.push(json!({"drop": null}));
         out.push(rule("input", guard, &note("no way to the host's loopback")));
         for l in &n.leases {
-            for p in &l.ports {
+            // (a port published on an IPv6 host address is the IPv6 table's alone)
+            for p in l
+                .ports
+                .iter()
+                .filter(|p| !p.host_ip.is_some_and(|a| a.is_ipv6()))
+            {
                 let proto = p.protocol.as_str();
                 // (-p IP:...: only traffic to that address of the host)
                 let mut expr: Vec<Value> = p

@@ -208,20 +208,32 @@ pub fn plan(id: &str, networks: &[Network]) -> Vec<Value> {
         }
         for l in &n.leases {
             let Some(addr) = l.ip6 else { continue };
-            // (ports bound to an IPv4 host address are not published on IPv6)
-            for p in l.ports.iter().filter(|p| p.host_ip.is_none()) {
+            // (ports bound to an IPv4 host address are not published on IPv6; one bound to
+            // an IPv6 address only there, `::` on every one)
+            for p in l
+                .ports
+                .iter()
+                .filter(|p| !p.host_ip.is_some_and(|a| a.is_ipv4()))
+            {
+                let only = match p.host_ip {
+                    Some(std::net::IpAddr::V6(a)) if !a.is_unspecified() => {
+                        Some(m("==", ip6("daddr"), json!(a.to_string())))
+                    }
+                    _ => None,
+                };
                 for chain in ["prerouting", "output"] {
                     batch.push(rule(
                         chain,
-                        vec![
-                            local.clone(),
-                            m(
+                        [local.clone()]
+                            .into_iter()
+                            .chain(only.clone())
+                            .chain([m(
                                 "==",
                                 json!({"payload": {"protocol": p.protocol.as_str(), "field": "dport"}}),
                                 json!(p.host_port),
                             ),
-                            json!({"dnat": {"addr": addr.to_string(), "port": p.container_port}}),
-                        ],
+                            json!({"dnat": {"addr": addr.to_string(), "port": p.container_port}})])
+                            .collect(),
                     ));
                 }
             }

@@ -687,6 +687,19 @@ pub fn attach(store: &Store, ns: &NetNs, spec: AttachSpec) -> Result<Attached, E
     } else {
         store.networks()?
     };
+    if net.subnet6.is_none() {
+        if let Some(p) = spec
+            .ports
+            .iter()
+            .find(|p| p.host_ip.is_some_and(|a| a.is_ipv6()))
+        {
+            return Err(Error::Failed(format!(
+                "network '{}' has no IPv6 subnet: nothing to publish on [{}]",
+                net.name,
+                p.host_ip.map(|a| a.to_string()).unwrap_or_default()
+            )));
+        }
+    }
     let ports = crate::ports::resolve(&all, &spec.ports)?;
     if let Err(e) = check_ports(&all, &ports) {
         reclaimed.extend(reclaim_dead(&mut nl, &mut net)?);

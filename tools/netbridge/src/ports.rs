@@ -3,7 +3,7 @@
 //! free host port chosen here. A request becomes a [`Port`] when the attach picks its host
 //! port ([`resolve`]).
 
-use std::net::{Ipv4Addr, SocketAddrV4, TcpListener, UdpSocket};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, UdpSocket};
 
 use crate::error::Error;
 use crate::store::{Network, Port, Proto};
@@ -12,7 +12,7 @@ use crate::store::{Network, Port, Proto};
 /// of `lo..=hi` (0..=0: a free one of the kernel's ephemeral range).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PortReq {
-    pub host_ip: Option<Ipv4Addr>,
+    pub host_ip: Option<IpAddr>,
     pub lo: u16,
     pub hi: u16,
     pub container_port: u16,
@@ -64,22 +64,38 @@ pub fn parse(s: &str) -> Result<PortReqs, String> {
         Some((_, o)) => return Err(bad(&format!("unknown protocol '{o}'"))),
         None => (s, Proto::Tcp),
     };
-    if spec.starts_with('[') || spec.matches(':').count() > 2 {
-        return Err(bad("IPv6 host addresses are not supported"));
-    }
-    let parts: Vec<&str> = spec.split(':').collect();
-    let (ip, host, cont) = match parts[..] {
-        [c] => (None, "", c),
-        [h, c] => (None, h, c),
-        [ip, h, c] => (Some(ip), h, c),
-        _ => unreachable!("at most two colons"),
+    // an IPv6 host address in brackets: [ADDR]:HOST:PORT
+    let (ip, rest) = match spec.strip_prefix('[') {
+        Some(r) => {
+            let (a, rest) = r
+                .split_once("]:")
+                .ok_or_else(|| bad("an IPv6 address is written [ADDR]:HOSTPORT:PORT"))?;
+            let a: std::net::Ipv6Addr = a
+                .parse()
+                .map_err(|_| bad(&format!("'{a}' is not an IPv6 address")))?;
+            if a.is_loopback() {
+                return Err(bad("IPv6 loopback cannot be forwarded to a container"));
+            }
+            (Some(IpAddr::V6(a)), rest)
+        }
+        None => (None, spec),
     };
-    let host_ip = match ip {
-        None | Some("0.0.0.0") => None,
-        Some(a) => Some(
-            a.parse::<Ipv4Addr>()
-                .map_err(|_| bad(&format!("'{a}' is not an IPv4 address")))?,
-        ),
+    let parts: Vec<&str> = rest.split(':').collect();
+    let (ip4, host, cont) = match (ip, &parts[..]) {
+        (None, [c]) => (None, "", *c),
+        (None, [h, c]) => (None, *h, *c),
+        (None, [ip, h, c]) => (Some(*ip), *h, *c),
+        (Some(_), [h, c]) => (None, *h, *c),
+        _ => return Err(bad("too many ':'")),
+    };
+    let host_ip = match ip4 {
+        None => ip,
+        Some("0.0.0.0") => None,
+        Some(a) => {
+            Some(IpAddr::V4(a.parse::<Ipv4Addr>().map_err(|_| {
+                bad(&format!("'{a}' is not an IPv4 address"))
+            })?))
+        }
     };
     let (c_lo, c_hi) = range(cont).ok_or_else(|| bad(&format!("bad container port '{cont}'")))?;
     let (h_lo, h_hi) = if host.is_empty() {
@@ -134,8 +150,8 @@ fn ephemeral() -> (u16, u16) {
 }
 
 /// Nothing on this host listens on the port now (a bind succeeds; not tried for sctp).
-fn bindable(ip: Option<Ipv4Addr>, port: u16, proto: Proto) -> bool {
-    let a = SocketAddrV4::new(ip.unwrap_or(Ipv4Addr::UNSPECIFIED), port);
+fn bindable(ip: Option<IpAddr>, port: u16, proto: Proto) -> bool {
+    let a = SocketAddr::new(ip.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)), port);
     match proto {
         Proto::Tcp => TcpListener::bind(a).is_ok(),
         Proto::Udp => UdpSocket::bind(a).is_ok(),
@@ -209,8 +225,14 @@ mod tests {
             (None, 8080, 8080, 80)
         );
         let r = one("127.0.0.1:8080:80/udp");
-        assert_eq!(r.host_ip, Some(Ipv4Addr::LOCALHOST));
+        assert_eq!(r.host_ip, Some(IpAddr::V4(Ipv4Addr::LOCALHOST)));
         assert_eq!(r.protocol, Proto::Udp);
+        let r = one("[fd00::1]:8080:80");
+        assert_eq!(
+            (r.host_ip.unwrap().to_string(), r.lo),
+            ("fd00::1".into(), 8080)
+        );
+        assert_eq!(one("[::]::80").lo, 0);
         let r = one("127.0.0.1::80");
         assert_eq!((r.lo, r.hi), (0, 0));
         let r = one("80/sctp");
@@ -241,6 +263,9 @@ mod tests {
             "[::1]:80:80",
             "a:b:c:d",
             "80:",
+            "[fd00::1]:1:2:3",
+            "[zz]:80:80",
+            "fd00::1:80:80",
         ] {
             assert!(parse(bad).is_err(), "{bad}");
         }

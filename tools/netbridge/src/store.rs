@@ -182,9 +182,10 @@ impl Proto {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Port {
-    /// Published only on this address of the host (`-p IP:HOST:PORT`).
+    /// Published only on this address of the host (`-p IP:HOST:PORT`; an IPv6 one only
+    /// on IPv6, `::` on every IPv6 address).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub host_ip: Option<Ipv4Addr>,
+    pub host_ip: Option<std::net::IpAddr>,
     pub host_port: u16,
     pub container_port: u16,
     pub protocol: Proto,
@@ -192,8 +193,10 @@ pub struct Port {
 
 impl std::fmt::Display for Port {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        if let Some(ip) = self.host_ip {
-            write!(f, "{ip}:")?;
+        match self.host_ip {
+            Some(std::net::IpAddr::V6(ip)) => write!(f, "[{ip}]:")?,
+            Some(ip) => write!(f, "{ip}:")?,
+            None => {}
         }
         write!(
             f,
