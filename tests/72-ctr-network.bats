@@ -291,9 +291,9 @@ unused2"
     serve s6 over-v6 --network v6net -p 18082:80 -p '[fd00:77::1]:18083:80'
     run_host ctr-port s6
     assert_contains "$output" "80/tcp -> [fd00:77::1]:18083"
-    run_host ctr-run --rm --network v6net busybox sh -c \
+    run_host ctr-run --rm --network v6net --ip6 fd00:db8:1::99 busybox sh -c \
         'ip -6 -o addr show eth0 scope global; ip -6 route show default; ping -6 -c1 -W2 fd00:db8:1::2 >/dev/null && echo peer'
-    assert_match "$output" 'inet6 fd00:db8:1::3/64'
+    assert_match "$output" 'inet6 fd00:db8:1::99/64'
     assert_match "$output" 'default via fd00:db8:1::1 dev eth0'
     assert_contains "$output" peer
     # NAT66: the outside has no route to fd00:db8:1::/64, its replies go to the test host
@@ -312,6 +312,8 @@ unused2"
     assert_error ctr-run "loopback"
     run_host --rc 125 ctr-run --rm -p '[fd00:77::1]:18084:80' busybox true
     assert_error ctr-run "no IPv6 subnet"
+    run_host --rc 125 ctr-run --rm --network v6net --ip6 fd00:db8:1::2 busybox true
+    assert_error ctr-run "fd00:db8:1::2 is already leased"
     run_host ctr-rm -f s6
     run_host ctr-network rm v6net
     run_host nft list tables

@@ -214,11 +214,14 @@ pub struct AttachArgs {
     #[arg(long, value_name = "BRIDGE")]
     pub bridge: Option<String>,
     /// Docker's none mode: bring up only lo, no other interface
-    #[arg(long, conflicts_with_all = ["bridge", "ip", "mac", "publish", "etc", "name", "json", "alias"])]
+    #[arg(long, conflicts_with_all = ["bridge", "ip", "ip6", "mac", "publish", "etc", "name", "json", "alias"])]
     pub none: bool,
     /// The address to lease [default: the next free one]
     #[arg(long, value_name = "IP")]
     pub ip: Option<Ipv4Addr>,
+    /// The IPv6 address to lease, on a dual-stack network [default: the next free one]
+    #[arg(long, value_name = "IP")]
+    pub ip6: Option<std::net::Ipv6Addr>,
     /// The interface name inside the namespace
     #[arg(long, value_name = "NAME", default_value = "eth0")]
     pub ifname: String,

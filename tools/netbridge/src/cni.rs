@@ -509,6 +509,7 @@ fn add(
         AttachSpec {
             bridge: net.name.clone(),
             ip,
+            ip6: None,
             ifname: e.ifname.clone(),
             mac: None,
             name: None,

@@ -490,6 +490,7 @@ fn release_lease(nl: &mut Netlink, l: &Lease, delete_link: bool) -> Result<(), E
 pub struct AttachSpec {
     pub bridge: String,
     pub ip: Option<Ipv4Addr>,
+    pub ip6: Option<std::net::Ipv6Addr>,
     pub ifname: String,
     pub mac: Option<[u8; 6]>,
     pub name: Option<String>,
@@ -700,6 +701,28 @@ pub fn attach(store: &Store, ns: &NetNs, spec: AttachSpec) -> Result<Attached, E
             )));
         }
     }
+    if let Some(want) = spec.ip6 {
+        let ok = match net.subnet6 {
+            None => Err(format!("network '{}' has no IPv6 subnet", net.name)),
+            Some(s6) if !s6.contains(want) => Err(format!(
+                "address {want} is outside IPv6 subnet {s6} of network '{}'",
+                net.name
+            )),
+            Some(s6) if want == s6.network() || Some(want) == net.gateway6 => Err(format!(
+                "address {want} is reserved in network '{}' (network or gateway address)",
+                net.name
+            )),
+            Some(_) => match net.leases.iter().find(|l| l.ip6 == Some(want)) {
+                Some(l) => Err(format!(
+                    "address {want} is already leased in network '{}' (to {})",
+                    net.name,
+                    taken_by(l)
+                )),
+                None => Ok(()),
+            },
+        };
+        ok.map_err(Error::Failed)?;
+    }
     let ports = crate::ports::resolve(&all, &spec.ports)?;
     if let Err(e) = check_ports(&all, &ports) {
         reclaimed.extend(reclaim_dead(&mut nl, &mut net)?);
@@ -804,10 +827,13 @@ pub fn attach(store: &Store, ns: &NetNs, spec: AttachSpec) -> Result<Attached, E
                 let taken = |a: std::net::Ipv6Addr| {
                     Some(a) == net.gateway6 || net.leases.iter().any(|l| l.ip6 == Some(a))
                 };
-                let a = (2..(net.leases.len() as u128 + 4))
-                    .filter_map(|n| s6.nth(n))
-                    .find(|a| !taken(*a))
-                    .ok_or_else(|| Error::Failed(format!("no free address left in {s6}")))?;
+                let a = match spec.ip6 {
+                    Some(a) => a,
+                    None => (2..(net.leases.len() as u128 + 4))
+                        .filter_map(|n| s6.nth(n))
+                        .find(|a| !taken(*a))
+                        .ok_or_else(|| Error::Failed(format!("no free address left in {s6}")))?,
+                };
                 cnl.add_address6(eth.index, a, s6.prefix())
                     .nl(|| format!("add {a}/{} to '{}'", s6.prefix(), spec.ifname))?;
                 if let (true, false, Some(g6)) = (spec.default_route, net.internal, net.gateway6) {

@@ -21,6 +21,7 @@ pub fn run(a: AttachArgs, root: &Path) -> Result<(), Error> {
         AttachSpec {
             bridge,
             ip: a.ip,
+            ip6: a.ip6,
             ifname: a.ifname,
             mac: a.mac,
             name: a.name,
