@@ -154,11 +154,17 @@ other"
     nsenter -t "$(cat "$CTRKIT_STATE/containers/p1/pid")" -n python3 -c 'import socket
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 s.bind(("0.0.0.0", 53))
+print("ready", flush=True)
 print(s.recv(100).decode().strip(), flush=True)' >"$TEST_DIR/udp.got" &
     track_pid $!
-    sleep 0.3
-    in_host bash -c 'echo over-udp >/dev/udp/127.0.0.1/5353'
-    wait_for grep -q over-udp "$TEST_DIR/udp.got"
+    wait_for grep -q ready "$TEST_DIR/udp.got"
+    # (a datagram may meet a conntrack entry still being made: sent until one arrives)
+    udp_arrived() {
+        in_host bash -c 'echo over-udp >/dev/udp/127.0.0.1/5353'
+        sleep 0.1
+        grep -q over-udp "$TEST_DIR/udp.got"
+    }
+    wait_for udp_arrived
     # a second container cannot take a host port that is published
     run_host --rc 125 ctr-run --rm -p 9001:80 busybox true
     assert_error ctr-run "9001"

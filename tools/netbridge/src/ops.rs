@@ -1036,15 +1036,9 @@ fn write_etc(
         etcfiles::write_in_place(&resolv, &text)?;
     }
     etcfiles::write_in_place(&dir.join("hosts"), &hosts_for(store, net, lease))?;
+    // (and the hostname file too: a second network leaves it as the first wrote it)
     let host = dir.join("hostname");
-    if !host.exists()
-        || net
-            .leases
-            .iter()
-            .filter(|l| l.etc_dir == lease.etc_dir)
-            .count()
-            <= 1
-    {
+    if !host.exists() {
         etcfiles::write_in_place(&host, &format!("{}\n", hostname(lease)))?;
     }
     Ok(())
