@@ -170,12 +170,39 @@ print(s.recv(100).decode().strip(), flush=True)' >"$TEST_DIR/udp.got" &
     assert_error ctr-run "9001"
 }
 
-@test "-P publishes the exposed ports on free host ports" {
+# blob_put LAYOUT FILE : store FILE as a blob of the OCI layout; print its digest
+blob_put() {
+    local d
+    d=$(sha256sum "$2" | cut -d' ' -f1)
+    cp "$2" "$1/blobs/sha256/$d"
+    echo "sha256:$d"
+}
+
+@test "-P publishes the image's ExposedPorts (and --expose's) on free host ports" {
     need_net
-    serve pa1 exposed -P --expose 80
+    # an image whose config exposes 80/tcp: the busybox layout with its config edited
+    lay=$TEST_DIR/exposed
+    rm -rf "$lay"
+    run_tool mkimage-busybox --busybox "$(command -v busybox)" -o "$lay"
+    m=$(jq -r '.manifests[0].digest' "$lay/index.json")
+    c=$(jq -r '.config.digest' "$lay/blobs/sha256/${m#sha256:}")
+    jq -c '.config.ExposedPorts = {"80/tcp": {}}' "$lay/blobs/sha256/${c#sha256:}" >"$TEST_DIR/config.json"
+    c2=$(blob_put "$lay" "$TEST_DIR/config.json")
+    jq -c --arg d "$c2" --argjson n "$(stat -c %s "$TEST_DIR/config.json")" \
+        '.config.digest = $d | .config.size = $n' "$lay/blobs/sha256/${m#sha256:}" >"$TEST_DIR/manifest.json"
+    m2=$(blob_put "$lay" "$TEST_DIR/manifest.json")
+    jq --arg d "$m2" --argjson n "$(stat -c %s "$TEST_DIR/manifest.json")" \
+        '.manifests[0].digest = $d | .manifests[0].size = $n' "$lay/index.json" >"$TEST_DIR/index.json"
+    cp "$TEST_DIR/index.json" "$lay/index.json"
+    run_host ctr-load --name exposed "$lay"
+    run_host ctr-run -d --name pa1 -P --expose 7001 exposed sh -c \
+        'mkdir /www && echo exposed >/www/index.html && httpd -p 7001 -h /www && exec httpd -f -p 80 -h /www'
     run_host ctr-port pa1 80
     assert_match "$output" '^0\.0\.0\.0:[0-9]+$'
     wait_for in_host timeout 2 wget -qO- "http://127.0.0.1:${output#*:}/"
+    run_host ctr-port pa1 7001
+    run_host timeout 5 wget -qO- "http://127.0.0.1:${output#*:}/"
+    assert_eq "$output" exposed
 }
 
 @test "--add-host, --dns, --dns-search, --dns-option, --hostname, --domainname, --mac-address land in the container" {
