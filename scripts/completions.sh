@@ -10,7 +10,7 @@ name=${script##*/}
 # the options: every -x and --long word at the start of a --help option line
 # (the option part of the line only: the text before its description's two spaces)
 opts=$("$script" --help | sed -n 's/^ \{1,8\}\(-[^ ].*\)$/\1/p' | sed 's/   *.*//' |
-    grep -o -- '-\{1,2\}[A-Za-z][A-Za-z-]*' | sort -u | tr '\n' ' ')
+    grep -o -- '-\{1,2\}[A-Za-z][A-Za-z0-9-]*' | sort -u | tr '\n' ' ')
 # the scripts whose arguments are containers (their usage names CONTAINER or NAME)
 if "$script" --help | head -n 1 | grep -q 'CONTAINER\|NAME'; then containers=1; else containers=0; fi
 case $shell in

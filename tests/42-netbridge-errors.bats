@@ -68,7 +68,7 @@ nb_fails() {
     nb_fails 1 "address 10.88.0.10 is already leased in network 'nb0'" attach "$c2" --bridge nb0 --ip 10.88.0.10
     nb_fails 1 "host port 8080/tcp is already published" attach "$c2" --bridge nb0 --publish 8080:81
     nb_fails 1 "host port 9090/tcp is given twice" attach "$c2" --bridge nb0 -p 9090:80 -p 9090:81
-    nb_fails 2 "invalid port mapping '8080'" attach "$c2" --bridge nb0 --publish 8080
+    nb_fails 2 "invalid port mapping '8080:'" attach "$c2" --bridge nb0 --publish 8080:
     nb_fails 2 "invalid MAC address 'zz'" attach "$c2" --bridge nb0 --mac zz
     nb_fails 2 "invalid value 'ten' for '--ip <IP>'" attach "$c2" --bridge nb0 --ip ten
     nb_fails 1 "already attached to 'nb0'" attach "$c1" --bridge nb0

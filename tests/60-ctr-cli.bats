@@ -55,7 +55,7 @@ teardown() { ctr_teardown; }
     run_tool --rc 125 ctr-run
     assert_error ctr-run "no image given"
     run_tool --rc 125 ctr-run --network bogus busybox true
-    assert_error ctr-run "unknown network mode 'bogus'"
+    assert_error ctr-run "network bogus not found"
     run_tool --rc 125 ctr-run --network none -p 80:80 busybox true
     assert_error ctr-run "--publish needs --network bridge"
     run_tool --rc 125 ctr-run --name 'bad/name' busybox true

@@ -91,6 +91,41 @@ struct Conf {
     data_dir: Option<PathBuf>,
     #[serde(rename = "cni.dev/valid-attachments")]
     valid_attachments: Option<Vec<Attachment>>,
+    /// The keys not named above (checked by [`refuse_unimplemented`]).
+    #[serde(flatten)]
+    rest: serde_json::Map<String, Value>,
+}
+
+/// Keys of the reference bridge plugin that netbridge does not implement: given a value
+/// other than their default (off, 0, empty), they are refused rather than ignored.
+const UNIMPLEMENTED: [&str; 8] = [
+    "vlan",
+    "vlanTrunk",
+    "preserveDefaultVlan",
+    "promiscMode",
+    "forceAddress",
+    "enabledad",
+    "macspoofchk",
+    "disableContainerInterface",
+];
+
+fn refuse_unimplemented(conf: &Conf) -> Result<(), CniError> {
+    for k in UNIMPLEMENTED {
+        let set = match conf.rest.get(k) {
+            None | Some(Value::Null) | Some(Value::Bool(false)) => false,
+            Some(Value::Number(n)) => n.as_f64() != Some(0.0),
+            Some(Value::Array(a)) => !a.is_empty(),
+            Some(Value::String(s)) => !s.is_empty(),
+            Some(_) => true,
+        };
+        if set {
+            return Err(CniError::new(
+                7,
+                format!("network configuration key '{k}' is not supported by netbridge"),
+            ));
+        }
+    }
+    Ok(())
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -106,6 +141,8 @@ struct PortMapping {
     host_port: u16,
     container_port: u16,
     protocol: Option<String>,
+    #[serde(default, rename = "hostIP")]
+    host_ip: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -185,6 +222,9 @@ fn run(command: &str, input: &[u8]) -> Result<Option<Value>, CniError> {
     if conf.name.as_deref().unwrap_or("").is_empty() {
         return Err(CniError::new(7, "network configuration has no 'name'"));
     }
+    if command == "ADD" || command == "CHECK" {
+        refuse_unimplemented(&conf)?;
+    }
     let need = |k: &str| -> Result<String, CniError> {
         let v = env(k);
         if v.is_empty() {
@@ -259,6 +299,7 @@ fn ports(conf: &Conf) -> Result<Vec<Port>, CniError> {
             let protocol = match p.protocol.as_deref().unwrap_or("tcp") {
                 "tcp" => Proto::Tcp,
                 "udp" => Proto::Udp,
+                "sctp" => Proto::Sctp,
                 o => {
                     return Err(CniError::new(
                         7,
@@ -272,7 +313,22 @@ fn ports(conf: &Conf) -> Result<Vec<Port>, CniError> {
                     "port mappings need hostPort and containerPort",
                 ));
             }
+            // (an empty hostIP, or 0.0.0.0, is every address, as in the portmap plugin)
+            let host_ip = match p.host_ip.as_deref().unwrap_or("") {
+                "" | "0.0.0.0" => None,
+                a => Some(
+                    a.parse::<Ipv4Addr>()
+                        .map(std::net::IpAddr::V4)
+                        .map_err(|_| {
+                            CniError::new(
+                                7,
+                                format!("port mapping hostIP '{a}' is not an IPv4 address"),
+                            )
+                        })?,
+                ),
+            };
             Ok(Port {
+                host_ip,
                 host_port: p.host_port,
                 container_port: p.container_port,
                 protocol,
@@ -309,12 +365,18 @@ fn ensure_network(
         store,
         CreateSpec {
             name,
-            subnet,
+            subnet: Some(subnet),
             gateway,
             mtu: conf.mtu,
             nat: conf.ip_masq,
             internal: false,
             gateway_on_bridge: conf.is_gateway || conf.is_default_gateway,
+            bridge: None,
+            ip_range: None,
+            labels: Default::default(),
+            options: Default::default(),
+            subnet6: None,
+            gateway6: None,
         },
     )?)
 }
@@ -344,7 +406,8 @@ fn add(
                         .map_err(|_| CniError::new(7, format!("invalid gateway '{g}'")))
                 })
                 .transpose()?;
-            (parse_subnet(s)?, gw, None, None, json!({}), None)
+            let routes = ipam.and_then(|i| i.get("routes")).cloned();
+            (parse_subnet(s)?, gw, None, routes, json!({}), None)
         }
         Some(plugin) => {
             let res = exec_ipam(
@@ -397,26 +460,68 @@ fn add(
             return Err(err);
         }
     };
-    let default_route = match &routes {
-        Some(r) => r.as_array().is_some_and(|a| {
-            a.iter()
-                .any(|x| x.get("dst").and_then(|d| d.as_str()) == Some("0.0.0.0/0"))
-        }),
-        None => conf.is_gateway || conf.is_default_gateway,
+    let has_default = routes.as_ref().and_then(|r| r.as_array()).is_some_and(|a| {
+        a.iter()
+            .any(|x| x.get("dst").and_then(|d| d.as_str()) == Some("0.0.0.0/0"))
+    });
+    // (a delegated IPAM's routes say it all; netbridge's own IPAM adds its routes to the
+    // default route that isGateway gives)
+    let default_route = if deleg.is_some() && routes.is_some() {
+        has_default
+    } else {
+        conf.is_gateway || conf.is_default_gateway || has_default
     };
+    // the routes other than the default one: added in the namespace, via their gw or the
+    // network's gateway
+    let mut extra = Vec::new();
+    for r in routes
+        .as_ref()
+        .and_then(|r| r.as_array())
+        .into_iter()
+        .flatten()
+    {
+        let dst = r.get("dst").and_then(|d| d.as_str()).unwrap_or("");
+        if dst == "0.0.0.0/0" {
+            continue;
+        }
+        let Some((addr, len)) = parse_if_addr(dst) else {
+            release(&deleg);
+            return Err(CniError::new(
+                7,
+                format!("invalid route destination '{dst}'"),
+            ));
+        };
+        let gw = match r.get("gw").and_then(|g| g.as_str()) {
+            None => None,
+            Some(g) => match g.parse::<Ipv4Addr>() {
+                Ok(g) => Some(g),
+                Err(_) => {
+                    release(&deleg);
+                    return Err(CniError::new(7, format!("invalid route gateway '{g}'")));
+                }
+            },
+        };
+        extra.push((addr, len, gw));
+    }
     let attached = ops::attach(
         &store,
         &ns,
         AttachSpec {
             bridge: net.name.clone(),
             ip,
+            ip6: None,
             ifname: e.ifname.clone(),
             mac: None,
             name: None,
             container_id: Some(e.container_id.clone()),
-            ports,
+            ports: ports.into_iter().map(Into::into).collect(),
             etc: None,
+            aliases: vec![],
+            hostname: None,
+            extra_hosts: vec![],
+            dns: ops::Dns::default(),
             default_route,
+            routes: extra.clone(),
             delegated: deleg.clone(),
         },
     );
@@ -427,7 +532,7 @@ fn add(
             return Err(err.into());
         }
     };
-    let routes = if default_route {
+    let mut routes = if default_route {
         vec![CniRoute {
             dst: "0.0.0.0/0".into(),
             gw: Some(net.gateway.to_string()),
@@ -435,6 +540,10 @@ fn add(
     } else {
         vec![]
     };
+    routes.extend(extra.iter().map(|(a, l, gw)| CniRoute {
+        dst: format!("{a}/{l}"),
+        gw: Some(gw.unwrap_or(net.gateway).to_string()),
+    }));
     let mut result = CniResult::of(&attached, version, routes);
     result.dns = dns;
     let mut v = serde_json::to_value(&result).map_err(|e| CniError::new(5, e.to_string()))?;

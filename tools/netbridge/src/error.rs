@@ -36,6 +36,8 @@ pub enum Error {
     Gateway { gateway: Ipv4Addr, subnet: Ipv4Net },
     #[error("invalid bridge name '{0}' (1 to 15 characters, no '/', ':' or whitespace)")]
     BridgeName(String),
+    #[error("invalid network name '{0}' (want [a-zA-Z0-9][a-zA-Z0-9_.-]*)")]
+    NetworkName(String),
     #[error("network namespace '{netns}' cannot be opened")]
     Netns {
         netns: String,

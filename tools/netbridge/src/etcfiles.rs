@@ -55,6 +55,35 @@ pub fn resolv_conf(host: &str, upstream: Option<&str>) -> String {
     out
 }
 
+/// `resolv` with its name servers, search list or options replaced by those given (each
+/// list only when not empty), as Docker's --dns, --dns-search and --dns-option do.
+pub fn with_dns(resolv: &str, servers: &[String], search: &[String], options: &[String]) -> String {
+    let mut out = String::new();
+    let replaced = |t: &str, key: &str, given: &[String]| !given.is_empty() && t.starts_with(key);
+    for line in resolv.lines() {
+        let t = line.trim();
+        if replaced(t, "nameserver", servers)
+            || replaced(t, "search", search)
+            || replaced(t, "domain", search)
+            || replaced(t, "options", options)
+        {
+            continue;
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    for s in servers {
+        out.push_str(&format!("nameserver {s}\n"));
+    }
+    if !search.is_empty() {
+        out.push_str(&format!("search {}\n", search.join(" ")));
+    }
+    if !options.is_empty() {
+        out.push_str(&format!("options {}\n", options.join(" ")));
+    }
+    out
+}
+
 fn servers(text: &str) -> Vec<String> {
     text.lines()
         .filter_map(|l| l.trim().strip_prefix("nameserver"))

@@ -112,7 +112,7 @@ pub fn rules(id: &str, networks: &[Network]) -> Vec<Value> {
     let tag = tag(id);
     let mut out = Vec::new();
     for n in networks {
-        let br = json!(n.name);
+        let br = json!(n.br());
         let note = |what: &str| format!("{tag} {}: {what}", n.name);
         let any_port = n.leases.iter().any(|l| !l.ports.is_empty());
         let loopback = json!({"prefix": {"addr": "127.0.0.0", "len": 8}});
@@ -183,18 +183,28 @@ pub fn rules(id: &str, networks: &[Network]) -> Vec<Value> {
         guard.push(json!({"drop": null}));
         out.push(rule("input", guard, &note("no way to the host's loopback")));
         for l in &n.leases {
-            for p in &l.ports {
+            // (a port published on an IPv6 host address is the IPv6 table's alone)
+            for p in l
+                .ports
+                .iter()
+                .filter(|p| !p.host_ip.is_some_and(|a| a.is_ipv6()))
+            {
                 let proto = p.protocol.as_str();
+                // (-p IP:...: only traffic to that address of the host)
+                let mut expr: Vec<Value> = p
+                    .host_ip
+                    .map(|a| m("==", ip("daddr"), json!(a.to_string())))
+                    .into_iter()
+                    .collect();
+                expr.push(m(
+                    "==",
+                    json!({"payload": {"protocol": proto, "field": "dport"}}),
+                    json!(p.host_port),
+                ));
+                expr.push(json!({"dnat": {"addr": l.ip.to_string(), "port": p.container_port}}));
                 out.push(rule(
                     "published",
-                    vec![
-                        m(
-                            "==",
-                            json!({"payload": {"protocol": proto, "field": "dport"}}),
-                            json!(p.host_port),
-                        ),
-                        json!({"dnat": {"addr": l.ip.to_string(), "port": p.container_port}}),
-                    ],
+                    expr,
                     &format!("{tag} {} {}: {}", n.name, l.veth, p),
                 ));
             }
@@ -430,12 +440,17 @@ mod tests {
             name: None,
             container_id: None,
             ports: vec![Port {
+                host_ip: None,
                 host_port: 8080,
                 container_port: 80,
                 protocol: Proto::Tcp,
             }],
             etc_dir: None,
             delegated: None,
+            aliases: vec![],
+            hostname: None,
+            extra_hosts: vec![],
+            ip6: None,
         });
         let r = rules("0123abcd", std::slice::from_ref(&n));
         assert!(

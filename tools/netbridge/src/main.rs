@@ -5,10 +5,12 @@ mod error;
 mod etcfiles;
 mod firewall;
 mod ipnet;
+mod ipv6;
 mod model;
 mod netlink;
 mod netns;
 mod ops;
+mod ports;
 mod store;
 
 fn main() {

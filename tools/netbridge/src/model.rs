@@ -16,19 +16,33 @@ pub struct NetworkJson {
     pub nat: bool,
     pub internal: bool,
     pub attachments: usize,
+    pub id: Option<String>,
+    pub created: Option<String>,
+    pub ip_range: Option<String>,
+    pub labels: std::collections::BTreeMap<String, String>,
+    pub options: std::collections::BTreeMap<String, String>,
+    pub subnet6: Option<String>,
+    pub gateway6: Option<String>,
 }
 
 impl NetworkJson {
     pub fn of(n: &Network) -> NetworkJson {
         NetworkJson {
             name: n.name.clone(),
-            bridge: n.name.clone(),
+            bridge: n.br().to_string(),
             subnet: n.subnet.to_string(),
             gateway: n.gateway.to_string(),
             mtu: n.mtu,
             nat: n.nat,
             internal: n.internal,
             attachments: n.leases.len(),
+            id: n.id.clone(),
+            created: n.created.clone(),
+            ip_range: n.ip_range.map(|r| r.to_string()),
+            labels: n.labels.clone(),
+            options: n.options.clone(),
+            subnet6: n.subnet6.map(|s| s.to_string()),
+            gateway6: n.gateway6.map(|g| g.to_string()),
         }
     }
 }
@@ -52,6 +66,8 @@ pub struct LeaseJson {
     pub container_id: Option<String>,
     pub ports: Vec<String>,
     pub etc_dir: Option<String>,
+    pub aliases: Vec<String>,
+    pub ip6: Option<String>,
     /// The namespace (seen through its veth) still exists.
     pub alive: bool,
 }
@@ -69,6 +85,8 @@ impl LeaseJson {
             container_id: l.container_id.clone(),
             ports: l.ports.iter().map(|p| p.to_string()).collect(),
             etc_dir: l.etc_dir.as_ref().map(|d| d.display().to_string()),
+            aliases: l.aliases.clone(),
+            ip6: l.ip6.map(|a| a.to_string()),
             alive,
         }
     }
@@ -135,11 +153,17 @@ impl CniResult {
                     sandbox: Some(a.sandbox.clone()),
                 },
             ],
-            ips: vec![CniIp {
+            ips: std::iter::once(CniIp {
                 address: format!("{}/{}", a.lease.ip, a.network.subnet.prefix()),
                 gateway: Some(a.network.gateway.to_string()),
                 interface: Some(2),
-            }],
+            })
+            .chain(a.lease.ip6.zip(a.network.subnet6).map(|(ip6, s6)| CniIp {
+                address: format!("{ip6}/{}", s6.prefix()),
+                gateway: a.network.gateway6.map(|g| g.to_string()),
+                interface: Some(2),
+            }))
+            .collect(),
             routes,
             dns: serde_json::json!({}),
         }

@@ -31,12 +31,92 @@ pub fn valid_ifname(name: &str) -> bool {
 
 pub struct CreateSpec {
     pub name: String,
-    pub subnet: Ipv4Net,
+    /// The subnet; none: the first free one of Docker's pools ([`free_subnet`]).
+    pub subnet: Option<Ipv4Net>,
     pub gateway: Option<Ipv4Addr>,
     pub mtu: Option<u32>,
     pub nat: bool,
     pub internal: bool,
     pub gateway_on_bridge: bool,
+    /// The bridge's name when not the network's.
+    pub bridge: Option<String>,
+    pub ip_range: Option<Ipv4Net>,
+    pub labels: std::collections::BTreeMap<String, String>,
+    pub options: std::collections::BTreeMap<String, String>,
+    /// Dual stack: the IPv6 subnet and gateway (default: the subnet's first address).
+    pub subnet6: Option<crate::ipv6::Ipv6Net>,
+    pub gateway6: Option<std::net::Ipv6Addr>,
+}
+
+/// Docker's default address pools, in its order: 172.17-31.0.0/16, then 192.168.0-240.0/20.
+pub fn pools() -> impl Iterator<Item = Ipv4Net> {
+    let b = (17..=31u8).map(|x| Ipv4Net::new(Ipv4Addr::new(172, x, 0, 0), 16));
+    let c = (0..16u8).map(|x| Ipv4Net::new(Ipv4Addr::new(192, 168, x * 16, 0), 20));
+    b.chain(c)
+}
+
+/// What on this host `subnet` overlaps, if anything: another network of this root, a
+/// route or an address (a default route aside, as Docker does).
+fn conflict(nl: &mut Netlink, all: &[Network], subnet: Ipv4Net) -> Result<Option<String>, Error> {
+    for other in all {
+        if other.subnet.overlaps(&subnet) {
+            return Ok(Some(format!("network '{}' ({})", other.name, other.subnet)));
+        }
+    }
+    for (dst, len) in nl.routes_v4().nl(|| "list routes".into())? {
+        if len == 0 {
+            continue;
+        }
+        let r = Ipv4Net::new(dst, len);
+        if r.overlaps(&subnet) {
+            return Ok(Some(format!("route {r}")));
+        }
+    }
+    for (addr, len) in nl.addresses_v4().nl(|| "list addresses".into())? {
+        if addr.is_loopback() {
+            continue;
+        }
+        let r = Ipv4Net::new(addr, len);
+        if r.overlaps(&subnet) {
+            return Ok(Some(format!("address {addr}/{len}")));
+        }
+    }
+    Ok(None)
+}
+
+/// 64 random hex digits (a network's id, as Docker's).
+fn random_id() -> Result<String, Error> {
+    let mut b = [0u8; 32];
+    let n = rustix::rand::getrandom(&mut b, rustix::rand::GetRandomFlags::empty());
+    if n.ok() != Some(32) {
+        return Err(Error::Failed("cannot get random bytes for an id".into()));
+    }
+    Ok(b.iter().map(|x| format!("{x:02x}")).collect())
+}
+
+/// Now in RFC 3339 (UTC, seconds), as Docker's `Created`.
+fn now_rfc3339() -> String {
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    let (days, secs) = (t.div_euclid(86400), t.rem_euclid(86400));
+    // days since 1970-01-01 to a civil date (Howard Hinnant's algorithm)
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        secs / 3600,
+        secs % 3600 / 60,
+        secs % 60
+    )
 }
 
 fn write_sysctl(path: &str, value: &str) -> Result<(), Error> {
@@ -75,13 +155,14 @@ pub fn apply_rules(store: &Store, here: &HostNs, all: &[Network]) -> Result<(), 
         .cloned()
         .collect();
     firewall::sync(store.id(), &nets)?;
+    crate::ipv6::sync(store.id(), &nets, false)?;
     for n in &nets {
         let want = if n.leases.iter().any(|l| !l.ports.is_empty()) {
             "1"
         } else {
             "0"
         };
-        let path = format!("/proc/sys/net/ipv4/conf/{}/route_localnet", n.name);
+        let path = format!("/proc/sys/net/ipv4/conf/{}/route_localnet", n.br());
         match std::fs::read_to_string(&path) {
             Ok(v) if v.trim() == want => {}
             Ok(_) => write_sysctl(&path, want)?,
@@ -100,82 +181,107 @@ pub fn apply_rules(store: &Store, here: &HostNs, all: &[Network]) -> Result<(), 
 
 /// Create a network: the bridge, its gateway address, forwarding, NAT rules, the state.
 pub fn create(store: &Store, spec: CreateSpec) -> Result<Network, Error> {
-    if !valid_ifname(&spec.name) {
-        return Err(Error::BridgeName(spec.name));
+    let bridge = spec.bridge.clone().unwrap_or_else(|| spec.name.clone());
+    if spec.bridge.is_some() && common::parse::parse_container_name(&spec.name).is_err() {
+        return Err(Error::NetworkName(spec.name));
+    }
+    if !valid_ifname(&bridge) {
+        return Err(Error::BridgeName(bridge));
     }
     if store.load(&spec.name)?.is_some() {
         return Err(Error::NetworkExists(spec.name));
     }
     let here = here()?;
-    let subnet = spec.subnet;
+    let mut nl = Netlink::open().nl(|| "open a netlink socket".into())?;
+    if nl
+        .link(&bridge)
+        .nl(|| format!("look up link '{bridge}'"))?
+        .is_some()
+    {
+        return Err(Error::LinkExists(bridge));
+    }
+    let all = store.networks()?;
+    let subnet = match spec.subnet {
+        Some(subnet) => {
+            if let Some(other) = conflict(&mut nl, &all, subnet)? {
+                return Err(Error::Overlap { subnet, other });
+            }
+            subnet
+        }
+        None => {
+            let mut found = None;
+            for p in pools() {
+                if conflict(&mut nl, &all, p)?.is_none() {
+                    found = Some(p);
+                    break;
+                }
+            }
+            found.ok_or_else(|| {
+                Error::Failed("no free subnet left in the default pools (give --subnet)".into())
+            })?
+        }
+    };
     let gateway = spec.gateway.unwrap_or_else(|| subnet.first_host());
     if !subnet.contains(gateway) || gateway == subnet.network() || gateway == subnet.broadcast() {
         return Err(Error::Gateway { gateway, subnet });
     }
-    let mut nl = Netlink::open().nl(|| "open a netlink socket".into())?;
-    if nl
-        .link(&spec.name)
-        .nl(|| format!("look up link '{}'", spec.name))?
-        .is_some()
-    {
-        return Err(Error::LinkExists(spec.name));
-    }
-    let all = store.networks()?;
-    for other in &all {
-        if other.subnet.overlaps(&subnet) {
-            return Err(Error::Overlap {
-                subnet,
-                other: format!("network '{}' ({})", other.name, other.subnet),
-            });
+    if let Some(r) = spec.ip_range {
+        if !subnet.contains(r.network()) || !subnet.contains(r.broadcast()) {
+            return Err(Error::Failed(format!(
+                "ip range {r} is not inside subnet {subnet}"
+            )));
         }
     }
-    for (dst, len) in nl.routes_v4().nl(|| "list routes".into())? {
-        if len == 0 {
-            continue; // a default route overlaps everything; Docker ignores it too
+    let gateway6 = match spec.subnet6 {
+        None => None,
+        Some(s6) => {
+            for other in &all {
+                if let Some(o6) = other.subnet6 {
+                    if o6.overlaps(&s6) {
+                        return Err(Error::Failed(format!(
+                            "IPv6 subnet {s6} overlaps network '{}' ({o6})",
+                            other.name
+                        )));
+                    }
+                }
+            }
+            let g = spec.gateway6.or_else(|| s6.nth(1)).unwrap_or(s6.network());
+            if !s6.contains(g) || g == s6.network() {
+                return Err(Error::Failed(format!(
+                    "IPv6 gateway {g} is not a host address of {s6}"
+                )));
+            }
+            Some(g)
         }
-        let r = Ipv4Net::new(dst, len);
-        if r.overlaps(&subnet) {
-            return Err(Error::Overlap {
-                subnet,
-                other: format!("route {r}"),
-            });
-        }
-    }
-    for (addr, len) in nl.addresses_v4().nl(|| "list addresses".into())? {
-        if addr.is_loopback() {
-            continue;
-        }
-        let r = Ipv4Net::new(addr, len);
-        if r.overlaps(&subnet) {
-            return Err(Error::Overlap {
-                subnet,
-                other: format!("address {addr}/{len}"),
-            });
-        }
-    }
+    };
+    let (id, created) = (Some(random_id()?), Some(now_rfc3339()));
 
     let mut undo = Undo::new();
     let result = (|| -> Result<Network, Error> {
-        nl.create_bridge(&spec.name, spec.mtu)
-            .nl(|| format!("create bridge '{}'", spec.name))?;
-        let name = spec.name.clone();
+        nl.create_bridge(&bridge, spec.mtu)
+            .nl(|| format!("create bridge '{bridge}'"))?;
+        let name = bridge.clone();
         undo.push(format!("delete bridge '{name}'"), move || {
             delete_link_named(&name)
         });
         let br = nl
-            .link(&spec.name)
-            .nl(|| format!("look up bridge '{}'", spec.name))?
-            .ok_or_else(|| Error::BridgeMissing(spec.name.clone()))?;
+            .link(&bridge)
+            .nl(|| format!("look up bridge '{bridge}'"))?
+            .ok_or_else(|| Error::BridgeMissing(bridge.clone()))?;
         if spec.gateway_on_bridge {
-            nl.add_address(br.index, gateway, subnet.prefix()).nl(|| {
-                format!(
-                    "add {gateway}/{} to bridge '{}'",
-                    subnet.prefix(),
-                    spec.name
-                )
-            })?;
+            nl.add_address(br.index, gateway, subnet.prefix())
+                .nl(|| format!("add {gateway}/{} to bridge '{bridge}'", subnet.prefix()))?;
         }
         write_sysctl("/proc/sys/net/ipv4/ip_forward", "1")?;
+        if let (Some(s6), Some(g6)) = (spec.subnet6, gateway6) {
+            write_sysctl(
+                &format!("/proc/sys/net/ipv6/conf/{bridge}/disable_ipv6"),
+                "0",
+            )?;
+            nl.add_address6(br.index, g6, s6.prefix())
+                .nl(|| format!("add {g6}/{} to bridge '{bridge}'", s6.prefix()))?;
+            write_sysctl("/proc/sys/net/ipv6/conf/all/forwarding", "1")?;
+        }
         let net = Network {
             name: spec.name.clone(),
             subnet,
@@ -187,6 +293,14 @@ pub fn create(store: &Store, spec: CreateSpec) -> Result<Network, Error> {
             last_ip: None,
             leases: Vec::new(),
             host: Some(here.clone()),
+            bridge: spec.bridge.clone(),
+            ip_range: spec.ip_range,
+            id: id.clone(),
+            created: created.clone(),
+            labels: spec.labels.clone(),
+            options: spec.options.clone(),
+            subnet6: spec.subnet6,
+            gateway6,
         };
         store.save(&net)?;
         let mut all = all.clone();
@@ -195,6 +309,7 @@ pub fn create(store: &Store, spec: CreateSpec) -> Result<Network, Error> {
             let _ = store.remove(&net.name);
             all.pop();
             let _ = apply_rules(store, &here, &all);
+            let _ = crate::ipv6::sync(store.id(), &all, true);
             return Err(e);
         }
         Ok(net)
@@ -305,13 +420,23 @@ pub fn remove(store: &Store, name: &str, force: bool) -> Result<(), Error> {
             errors.push(common::run::error_line(&e));
         }
     }
-    if let Err(e) = delete_link_named(name) {
+    if let Err(e) = delete_link_named(net.br()) {
         errors.push(common::run::error_line(&e));
     }
     store.remove(name)?;
     let rest = store.networks()?;
     if let Err(e) = apply_rules(store, &here, &rest) {
         errors.push(common::run::error_line(&e));
+    }
+    if net.subnet6.is_some() {
+        let mine: Vec<Network> = rest
+            .iter()
+            .filter(|n| n.place(&here) == Place::Here)
+            .cloned()
+            .collect();
+        if let Err(e) = crate::ipv6::sync(store.id(), &mine, true) {
+            errors.push(common::run::error_line(&e));
+        }
     }
     if errors.is_empty() {
         Ok(())
@@ -365,16 +490,41 @@ fn release_lease(nl: &mut Netlink, l: &Lease, delete_link: bool) -> Result<(), E
 pub struct AttachSpec {
     pub bridge: String,
     pub ip: Option<Ipv4Addr>,
+    pub ip6: Option<std::net::Ipv6Addr>,
     pub ifname: String,
     pub mac: Option<[u8; 6]>,
     pub name: Option<String>,
     pub container_id: Option<String>,
-    pub ports: Vec<Port>,
+    pub ports: Vec<crate::ports::PortReq>,
     pub etc: Option<PathBuf>,
+    /// More names for the container in the network's hosts files, its own host name (and
+    /// domain), extra hosts lines, and its resolv.conf's settings.
+    pub aliases: Vec<String>,
+    pub hostname: Option<String>,
+    pub extra_hosts: Vec<(String, String)>,
+    pub dns: Dns,
     /// Add a default route via the gateway in the namespace.
     pub default_route: bool,
+    /// More routes in the namespace (CNI: an IPAM's routes other than the default one):
+    /// destination, prefix length, gateway (none: the network's).
+    pub routes: Vec<(Ipv4Addr, u8, Option<Ipv4Addr>)>,
     /// The addresses came from another IPAM plugin (CNI mode): how to release them.
     pub delegated: Option<crate::store::Delegated>,
+}
+
+/// A container's resolv.conf settings (Docker's --dns, --dns-search, --dns-option): each,
+/// when given, replaces the host's.
+#[derive(Debug, Clone, Default)]
+pub struct Dns {
+    pub servers: Vec<String>,
+    pub search: Vec<String>,
+    pub options: Vec<String>,
+}
+
+impl Dns {
+    pub fn is_empty(&self) -> bool {
+        self.servers.is_empty() && self.search.is_empty() && self.options.is_empty()
+    }
 }
 
 /// What an attach made, for the result output.
@@ -461,7 +611,10 @@ fn pick_address(net: &Network, want: Option<Ipv4Addr>) -> Result<Option<Ipv4Addr
         return Ok(Some(ip));
     }
     let used: std::collections::HashSet<Ipv4Addr> = net.leases.iter().map(|l| l.ip).collect();
-    let hosts: Vec<Ipv4Addr> = net.subnet.hosts().collect();
+    let hosts: Vec<Ipv4Addr> = match net.ip_range {
+        Some(r) => net.subnet.hosts().filter(|h| r.contains(*h)).collect(),
+        None => net.subnet.hosts().collect(),
+    };
     let start = net
         .last_ip
         .and_then(|last| hosts.iter().position(|h| *h == last))
@@ -475,10 +628,7 @@ fn pick_address(net: &Network, want: Option<Ipv4Addr>) -> Result<Option<Ipv4Addr
 
 fn check_ports(all: &[Network], ports: &[Port]) -> Result<(), Error> {
     for (i, p) in ports.iter().enumerate() {
-        if ports[..i]
-            .iter()
-            .any(|q| q.host_port == p.host_port && q.protocol == p.protocol)
-        {
+        if ports[..i].iter().any(|q| crate::ports::collide(p, q)) {
             return Err(Error::PortTwice(format!(
                 "{}/{}",
                 p.host_port,
@@ -487,10 +637,7 @@ fn check_ports(all: &[Network], ports: &[Port]) -> Result<(), Error> {
         }
         for n in all {
             for l in &n.leases {
-                if l.ports
-                    .iter()
-                    .any(|q| q.host_port == p.host_port && q.protocol == p.protocol)
-                {
+                if l.ports.iter().any(|q| crate::ports::collide(p, q)) {
                     return Err(Error::PortTaken {
                         port: format!("{}/{}", p.host_port, p.protocol.as_str()),
                         by: format!("{} on '{}'", taken_by(l), n.name),
@@ -514,9 +661,9 @@ pub fn attach(store: &Store, ns: &NetNs, spec: AttachSpec) -> Result<Attached, E
     require_here(&net, &here)?;
     let mut nl = Netlink::open().nl(|| "open a netlink socket".into())?;
     let br = nl
-        .link(&net.name)
-        .nl(|| format!("look up bridge '{}'", net.name))?
-        .ok_or_else(|| Error::BridgeMissing(net.name.clone()))?;
+        .link(net.br())
+        .nl(|| format!("look up bridge '{}'", net.br()))?
+        .ok_or_else(|| Error::BridgeMissing(net.br().to_string()))?;
     let netns_name = ns.path.display().to_string();
     if let Some(l) = net
         .leases
@@ -541,14 +688,50 @@ pub fn attach(store: &Store, ns: &NetNs, spec: AttachSpec) -> Result<Attached, E
     } else {
         store.networks()?
     };
-    if let Err(e) = check_ports(&all, &spec.ports) {
+    if net.subnet6.is_none() {
+        if let Some(p) = spec
+            .ports
+            .iter()
+            .find(|p| p.host_ip.is_some_and(|a| a.is_ipv6()))
+        {
+            return Err(Error::Failed(format!(
+                "network '{}' has no IPv6 subnet: nothing to publish on [{}]",
+                net.name,
+                p.host_ip.map(|a| a.to_string()).unwrap_or_default()
+            )));
+        }
+    }
+    if let Some(want) = spec.ip6 {
+        let ok = match net.subnet6 {
+            None => Err(format!("network '{}' has no IPv6 subnet", net.name)),
+            Some(s6) if !s6.contains(want) => Err(format!(
+                "address {want} is outside IPv6 subnet {s6} of network '{}'",
+                net.name
+            )),
+            Some(s6) if want == s6.network() || Some(want) == net.gateway6 => Err(format!(
+                "address {want} is reserved in network '{}' (network or gateway address)",
+                net.name
+            )),
+            Some(_) => match net.leases.iter().find(|l| l.ip6 == Some(want)) {
+                Some(l) => Err(format!(
+                    "address {want} is already leased in network '{}' (to {})",
+                    net.name,
+                    taken_by(l)
+                )),
+                None => Ok(()),
+            },
+        };
+        ok.map_err(Error::Failed)?;
+    }
+    let ports = crate::ports::resolve(&all, &spec.ports)?;
+    if let Err(e) = check_ports(&all, &ports) {
         reclaimed.extend(reclaim_dead(&mut nl, &mut net)?);
         for n in all.iter_mut() {
             if n.name == net.name {
                 *n = net.clone();
             }
         }
-        check_ports(&all, &spec.ports).map_err(|_| e)?;
+        check_ports(&all, &ports).map_err(|_| e)?;
     }
     let ip = match pick_address(&net, spec.ip) {
         Ok(Some(ip)) => ip,
@@ -625,6 +808,51 @@ pub fn attach(store: &Store, ns: &NetNs, spec: AttachSpec) -> Result<Attached, E
                 }
             }
         }
+        for &(dst, len, gw) in &spec.routes {
+            let gw = gw.unwrap_or(net.gateway);
+            match cnl.add_route(dst, len, Some(gw), Some(eth.index)) {
+                Ok(()) => {}
+                Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {}
+                Err(source) => {
+                    return Err(Error::Netlink {
+                        what: format!("add the route {dst}/{len} via {gw} in {netns_name}"),
+                        source,
+                    });
+                }
+            }
+        }
+        let ip6 = match net.subnet6 {
+            None => None,
+            Some(s6) => {
+                let taken = |a: std::net::Ipv6Addr| {
+                    Some(a) == net.gateway6 || net.leases.iter().any(|l| l.ip6 == Some(a))
+                };
+                let a = match spec.ip6 {
+                    Some(a) => a,
+                    None => (2..(net.leases.len() as u128 + 4))
+                        .filter_map(|n| s6.nth(n))
+                        .find(|a| !taken(*a))
+                        .ok_or_else(|| Error::Failed(format!("no free address left in {s6}")))?,
+                };
+                cnl.add_address6(eth.index, a, s6.prefix())
+                    .nl(|| format!("add {a}/{} to '{}'", s6.prefix(), spec.ifname))?;
+                if let (true, false, Some(g6)) = (spec.default_route, net.internal, net.gateway6) {
+                    match cnl.add_default_route6(g6, eth.index) {
+                        Ok(()) => {}
+                        Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {}
+                        Err(source) => {
+                            return Err(Error::Netlink {
+                                what: format!(
+                                    "add the IPv6 default route via {g6} in {netns_name}"
+                                ),
+                                source,
+                            });
+                        }
+                    }
+                }
+                Some(a)
+            }
+        };
         let host = nl.link(&veth).nl(|| format!("look up '{veth}'"))?;
         let lease = Lease {
             ip,
@@ -635,17 +863,29 @@ pub fn attach(store: &Store, ns: &NetNs, spec: AttachSpec) -> Result<Attached, E
             netns_inode: ns.inode,
             name: spec.name.clone(),
             container_id: spec.container_id.clone(),
-            ports: spec.ports.clone(),
+            ports: ports.clone(),
             etc_dir: spec.etc.clone(),
             delegated: spec.delegated.clone(),
+            aliases: spec.aliases.clone(),
+            hostname: spec.hostname.clone(),
+            // (Docker's host-gateway: the host's address on this network)
+            extra_hosts: spec
+                .extra_hosts
+                .iter()
+                .map(|(n, a)| match a.as_str() {
+                    "host-gateway" => (n.clone(), net.gateway.to_string()),
+                    _ => (n.clone(), a.clone()),
+                })
+                .collect(),
+            ip6,
         };
         net.leases.push(lease.clone());
         net.last_ip = Some(ip);
-        if let Some(dir) = &spec.etc {
-            write_etc(dir, &net, &lease)?;
-        }
         store.save(&net)?;
-        if !spec.ports.is_empty() || reclaimed.iter().any(|l| !l.ports.is_empty()) {
+        if let Some(dir) = &spec.etc {
+            write_etc(store, dir, &net, &lease, &spec.dns)?;
+        }
+        if !ports.is_empty() || reclaimed.iter().any(|l| !l.ports.is_empty()) {
             let mut all = store.networks()?;
             for n in all.iter_mut() {
                 if n.name == net.name {
@@ -658,7 +898,7 @@ pub fn attach(store: &Store, ns: &NetNs, spec: AttachSpec) -> Result<Attached, E
                 return Err(e);
             }
         }
-        refresh_hosts(&net, Some(&lease.veth));
+        refresh_hosts(store, &net, Some(&lease.veth));
         Ok(Attached {
             network: net.clone(),
             lease,
@@ -672,6 +912,9 @@ pub fn attach(store: &Store, ns: &NetNs, spec: AttachSpec) -> Result<Attached, E
 
 /// The hostname a lease's files carry.
 pub fn hostname(l: &Lease) -> String {
+    if let Some(h) = &l.hostname {
+        return h.clone();
+    }
     if let Some(n) = &l.name {
         return n.clone();
     }
@@ -681,34 +924,129 @@ pub fn hostname(l: &Lease) -> String {
     format!("ctr-{}", l.ip.to_string().replace('.', "-"))
 }
 
-fn hosts_for(net: &Network, lease: &Lease) -> String {
-    let others: Vec<(Ipv4Addr, String)> = net
-        .leases
-        .iter()
-        .filter(|l| l.veth != lease.veth && l.name.is_some())
-        .map(|l| (l.ip, hostname(l)))
-        .collect();
-    etcfiles::hosts((lease.ip, &hostname(lease)), &others)
+/// The names others know a lease by: its container name (or hostname) and its aliases.
+fn names_of(l: &Lease) -> String {
+    let mut s = l.name.clone().unwrap_or_else(|| hostname(l));
+    for a in &l.aliases {
+        s.push(' ');
+        s.push_str(a);
+    }
+    s
 }
 
-fn write_etc(dir: &std::path::Path, net: &Network, lease: &Lease) -> Result<(), Error> {
+/// A container's hosts file: itself (on each network it is attached to with this etc
+/// folder), its --add-host lines, then the named containers of each of its networks.
+/// `net` is the network being changed (its leases may be newer than the store's).
+fn hosts_for(store: &Store, net: &Network, lease: &Lease) -> String {
+    let mine = |l: &Lease| l.etc_dir.is_some() && l.etc_dir == lease.etc_dir;
+    // (the container's other networks, as its folder's list names them: no scan of the
+    // store, so a single-network container costs one small read)
+    let mut nets: Vec<Network> = vec![net.clone()];
+    if let Some(dir) = &lease.etc_dir {
+        for name in etc_networks(dir) {
+            if name != net.name {
+                if let Ok(Some(n)) = store.load(&name) {
+                    if n.leases.iter().any(mine) {
+                        nets.push(n);
+                    }
+                }
+            }
+        }
+    }
+    let own_name = {
+        let h = hostname(lease);
+        match h.split_once('.') {
+            Some((short, _)) => format!("{h} {short}"),
+            None => h,
+        }
+    };
+    let mut others: Vec<(Ipv4Addr, String)> = Vec::new();
+    let mut extra: Vec<(String, String)> = Vec::new();
+    for n in &nets {
+        for l in &n.leases {
+            if mine(l) || l.veth == lease.veth {
+                if l.veth != lease.veth {
+                    others.push((l.ip, own_name.clone()));
+                }
+                for e in &l.extra_hosts {
+                    if !extra.contains(e) {
+                        extra.push(e.clone());
+                    }
+                }
+            }
+        }
+    }
+    for n in &nets {
+        for l in &n.leases {
+            if !mine(l) && l.veth != lease.veth && l.name.is_some() {
+                others.push((l.ip, names_of(l)));
+            }
+        }
+    }
+    let mut text = etcfiles::hosts((lease.ip, &own_name), &others);
+    for (name, addr) in extra {
+        text.push_str(&format!("{addr}\t{name}\n"));
+    }
+    text
+}
+
+/// The networks a container's etc folder is attached to (`DIR/.networks`, one a line).
+fn etc_networks(dir: &std::path::Path) -> Vec<String> {
+    std::fs::read_to_string(dir.join(".networks"))
+        .map(|s| s.lines().map(str::to_string).collect())
+        .unwrap_or_default()
+}
+
+/// Add or remove `network` in the etc folder's list (best effort, as the hosts files).
+fn set_etc_network(dir: &std::path::Path, network: &str, on: bool) {
+    let mut list = etc_networks(dir);
+    let had = list.iter().any(|n| n == network);
+    if had == on {
+        return;
+    }
+    if on {
+        list.push(network.to_string());
+    } else {
+        list.retain(|n| n != network);
+    }
+    let text: String = list.iter().map(|n| format!("{n}\n")).collect();
+    let _ = common::state::atomic_write(&dir.join(".networks"), text.as_bytes());
+}
+
+fn write_etc(
+    store: &Store,
+    dir: &std::path::Path,
+    net: &Network,
+    lease: &Lease,
+    dns: &Dns,
+) -> Result<(), Error> {
     std::fs::create_dir_all(dir).map_err(|source| Error::Write {
         path: dir.to_path_buf(),
         source,
     })?;
-    let (host, up) = etcfiles::host_resolv();
-    etcfiles::write_in_place(
-        &dir.join("resolv.conf"),
-        &etcfiles::resolv_conf(&host, up.as_deref()),
-    )?;
-    etcfiles::write_in_place(&dir.join("hosts"), &hosts_for(net, lease))?;
-    etcfiles::write_in_place(&dir.join("hostname"), &format!("{}\n", hostname(lease)))?;
+    set_etc_network(dir, &net.name, true);
+    // (a second network's attach keeps the resolv.conf the first one wrote)
+    let resolv = dir.join("resolv.conf");
+    if !dns.is_empty() || !resolv.exists() {
+        let (host, up) = etcfiles::host_resolv();
+        let mut text = etcfiles::resolv_conf(&host, up.as_deref());
+        if !dns.is_empty() {
+            text = etcfiles::with_dns(&text, &dns.servers, &dns.search, &dns.options);
+        }
+        etcfiles::write_in_place(&resolv, &text)?;
+    }
+    etcfiles::write_in_place(&dir.join("hosts"), &hosts_for(store, net, lease))?;
+    // (and the hostname file too: a second network leaves it as the first wrote it)
+    let host = dir.join("hostname");
+    if !host.exists() {
+        etcfiles::write_in_place(&host, &format!("{}\n", hostname(lease)))?;
+    }
     Ok(())
 }
 
-/// Rewrite the hosts files of the other containers on the network (best effort: a
-/// container whose folder is gone is not an error of this command).
-fn refresh_hosts(net: &Network, except: Option<&str>) {
+/// Rewrite the hosts files of the containers on the network (best effort: a container
+/// whose folder is gone is not an error of this command).
+fn refresh_hosts(store: &Store, net: &Network, except: Option<&str>) {
     for l in &net.leases {
         if Some(l.veth.as_str()) == except {
             continue;
@@ -716,7 +1054,7 @@ fn refresh_hosts(net: &Network, except: Option<&str>) {
         if let Some(dir) = &l.etc_dir {
             let p = dir.join("hosts");
             if p.exists() {
-                let _ = etcfiles::write_in_place(&p, &hosts_for(net, l));
+                let _ = etcfiles::write_in_place(&p, &hosts_for(store, net, l));
             }
         }
     }
@@ -762,6 +1100,9 @@ pub fn detach(store: &Store, network: &str, which: &Which) -> Result<Vec<Lease>,
     let mut nl = Netlink::open().nl(|| "open a netlink socket".into())?;
     let mut errors = Vec::new();
     for l in &gone {
+        if let Some(dir) = &l.etc_dir {
+            set_etc_network(dir, &net.name, false);
+        }
         if let Err(e) = release_lease(&mut nl, l, local && netns_reachable(l)) {
             errors.push(common::run::error_line(&e));
         }
@@ -772,7 +1113,7 @@ pub fn detach(store: &Store, network: &str, which: &Which) -> Result<Vec<Lease>,
             errors.push(common::run::error_line(&e));
         }
     }
-    refresh_hosts(&net, None);
+    refresh_hosts(store, &net, None);
     if errors.is_empty() {
         Ok(gone)
     } else {
@@ -822,8 +1163,8 @@ pub fn gc(store: &Store, only: Option<&str>) -> Result<Vec<(String, Lease)>, Err
         // veths of this root on the bridge that no lease names: an attach killed between
         // creating the pair and recording the lease (a failing attach undoes its own)
         if let Some(br) = nl
-            .link(&net.name)
-            .nl(|| format!("look up bridge '{}'", net.name))?
+            .link(net.br())
+            .nl(|| format!("look up bridge '{}'", net.br()))?
         {
             for l in nl.links().nl(|| "list links".into())? {
                 let ours = l.controller == Some(br.index)
@@ -854,7 +1195,7 @@ pub fn gc(store: &Store, only: Option<&str>) -> Result<Vec<(String, Lease)>, Err
             ports_changed |= !l.ports.is_empty();
         }
         store.save(&net)?;
-        refresh_hosts(&net, None);
+        refresh_hosts(store, &net, None);
         released.extend(dead.into_iter().map(|l| (net.name.clone(), l)));
     }
     if ports_changed {
@@ -909,6 +1250,10 @@ mod tests {
             ports: vec![],
             etc_dir: None,
             delegated: None,
+            aliases: vec![],
+            hostname: None,
+            extra_hosts: vec![],
+            ip6: None,
         }
     }
 

@@ -2,6 +2,7 @@
 //! `$CTRKIT_ROOT/netbridge/networks/`, every read-modify-write under one flock
 //! (`$CTRKIT_ROOT/netbridge/lock`), so concurrent attaches never hand out one address twice.
 
+use std::collections::BTreeMap;
 use std::fs;
 use std::io;
 use std::net::Ipv4Addr;
@@ -36,6 +37,28 @@ pub struct Network {
     /// kept: those count as made here).
     #[serde(default)]
     pub host: Option<HostNs>,
+    /// The bridge's name when it differs from the network's (ctr-network: `br-` and 12
+    /// digits of the id, or `com.docker.network.bridge.name`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bridge: Option<String>,
+    /// Addresses are handed out only from this range of the subnet (Docker's --ip-range).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip_range: Option<Ipv4Net>,
+    /// Docker-style metadata: a 64-hex-digit id, the creation time (RFC 3339), labels and
+    /// driver options as given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created: Option<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub options: BTreeMap<String, String>,
+    /// Dual stack: the IPv6 subnet and the bridge's address in it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subnet6: Option<crate::ipv6::Ipv6Net>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gateway6: Option<std::net::Ipv6Addr>,
 }
 
 /// Where a network lives, seen from the namespace netbridge runs in.
@@ -65,11 +88,24 @@ impl Network {
             last_ip: None,
             leases: vec![],
             host: None,
+            bridge: None,
+            ip_range: None,
+            id: None,
+            created: None,
+            labels: BTreeMap::new(),
+            options: BTreeMap::new(),
+            subnet6: None,
+            gateway6: None,
         }
     }
 }
 
 impl Network {
+    /// The bridge's link name.
+    pub fn br(&self) -> &str {
+        self.bridge.as_deref().unwrap_or(&self.name)
+    }
+
     pub fn place(&self, here: &HostNs) -> Place {
         match &self.host {
             None => Place::Here,
@@ -104,6 +140,18 @@ pub struct Lease {
     /// them again (the plugin and the network configuration it was given).
     #[serde(default)]
     pub delegated: Option<Delegated>,
+    /// More names the other containers of the network know it by (--network-alias).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub aliases: Vec<String>,
+    /// The container's own host name (and domain) in its hosts file, when not its name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hostname: Option<String>,
+    /// Extra lines of its hosts file (--add-host): NAME, ADDRESS.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub extra_hosts: Vec<(String, String)>,
+    /// The IPv6 address, on a dual-stack network.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip6: Option<std::net::Ipv6Addr>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -119,6 +167,7 @@ pub struct Delegated {
 pub enum Proto {
     Tcp,
     Udp,
+    Sctp,
 }
 
 impl Proto {
@@ -126,12 +175,17 @@ impl Proto {
         match self {
             Proto::Tcp => "tcp",
             Proto::Udp => "udp",
+            Proto::Sctp => "sctp",
         }
     }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Port {
+    /// Published only on this address of the host (`-p IP:HOST:PORT`; an IPv6 one only
+    /// on IPv6, `::` on every IPv6 address).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host_ip: Option<std::net::IpAddr>,
     pub host_port: u16,
     pub container_port: u16,
     pub protocol: Proto,
@@ -139,6 +193,11 @@ pub struct Port {
 
 impl std::fmt::Display for Port {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.host_ip {
+            Some(std::net::IpAddr::V6(ip)) => write!(f, "[{ip}]:")?,
+            Some(ip) => write!(f, "{ip}:")?,
+            None => {}
+        }
         write!(
             f,
             "{}:{}/{}",
@@ -150,6 +209,7 @@ impl std::fmt::Display for Port {
 }
 
 /// Parse `HOSTPORT:PORT[/tcp|udp]`.
+#[cfg(test)]
 pub fn parse_port(s: &str) -> Result<Port, String> {
     let bad = || format!("invalid port mapping '{s}' (expected HOSTPORT:PORT[/tcp|udp])");
     let (ports, proto) = match s.split_once('/') {
@@ -166,6 +226,7 @@ pub fn parse_port(s: &str) -> Result<Port, String> {
         }
     };
     Ok(Port {
+        host_ip: None,
         host_port: num(h)?,
         container_port: num(c)?,
         protocol: proto,
@@ -294,6 +355,7 @@ mod tests {
         assert_eq!(
             parse_port("8080:80").unwrap(),
             Port {
+                host_ip: None,
                 host_port: 8080,
                 container_port: 80,
                 protocol: Proto::Tcp

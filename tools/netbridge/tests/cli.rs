@@ -37,8 +37,15 @@ fn bad_values_are_usage_errors_naming_the_input() {
             "MTU",
         ),
         (
-            vec!["attach", "1", "--bridge", "b", "--publish", "80"],
-            "'80'",
+            vec![
+                "attach",
+                "1",
+                "--bridge",
+                "b",
+                "--publish",
+                "8000-8001:80-82",
+            ],
+            "'8000-8001:80-82'",
         ),
         (
             vec!["attach", "1", "--bridge", "b", "--mac", "01:00:5e:00:00:01"],

@@ -21,13 +21,23 @@ pub fn run(a: AttachArgs, root: &Path) -> Result<(), Error> {
         AttachSpec {
             bridge,
             ip: a.ip,
+            ip6: a.ip6,
             ifname: a.ifname,
             mac: a.mac,
             name: a.name,
             container_id: None,
-            ports: a.publish,
+            ports: a.publish.into_iter().flat_map(|p| p.0).collect(),
             etc: a.etc,
+            aliases: a.alias,
+            hostname: a.hostname,
+            extra_hosts: a.add_host,
+            dns: ops::Dns {
+                servers: a.dns,
+                search: a.dns_search,
+                options: a.dns_option,
+            },
             default_route: true,
+            routes: vec![],
             delegated: None,
         },
     )?;
@@ -41,8 +51,17 @@ pub fn run(a: AttachArgs, root: &Path) -> Result<(), Error> {
                 gw: Some(done.network.gateway.to_string()),
             }]
         };
-        return common::output::emit_json(&CniResult::of(&done, "1.0.0", routes))
-            .map_err(super::out);
+        // (the CNI result, plus the ports as published: their host ports picked here)
+        let mut v = serde_json::to_value(CniResult::of(&done, "1.0.0", routes))
+            .map_err(|e| Error::Failed(e.to_string()))?;
+        v["ports"] = serde_json::json!(
+            done.lease
+                .ports
+                .iter()
+                .map(|p| p.to_string())
+                .collect::<Vec<_>>()
+        );
+        return common::output::emit_json(&v).map_err(super::out);
     }
     common::output::emit_lines([done.lease.ip]).map_err(super::out)
 }

@@ -17,6 +17,12 @@ pub fn run(a: CreateArgs, root: &Path) -> Result<(), Error> {
             nat: !a.no_nat,
             internal: a.internal,
             gateway_on_bridge: true,
+            bridge: a.bridge_name,
+            ip_range: a.ip_range,
+            labels: a.label.into_iter().collect(),
+            options: a.options.into_iter().collect(),
+            subnet6: a.subnet6,
+            gateway6: a.gateway6,
         },
     )?;
     common::output::emit_lines([net.subnet]).map_err(super::out)
