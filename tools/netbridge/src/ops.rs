@@ -65,16 +65,31 @@ fn require_here(net: &Network, here: &HostNs) -> Result<(), Error> {
 }
 
 /// Bring the kernel in line with this root's networks of this network namespace: its
-/// firewall rules (no other root's), then `route_localnet` on each bridge, on only while
-/// the network publishes ports (the host's 127.0.0.1 path to them needs it; the input
-/// rules keep containers off the host's loopback all the same).
-pub fn apply_rules(store: &Store, here: &HostNs, all: &[Network]) -> Result<(), Error> {
+/// firewall rules (no other root's, rebuilt whole), then `route_localnet` on each bridge,
+/// on only while the network publishes ports (the host's 127.0.0.1 path to them needs it;
+/// the input rules keep containers off the host's loopback all the same). The rebuild gives
+/// every published port's rule a new handle: each lease in `all` gets its new ones, and each
+/// network whose leases' handles changed is saved.
+pub fn apply_rules(store: &Store, here: &HostNs, all: &mut [Network]) -> Result<(), Error> {
     let nets: Vec<Network> = all
         .iter()
         .filter(|n| n.place(here) == Place::Here)
         .cloned()
         .collect();
-    firewall::sync(store.id(), &nets)?;
+    let mut handles = firewall::sync(store.id(), &nets)?;
+    for n in all.iter_mut().filter(|n| n.place(here) == Place::Here) {
+        let mut changed = false;
+        for l in n.leases.iter_mut() {
+            let h = handles.remove(&l.veth).unwrap_or_default();
+            if h != l.rule_handles {
+                l.rule_handles = h;
+                changed = true;
+            }
+        }
+        if changed {
+            store.save(n)?;
+        }
+    }
     for n in &nets {
         let want = if n.leases.iter().any(|l| !l.ports.is_empty()) {
             "1"
@@ -94,6 +109,69 @@ pub fn apply_rules(store: &Store, here: &HostNs, all: &[Network]) -> Result<(), 
                 });
             }
         }
+    }
+    Ok(())
+}
+
+/// Does any of `leases` publish a port?
+fn publishes<'a>(mut leases: impl Iterator<Item = &'a Lease>) -> bool {
+    leases.any(|l| !l.ports.is_empty())
+}
+
+/// The published-port change of one attach or detach on `net`, without a rebuild when it
+/// can: `gone` leases' rules deleted by their handles and `new`'s added, in one nft call,
+/// when the network publishes ports both before and after (its other rules then stay as
+/// they are). Otherwise, or when that fails, every rule of this root is rebuilt. `net` is
+/// the network after the change (its leases' handles are updated here, not saved: the
+/// caller saves it), `new` the veth of the lease this change adds, if any.
+fn change_ports(
+    store: &Store,
+    here: &HostNs,
+    net: &mut Network,
+    gone: &[Lease],
+    new: Option<&str>,
+) -> Result<(), Error> {
+    let had = publishes(gone.iter())
+        || publishes(net.leases.iter().filter(|l| Some(l.veth.as_str()) != new));
+    let has = publishes(net.leases.iter());
+    if !had && !has {
+        return Ok(());
+    }
+    let stale = gone.iter().any(|l| l.rule_handles.len() != l.ports.len());
+    if had && has && !stale {
+        let delete: Vec<u64> = gone.iter().flat_map(|l| l.rule_handles.clone()).collect();
+        let add = net
+            .leases
+            .iter()
+            .filter(|l| Some(l.veth.as_str()) == new)
+            .flat_map(|l| firewall::lease_rules(store.id(), &net.name, l))
+            .collect();
+        match firewall::change(store.id(), &delete, add) {
+            Ok(mut h) => {
+                if let Some(l) = net.leases.iter_mut().find(|l| Some(l.veth.as_str()) == new) {
+                    l.rule_handles = h.remove(&l.veth).unwrap_or_default();
+                    if l.rule_handles.len() == l.ports.len() {
+                        return Ok(());
+                    }
+                } else {
+                    return Ok(());
+                }
+            }
+            Err(e) => common::debug!(
+                "the incremental change failed ({}): rebuilding",
+                common::run::error_line(&e)
+            ),
+        }
+    }
+    let mut all = store.networks()?;
+    for n in all.iter_mut() {
+        if n.name == net.name {
+            *n = net.clone();
+        }
+    }
+    apply_rules(store, here, &mut all)?;
+    if let Some(n) = all.into_iter().find(|n| n.name == net.name) {
+        *net = n;
     }
     Ok(())
 }
@@ -191,10 +269,10 @@ pub fn create(store: &Store, spec: CreateSpec) -> Result<Network, Error> {
         store.save(&net)?;
         let mut all = all.clone();
         all.push(net.clone());
-        if let Err(e) = apply_rules(store, &here, &all) {
+        if let Err(e) = apply_rules(store, &here, &mut all) {
             let _ = store.remove(&net.name);
             all.pop();
-            let _ = apply_rules(store, &here, &all);
+            let _ = apply_rules(store, &here, &mut all);
             return Err(e);
         }
         Ok(net)
@@ -309,8 +387,8 @@ pub fn remove(store: &Store, name: &str, force: bool) -> Result<(), Error> {
         errors.push(common::run::error_line(&e));
     }
     store.remove(name)?;
-    let rest = store.networks()?;
-    if let Err(e) = apply_rules(store, &here, &rest) {
+    let mut rest = store.networks()?;
+    if let Err(e) = apply_rules(store, &here, &mut rest) {
         errors.push(common::run::error_line(&e));
     }
     if errors.is_empty() {
@@ -637,28 +715,33 @@ pub fn attach(store: &Store, ns: &NetNs, spec: AttachSpec) -> Result<Attached, E
             container_id: spec.container_id.clone(),
             ports: spec.ports.clone(),
             etc_dir: spec.etc.clone(),
+            rule_handles: Vec::new(),
             delegated: spec.delegated.clone(),
         };
         net.leases.push(lease.clone());
         net.last_ip = Some(ip);
         if let Some(dir) = &spec.etc {
-            write_etc(dir, &net, &lease)?;
+            write_etc(store, dir, &net, &lease)?;
+        }
+        change_ports(store, &here, &mut net, &reclaimed, Some(&veth))?;
+        let handles = net
+            .leases
+            .iter()
+            .find(|l| l.veth == veth)
+            .map(|l| l.rule_handles.clone())
+            .unwrap_or_default();
+        if !handles.is_empty() {
+            let id = store.id().to_string();
+            undo.push(format!("delete the rules of '{veth}'"), move || {
+                firewall::change(&id, &handles, Vec::new()).map(drop)
+            });
         }
         store.save(&net)?;
-        if !spec.ports.is_empty() || reclaimed.iter().any(|l| !l.ports.is_empty()) {
-            let mut all = store.networks()?;
-            for n in all.iter_mut() {
-                if n.name == net.name {
-                    *n = net.clone();
-                }
-            }
-            if let Err(e) = apply_rules(store, &here, &all) {
-                net.leases.retain(|l| l.veth != veth);
-                let _ = store.save(&net);
-                return Err(e);
-            }
+        if let Err(e) = update_hosts(store, &net, spec.etc.is_some()) {
+            net.leases.retain(|l| l.veth != veth);
+            let _ = store.save(&net);
+            return Err(e);
         }
-        refresh_hosts(&net, Some(&lease.veth));
         Ok(Attached {
             network: net.clone(),
             lease,
@@ -681,17 +764,50 @@ pub fn hostname(l: &Lease) -> String {
     format!("ctr-{}", l.ip.to_string().replace('.', "-"))
 }
 
-fn hosts_for(net: &Network, lease: &Lease) -> String {
-    let others: Vec<(Ipv4Addr, String)> = net
-        .leases
-        .iter()
-        .filter(|l| l.veth != lease.veth && l.name.is_some())
-        .map(|l| (l.ip, hostname(l)))
-        .collect();
-    etcfiles::hosts((lease.ip, &hostname(lease)), &others)
+/// The names a lease answers to in its network's hosts file: its hostname (none for an
+/// unnamed attachment made without `--etc`, which nothing resolves).
+pub fn host_names(l: &Lease) -> Vec<String> {
+    if l.name.is_none() && l.etc_dir.is_none() {
+        return Vec::new();
+    }
+    vec![hostname(l)]
 }
 
-fn write_etc(dir: &std::path::Path, net: &Network, lease: &Lease) -> Result<(), Error> {
+/// The network's hosts file as its leases call for it.
+fn network_hosts(net: &Network) -> String {
+    let entries: Vec<etcfiles::HostEntry> = net
+        .leases
+        .iter()
+        .map(|l| etcfiles::HostEntry {
+            key: l.veth.clone(),
+            ip: l.ip,
+            names: host_names(l),
+        })
+        .collect();
+    etcfiles::network_hosts(&entries)
+}
+
+/// Bring the network's hosts file up to date (one write, seen by every container on it).
+/// Only written once some attachment asked for `--etc` (the file exists) or `create` is
+/// true.
+fn update_hosts(store: &Store, net: &Network, create: bool) -> Result<(), Error> {
+    let path = store.hosts_path(&net.name);
+    if !create && !path.exists() {
+        return Ok(());
+    }
+    store.hosts_dir()?;
+    etcfiles::update_in_place(&path, &network_hosts(net))?;
+    Ok(())
+}
+
+/// The container's own files in DIR (resolv.conf, hostname) and DIR/hosts, a symlink to
+/// its network's hosts file (which the caller then brings up to date).
+fn write_etc(
+    store: &Store,
+    dir: &std::path::Path,
+    net: &Network,
+    lease: &Lease,
+) -> Result<(), Error> {
     std::fs::create_dir_all(dir).map_err(|source| Error::Write {
         path: dir.to_path_buf(),
         source,
@@ -701,25 +817,8 @@ fn write_etc(dir: &std::path::Path, net: &Network, lease: &Lease) -> Result<(), 
         &dir.join("resolv.conf"),
         &etcfiles::resolv_conf(&host, up.as_deref()),
     )?;
-    etcfiles::write_in_place(&dir.join("hosts"), &hosts_for(net, lease))?;
     etcfiles::write_in_place(&dir.join("hostname"), &format!("{}\n", hostname(lease)))?;
-    Ok(())
-}
-
-/// Rewrite the hosts files of the other containers on the network (best effort: a
-/// container whose folder is gone is not an error of this command).
-fn refresh_hosts(net: &Network, except: Option<&str>) {
-    for l in &net.leases {
-        if Some(l.veth.as_str()) == except {
-            continue;
-        }
-        if let Some(dir) = &l.etc_dir {
-            let p = dir.join("hosts");
-            if p.exists() {
-                let _ = etcfiles::write_in_place(&p, &hosts_for(net, l));
-            }
-        }
-    }
+    etcfiles::symlink_replace(&store.hosts_path(&net.name), &dir.join("hosts"))
 }
 
 /// Which attachments a detach removes.
@@ -766,13 +865,15 @@ pub fn detach(store: &Store, network: &str, which: &Which) -> Result<Vec<Lease>,
             errors.push(common::run::error_line(&e));
         }
     }
-    store.save(&net)?;
-    if local && gone.iter().any(|l| !l.ports.is_empty()) {
-        if let Err(e) = apply_rules(store, &here, &store.networks()?) {
+    if local {
+        if let Err(e) = change_ports(store, &here, &mut net, &gone, None) {
             errors.push(common::run::error_line(&e));
         }
     }
-    refresh_hosts(&net, None);
+    store.save(&net)?;
+    if let Err(e) = update_hosts(store, &net, false) {
+        errors.push(common::run::error_line(&e));
+    }
     if errors.is_empty() {
         Ok(gone)
     } else {
@@ -854,11 +955,13 @@ pub fn gc(store: &Store, only: Option<&str>) -> Result<Vec<(String, Lease)>, Err
             ports_changed |= !l.ports.is_empty();
         }
         store.save(&net)?;
-        refresh_hosts(&net, None);
+        if let Err(e) = update_hosts(store, &net, false) {
+            errors.push(common::run::error_line(&e));
+        }
         released.extend(dead.into_iter().map(|l| (net.name.clone(), l)));
     }
     if ports_changed {
-        apply_rules(store, &here, &store.networks()?)?;
+        apply_rules(store, &here, &mut store.networks()?)?;
     }
     if errors.is_empty() {
         Ok(released)
@@ -908,6 +1011,7 @@ mod tests {
             container_id: None,
             ports: vec![],
             etc_dir: None,
+            rule_handles: vec![],
             delegated: None,
         }
     }
