@@ -17,6 +17,7 @@ setup() {
 # resolve HOSTSFILE NAME : NAME's address as a program in a container whose /etc/hosts is
 # HOSTSFILE bound read-only (the bind follows the symlink, as a launcher's does) sees it
 resolve() {
+    # shellcheck disable=SC2016 # (sh -c takes them as its arguments)
     "${H[@]}" unshare -m sh -c 'mount --bind "$1" /etc/hosts && mount -o remount,bind,ro /etc/hosts &&
         getent hosts "$2"' sh "$1" "$2" | awk '{print $1}'
 }
