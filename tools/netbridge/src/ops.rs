@@ -538,16 +538,20 @@ fn pick_address(net: &Network, want: Option<Ipv4Addr>) -> Result<Option<Ipv4Addr
         }
         return Ok(Some(ip));
     }
+    // (the hosts are the addresses lo..hi: walked from after the last one handed out, with
+    // no list of the subnet made, so a /16 costs what a /24 does)
     let used: std::collections::HashSet<Ipv4Addr> = net.leases.iter().map(|l| l.ip).collect();
-    let hosts: Vec<Ipv4Addr> = net.subnet.hosts().collect();
+    let lo = u32::from(net.subnet.network()) + 1;
+    let hi = u32::from(net.subnet.broadcast());
+    let n = hi.saturating_sub(lo);
     let start = net
         .last_ip
-        .and_then(|last| hosts.iter().position(|h| *h == last))
-        .map(|i| i + 1)
+        .map(u32::from)
+        .filter(|last| (lo..hi).contains(last))
+        .map(|last| last - lo + 1)
         .unwrap_or(0);
-    let n = hosts.len();
     Ok((0..n)
-        .map(|i| hosts[(start + i) % n])
+        .map(|i| Ipv4Addr::from(lo + (start + i) % n))
         .find(|ip| !reserved(*ip) && !used.contains(ip)))
 }
 
