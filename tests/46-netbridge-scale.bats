@@ -114,8 +114,14 @@ serve() {
     # teardown: every attachment detached, the network removed: nothing is left
     # shellcheck disable=SC2046 # (pids)
     kill -KILL "${pid[@]}" "$c" $(cat "$TEST_DIR/servers")
-    run_tool "${H[@]}" netbridge gc
-    run_tool "${H[@]}" netbridge rm nb0
+    # (gc again until the kernel has ended every dead namespace's veth: each goes with its
+    # namespace, a little after the last process)
+    local tries=0
+    until "${H[@]}" netbridge gc >/dev/null && "${H[@]}" netbridge rm nb0 2>"$TEST_DIR/rm.err"; do
+        tries=$((tries + 1))
+        [ $tries -lt 100 ] || { cat "$TEST_DIR/rm.err" >&2; return 1; }
+        sleep 0.1
+    done
     local i=0
     until [ "$("${H[@]}" ip -o link show type veth | wc -l)" = 0 ] || [ $i -ge 300 ]; do
         sleep 0.05; i=$((i + 1))

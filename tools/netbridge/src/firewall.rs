@@ -277,26 +277,51 @@ fn handles_by_veth(id: &str, echo: &[u8]) -> Result<Handles, Error> {
 /// Handles of rules, by the veth of the lease they belong to.
 pub type Handles = std::collections::HashMap<String, Vec<u64>>;
 
-/// One change of root `id`'s published ports, without rebuilding anything: delete the rules
-/// with handles `delete` (chain `published`), add `add` (rules of [`port_rules`]), in one
-/// nft transaction; returns the added rules' handles by veth. The caller knows the table
-/// and chains exist (its network publishes ports before and after the change).
-pub fn change(id: &str, delete: &[u64], add: Vec<Value>) -> Result<Handles, Error> {
-    if delete.is_empty() && add.is_empty() {
+/// The same rule as [`port_rules`] makes, for nftables over netlink ([`crate::nftnl`]):
+/// change both together.
+pub fn port_dnat(id: &str, net: &str, l: &Lease, p: &Port) -> crate::nftnl::DnatRule {
+    crate::nftnl::DnatRule {
+        l4proto: match p.protocol {
+            crate::store::Proto::Tcp => 6,
+            crate::store::Proto::Udp => 17,
+        },
+        host_port: p.host_port,
+        addr: l.ip,
+        port: p.container_port,
+        comment: format!("{} {net} {}: {p}", tag(id), l.veth),
+    }
+}
+
+/// One change of root `id`'s published ports on network `net`, without rebuilding
+/// anything: delete the rules with handles `delete` (chain `published`), add those of the
+/// leases `add`, in one transaction over netlink (no nft process); returns the added rules'
+/// handles by veth. The caller knows the table and chains exist (its network publishes
+/// ports before and after the change).
+pub fn change(id: &str, net: &str, delete: &[u64], add: &[&Lease]) -> Result<Handles, Error> {
+    let rules: Vec<(String, crate::nftnl::DnatRule)> = add
+        .iter()
+        .flat_map(|l| {
+            l.ports
+                .iter()
+                .map(|p| (l.veth.clone(), port_dnat(id, net, l, p)))
+        })
+        .collect();
+    if delete.is_empty() && rules.is_empty() {
         return Ok(Handles::new());
     }
     let _lock = NetnsLock::acquire()?;
-    let mut batch: Vec<Value> = delete
-        .iter()
-        .map(|h| {
-            json!({"delete": {"rule": {
-                "family": "ip", "table": TABLE, "chain": "published", "handle": h}}})
-        })
-        .collect();
-    let echo = !add.is_empty();
-    batch.extend(add);
-    let out = apply(&json!({"nftables": batch}), echo)?;
-    handles_by_veth(id, &out)
+    let only: Vec<crate::nftnl::DnatRule> = rules.iter().map(|(_, r)| r.clone()).collect();
+    common::debug!(
+        "nftables over netlink: delete handles {delete:?}, add {} rules",
+        only.len()
+    );
+    let got = crate::nftnl::change(TABLE, "published", delete, &only)
+        .map_err(|e| Error::Nft(format!("netlink: {e}")))?;
+    let mut out = Handles::new();
+    for ((veth, _), h) in rules.iter().zip(got) {
+        out.entry(veth.clone()).or_default().push(h);
+    }
+    Ok(out)
 }
 
 /// A rule of the table as listed: where it is and whose it is.

@@ -8,6 +8,7 @@ mod ipnet;
 mod model;
 mod netlink;
 mod netns;
+mod nftnl;
 mod ops;
 mod store;
 

@@ -140,13 +140,12 @@ fn change_ports(
     let stale = gone.iter().any(|l| l.rule_handles.len() != l.ports.len());
     if had && has && !stale {
         let delete: Vec<u64> = gone.iter().flat_map(|l| l.rule_handles.clone()).collect();
-        let add = net
+        let add: Vec<&Lease> = net
             .leases
             .iter()
             .filter(|l| Some(l.veth.as_str()) == new)
-            .flat_map(|l| firewall::lease_rules(store.id(), &net.name, l))
             .collect();
-        match firewall::change(store.id(), &delete, add) {
+        match firewall::change(store.id(), &net.name, &delete, &add) {
             Ok(mut h) => {
                 if let Some(l) = net.leases.iter_mut().find(|l| Some(l.veth.as_str()) == new) {
                     l.rule_handles = h.remove(&l.veth).unwrap_or_default();
@@ -735,9 +734,9 @@ pub fn attach(store: &Store, ns: &NetNs, spec: AttachSpec) -> Result<Attached, E
             .map(|l| l.rule_handles.clone())
             .unwrap_or_default();
         if !handles.is_empty() {
-            let id = store.id().to_string();
+            let (id, name) = (store.id().to_string(), net.name.clone());
             undo.push(format!("delete the rules of '{veth}'"), move || {
-                firewall::change(&id, &handles, Vec::new()).map(drop)
+                firewall::change(&id, &name, &handles, &[]).map(drop)
             });
         }
         store.save(&net)?;
