@@ -617,10 +617,13 @@ pub fn attach(store: &Store, ns: &NetNs, spec: AttachSpec) -> Result<Attached, E
     // Dead leases go first when they stand in the way: a crash never fills a subnet.
     let mut reclaimed = Vec::new();
     // (the other networks matter only for the host ports they publish)
+    // (this one is loaded already: only the others are read)
     let mut all = if spec.ports.is_empty() {
         Vec::new()
     } else {
-        store.networks()?
+        let mut others = store.networks_except(&net.name)?;
+        others.push(net.clone());
+        others
     };
     if let Err(e) = check_ports(&all, &spec.ports) {
         reclaimed.extend(reclaim_dead(&mut nl, &mut net)?);

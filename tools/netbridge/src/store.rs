@@ -262,6 +262,12 @@ impl Store {
     }
 
     pub fn networks(&self) -> Result<Vec<Network>, Error> {
+        self.networks_except("")
+    }
+
+    /// Every network but `name` (read from disk: a network loaded already need not be
+    /// parsed again, and with a thousand leases that costs).
+    pub fn networks_except(&self, name: &str) -> Result<Vec<Network>, Error> {
         let dir = self.dir.join("networks");
         let rd = fs::read_dir(&dir).map_err(|source| Error::State {
             path: dir.clone(),
@@ -273,7 +279,7 @@ impl Store {
                 let n = e.file_name().to_string_lossy().into_owned();
                 n.strip_suffix(".json").map(str::to_string)
             })
-            .filter(|n| !n.starts_with('.'))
+            .filter(|n| !n.starts_with('.') && n != name)
             .collect();
         names.sort();
         let mut out = Vec::new();
@@ -287,7 +293,9 @@ impl Store {
 
     pub fn save(&self, net: &Network) -> Result<(), Error> {
         let path = self.path(&net.name);
-        let mut data = serde_json::to_vec_pretty(net).map_err(|e| Error::State {
+        // (compact: with a thousand leases the record is read and written on every attach
+        // and detach, and indentation doubled its size)
+        let mut data = serde_json::to_vec(net).map_err(|e| Error::State {
             path: path.clone(),
             source: io::Error::other(e),
         })?;
