@@ -117,7 +117,7 @@ at_checkpoint() {
     done
     # RSS of what ctrkit leaves running beside each container (outside its cgroup): the
     # monitor shells, the log relay, nsenter-rs waiting for the container's first process
-    local n=0 p args
+    local n=0 p args prog
     for p in /proc/[0-9]*; do
         grep -qs "$CTRKIT_CGROUP_PARENT/" "$p/cgroup" && continue
         args=$(tr '\0' ' ' 2>/dev/null <"$p/cmdline") || continue
@@ -125,11 +125,19 @@ at_checkpoint() {
             *"ctr-run -d --name s"[0-9]* | *"$CTRKIT_ROOT/logs/s"[0-9]* | *"$CTRKIT_STATE/containers/s"[0-9]*) ;;
             *) continue ;;
         esac
-        awk -v a="${args%% -*}" '/^VmRSS:/{printf "%.3f %s\n", $2 / 1024, a}' "$p/status" 2>/dev/null || true
+        # VmRSS, RssAnon (its own pages) and PSS (shared pages -- the binaries' text, the
+        # same in every container -- counted once over all who map them), in MiB
+        prog=${args%% *}
+        if awk -v a="${prog##*/}" '/^VmRSS:/{r = $2} /^RssAnon:/{an = $2}
+            END{printf "%.3f %s %.3f ", r / 1024, a, an / 1024}' "$p/status" 2>/dev/null; then
+            awk '/^Pss:/{s += $2} END{printf "%.3f\n", s / 1024}' "$p/smaps_rollup" 2>/dev/null || echo 0
+        fi
         n=$((n + 1))
     done >"$res/rssp.$c"
     cut -d' ' -f1 "$res/rssp.$c" >"$res/rss.$c"
+    cut -d' ' -f3 "$res/rssp.$c" >"$res/anon.$c"
     awk -v c="$c" '{t += $1} END{printf "%.3f\n", t / c}' "$res/rss.$c" >"$res/rsstotal.$c"
+    awk -v c="$c" '{t += $4} END{printf "%.3f\n", t / c}' "$res/rssp.$c" >"$res/psstotal.$c"
     echo "  $c running: $n ctrkit processes beside them ($(awk '{print $2}' "$res/rssp.$c" | sort | uniq -c | tr -s ' ' | tr '\n' ','))"
 }
 
@@ -152,7 +160,7 @@ echo "== per-container costs as containers accumulate (medians, ms; RSS in MiB) 
 printf '  %-34s' "running containers"
 for c in "${checkpoints[@]}"; do printf '%10s' "$c"; done
 printf '%12s\n' "$N vs 1"
-for k in start attach-etc attach-publish exec stop rm ls ps floor rss rsstotal; do
+for k in start attach-etc attach-publish exec stop rm ls ps floor rss anon rsstotal psstotal; do
     case $k in
         start) label="ctr-run -d (bridge, ${limits[*]})" ;;
         attach-etc) label="netbridge attach --etc" ;;
@@ -164,7 +172,9 @@ for k in start attach-etc attach-publish exec stop rm ls ps floor rss rsstotal; 
         ps) label="ctr-ps (lists all)" ;;
         floor) label="ctr-ps floor: /proc walk" ;;
         rss) label="RSS per ctrkit process (median)" ;;
+        anon) label="  of it its own (RssAnon, median)" ;;
         rsstotal) label="RSS of ctrkit per container" ;;
+        psstotal) label="PSS of ctrkit per container" ;;
     esac
     printf '  %-34s' "$label"
     for c in "${checkpoints[@]}"; do printf '%10s' "$(median "$res/$k.$c")"; done
