@@ -74,10 +74,21 @@ monitor() {
         rm -f "$_dir/pid" "$_dir/exit" "$_dir/restarting"
         uptime_s
         _from=$UPTIME
-        # the container's status through descriptor 3, its output through the pipe
-        # (a log that cannot be written ends the output, never the monitor)
-        _rc=$({ { "$@" </dev/null 2>&1 3>&- 9<&- || echo "$?" >&3; } |
-            ctr-state log "$_log" --timestamps --max-size "$_size" --max-file "$_files" 3>&- 9<&-; } 3>&1) || true
+        # the container's output through a fifo to the log relay (a log that cannot be
+        # written ends the output, never the monitor); both are children of this shell, no
+        # subshell between (each would be one more process per container). The fifo is held
+        # open read-write here until both have it, so neither open can block on the other.
+        [ -p "$_dir/log.fifo" ] || mkfifo -m 600 "$_dir/log.fifo"
+        exec 5<>"$_dir/log.fifo"
+        ctr-state log "$_log" --timestamps --max-size "$_size" --max-file "$_files" \
+            <"$_dir/log.fifo" 3>&- 5>&- 9<&- &
+        _relay=$!
+        "$@" </dev/null >&5 2>&1 3>&- 5>&- 9<&- &
+        _run=$!
+        exec 5>&-
+        _rc=0
+        wait "$_run" || _rc=$?
+        wait "$_relay" || true
         follow_rename
         state_write "$_dir" exit "${_rc:-0}"
         # a start that failed before the command ran (no pid) is never retried

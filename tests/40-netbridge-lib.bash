@@ -19,7 +19,12 @@ new_ctr() {
     nsenter -t "$TEST_HOST_PID" -n -m unshare -n sleep infinity </dev/null >/dev/null 2>&1 3>&- &
     local pid=$! i=0
     track_pid "$pid"
+    # (until it is in a namespace of its own: neither the test host's, once nsenter entered
+    # it, nor ours, before nsenter did -- under load a pid is seen still in ours)
+    local ours
+    ours=$(readlink /proc/$$/ns/net)
     while [ "$(readlink "/proc/$pid/ns/net" 2>/dev/null)" = "$(readlink "/proc/$TEST_HOST_PID/ns/net")" ] ||
+        [ "$(readlink "/proc/$pid/ns/net" 2>/dev/null)" = "$ours" ] ||
         [ -z "$(readlink "/proc/$pid/ns/net" 2>/dev/null)" ]; do
         i=$((i + 1))
         [ $i -lt 200 ] || return 1

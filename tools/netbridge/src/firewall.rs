@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use crate::error::Error;
-use crate::store::Network;
+use crate::store::{Lease, Network, Port};
 
 pub const TABLE: &str = "ctrkit";
 
@@ -183,31 +183,7 @@ pub fn rules(id: &str, networks: &[Network]) -> Vec<Value> {
         guard.push(json!({"drop": null}));
         out.push(rule("input", guard, &note("no way to the host's loopback")));
         for l in &n.leases {
-            // (a port published on an IPv6 host address is the IPv6 table's alone)
-            for p in l
-                .ports
-                .iter()
-                .filter(|p| !p.host_ip.is_some_and(|a| a.is_ipv6()))
-            {
-                let proto = p.protocol.as_str();
-                // (-p IP:...: only traffic to that address of the host)
-                let mut expr: Vec<Value> = p
-                    .host_ip
-                    .map(|a| m("==", ip("daddr"), json!(a.to_string())))
-                    .into_iter()
-                    .collect();
-                expr.push(m(
-                    "==",
-                    json!({"payload": {"protocol": proto, "field": "dport"}}),
-                    json!(p.host_port),
-                ));
-                expr.push(json!({"dnat": {"addr": l.ip.to_string(), "port": p.container_port}}));
-                out.push(rule(
-                    "published",
-                    expr,
-                    &format!("{tag} {} {}: {}", n.name, l.veth, p),
-                ));
-            }
+            out.extend(lease_rules(id, &n.name, l));
         }
         if any_port {
             // the host itself through 127.0.0.1 (route_localnet is on for the bridge)
@@ -234,6 +210,134 @@ pub fn rules(id: &str, networks: &[Network]) -> Vec<Value> {
         }
     }
     out
+}
+
+/// The rules of one published port of lease `l` on network `net` (all in chain
+/// `published`; each carries the lease's veth in its comment, which is how a full rebuild
+/// hands each lease its rules' handles).
+pub fn port_rules(id: &str, net: &str, l: &Lease, p: &Port) -> Vec<Value> {
+    // (a port published on an IPv6 host address is the IPv6 table's alone)
+    if p.host_ip.is_some_and(|a| a.is_ipv6()) {
+        return vec![];
+    }
+    let proto = p.protocol.as_str();
+    // (-p IP:...: only traffic to that address of the host)
+    let mut expr: Vec<Value> = p
+        .host_ip
+        .map(|a| m("==", ip("daddr"), json!(a.to_string())))
+        .into_iter()
+        .collect();
+    expr.push(m(
+        "==",
+        json!({"payload": {"protocol": proto, "field": "dport"}}),
+        json!(p.host_port),
+    ));
+    expr.push(json!({"dnat": {"addr": l.ip.to_string(), "port": p.container_port}}));
+    vec![rule(
+        "published",
+        expr,
+        &format!("{} {net} {}: {p}", tag(id), l.veth),
+    )]
+}
+
+/// The rules of every published port of lease `l`.
+pub fn lease_rules(id: &str, net: &str, l: &Lease) -> Vec<Value> {
+    l.ports
+        .iter()
+        .flat_map(|p| port_rules(id, net, l, p))
+        .collect()
+}
+
+/// The handles of published-port rules in nft's echo of a transaction, by the veth their
+/// comment names (only root `id`'s rules).
+fn handles_by_veth(id: &str, echo: &[u8]) -> Result<Handles, Error> {
+    let mut out = Handles::new();
+    if echo.iter().all(u8::is_ascii_whitespace) {
+        return Ok(out);
+    }
+    let doc: Value = serde_json::from_slice(echo)
+        .map_err(|e| Error::Nft(format!("cannot read nft's echo of the change: {e}")))?;
+    let tag = format!("{} ", tag(id));
+    for item in doc["nftables"].as_array().into_iter().flatten() {
+        let Some(r) = item.get("add").and_then(|a| a.get("rule")) else {
+            continue;
+        };
+        if r["chain"] != "published" {
+            continue;
+        }
+        let (Some(c), Some(h)) = (r["comment"].as_str(), r["handle"].as_u64()) else {
+            continue;
+        };
+        let Some(rest) = c.strip_prefix(&tag) else {
+            continue;
+        };
+        // "NETWORK VETH: PORT" (neither name has whitespace or ':')
+        if let Some(veth) = rest
+            .split_whitespace()
+            .nth(1)
+            .and_then(|v| v.strip_suffix(':'))
+        {
+            out.entry(veth.to_string()).or_default().push(h);
+        }
+    }
+    Ok(out)
+}
+
+/// Handles of rules, by the veth of the lease they belong to.
+pub type Handles = std::collections::HashMap<String, Vec<u64>>;
+
+/// The same rule as [`port_rules`] makes, for nftables over netlink ([`crate::nftnl`]):
+/// change both together.
+pub fn port_dnat(id: &str, net: &str, l: &Lease, p: &Port) -> Option<crate::nftnl::DnatRule> {
+    let daddr = match p.host_ip {
+        Some(std::net::IpAddr::V6(_)) => return None, // the IPv6 table's
+        Some(std::net::IpAddr::V4(a)) => Some(a),
+        None => None,
+    };
+    Some(crate::nftnl::DnatRule {
+        l4proto: match p.protocol {
+            crate::store::Proto::Tcp => 6,
+            crate::store::Proto::Udp => 17,
+            crate::store::Proto::Sctp => 132,
+        },
+        daddr,
+        host_port: p.host_port,
+        addr: l.ip,
+        port: p.container_port,
+        comment: format!("{} {net} {}: {p}", tag(id), l.veth),
+    })
+}
+
+/// One change of root `id`'s published ports on network `net`, without rebuilding
+/// anything: delete the rules with handles `delete` (chain `published`), add those of the
+/// leases `add`, in one transaction over netlink (no nft process); returns the added rules'
+/// handles by veth. The caller knows the table and chains exist (its network publishes
+/// ports before and after the change).
+pub fn change(id: &str, net: &str, delete: &[u64], add: &[&Lease]) -> Result<Handles, Error> {
+    let rules: Vec<(String, crate::nftnl::DnatRule)> = add
+        .iter()
+        .flat_map(|l| {
+            l.ports
+                .iter()
+                .filter_map(|p| Some((l.veth.clone(), port_dnat(id, net, l, p)?)))
+        })
+        .collect();
+    if delete.is_empty() && rules.is_empty() {
+        return Ok(Handles::new());
+    }
+    let _lock = NetnsLock::acquire()?;
+    let only: Vec<crate::nftnl::DnatRule> = rules.iter().map(|(_, r)| r.clone()).collect();
+    common::debug!(
+        "nftables over netlink: delete handles {delete:?}, add {} rules",
+        only.len()
+    );
+    let got = crate::nftnl::change(TABLE, "published", delete, &only)
+        .map_err(|e| Error::Nft(format!("netlink: {e}")))?;
+    let mut out = Handles::new();
+    for ((veth, _), h) in rules.iter().zip(got) {
+        out.entry(veth.clone()).or_default().push(h);
+    }
+    Ok(out)
 }
 
 /// A rule of the table as listed: where it is and whose it is.
@@ -313,16 +417,19 @@ fn plan(id: &str, listed: Option<&[Listed]>, mine: Vec<Value>) -> Vec<Value> {
 }
 
 /// Make root `id`'s rules in table `ip ctrkit` match its networks (those of this network
-/// namespace), leaving every other root's rules as they are.
-pub fn sync(id: &str, networks: &[Network]) -> Result<(), Error> {
+/// namespace), leaving every other root's rules as they are. Returns the handles of the
+/// published ports' rules now, by veth.
+pub fn sync(id: &str, networks: &[Network]) -> Result<Handles, Error> {
     let _lock = NetnsLock::acquire()?;
     let listed = list()?;
     let mine = rules(id, networks);
+    let echo = !mine.is_empty();
     let batch = plan(id, listed.as_deref(), mine);
     if batch.is_empty() {
-        return Ok(());
+        return Ok(Handles::new());
     }
-    apply(&json!({"nftables": batch}))
+    let out = apply(&json!({"nftables": batch}), echo)?;
+    handles_by_veth(id, &out)
 }
 
 /// A lock of the current network namespace: an abstract unix socket bound to a fixed
@@ -364,13 +471,20 @@ impl NetnsLock {
     }
 }
 
-fn apply(doc: &Value) -> Result<(), Error> {
+/// Run one nft transaction; with `echo`, nft prints what it added with the handles
+/// (`-e -a`), which is returned.
+fn apply(doc: &Value, echo: bool) -> Result<Vec<u8>, Error> {
     let text = doc.to_string();
-    common::debug!("nft -j -f - <<< {text}");
+    let args: &[&str] = if echo {
+        &["-j", "-e", "-a", "-f", "-"]
+    } else {
+        &["-j", "-f", "-"]
+    };
+    common::debug!("nft {} <<< {text}", args.join(" "));
     let mut child = Command::new("nft")
-        .args(["-j", "-f", "-"])
+        .args(args)
         .stdin(Stdio::piped())
-        .stdout(Stdio::null())
+        .stdout(if echo { Stdio::piped() } else { Stdio::null() })
         .stderr(Stdio::piped())
         .spawn()
         .map_err(Error::NftSpawn)?;
@@ -383,7 +497,7 @@ fn apply(doc: &Value) -> Result<(), Error> {
         let msg = msg.split_whitespace().collect::<Vec<_>>().join(" ");
         return Err(Error::Nft(msg));
     }
-    Ok(())
+    Ok(out.stdout)
 }
 
 #[cfg(test)]
@@ -446,6 +560,7 @@ mod tests {
                 protocol: Proto::Tcp,
             }],
             etc_dir: None,
+            rule_handles: vec![],
             delegated: None,
             aliases: vec![],
             hostname: None,
@@ -458,6 +573,23 @@ mod tests {
                 .contains(r#"{"match":{"left":{"ct":{"key":"status"}},"op":"!","right":"dnat"}}"#)
         );
         assert_eq!(of(&r, "published").len(), 1);
+    }
+
+    #[test]
+    fn handles_are_read_back_by_veth_from_the_echo_and_only_for_this_root() {
+        let echo = br#"{"nftables": [{"add": {"table": {"family": "ip", "name": "ctrkit"}}},
+            {"add": {"rule": {"family": "ip", "table": "ctrkit", "chain": "published", "expr": [],
+              "comment": "netbridge[0123abcd] nb0 nb0123aaaaaaaa: 8080:80/tcp", "handle": 7}}},
+            {"add": {"rule": {"family": "ip", "table": "ctrkit", "chain": "published", "expr": [],
+              "comment": "netbridge[0123abcd] nb0 nb0123aaaaaaaa: 53:53/udp", "handle": 9}}},
+            {"add": {"rule": {"family": "ip", "table": "ctrkit", "chain": "published", "expr": [],
+              "comment": "netbridge[ffffffff] nb0 nbffffbbbbbbbb: 81:80/tcp", "handle": 10}}},
+            {"add": {"rule": {"family": "ip", "table": "ctrkit", "chain": "postrouting", "expr": [],
+              "comment": "netbridge[0123abcd] nb0: masquerade", "handle": 11}}}]}"#;
+        let h = handles_by_veth("0123abcd", echo).unwrap();
+        assert_eq!(h.len(), 1);
+        assert_eq!(h["nb0123aaaaaaaa"], vec![7, 9]);
+        assert!(handles_by_veth("0123abcd", b"\n").unwrap().is_empty());
     }
 
     fn listed(chain: &str, handle: u64, comment: &str) -> Listed {

@@ -9,6 +9,7 @@ mod ipv6;
 mod model;
 mod netlink;
 mod netns;
+mod nftnl;
 mod ops;
 mod ports;
 mod store;

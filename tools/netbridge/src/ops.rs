@@ -145,17 +145,32 @@ fn require_here(net: &Network, here: &HostNs) -> Result<(), Error> {
 }
 
 /// Bring the kernel in line with this root's networks of this network namespace: its
-/// firewall rules (no other root's), then `route_localnet` on each bridge, on only while
-/// the network publishes ports (the host's 127.0.0.1 path to them needs it; the input
-/// rules keep containers off the host's loopback all the same).
-pub fn apply_rules(store: &Store, here: &HostNs, all: &[Network]) -> Result<(), Error> {
+/// firewall rules (no other root's, rebuilt whole), then `route_localnet` on each bridge,
+/// on only while the network publishes ports (the host's 127.0.0.1 path to them needs it;
+/// the input rules keep containers off the host's loopback all the same). The rebuild gives
+/// every published port's rule a new handle: each lease in `all` gets its new ones, and each
+/// network whose leases' handles changed is saved.
+pub fn apply_rules(store: &Store, here: &HostNs, all: &mut [Network]) -> Result<(), Error> {
     let nets: Vec<Network> = all
         .iter()
         .filter(|n| n.place(here) == Place::Here)
         .cloned()
         .collect();
-    firewall::sync(store.id(), &nets)?;
+    let mut handles = firewall::sync(store.id(), &nets)?;
     crate::ipv6::sync(store.id(), &nets, false)?;
+    for n in all.iter_mut().filter(|n| n.place(here) == Place::Here) {
+        let mut changed = false;
+        for l in n.leases.iter_mut() {
+            let h = handles.remove(&l.veth).unwrap_or_default();
+            if h != l.rule_handles {
+                l.rule_handles = h;
+                changed = true;
+            }
+        }
+        if changed {
+            store.save(n)?;
+        }
+    }
     for n in &nets {
         let want = if n.leases.iter().any(|l| !l.ports.is_empty()) {
             "1"
@@ -175,6 +190,69 @@ pub fn apply_rules(store: &Store, here: &HostNs, all: &[Network]) -> Result<(), 
                 });
             }
         }
+    }
+    Ok(())
+}
+
+/// Does any of `leases` publish a port?
+fn publishes<'a>(mut leases: impl Iterator<Item = &'a Lease>) -> bool {
+    leases.any(|l| !l.ports.is_empty())
+}
+
+/// The published-port change of one attach or detach on `net`, without a rebuild when it
+/// can: `gone` leases' rules deleted by their handles and `new`'s added, in one nft call,
+/// when the network publishes ports both before and after (its other rules then stay as
+/// they are). Otherwise, or when that fails, every rule of this root is rebuilt. `net` is
+/// the network after the change (its leases' handles are updated here, not saved: the
+/// caller saves it), `new` the veth of the lease this change adds, if any.
+fn change_ports(
+    store: &Store,
+    here: &HostNs,
+    net: &mut Network,
+    gone: &[Lease],
+    new: Option<&str>,
+) -> Result<(), Error> {
+    let had = publishes(gone.iter())
+        || publishes(net.leases.iter().filter(|l| Some(l.veth.as_str()) != new));
+    let has = publishes(net.leases.iter());
+    if !had && !has {
+        return Ok(());
+    }
+    let stale = gone.iter().any(|l| l.rule_handles.len() != l.ports.len());
+    // (an IPv6 network's ports are also in its IPv6 table, which only a rebuild writes)
+    if had && has && !stale && net.subnet6.is_none() {
+        let delete: Vec<u64> = gone.iter().flat_map(|l| l.rule_handles.clone()).collect();
+        let add: Vec<&Lease> = net
+            .leases
+            .iter()
+            .filter(|l| Some(l.veth.as_str()) == new)
+            .collect();
+        match firewall::change(store.id(), &net.name, &delete, &add) {
+            Ok(mut h) => {
+                if let Some(l) = net.leases.iter_mut().find(|l| Some(l.veth.as_str()) == new) {
+                    l.rule_handles = h.remove(&l.veth).unwrap_or_default();
+                    if l.rule_handles.len() == l.ports.len() {
+                        return Ok(());
+                    }
+                } else {
+                    return Ok(());
+                }
+            }
+            Err(e) => common::debug!(
+                "the incremental change failed ({}): rebuilding",
+                common::run::error_line(&e)
+            ),
+        }
+    }
+    let mut all = store.networks()?;
+    for n in all.iter_mut() {
+        if n.name == net.name {
+            *n = net.clone();
+        }
+    }
+    apply_rules(store, here, &mut all)?;
+    if let Some(n) = all.into_iter().find(|n| n.name == net.name) {
+        *net = n;
     }
     Ok(())
 }
@@ -305,10 +383,10 @@ pub fn create(store: &Store, spec: CreateSpec) -> Result<Network, Error> {
         store.save(&net)?;
         let mut all = all.clone();
         all.push(net.clone());
-        if let Err(e) = apply_rules(store, &here, &all) {
+        if let Err(e) = apply_rules(store, &here, &mut all) {
             let _ = store.remove(&net.name);
             all.pop();
-            let _ = apply_rules(store, &here, &all);
+            let _ = apply_rules(store, &here, &mut all);
             let _ = crate::ipv6::sync(store.id(), &all, true);
             return Err(e);
         }
@@ -424,8 +502,8 @@ pub fn remove(store: &Store, name: &str, force: bool) -> Result<(), Error> {
         errors.push(common::run::error_line(&e));
     }
     store.remove(name)?;
-    let rest = store.networks()?;
-    if let Err(e) = apply_rules(store, &here, &rest) {
+    let mut rest = store.networks()?;
+    if let Err(e) = apply_rules(store, &here, &mut rest) {
         errors.push(common::run::error_line(&e));
     }
     if net.subnet6.is_some() {
@@ -610,19 +688,25 @@ fn pick_address(net: &Network, want: Option<Ipv4Addr>) -> Result<Option<Ipv4Addr
         }
         return Ok(Some(ip));
     }
+    // (the hosts are the addresses lo..hi: walked from after the last one handed out, with
+    // no list of the subnet made, so a /16 costs what a /24 does)
     let used: std::collections::HashSet<Ipv4Addr> = net.leases.iter().map(|l| l.ip).collect();
-    let hosts: Vec<Ipv4Addr> = match net.ip_range {
-        Some(r) => net.subnet.hosts().filter(|h| r.contains(*h)).collect(),
-        None => net.subnet.hosts().collect(),
-    };
+    let mut lo = u32::from(net.subnet.network()) + 1;
+    let mut hi = u32::from(net.subnet.broadcast());
+    // (--ip-range: only its addresses are handed out)
+    if let Some(r) = net.ip_range {
+        lo = lo.max(u32::from(r.network()));
+        hi = hi.min(u32::from(r.broadcast()).saturating_add(1));
+    }
+    let n = hi.saturating_sub(lo);
     let start = net
         .last_ip
-        .and_then(|last| hosts.iter().position(|h| *h == last))
-        .map(|i| i + 1)
+        .map(u32::from)
+        .filter(|last| (lo..hi).contains(last))
+        .map(|last| last - lo + 1)
         .unwrap_or(0);
-    let n = hosts.len();
     Ok((0..n)
-        .map(|i| hosts[(start + i) % n])
+        .map(|i| Ipv4Addr::from(lo + (start + i) % n))
         .find(|ip| !reserved(*ip) && !used.contains(ip)))
 }
 
@@ -683,10 +767,13 @@ pub fn attach(store: &Store, ns: &NetNs, spec: AttachSpec) -> Result<Attached, E
     // Dead leases go first when they stand in the way: a crash never fills a subnet.
     let mut reclaimed = Vec::new();
     // (the other networks matter only for the host ports they publish)
+    // (this one is loaded already: only the others are read)
     let mut all = if spec.ports.is_empty() {
         Vec::new()
     } else {
-        store.networks()?
+        let mut others = store.networks_except(&net.name)?;
+        others.push(net.clone());
+        others
     };
     if net.subnet6.is_none() {
         if let Some(p) = spec
@@ -865,6 +952,7 @@ pub fn attach(store: &Store, ns: &NetNs, spec: AttachSpec) -> Result<Attached, E
             container_id: spec.container_id.clone(),
             ports: ports.clone(),
             etc_dir: spec.etc.clone(),
+            rule_handles: Vec::new(),
             delegated: spec.delegated.clone(),
             aliases: spec.aliases.clone(),
             hostname: spec.hostname.clone(),
@@ -881,24 +969,29 @@ pub fn attach(store: &Store, ns: &NetNs, spec: AttachSpec) -> Result<Attached, E
         };
         net.leases.push(lease.clone());
         net.last_ip = Some(ip);
-        store.save(&net)?;
         if let Some(dir) = &spec.etc {
             write_etc(store, dir, &net, &lease, &spec.dns)?;
         }
-        if !ports.is_empty() || reclaimed.iter().any(|l| !l.ports.is_empty()) {
-            let mut all = store.networks()?;
-            for n in all.iter_mut() {
-                if n.name == net.name {
-                    *n = net.clone();
-                }
-            }
-            if let Err(e) = apply_rules(store, &here, &all) {
-                net.leases.retain(|l| l.veth != veth);
-                let _ = store.save(&net);
-                return Err(e);
-            }
+        change_ports(store, &here, &mut net, &reclaimed, Some(&veth))?;
+        let handles = net
+            .leases
+            .iter()
+            .find(|l| l.veth == veth)
+            .map(|l| l.rule_handles.clone())
+            .unwrap_or_default();
+        if !handles.is_empty() {
+            let (id, name) = (store.id().to_string(), net.name.clone());
+            undo.push(format!("delete the rules of '{veth}'"), move || {
+                firewall::change(&id, &name, &handles, &[]).map(drop)
+            });
         }
-        refresh_hosts(store, &net, Some(&lease.veth));
+        store.save(&net)?;
+        if let Err(e) = update_hosts(store, &net, spec.etc.is_some()) {
+            net.leases.retain(|l| l.veth != veth);
+            let _ = store.save(&net);
+            return Err(e);
+        }
+        refresh_private_hosts(store, &net, Some(&lease.veth));
         Ok(Attached {
             network: net.clone(),
             lease,
@@ -983,7 +1076,19 @@ fn hosts_for(store: &Store, net: &Network, lease: &Lease) -> String {
             }
         }
     }
-    let mut text = etcfiles::hosts((lease.ip, &own_name), &others);
+    let mut entries = vec![etcfiles::HostEntry {
+        key: lease.veth.clone(),
+        ip: lease.ip,
+        names: vec![own_name.clone()],
+    }];
+    for (ip, name) in others.into_iter().filter(|(_, n)| *n != own_name) {
+        entries.push(etcfiles::HostEntry {
+            key: String::new(),
+            ip,
+            names: vec![name],
+        });
+    }
+    let mut text = etcfiles::network_hosts(&entries);
     for (name, addr) in extra {
         text.push_str(&format!("{addr}\t{name}\n"));
     }
@@ -1013,6 +1118,57 @@ fn set_etc_network(dir: &std::path::Path, network: &str, on: bool) {
     let _ = common::state::atomic_write(&dir.join(".networks"), text.as_bytes());
 }
 
+/// The names a lease answers to in its network's hosts file: its hostname (none for an
+/// unnamed attachment made without `--etc`, which nothing resolves).
+pub fn host_names(l: &Lease) -> Vec<String> {
+    if l.name.is_none() && l.etc_dir.is_none() {
+        return Vec::new();
+    }
+    let mut v = names_of(l)
+        .split(' ')
+        .map(str::to_string)
+        .collect::<Vec<_>>();
+    // (its own host name too, and a dotted one's short form, as the container knows itself)
+    let h = hostname(l);
+    let short = h.split_once('.').map(|(s, _)| s.to_string());
+    for x in std::iter::once(h).chain(short) {
+        if !v.contains(&x) {
+            v.push(x);
+        }
+    }
+    v
+}
+
+/// The network's hosts file as its leases call for it.
+fn network_hosts(net: &Network) -> String {
+    let entries: Vec<etcfiles::HostEntry> = net
+        .leases
+        .iter()
+        .map(|l| etcfiles::HostEntry {
+            key: l.veth.clone(),
+            ip: l.ip,
+            names: host_names(l),
+        })
+        .collect();
+    etcfiles::network_hosts(&entries)
+}
+
+/// Bring the network's hosts file up to date (one write, seen by every container on it).
+/// Only written once some attachment asked for `--etc` (the file exists) or `create` is
+/// true.
+fn update_hosts(store: &Store, net: &Network, create: bool) -> Result<(), Error> {
+    let path = store.hosts_path(&net.name);
+    if !create && !path.exists() {
+        return Ok(());
+    }
+    store.hosts_dir()?;
+    etcfiles::update_in_place(&path, &network_hosts(net))?;
+    Ok(())
+}
+
+/// The container's own files in DIR: resolv.conf, hostname, and hosts -- a symlink to its
+/// network's one hosts file (which the caller then brings up to date), or a file of its own
+/// when it has --add-host lines or several networks.
 fn write_etc(
     store: &Store,
     dir: &std::path::Path,
@@ -1035,25 +1191,38 @@ fn write_etc(
         }
         etcfiles::write_in_place(&resolv, &text)?;
     }
-    etcfiles::write_in_place(&dir.join("hosts"), &hosts_for(store, net, lease))?;
     // (and the hostname file too: a second network leaves it as the first wrote it)
     let host = dir.join("hostname");
     if !host.exists() {
         etcfiles::write_in_place(&host, &format!("{}\n", hostname(lease)))?;
     }
-    Ok(())
+    let hosts = dir.join("hosts");
+    if lease.extra_hosts.is_empty() && etc_networks(dir).len() <= 1 {
+        // the network's one hosts file (the caller brings it up to date)
+        return etcfiles::symlink_replace(&store.hosts_path(&net.name), &hosts);
+    }
+    // --add-host lines, or the names of several networks: a file of the container's own
+    // (never written through the symlink to the network's)
+    if hosts
+        .symlink_metadata()
+        .is_ok_and(|m| m.file_type().is_symlink())
+    {
+        let _ = std::fs::remove_file(&hosts);
+    }
+    etcfiles::write_in_place(&hosts, &hosts_for(store, net, lease))
 }
 
-/// Rewrite the hosts files of the containers on the network (best effort: a container
-/// whose folder is gone is not an error of this command).
-fn refresh_hosts(store: &Store, net: &Network, except: Option<&str>) {
+/// Rewrite the hosts files of their own (see [`write_etc`]) of the containers on the
+/// network; the others share the network's file (best effort: a container whose folder is
+/// gone is not an error of this command).
+fn refresh_private_hosts(store: &Store, net: &Network, except: Option<&str>) {
     for l in &net.leases {
         if Some(l.veth.as_str()) == except {
             continue;
         }
         if let Some(dir) = &l.etc_dir {
             let p = dir.join("hosts");
-            if p.exists() {
+            if p.symlink_metadata().is_ok_and(|m| m.file_type().is_file()) {
                 let _ = etcfiles::write_in_place(&p, &hosts_for(store, net, l));
             }
         }
@@ -1107,13 +1276,16 @@ pub fn detach(store: &Store, network: &str, which: &Which) -> Result<Vec<Lease>,
             errors.push(common::run::error_line(&e));
         }
     }
-    store.save(&net)?;
-    if local && gone.iter().any(|l| !l.ports.is_empty()) {
-        if let Err(e) = apply_rules(store, &here, &store.networks()?) {
+    if local {
+        if let Err(e) = change_ports(store, &here, &mut net, &gone, None) {
             errors.push(common::run::error_line(&e));
         }
     }
-    refresh_hosts(store, &net, None);
+    store.save(&net)?;
+    if let Err(e) = update_hosts(store, &net, false) {
+        errors.push(common::run::error_line(&e));
+    }
+    refresh_private_hosts(store, &net, None);
     if errors.is_empty() {
         Ok(gone)
     } else {
@@ -1195,11 +1367,14 @@ pub fn gc(store: &Store, only: Option<&str>) -> Result<Vec<(String, Lease)>, Err
             ports_changed |= !l.ports.is_empty();
         }
         store.save(&net)?;
-        refresh_hosts(store, &net, None);
+        if let Err(e) = update_hosts(store, &net, false) {
+            errors.push(common::run::error_line(&e));
+        }
+        refresh_private_hosts(store, &net, None);
         released.extend(dead.into_iter().map(|l| (net.name.clone(), l)));
     }
     if ports_changed {
-        apply_rules(store, &here, &store.networks()?)?;
+        apply_rules(store, &here, &mut store.networks()?)?;
     }
     if errors.is_empty() {
         Ok(released)
@@ -1249,6 +1424,7 @@ mod tests {
             container_id: None,
             ports: vec![],
             etc_dir: None,
+            rule_handles: vec![],
             delegated: None,
             aliases: vec![],
             hostname: None,

@@ -136,6 +136,10 @@ pub struct Lease {
     pub container_id: Option<String>,
     pub ports: Vec<Port>,
     pub etc_dir: Option<PathBuf>,
+    /// The handles of its published ports' rules in table `ip ctrkit` (chain `published`),
+    /// so a detach deletes exactly these.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rule_handles: Vec<u64>,
     /// For CNI attachments whose addresses came from another IPAM plugin: how to release
     /// them again (the plugin and the network configuration it was given).
     #[serde(default)]
@@ -236,6 +240,8 @@ pub fn parse_port(s: &str) -> Result<Port, String> {
 /// The state folder, locked for as long as this value lives.
 pub struct Store {
     dir: PathBuf,
+    /// `dir` as an absolute path without symlinks (what symlinks to its files name).
+    canon: PathBuf,
     id: String,
     _lock: Lock,
 }
@@ -262,9 +268,11 @@ impl Store {
         })?;
         let nets = dir.join("networks");
         fs::create_dir_all(&nets).map_err(|source| Error::State { path: nets, source })?;
-        let id = root_id(&fs::canonicalize(&dir).unwrap_or_else(|_| dir.clone()));
+        let canon = fs::canonicalize(&dir).unwrap_or_else(|_| dir.clone());
+        let id = root_id(&canon);
         Ok(Store {
             dir,
+            canon,
             id,
             _lock: lock,
         })
@@ -279,6 +287,21 @@ impl Store {
     /// four digits of its id.
     pub fn veth_prefix(&self) -> String {
         format!("nb{}", &self.id[..4])
+    }
+
+    /// The network's hosts file (see [`crate::etcfiles`]), an absolute path.
+    pub fn hosts_path(&self, network: &str) -> PathBuf {
+        self.canon.join("hosts").join(network)
+    }
+
+    /// Make the folder of the networks' hosts files.
+    pub fn hosts_dir(&self) -> Result<PathBuf, Error> {
+        let d = self.canon.join("hosts");
+        fs::create_dir_all(&d).map_err(|source| Error::State {
+            path: d.clone(),
+            source,
+        })?;
+        Ok(d)
     }
 
     fn path(&self, name: &str) -> PathBuf {
@@ -300,6 +323,12 @@ impl Store {
     }
 
     pub fn networks(&self) -> Result<Vec<Network>, Error> {
+        self.networks_except("")
+    }
+
+    /// Every network but `name` (read from disk: a network loaded already need not be
+    /// parsed again, and with a thousand leases that costs).
+    pub fn networks_except(&self, name: &str) -> Result<Vec<Network>, Error> {
         let dir = self.dir.join("networks");
         let rd = fs::read_dir(&dir).map_err(|source| Error::State {
             path: dir.clone(),
@@ -311,7 +340,7 @@ impl Store {
                 let n = e.file_name().to_string_lossy().into_owned();
                 n.strip_suffix(".json").map(str::to_string)
             })
-            .filter(|n| !n.starts_with('.'))
+            .filter(|n| !n.starts_with('.') && n != name)
             .collect();
         names.sort();
         let mut out = Vec::new();
@@ -325,7 +354,9 @@ impl Store {
 
     pub fn save(&self, net: &Network) -> Result<(), Error> {
         let path = self.path(&net.name);
-        let mut data = serde_json::to_vec_pretty(net).map_err(|e| Error::State {
+        // (compact: with a thousand leases the record is read and written on every attach
+        // and detach, and indentation doubled its size)
+        let mut data = serde_json::to_vec(net).map_err(|e| Error::State {
             path: path.clone(),
             source: io::Error::other(e),
         })?;
@@ -336,13 +367,16 @@ impl Store {
         common::state::atomic_write(&path, &data).map_err(|source| Error::State { path, source })
     }
 
+    /// Remove a network's record and its hosts file.
     pub fn remove(&self, name: &str) -> Result<(), Error> {
-        let path = self.path(name);
-        match fs::remove_file(&path) {
-            Ok(()) => Ok(()),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
-            Err(source) => Err(Error::State { path, source }),
+        for path in [self.path(name), self.hosts_path(name)] {
+            match fs::remove_file(&path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(source) => return Err(Error::State { path, source }),
+            }
         }
+        Ok(())
     }
 }
 

@@ -1,0 +1,197 @@
+#!/usr/bin/env bash
+# bench-scale.sh - per-container costs as containers accumulate: SCALE_N (default 1000)
+# detached bridge containers with a memory limit (busybox sleep) started one after another,
+# and at the checkpoints 1, 100, 500 and SCALE_N running containers:
+#   - ctr-run -d: the start time of the containers around the checkpoint (median of 5)
+#   - netbridge attach --etc and attach --publish of a spare namespace (median of 9 each)
+#   - ctr-exec, ctr-stop, ctr-rm of a probe container (median of 3 each)
+#   - ctr-ps and ctr-ls, and ctr-ps's floor: a C walk of /proc (bench/proc-floor.c)
+#   - RSS of ctrkit's processes left per container (monitor, log relay), median
+# then each per-container cost at SCALE_N as a ratio to its cost at 1 (target <= 1.25x), and
+# ctr-ps at SCALE_N as a ratio to its floor (target <= 1.2x).
+#
+# All inside a test host: a network and mount namespace of its own (the bridge, veths and nft
+# rules never touch the host's network), its own CTRKIT_ROOT/CTRKIT_STATE (state on a tmpfs)
+# and cgroup parent, all removed at the end.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$here/lib.sh"
+
+[ "$(id -u)" = 0 ] || { echo "bench-scale: needs root" >&2; exit 1; }
+if [ "${1-}" != --inner ]; then
+    exec unshare -n -m --propagation private bash "$0" --inner
+fi
+ip link set lo up
+N=${SCALE_N:-1000}
+checkpoints=()
+for c in 1 100 500 "$N"; do
+    [ "$c" -le "$N" ] || continue
+    [ "${#checkpoints[@]}" = 0 ] || [ "${checkpoints[-1]}" != "$c" ] || continue
+    checkpoints+=("$c")
+done
+
+tmp=$(mktemp -d /tmp/bench-scale.XXXXXX)
+mkdir "$tmp/run"
+mount -t tmpfs -o size=512m,mode=0700 ctrkit-bench-run "$tmp/run"
+export CTRKIT_ROOT=$tmp/root CTRKIT_STATE=$tmp/run/ctrkit CTRKIT_CGROUP_PARENT=ctrkit-bench-scale-$$
+spares=()
+cleanup() {
+    for p in "${spares[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
+    if [ -d "$CTRKIT_STATE/containers" ]; then
+        (cd "$CTRKIT_STATE/containers" && printf '%s\n' *) | xargs -r -n 50 ctr-rm -f >/dev/null 2>&1 || true
+    fi
+    for d in /sys/fs/cgroup/*/"$CTRKIT_CGROUP_PARENT" /sys/fs/cgroup/unified/"$CTRKIT_CGROUP_PARENT"; do
+        [ ! -d "$d" ] || rmdir "$d" 2>/dev/null || true
+    done
+    umount "$tmp/run" 2>/dev/null || true
+    rm -rf --one-file-system "$tmp"
+}
+trap cleanup EXIT
+
+cc -O2 -o "$tmp/proc-floor" "$here/proc-floor.c"
+mkimage-busybox --busybox /bin/busybox >/dev/null
+ctr-run --rm --network none busybox true || { echo "bench-scale: ctr-run does not work" >&2; exit 1; }
+bridge=${CTRKIT_BRIDGE:-ctrkit0}
+
+# timed FILE CMD... : run CMD (output discarded), append its wall time in ms to FILE
+timed() {
+    local f=$1 t0 t1
+    shift
+    t0=${EPOCHREALTIME/./}
+    "$@" >/dev/null
+    t1=${EPOCHREALTIME/./}
+    echo "$(((t1 - t0) / 1000)).$(printf '%03d' $(((t1 - t0) % 1000)))" >>"$f"
+}
+
+# median FILE : the median of the numbers in FILE
+median() {
+    sort -g "$1" | awk '{a[NR]=$1} END{if (NR==0) {print "nan"; exit}
+        if (NR%2) print a[(NR+1)/2]; else printf "%.3f\n", (a[NR/2]+a[NR/2+1])/2}'
+}
+
+# a spare network namespace for the attach timings (a process holds it)
+spare() {
+    unshare -n sleep infinity </dev/null >/dev/null 2>&1 &
+    local i=0
+    while [ "$(readlink "/proc/$!/ns/net")" = "$(readlink /proc/self/ns/net)" ]; do
+        i=$((i + 1)); [ $i -lt 200 ] || exit 1; sleep 0.01
+    done
+    echo $!
+}
+
+res=$tmp/res
+mkdir -p "$res"
+limits=(--memory 32m)
+echo "starting $N detached bridge containers (${limits[*]}, busybox sleep) one after another; checkpoints ${checkpoints[*]}"
+
+# keeper: the network publishes a port throughout (as a host with published containers
+# does), so the attach --publish timings are of the steady state, not the first port's
+first=1
+at_checkpoint() {
+    local c=$1 i sp
+    sp=$(spare)
+    spares+=("$sp")
+    if [ "$first" = 1 ]; then
+        netbridge attach "$sp" --bridge "$bridge" --publish 19999:80 >/dev/null
+        first=0
+        sp=$(spare)
+        spares+=("$sp")
+    fi
+    for i in 1 2 3 4 5 6 7 8 9; do
+        timed "$res/attach-etc.$c" netbridge attach "$sp" --bridge "$bridge" --name "spare$c" --etc "$tmp/spare-etc"
+        netbridge detach "$sp" --bridge "$bridge"
+        timed "$res/attach-publish.$c" netbridge attach "$sp" --bridge "$bridge" --publish "$((30000 + i)):80"
+        netbridge detach "$sp" --bridge "$bridge"
+    done
+    for i in 1 2 3; do
+        ctr-run -d --name "probe$c-$i" "${limits[@]}" busybox sleep 100000 >/dev/null
+        timed "$res/exec.$c" ctr-exec "probe$c-$i" true
+        timed "$res/stop.$c" ctr-stop -t 0 "probe$c-$i"
+        timed "$res/rm.$c" ctr-rm "probe$c-$i"
+    done
+    for i in 1 2 3 4 5; do
+        timed "$res/ps.$c" ctr-ps
+        timed "$res/floor.$c" "$tmp/proc-floor"
+        timed "$res/ls.$c" ctr-ls
+    done
+    # RSS of what ctrkit leaves running beside each container (outside its cgroup): the
+    # monitor shells, the log relay, nsenter-rs waiting for the container's first process
+    local n=0 p args prog
+    for p in /proc/[0-9]*; do
+        grep -qs "$CTRKIT_CGROUP_PARENT/" "$p/cgroup" && continue
+        args=$(tr '\0' ' ' 2>/dev/null <"$p/cmdline") || continue
+        case $args in
+            *"ctr-run -d --name s"[0-9]* | *"$CTRKIT_ROOT/logs/s"[0-9]* | *"$CTRKIT_STATE/containers/s"[0-9]*) ;;
+            *) continue ;;
+        esac
+        # VmRSS, RssAnon (its own pages) and PSS (shared pages -- the binaries' text, the
+        # same in every container -- counted once over all who map them), in MiB
+        prog=${args%% *}
+        if awk -v a="${prog##*/}" '/^VmRSS:/{r = $2} /^RssAnon:/{an = $2}
+            END{printf "%.3f %s %.3f ", r / 1024, a, an / 1024}' "$p/status" 2>/dev/null; then
+            awk '/^Pss:/{s += $2} END{printf "%.3f\n", s / 1024}' "$p/smaps_rollup" 2>/dev/null || echo 0
+        fi
+        n=$((n + 1))
+    done >"$res/rssp.$c"
+    cut -d' ' -f1 "$res/rssp.$c" >"$res/rss.$c"
+    cut -d' ' -f3 "$res/rssp.$c" >"$res/anon.$c"
+    awk -v c="$c" '{t += $1} END{printf "%.3f\n", t / c}' "$res/rss.$c" >"$res/rsstotal.$c"
+    awk -v c="$c" '{t += $4} END{printf "%.3f\n", t / c}' "$res/rssp.$c" >"$res/psstotal.$c"
+    echo "  $c running: $n ctrkit processes beside them ($(awk '{print $2}' "$res/rssp.$c" | sort | uniq -c | tr -s ' ' | tr '\n' ','))"
+}
+
+ci=0
+for i in $(seq 1 "$N"); do
+    timed "$res/start.all" ctr-run -d --name "s$i" "${limits[@]}" busybox sleep 100000
+    if [ "$i" = "${checkpoints[$ci]}" ]; then
+        at_checkpoint "$i"
+        ci=$((ci + 1))
+        [ "$ci" -lt "${#checkpoints[@]}" ] || ci=0
+    fi
+done
+# the starts around each checkpoint: the 5 after the first container, the 5 up to the others
+for c in "${checkpoints[@]}"; do
+    if [ "$c" -le 5 ]; then sed -n '1,5p' "$res/start.all"; else sed -n "$((c - 4)),${c}p" "$res/start.all"; fi >"$res/start.$c"
+done
+
+echo
+echo "== per-container costs as containers accumulate (medians, ms; RSS in MiB) =="
+printf '  %-34s' "running containers"
+for c in "${checkpoints[@]}"; do printf '%10s' "$c"; done
+printf '%12s\n' "$N vs 1"
+for k in start attach-etc attach-publish exec stop rm ls ps floor rss anon rsstotal psstotal; do
+    case $k in
+        start) label="ctr-run -d (bridge, ${limits[*]})" ;;
+        attach-etc) label="netbridge attach --etc" ;;
+        attach-publish) label="netbridge attach --publish" ;;
+        exec) label="ctr-exec true" ;;
+        stop) label="ctr-stop -t 0" ;;
+        rm) label="ctr-rm" ;;
+        ls) label="ctr-ls (lists all)" ;;
+        ps) label="ctr-ps (lists all)" ;;
+        floor) label="ctr-ps floor: /proc walk" ;;
+        rss) label="RSS per ctrkit process (median)" ;;
+        anon) label="  of it its own (RssAnon, median)" ;;
+        rsstotal) label="RSS of ctrkit per container" ;;
+        psstotal) label="PSS of ctrkit per container" ;;
+    esac
+    printf '  %-34s' "$label"
+    for c in "${checkpoints[@]}"; do printf '%10s' "$(median "$res/$k.$c")"; done
+    awk -v a="$(median "$res/$k.1")" -v b="$(median "$res/$k.$N")" \
+        'BEGIN{ if (a > 0) printf "%11.2fx\n", b / a; else print "" }'
+done
+awk -v a="$(median "$res/ps.$N")" -v b="$(median "$res/floor.$N")" -v n="$N" \
+    'BEGIN{ if (b > 0) printf "  ctr-ps at %s vs its /proc-walk floor: %.2fx\n", n, a / b }'
+echo "  RSS (MiB) of ctrkit's processes beside the containers at $N, by program (median, max):"
+awk '{print $2, $1}' "$res/rssp.$N" | sort -k1,1 -k2,2g | awk '
+    {v[$1] = v[$1] " " $2; n[$1]++}
+    END{for (k in v) {split(substr(v[k], 2), a, " "); printf "    %-50s %3d  %7.2f %7.2f\n", k, n[k], a[int((n[k] + 1) / 2)], a[n[k]]}}'
+echo "  (podman run -d beside it: not measured by this bench)"
+
+echo
+echo "removing the $N containers"
+t0=${EPOCHREALTIME/./}
+(cd "$CTRKIT_STATE/containers" && printf '%s\n' *) | xargs -r -n 50 ctr-rm -f >/dev/null
+t1=${EPOCHREALTIME/./}
+echo "  ctr-rm -f of all: $(((t1 - t0) / 1000)) ms"
