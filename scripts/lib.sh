@@ -16,12 +16,35 @@ fi
 # usage() 2, or 125 in ctr-run, where every launcher failure is 125 as in docker run
 DIE_STATUS=${DIE_STATUS:-1}
 USAGE_STATUS=${USAGE_STATUS:-2}
-CTRKIT_ROOT=${CTRKIT_ROOT:-/var/lib/ctrkit}
-CTRKIT_STATE=${CTRKIT_STATE:-/run/ctrkit}
-export CTRKIT_ROOT CTRKIT_STATE
 TAB='	' # a literal tab (no command substitution: that forks)
 NL='
 '
+# --- rootless (issue 21): who we are decides where data and state go ----------------------
+# CTRKIT_UID: our effective uid (the Uid line of /proc/self/status, read by sh: no process).
+# Not root: CTRKIT_ROOTLESS=1, and data and state default to folders of the user's own --
+# $XDG_DATA_HOME/ctrkit (else ~/.local/share/ctrkit) and $XDG_RUNTIME_DIR/ctrkit (else
+# /tmp/ctrkit-UID, 0700) -- never /var/lib/ctrkit or /run/ctrkit (as the tools' defaults).
+CTRKIT_UID=''
+while IFS="$TAB " read -r _k _r _e _rest; do
+    case $_k in Uid:) CTRKIT_UID=$_e && break ;; esac
+done </proc/self/status
+CTRKIT_ROOTLESS=0
+if [ "$CTRKIT_UID" != 0 ]; then
+    CTRKIT_ROOTLESS=1
+    case ${XDG_DATA_HOME-} in
+        /*) _data=$XDG_DATA_HOME/ctrkit ;;
+        *) case ${HOME-} in /?*) _data=$HOME/.local/share/ctrkit ;; *) _data=/tmp/ctrkit-$CTRKIT_UID/data ;; esac ;;
+    esac
+    case ${XDG_RUNTIME_DIR-} in
+        /*) _run=$XDG_RUNTIME_DIR/ctrkit ;;
+        *) _run=/tmp/ctrkit-$CTRKIT_UID ;;
+    esac
+    CTRKIT_ROOT=${CTRKIT_ROOT:-$_data}
+    CTRKIT_STATE=${CTRKIT_STATE:-$_run}
+fi
+CTRKIT_ROOT=${CTRKIT_ROOT:-/var/lib/ctrkit}
+CTRKIT_STATE=${CTRKIT_STATE:-/run/ctrkit}
+export CTRKIT_ROOT CTRKIT_STATE
 
 # --- messages ------------------------------------------------------------------------------
 

@@ -38,6 +38,10 @@ struct Spec {
     uid_map: Vec<IdMap>,
     gid_map: Vec<IdMap>,
     deny_setgroups: bool,
+    /// `--userns`: maps from the subordinate ranges (written by the setuid helpers)
+    userns: Option<crate::userns::Maps>,
+    /// `--prestart CMD`
+    prestart: Option<String>,
     hostname: Option<String>,
     domainname: Option<String>,
     loopback: bool,
@@ -132,8 +136,19 @@ impl Spec {
         if (cli.hostname.is_some() || cli.domainname.is_some()) && !joined.contains(&NsKind::Uts) {
             new.insert(NsKind::Uts);
         }
-        if cli.map_root_user || !cli.uid_map.is_empty() || !cli.gid_map.is_empty() {
+        if cli.map_root_user
+            || !cli.uid_map.is_empty()
+            || !cli.gid_map.is_empty()
+            || cli.userns.is_some()
+        {
             new.insert(NsKind::User);
+        }
+        if cli.userns.is_some()
+            && (cli.map_root_user || !cli.uid_map.is_empty() || !cli.gid_map.is_empty())
+        {
+            return usage(
+                "--userns and --map-root-user/--uid-map/--gid-map exclude each other".into(),
+            );
         }
         if fs_wanted && joined.contains(&NsKind::Mnt) {
             return usage("--rootfs, --mount-proc, --bind, --tmpfs and --read-only need a new mnt namespace, not --join mnt".into());
@@ -222,6 +237,11 @@ impl Spec {
             deny_setgroups = true;
         }
 
+        let userns = match cli.userns {
+            Some(mode) => Some(crate::userns::maps(mode)?),
+            None => None,
+        };
+
         let user = match &cli.user {
             None => None,
             Some(None) => {
@@ -295,6 +315,8 @@ impl Spec {
                 ("--allow-new-privs", cli.allow_new_privs),
                 ("--seccomp", cli.seccomp.is_some()),
                 ("--tty", cli.tty),
+                ("--prestart", cli.prestart.is_some()),
+                ("--userns", cli.userns.is_some()),
             ];
             if let Some((name, _)) = needs_cmd.iter().find(|(_, on)| *on) {
                 return usage(format!("{name} needs a command"));
@@ -331,6 +353,7 @@ impl Spec {
             || !cgroup_files.is_empty()
             || cli.pidfile.is_some()
             || cli.tty_socket.is_some()
+            || cli.prestart.is_some()
             || cli.detach;
         Ok(Spec {
             plan: Plan {
@@ -349,6 +372,8 @@ impl Spec {
             uid_map,
             gid_map,
             deny_setgroups,
+            userns,
+            prestart: cli.prestart,
             hostname: cli.hostname,
             domainname: cli.domainname,
             loopback: cli.loopback,
@@ -583,7 +608,9 @@ fn prepare_child(
     undo: &mut Undo,
 ) -> Result<(), Error> {
     let pid = child.as_raw();
-    if spec.new.contains(&NsKind::User) {
+    if let Some(maps) = &spec.userns {
+        crate::userns::write(pid, maps)?;
+    } else if spec.new.contains(&NsKind::User) {
         if spec.deny_setgroups {
             write_proc(pid, "setgroups", "deny")?;
         }
@@ -603,7 +630,11 @@ fn prepare_child(
             .collect();
         pin::pin(pid, &kinds, dir, undo)?;
     }
-    cgroup::join(pid, cgroup_procs)
+    cgroup::join(pid, cgroup_procs)?;
+    match &spec.prestart {
+        Some(cmd) => crate::userns::prestart(cmd, pid),
+        None => Ok(()),
+    }
 }
 
 /// Set IFF_UP on `lo` of our net namespace (SIOCGIFFLAGS, SIOCSIFFLAGS on a datagram socket).

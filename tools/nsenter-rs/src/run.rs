@@ -166,6 +166,8 @@ fn check_no_create_options(cli: &Cli) -> Result<(), Error> {
         ("--uid-map", !cli.uid_map.is_empty()),
         ("--gid-map", !cli.gid_map.is_empty()),
         ("--map-root-user", cli.map_root_user),
+        ("--userns", cli.userns.is_some()),
+        ("--prestart", cli.prestart.is_some()),
         ("--groups", cli.groups.is_some()),
         ("--workdir", cli.workdir.is_some()),
         ("--env-file", !cli.env_file.is_empty()),
