@@ -20,16 +20,23 @@ TAB='	' # a literal tab (no command substitution: that forks)
 NL='
 '
 # --- rootless (issue 21): who we are decides where data and state go ----------------------
-# CTRKIT_UID: our effective uid (the Uid line of /proc/self/status, read by sh: no process).
+# CTRKIT_UID, CTRKIT_GID: our effective IDs (the Uid and Gid lines of /proc/self/status, read by sh: no process).
 # Not root: CTRKIT_ROOTLESS=1, and data and state default to folders of the user's own --
 # $XDG_DATA_HOME/ctrkit (else ~/.local/share/ctrkit) and $XDG_RUNTIME_DIR/ctrkit (else
 # /tmp/ctrkit-UID, 0700) -- never /var/lib/ctrkit or /run/ctrkit (as the tools' defaults).
-CTRKIT_UID=''
+# shellcheck disable=SC2034 # (read by the scripts that source this file)
+CTRKIT_UID='' CTRKIT_GID=''
+# shellcheck disable=SC2034
 while IFS="$TAB " read -r _k _r _e _rest; do
-    case $_k in Uid:) CTRKIT_UID=$_e && break ;; esac
+    case $_k in
+        Uid:) CTRKIT_UID=$_e ;;
+        Gid:) CTRKIT_GID=$_e && break ;;
+    esac
 done </proc/self/status
+# shellcheck disable=SC2034
 CTRKIT_ROOTLESS=0
 if [ "$CTRKIT_UID" != 0 ]; then
+    # shellcheck disable=SC2034
     CTRKIT_ROOTLESS=1
     case ${XDG_DATA_HOME-} in
         /*) _data=$XDG_DATA_HOME/ctrkit ;;

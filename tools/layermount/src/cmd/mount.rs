@@ -24,7 +24,18 @@ pub fn run(store: &Store, a: MountArgs) -> Result<(), Error> {
     res
 }
 
-fn mount_at(store: &Store, a: MountArgs) -> Result<(), Error> {
+fn mount_at(store: &Store, mut a: MountArgs) -> Result<(), Error> {
+    // Rootless (issue 21): a user cannot mount on the host. The container gets the vfs
+    // driver's private copy, not mounted: its path is printed for the caller to use as a
+    // root filesystem (nsenter-rs --rootfs binds it in the container's own namespaces).
+    let rootless = common::state::rootless();
+    if rootless {
+        if a.driver == Driver::Overlay {
+            common::debug!("rootless: the vfs driver (a private copy), not overlay");
+        }
+        a.driver = Driver::Vfs;
+        a.volatile = false;
+    }
     if a.volatile && a.driver != Driver::Overlay {
         return Err(Error::msg(
             "--volatile needs the overlay driver".to_string(),
@@ -67,8 +78,8 @@ fn mount_at(store: &Store, a: MountArgs) -> Result<(), Error> {
                 layers: img.layers.clone(),
                 driver: a.driver,
                 // written once, as it will be once mounted: if the mount fails, the new
-                // layer and its record are removed together
-                target: Some(target_s.clone()),
+                // layer and its record are removed together (rootless: never mounted)
+                target: (!rootless).then(|| target_s.clone()),
                 created: store::now_rfc3339(),
             };
             match a.driver {
@@ -92,6 +103,7 @@ fn mount_at(store: &Store, a: MountArgs) -> Result<(), Error> {
         Err(e) => return Err(e),
     };
     let res = match a.driver {
+        _ if rootless => Ok(()),
         Driver::Overlay => {
             let shorts: Vec<String> = img
                 .layers
@@ -121,7 +133,7 @@ fn mount_at(store: &Store, a: MountArgs) -> Result<(), Error> {
         return Err(e);
     }
     // (a new layer's record was written with its target above)
-    let recorded = if created {
+    let recorded = if created || rootless {
         Ok(())
     } else {
         rec.target = Some(target_s);
@@ -137,6 +149,11 @@ fn mount_at(store: &Store, a: MountArgs) -> Result<(), Error> {
             let _ = fs::remove_dir_all(&dir);
         }
         return Err(e);
+    }
+    if rootless {
+        // the copy itself is the root filesystem
+        println!("{}", dir.join("rootfs").display());
+        return Ok(());
     }
     println!("{}", target.display());
     Ok(())
