@@ -245,9 +245,23 @@ net_down() {
     netbridge detach --name "$2" --bridge "$3"
 }
 
+# pasta_down PIDFILE : end a rootless container's user-mode network (issue 21): pasta stays
+# in the background after its container has gone, and ignores SIGTERM: SIGKILL it, if the
+# PID in PIDFILE is still a pasta (passt) process
+pasta_down() {
+    [ -f "$1" ] || return 0
+    _p=''
+    IFS= read -r _p <"$1" || [ -n "$_p" ] || return 0
+    case $_p in '' | *[!0-9]*) return 0 ;; esac
+    _c=''
+    { IFS= read -r _c <"/proc/$_p/comm"; } 2>/dev/null || return 0
+    case $_c in passt* | pasta*) kill -KILL "$_p" 2>/dev/null || true ;; esac
+    rm -f "$1"
+}
+
 # The undo commands that are functions of this file: undo_run calls them in the shell,
 # every other undo command is a program, which it may exec.
-UNDO_FUNCTIONS=' net_down '
+UNDO_FUNCTIONS=' net_down pasta_down '
 
 
 # undo_run K [exec] : run undo entry K (its fields in $_eK, tab-separated), its stderr in

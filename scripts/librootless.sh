@@ -6,7 +6,8 @@
 #             subtree under --cgroup-parent is delegated to us
 #   rl_pre    words run before nsenter-rs (container:NAME: enter that container's user and
 #             net namespaces first, so the new ones are made inside its user namespace)
-#   rl_args   words added to nsenter-rs's create options (--userns, --prestart)
+#   rl_args   words added to nsenter-rs's create options (--userns)
+#   rl_pasta  the pasta command (--prestart) of the user-mode network
 # One line names what a user cannot do here: a limit without delegation, a bridge, a
 # user-mode network without pasta or /dev/net/tun.
 # shellcheck shell=sh disable=SC2154,SC2034 # (ctr-run's variables, read and set)
@@ -76,15 +77,19 @@ rootless_setup() {
             command -v pasta >/dev/null 2>&1 || die "the user-mode network needs pasta (Debian package passt); or use --network none"
             { [ -r /dev/net/tun ] && [ -w /dev/net/tun ]; } ||
                 die "the user-mode network needs /dev/net/tun open to uid $CTRKIT_UID (it is not here: mode 0666 is the usual); or use --network none"
-            _pasta="pasta --config-net --quiet"
+            # (--prestart splits on spaces: a state folder with one cannot be named)
+            case $CTRKIT_STATE in *' '*) die "the user-mode network: the state folder '$CTRKIT_STATE' has a space in its path" ;; esac
+            # (no port is forwarded but -p's: pasta's default 'auto' scans the namespace's
+            # ports every second, through a child, and leaves zombies once it is gone)
+            _t='' _u=''
             for _p in $publishes; do
                 case $_p in
-                    *:*/udp) _pasta="$_pasta -u ${_p%/udp}" ;;
-                    *:*) _pasta="$_pasta -t ${_p%/tcp}" ;;
+                    *:*/udp) _u=$_u${_u:+,}${_p%/udp} ;;
+                    *:*) _t=$_t${_t:+,}${_p%/tcp} ;;
                     *) usage "--publish $_p: want HOSTPORT:PORT[/PROTO] (rootless)" ;;
                 esac
             done
-            rl_args="$rl_args$NL--prestart$NL$_pasta"
+            rl_pasta="pasta --config-net --quiet -T none -U none -t ${_t:-none} -u ${_u:-none}"
             ;;
     esac
 }
