@@ -173,7 +173,7 @@ host_user() {
     [ -d "/proc/$passt" ]
     run -0 host_user ctr-rm -f web
     # pasta went with it: the port is free again
-    ! in_host curl -sf -o /dev/null --max-time 2 http://127.0.0.1:18090/index.html
+    run ! in_host curl -sf -o /dev/null --max-time 2 http://127.0.0.1:18090/index.html
     grep -q '^State:\s*[ZX]' "/proc/$passt/status" 2>/dev/null || [ ! -d "/proc/$passt" ]
 }
 
