@@ -125,10 +125,12 @@ pub fn private_dir(path: &Path) -> io::Result<Private> {
 /// Flatten into a tool's `Cli` with `#[command(flatten)]`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct Dirs {
-    /// Persistent data (layers, images, IPAM)
+    /// Persistent data (layers, images, IPAM); not run by root: $XDG_DATA_HOME/ctrkit, else
+    /// ~/.local/share/ctrkit
     #[arg(long, value_name = "DIR", env = "CTRKIT_ROOT", hide_env_values = true, default_value_os_t = default_root(), global = true)]
     pub root: PathBuf,
-    /// Runtime state (one folder per container)
+    /// Runtime state (one folder per container); not run by root: $XDG_RUNTIME_DIR/ctrkit,
+    /// else /tmp/ctrkit-UID
     #[arg(long = "state-dir", value_name = "DIR", env = "CTRKIT_STATE", hide_env_values = true, default_value_os_t = default_state(), global = true)]
     pub state_dir: PathBuf,
 }
