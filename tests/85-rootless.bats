@@ -188,3 +188,21 @@ host_user() {
     assert_eq "$output" 1
     run -0 as_user ctr-rm -f rla
 }
+
+@test "rootless: the image's layers are an overlay mounted inside the user namespace; diff and commit work for the user" {
+    run -0 as_user ctr-run -d --name rlc --network none busybox sh -c 'echo x >/newfile && rm /bin/ls && exec sleep 60'
+    pid=$(cat "$RL_RUN/ctrkit/containers/rlc/pid")
+    wait_for test -e "$RL_HOME/.local/share/ctrkit/layers/containers/rlc/upper/newfile"
+    # the container's root is overlayfs, in its own mount namespace; the host has no mount
+    assert_match "$(awk '$5 == "/" { sub(/.* - /, ""); print $1 }' "/proc/$pid/mountinfo")" "^overlay$"
+    [ -z "$(findmnt -rn -o TARGET | grep -F "$RL_RUN/ctrkit/containers/rlc")" ]
+    run -0 as_user layermount diff rlc
+    assert_contains "$output" "A /newfile"
+    assert_contains "$output" "D /bin/ls"
+    run -0 as_user ctr-commit rlc rl85img
+    run -0 as_user ctr-run --rm --network none --pull never rl85img sh -c 'cat /newfile; test ! -e /bin/ls && echo gone'
+    assert_eq "$output" "$(printf 'x\ngone')"
+    run -0 as_user ctr-rm -f rlc
+    [ ! -e "$RL_HOME/.local/share/ctrkit/layers/containers/rlc" ]
+    [ -z "$(ls "$RL_HOME/.local/share/ctrkit/layers/tmp")" ]
+}

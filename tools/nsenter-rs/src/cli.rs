@@ -243,6 +243,11 @@ pub struct Cli {
     )]
     pub userns: Option<crate::userns::Mode>,
 
+    /// Mount overlayfs with OPTIONS (lowerdir=...,upperdir=...,workdir=...) on --rootfs
+    /// first, inside the new namespaces (rootless: layermount's layers, in the user namespace)
+    #[arg(long = "rootfs-overlay", value_name = "OPTIONS", help_heading = "Create")]
+    pub rootfs_overlay: Option<String>,
+
     /// Run CMD (split on spaces) with the container's PID as its last argument once its
     /// namespaces exist, before its command runs (a user-mode network: pasta --config-net)
     #[arg(long = "prestart", value_name = "CMD", help_heading = "Create")]

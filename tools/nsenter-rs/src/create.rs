@@ -42,6 +42,8 @@ struct Spec {
     userns: Option<crate::userns::Maps>,
     /// `--prestart CMD`
     prestart: Option<String>,
+    /// `--rootfs-overlay OPTIONS`
+    rootfs_overlay: Option<String>,
     hostname: Option<String>,
     domainname: Option<String>,
     loopback: bool,
@@ -158,6 +160,9 @@ impl Spec {
         }
         if cli.rootfs.is_none() && !cli.device.is_empty() {
             return usage("--device needs --rootfs".into());
+        }
+        if cli.rootfs.is_none() && cli.rootfs_overlay.is_some() {
+            return usage("--rootfs-overlay needs --rootfs".into());
         }
         if cli.rootfs.is_none() && cli.read_only {
             return usage("--read-only needs --rootfs".into());
@@ -374,6 +379,7 @@ impl Spec {
             deny_setgroups,
             userns,
             prestart: cli.prestart,
+            rootfs_overlay: cli.rootfs_overlay,
             hostname: cli.hostname,
             domainname: cli.domainname,
             loopback: cli.loopback,
@@ -842,6 +848,9 @@ fn child_setup(
     }
     set_names_and_sysctls(&spec)?;
     if spec.new.contains(&NsKind::Mnt) {
+        if let (Some(opts), Some(root)) = (&spec.rootfs_overlay, &spec.plan.rootfs) {
+            crate::userns::mount_overlay(root, opts)?;
+        }
         mounts::setup(&spec.plan)?;
     }
     for r in &spec.rlimits {

@@ -168,6 +168,7 @@ fn check_no_create_options(cli: &Cli) -> Result<(), Error> {
         ("--map-root-user", cli.map_root_user),
         ("--userns", cli.userns.is_some()),
         ("--prestart", cli.prestart.is_some()),
+        ("--rootfs-overlay", cli.rootfs_overlay.is_some()),
         ("--groups", cli.groups.is_some()),
         ("--workdir", cli.workdir.is_some()),
         ("--env-file", !cli.env_file.is_empty()),

@@ -184,6 +184,35 @@ pub fn write(pid: i32, maps: &Maps) -> Result<(), Error> {
     Ok(())
 }
 
+/// `--rootfs-overlay OPTIONS`: in the child's new mount namespace (made private first, so
+/// nothing propagates back), overlayfs on the rootfs -- in a new user namespace since Linux
+/// 5.11, which is how a rootless container gets its image's layers.
+pub fn mount_overlay(root: &Path, opts: &str) -> Result<(), Error> {
+    use nix::mount::{mount, MsFlags};
+    mount(
+        None::<&str>,
+        "/",
+        None::<&str>,
+        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+        None::<&str>,
+    )
+    .map_err(|source| Error::Sys {
+        what: "cannot make the mounts private".into(),
+        source,
+    })?;
+    mount(
+        Some("overlay"),
+        root,
+        Some("overlay"),
+        MsFlags::empty(),
+        Some(opts),
+    )
+    .map_err(|source| Error::Sys {
+        what: format!("cannot mount overlay on {}", root.display()),
+        source,
+    })
+}
+
 /// `--prestart CMD`: run CMD (split on spaces) with `pid` as its last argument, once the
 /// maps are written and before the container's command runs; it must exit 0. (For a
 /// user-mode network: `pasta --config-net ... PID` joins the container's user and net

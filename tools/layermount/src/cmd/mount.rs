@@ -25,15 +25,19 @@ pub fn run(store: &Store, a: MountArgs) -> Result<(), Error> {
 }
 
 fn mount_at(store: &Store, mut a: MountArgs) -> Result<(), Error> {
-    // Rootless (issue 21): a user cannot mount on the host. The container gets the vfs
-    // driver's private copy, not mounted: its path is printed for the caller to use as a
-    // root filesystem (nsenter-rs --rootfs binds it in the container's own namespaces).
+    // Rootless (issue 21): a user cannot mount on the host. The vfs driver's private copy is
+    // not mounted: its path is printed for the caller to use as a root filesystem
+    // (nsenter-rs --rootfs binds it in the container's own namespaces).
+    // With the overlay driver on Linux 5.11 or later, the layer is made but not mounted:
+    // the overlay options are printed ('overlay:OPTIONS') for a mount inside the container's
+    // user namespace (nsenter-rs --rootfs-overlay). Else (an older kernel, or a store path
+    // overlay options cannot carry) the fallback is the vfs copy.
     let rootless = common::state::rootless();
-    if rootless {
-        if a.driver == Driver::Overlay {
-            common::debug!("rootless: the vfs driver (a private copy), not overlay");
-        }
+    if rootless && a.driver == Driver::Overlay && !userns_overlay_ok(&store.root) {
+        common::debug!("rootless: the vfs driver (a private copy): no overlay in a user namespace here");
         a.driver = Driver::Vfs;
+    }
+    if rootless && a.driver == Driver::Vfs {
         a.volatile = false;
     }
     if a.volatile && a.driver != Driver::Overlay {
@@ -151,8 +155,20 @@ fn mount_at(store: &Store, mut a: MountArgs) -> Result<(), Error> {
         return Err(e);
     }
     if rootless {
-        // the copy itself is the root filesystem
-        println!("{}", dir.join("rootfs").display());
+        match a.driver {
+            // the copy itself is the root filesystem
+            Driver::Vfs => println!("{}", dir.join("rootfs").display()),
+            Driver::Overlay => {
+                let lowers: Vec<String> = lowers.iter().map(|l| l.display().to_string()).collect();
+                println!(
+                    "overlay:lowerdir={},upperdir={},workdir={},index=off{}",
+                    lowers.join(":"),
+                    dir.join("upper").display(),
+                    dir.join("work").display(),
+                    if a.volatile { ",volatile" } else { "" }
+                );
+            }
+        }
         return Ok(());
     }
     println!("{}", target.display());
@@ -182,4 +198,19 @@ fn copy_layers(
             .unwrap_or_else(|_| Err(Error::msg("copy thread failed")));
         res.and(wres)
     })
+}
+
+/// Rootless overlay: Linux 5.11 or later mounts overlayfs in a user namespace, and the
+/// store's paths must fit in overlay's option string (no ',', ':' or '=').
+fn userns_overlay_ok(root: &std::path::Path) -> bool {
+    let release = rustix::system::uname().release().to_string_lossy().into_owned();
+    let mut nums = release
+        .split(|c: char| !c.is_ascii_digit())
+        .map(|n| n.parse::<u32>().unwrap_or(0));
+    let (major, minor) = (nums.next().unwrap_or(0), nums.next().unwrap_or(0));
+    let path_ok = !root
+        .display()
+        .to_string()
+        .contains([',', ':', '='].as_slice());
+    (major, minor) >= (5, 11) && path_ok
 }
