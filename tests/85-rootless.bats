@@ -195,7 +195,8 @@ host_user() {
     wait_for test -e "$RL_HOME/.local/share/ctrkit/layers/containers/rlc/upper/newfile"
     # the container's root is overlayfs, in its own mount namespace; the host has no mount
     assert_match "$(awk '$5 == "/" { sub(/.* - /, ""); print $1 }' "/proc/$pid/mountinfo")" "^overlay$"
-    [ -z "$(findmnt -rn -o TARGET | grep -F "$RL_RUN/ctrkit/containers/rlc")" ]
+    findmnt -rn -o TARGET >"$TEST_DIR/mounts"
+    run ! grep -qF "$RL_RUN/ctrkit/containers/rlc" "$TEST_DIR/mounts"
     run -0 as_user layermount diff rlc
     assert_contains "$output" "A /newfile"
     assert_contains "$output" "D /bin/ls"

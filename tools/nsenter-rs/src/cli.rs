@@ -245,7 +245,11 @@ pub struct Cli {
 
     /// Mount overlayfs with OPTIONS (lowerdir=...,upperdir=...,workdir=...) on --rootfs
     /// first, inside the new namespaces (rootless: layermount's layers, in the user namespace)
-    #[arg(long = "rootfs-overlay", value_name = "OPTIONS", help_heading = "Create")]
+    #[arg(
+        long = "rootfs-overlay",
+        value_name = "OPTIONS",
+        help_heading = "Create"
+    )]
     pub rootfs_overlay: Option<String>,
 
     /// Run CMD (split on spaces) with the container's PID as its last argument once its

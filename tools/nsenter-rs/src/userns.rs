@@ -188,7 +188,7 @@ pub fn write(pid: i32, maps: &Maps) -> Result<(), Error> {
 /// nothing propagates back), overlayfs on the rootfs -- in a new user namespace since Linux
 /// 5.11, which is how a rootless container gets its image's layers.
 pub fn mount_overlay(root: &Path, opts: &str) -> Result<(), Error> {
-    use nix::mount::{mount, MsFlags};
+    use nix::mount::{MsFlags, mount};
     mount(
         None::<&str>,
         "/",

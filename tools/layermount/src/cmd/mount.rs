@@ -34,7 +34,9 @@ fn mount_at(store: &Store, mut a: MountArgs) -> Result<(), Error> {
     // overlay options cannot carry) the fallback is the vfs copy.
     let rootless = common::state::rootless();
     if rootless && a.driver == Driver::Overlay && !userns_overlay_ok(&store.root) {
-        common::debug!("rootless: the vfs driver (a private copy): no overlay in a user namespace here");
+        common::debug!(
+            "rootless: the vfs driver (a private copy): no overlay in a user namespace here"
+        );
         a.driver = Driver::Vfs;
     }
     if rootless && a.driver == Driver::Vfs {
@@ -203,7 +205,10 @@ fn copy_layers(
 /// Rootless overlay: Linux 5.11 or later mounts overlayfs in a user namespace, and the
 /// store's paths must fit in overlay's option string (no ',', ':' or '=').
 fn userns_overlay_ok(root: &std::path::Path) -> bool {
-    let release = rustix::system::uname().release().to_string_lossy().into_owned();
+    let release = rustix::system::uname()
+        .release()
+        .to_string_lossy()
+        .into_owned();
     let mut nums = release
         .split(|c: char| !c.is_ascii_digit())
         .map(|n| n.parse::<u32>().unwrap_or(0));
