@@ -100,16 +100,16 @@ host_user() {
     run -0 as_user ctr-exec rl1 id -u
     assert_eq "$output" 0
     # a user inside is a subordinate ID outside
-    run -0 as_user ctr-run -d --name rl2 --network none -u 1000:1000 busybox sh -c 'mkdir /home/user/d && echo x >/home/user/d/f && exec sleep 60'
+    run -0 as_user ctr-run -d --name rl2 --network none -u 1000:1000 busybox sh -c 'mkdir /tmp/d && echo x >/tmp/d/f && exec sleep 60'
     pid2=$(cat "$RL_RUN/ctrkit/containers/rl2/pid")
     assert_match "$(grep '^Uid:' "/proc/$pid2/status")" "^Uid:\s+$((RL_SUBUID + 999))\s"
     run -0 as_user ctr-exec rl2 id -u
     assert_eq "$output" 1000
     run -0 as_user ctr-ls -q
     assert_eq "$(echo "$output" | grep -c '')" 2
-    wait_for test -e "$RL_HOME/.local/share/ctrkit/layers/containers/rl2/upper/home/user/d/f"
+    wait_for test -e "$RL_HOME/.local/share/ctrkit/layers/containers/rl2/upper/tmp/d/f"
     # a file of the container's uid 1000 is a subordinate ID's outside
-    assert_eq "$(stat -c %u "$RL_HOME/.local/share/ctrkit/layers/containers/rl2/upper/home/user/d/f")" "$((RL_SUBUID + 999))"
+    assert_eq "$(stat -c %u "$RL_HOME/.local/share/ctrkit/layers/containers/rl2/upper/tmp/d/f")" "$((RL_SUBUID + 999))"
     run -0 as_user ctr-rm -f rl1 rl2
     [ ! -e "$RL_RUN/ctrkit/containers/rl1" ]
     # ...and yet the user removed it (inside a user namespace with its map)
