@@ -23,6 +23,10 @@ setup_file() {
     export RL_UID RL_GID RL_HOME
     export RL_RUN="/tmp/ctrk86-run-$$"
     install -d -m 700 -o "$RL_USER" -g "$RL_GID" "$RL_RUN"
+    # the store on the guest's tmpfs: its / is an overlay, where an overlay's upper layer
+    # cannot be
+    export RL_DATA="/tmp/ctrk86-data-$$"
+    install -d -m 700 -o "$RL_USER" -g "$RL_GID" "$RL_DATA"
     # the delegated subtree: DELEG (the user's), DELEG/session (where its shell runs)
     export RL_CG="ctrk86-$$"
     local d=/sys/fs/cgroup/$RL_CG
@@ -42,7 +46,7 @@ teardown_file() {
         done
         userdel -r "$RL_USER" 2>/dev/null || true
         sed -i "/^$RL_USER:/d" /etc/subuid /etc/subgid
-        rm -rf "$RL_RUN"
+        rm -rf "$RL_RUN" "$RL_DATA"
         if [ -n "${RL_CG-}" ]; then
             rmdir /sys/fs/cgroup/"$RL_CG"/*/ 2>/dev/null || true
             rmdir /sys/fs/cgroup/"$RL_CG" 2>/dev/null || true
@@ -55,14 +59,16 @@ teardown_file() {
 as_user() {
     sh -c 'echo $$ >"/sys/fs/cgroup/$0/session/cgroup.procs" && exec "$@"' "$RL_CG" \
         setpriv --reuid="$RL_UID" --regid="$RL_GID" --init-groups \
-        env -i HOME="$RL_HOME" XDG_RUNTIME_DIR="$RL_RUN" USER="$RL_USER" \
+        env -i HOME="$RL_HOME" XDG_RUNTIME_DIR="$RL_RUN" XDG_DATA_HOME="$RL_DATA" USER="$RL_USER" \
         PATH="$CTRKIT_BIN:$CTRKIT_SRC/scripts:/usr/sbin:/usr/bin:/sbin:/bin" \
         sh -c 'cd / && exec "$@"' sh "$@"
 }
 
 @test "rootless v2: --memory works in a delegated subtree, and an allocation past it is OOM-killed (137)" {
-    run -0 as_user ctr-run -d --name lim --network none --memory 32M --pids-limit 50 \
+    run as_user ctr-run -d --name lim --network none --memory 32M --pids-limit 50 \
         --cgroup-parent "$RL_CG" busybox sleep 60
+    echo "ctr-run: $output"
+    assert_eq "$status" 0
     assert_eq "$(cat "/sys/fs/cgroup/$RL_CG/lim/memory.max")" 33554432
     assert_eq "$(cat "/sys/fs/cgroup/$RL_CG/lim/pids.max")" 50
     pid=$(cat "$RL_RUN/ctrkit/containers/lim/pid")
