@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # bench-rootless.sh - rootless `ctr-run --rm --network none busybox true` (issue 21: a user of
 # its own, made here with a subuid range and removed at the end; user namespace through
-# newuidmap, the image as a private vfs copy, no cgroup) against root's ctr-run of the same
+# newuidmap, overlay mounted inside it, no cgroup) against root's ctr-run of the same
 # image (overlay, a cgroup). Rootless podman is not measured yet.
 #
 # The user's commands go through setpriv (its cost is the line "setpriv ... true"); the
@@ -46,7 +46,7 @@ $as_user mkimage-busybox --busybox /bin/busybox >/dev/null
 $as_user ctr-run --rm --network none busybox true || { echo "bench-rootless: rootless ctr-run does not work" >&2; exit 1; }
 
 set -- \
-    "rootless ctr-run --rm --network none (userns, vfs copy, no cgroup)" "$as_user ctr-run --rm --network none busybox true" \
+    "rootless ctr-run --rm --network none (userns, overlay inside it, no cgroup)" "$as_user ctr-run --rm --network none busybox true" \
     "root ctr-run --rm --network none (overlay, cgroup)" "ctr-run --rm --network none busybox true" \
     "setpriv ... true (the user switch alone)" "$as_user true"
 # rootless podman is not measured yet: it needs a per-user storage and network setup here
