@@ -31,6 +31,7 @@ htpasswd:apache2-utils
 openssl:openssl
 shellcheck:shellcheck
 newuidmap:uidmap
+pasta:passt
 /usr/lib/cni/bridge:containernetworking-plugins
 podman:podman
 dockerd:docker.io

@@ -16,12 +16,42 @@ fi
 # usage() 2, or 125 in ctr-run, where every launcher failure is 125 as in docker run
 DIE_STATUS=${DIE_STATUS:-1}
 USAGE_STATUS=${USAGE_STATUS:-2}
-CTRKIT_ROOT=${CTRKIT_ROOT:-/var/lib/ctrkit}
-CTRKIT_STATE=${CTRKIT_STATE:-/run/ctrkit}
-export CTRKIT_ROOT CTRKIT_STATE
 TAB='	' # a literal tab (no command substitution: that forks)
 NL='
 '
+# --- rootless (issue 21): who we are decides where data and state go ----------------------
+# CTRKIT_UID, CTRKIT_GID: our effective IDs (the Uid and Gid lines of /proc/self/status, read by sh: no process).
+# Not root: CTRKIT_ROOTLESS=1, and data and state default to folders of the user's own --
+# $XDG_DATA_HOME/ctrkit (else ~/.local/share/ctrkit) and $XDG_RUNTIME_DIR/ctrkit (else
+# /tmp/ctrkit-UID, 0700) -- never /var/lib/ctrkit or /run/ctrkit (as the tools' defaults).
+# shellcheck disable=SC2034 # (read by the scripts that source this file)
+CTRKIT_UID='' CTRKIT_GID=''
+# shellcheck disable=SC2034
+while IFS="$TAB " read -r _k _r _e _rest; do
+    case $_k in
+        Uid:) CTRKIT_UID=$_e ;;
+        Gid:) CTRKIT_GID=$_e && break ;;
+    esac
+done </proc/self/status
+# shellcheck disable=SC2034
+CTRKIT_ROOTLESS=0
+if [ "$CTRKIT_UID" != 0 ]; then
+    # shellcheck disable=SC2034
+    CTRKIT_ROOTLESS=1
+    case ${XDG_DATA_HOME-} in
+        /*) _data=$XDG_DATA_HOME/ctrkit ;;
+        *) case ${HOME-} in /?*) _data=$HOME/.local/share/ctrkit ;; *) _data=/tmp/ctrkit-$CTRKIT_UID/data ;; esac ;;
+    esac
+    case ${XDG_RUNTIME_DIR-} in
+        /*) _run=$XDG_RUNTIME_DIR/ctrkit ;;
+        *) _run=/tmp/ctrkit-$CTRKIT_UID ;;
+    esac
+    CTRKIT_ROOT=${CTRKIT_ROOT:-$_data}
+    CTRKIT_STATE=${CTRKIT_STATE:-$_run}
+fi
+CTRKIT_ROOT=${CTRKIT_ROOT:-/var/lib/ctrkit}
+CTRKIT_STATE=${CTRKIT_STATE:-/run/ctrkit}
+export CTRKIT_ROOT CTRKIT_STATE
 
 # --- messages ------------------------------------------------------------------------------
 
@@ -215,9 +245,23 @@ net_down() {
     netbridge detach --name "$2" --bridge "$3"
 }
 
+# pasta_down PIDFILE : end a rootless container's user-mode network (issue 21): pasta stays
+# in the background after its container has gone, and ignores SIGTERM: SIGKILL it, if the
+# PID in PIDFILE is still a pasta (passt) process
+pasta_down() {
+    [ -f "$1" ] || return 0
+    _p=''
+    IFS= read -r _p <"$1" || [ -n "$_p" ] || return 0
+    case $_p in '' | *[!0-9]*) return 0 ;; esac
+    _c=''
+    { IFS= read -r _c <"/proc/$_p/comm"; } 2>/dev/null || return 0
+    case $_c in passt* | pasta*) kill -KILL "$_p" 2>/dev/null || true ;; esac
+    rm -f "$1"
+}
+
 # The undo commands that are functions of this file: undo_run calls them in the shell,
 # every other undo command is a program, which it may exec.
-UNDO_FUNCTIONS=' net_down '
+UNDO_FUNCTIONS=' net_down pasta_down '
 
 
 # undo_run K [exec] : run undo entry K (its fields in $_eK, tab-separated), its stderr in

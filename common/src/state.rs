@@ -22,6 +22,48 @@ use std::path::{Path, PathBuf};
 pub const DEFAULT_ROOT: &str = "/var/lib/ctrkit";
 pub const DEFAULT_STATE: &str = "/run/ctrkit";
 
+/// Rootless: run by a user other than root (effective uid not 0). Such a user's data and
+/// state default to folders of their own (see [`default_root`], [`default_state`]).
+pub fn rootless() -> bool {
+    !nix::unistd::geteuid().is_root()
+}
+
+/// `$CTRKIT_ROOT`'s default: `/var/lib/ctrkit` for root; for another user
+/// `$XDG_DATA_HOME/ctrkit`, else `$HOME/.local/share/ctrkit`, else
+/// `/tmp/ctrkit-UID/data` (a folder of their own, 0700).
+pub fn default_root() -> PathBuf {
+    if !rootless() {
+        return PathBuf::from(DEFAULT_ROOT);
+    }
+    let var = |k: &str| {
+        std::env::var_os(k)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
+    match (var("XDG_DATA_HOME"), var("HOME")) {
+        (Some(d), _) if d.is_absolute() => d.join("ctrkit"),
+        (_, Some(h)) if h.is_absolute() => h.join(".local/share/ctrkit"),
+        _ => user_tmp().join("data"),
+    }
+}
+
+/// `$CTRKIT_STATE`'s default: `/run/ctrkit` for root; for another user
+/// `$XDG_RUNTIME_DIR/ctrkit`, else `/tmp/ctrkit-UID` (0700, made by the first tool to write).
+pub fn default_state() -> PathBuf {
+    if !rootless() {
+        return PathBuf::from(DEFAULT_STATE);
+    }
+    match std::env::var_os("XDG_RUNTIME_DIR").map(PathBuf::from) {
+        Some(d) if d.is_absolute() => d.join("ctrkit"),
+        _ => user_tmp(),
+    }
+}
+
+/// `/tmp/ctrkit-UID`: a rootless user's state when there is no `$XDG_RUNTIME_DIR`.
+fn user_tmp() -> PathBuf {
+    PathBuf::from(format!("/tmp/ctrkit-{}", nix::unistd::geteuid()))
+}
+
 /// The mode of every folder ctrkit keeps its data or state in.
 pub const DIR_MODE: u32 = 0o700;
 /// The mode of every state file ctrkit writes.
@@ -83,11 +125,13 @@ pub fn private_dir(path: &Path) -> io::Result<Private> {
 /// Flatten into a tool's `Cli` with `#[command(flatten)]`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct Dirs {
-    /// Persistent data (layers, images, IPAM)
-    #[arg(long, value_name = "DIR", env = "CTRKIT_ROOT", hide_env_values = true, default_value = DEFAULT_ROOT, global = true)]
+    /// Persistent data (layers, images, IPAM); not run by root: $XDG_DATA_HOME/ctrkit, else
+    /// ~/.local/share/ctrkit
+    #[arg(long, value_name = "DIR", env = "CTRKIT_ROOT", hide_env_values = true, default_value_os_t = default_root(), global = true)]
     pub root: PathBuf,
-    /// Runtime state (one folder per container)
-    #[arg(long = "state-dir", value_name = "DIR", env = "CTRKIT_STATE", hide_env_values = true, default_value = DEFAULT_STATE, global = true)]
+    /// Runtime state (one folder per container); not run by root: $XDG_RUNTIME_DIR/ctrkit,
+    /// else /tmp/ctrkit-UID
+    #[arg(long = "state-dir", value_name = "DIR", env = "CTRKIT_STATE", hide_env_values = true, default_value_os_t = default_state(), global = true)]
     pub state_dir: PathBuf,
 }
 
@@ -95,15 +139,15 @@ impl Dirs {
     /// The locations from the environment alone (for tools whose `--root` means
     /// something else, such as nsenter-rs).
     pub fn from_env() -> Dirs {
-        let get = |k: &str, d: &str| {
+        let get = |k: &str, d: fn() -> PathBuf| {
             std::env::var_os(k)
                 .filter(|v| !v.is_empty())
                 .map(PathBuf::from)
-                .unwrap_or_else(|| PathBuf::from(d))
+                .unwrap_or_else(d)
         };
         Dirs {
-            root: get("CTRKIT_ROOT", DEFAULT_ROOT),
-            state_dir: get("CTRKIT_STATE", DEFAULT_STATE),
+            root: get("CTRKIT_ROOT", default_root),
+            state_dir: get("CTRKIT_STATE", default_state),
         }
     }
 

@@ -129,7 +129,7 @@ pub struct PidArgs {
 #[derive(Debug, Args)]
 pub struct LsArgs {
     /// ctrkit's runtime state, where the containers' folders are
-    #[arg(long = "state-dir", value_name = "DIR", env = "CTRKIT_STATE", hide_env_values = true, default_value = common::state::DEFAULT_STATE)]
+    #[arg(long = "state-dir", value_name = "DIR", env = "CTRKIT_STATE", hide_env_values = true, default_value_os_t = common::state::default_state())]
     pub state_dir: PathBuf,
     /// Every container: also created and exited ones
     #[arg(short, long)]

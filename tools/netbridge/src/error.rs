@@ -20,6 +20,11 @@ pub enum Error {
         #[source]
         source: io::Error,
     },
+    /// Rootless (issue 21): bridges, veths and firewall rules need root.
+    #[error(
+        "bridges need root (uid {0} is not root); rootless containers use ctr-run's user-mode network (pasta) or --network none"
+    )]
+    NeedsRoot(u32),
     #[error("no network named '{0}' (create it with 'netbridge create')")]
     NoNetwork(String),
     #[error("network '{0}' already exists")]

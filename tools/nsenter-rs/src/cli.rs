@@ -164,7 +164,7 @@ pub struct Cli {
     pub json: bool,
 
     /// ctrkit's runtime state, where --container finds containers by name
-    #[arg(long = "state-dir", value_name = "DIR", env = "CTRKIT_STATE", hide_env_values = true, default_value = common::state::DEFAULT_STATE, help_heading = "Enter")]
+    #[arg(long = "state-dir", value_name = "DIR", env = "CTRKIT_STATE", hide_env_values = true, default_value_os_t = common::state::default_state(), help_heading = "Enter")]
     pub state_dir: PathBuf,
 
     // ---------------------------------------------------------------- create mode
@@ -252,6 +252,30 @@ pub struct Cli {
     /// Map root inside a new user namespace to our user and group (implies a user namespace)
     #[arg(long = "map-root-user", help_heading = "Create")]
     pub map_root_user: bool,
+
+    /// Rootless: a new user namespace mapping our subordinate IDs (/etc/subuid, /etc/subgid)
+    /// through newuidmap/newgidmap: auto (root inside is us) or keep-id (our IDs stay ours)
+    #[arg(
+        long = "userns",
+        value_name = "MODE",
+        value_enum,
+        help_heading = "Create"
+    )]
+    pub userns: Option<crate::userns::Mode>,
+
+    /// Mount overlayfs with OPTIONS (lowerdir=...,upperdir=...,workdir=...) on --rootfs
+    /// first, inside the new namespaces (rootless: layermount's layers, in the user namespace)
+    #[arg(
+        long = "rootfs-overlay",
+        value_name = "OPTIONS",
+        help_heading = "Create"
+    )]
+    pub rootfs_overlay: Option<String>,
+
+    /// Run CMD (split on spaces) with the container's PID as its last argument once its
+    /// namespaces exist, before its command runs (a user-mode network: pasta --config-net)
+    #[arg(long = "prestart", value_name = "CMD", help_heading = "Create")]
+    pub prestart: Option<String>,
 
     /// Supplementary groups of the command: a comma list of GIDs or group names
     #[arg(long = "groups", value_name = "GID,...", help_heading = "Create")]

@@ -38,6 +38,12 @@ struct Spec {
     uid_map: Vec<IdMap>,
     gid_map: Vec<IdMap>,
     deny_setgroups: bool,
+    /// `--userns`: maps from the subordinate ranges (written by the setuid helpers)
+    userns: Option<crate::userns::Maps>,
+    /// `--prestart CMD`
+    prestart: Option<String>,
+    /// `--rootfs-overlay OPTIONS`
+    rootfs_overlay: Option<String>,
     hostname: Option<String>,
     domainname: Option<String>,
     loopback: bool,
@@ -133,8 +139,19 @@ impl Spec {
         if (cli.hostname.is_some() || cli.domainname.is_some()) && !joined.contains(&NsKind::Uts) {
             new.insert(NsKind::Uts);
         }
-        if cli.map_root_user || !cli.uid_map.is_empty() || !cli.gid_map.is_empty() {
+        if cli.map_root_user
+            || !cli.uid_map.is_empty()
+            || !cli.gid_map.is_empty()
+            || cli.userns.is_some()
+        {
             new.insert(NsKind::User);
+        }
+        if cli.userns.is_some()
+            && (cli.map_root_user || !cli.uid_map.is_empty() || !cli.gid_map.is_empty())
+        {
+            return usage(
+                "--userns and --map-root-user/--uid-map/--gid-map exclude each other".into(),
+            );
         }
         if fs_wanted && joined.contains(&NsKind::Mnt) {
             return usage("--rootfs, --mount-proc, --bind, --tmpfs and --read-only need a new mnt namespace, not --join mnt".into());
@@ -147,6 +164,9 @@ impl Spec {
         }
         if cli.cgroup_mount && cli.cgroup.is_none() {
             return usage("--cgroup-mount needs --cgroup PATH".into());
+        }
+        if cli.rootfs.is_none() && cli.rootfs_overlay.is_some() {
+            return usage("--rootfs-overlay needs --rootfs".into());
         }
         if cli.rootfs.is_none() && cli.read_only {
             return usage("--read-only needs --rootfs".into());
@@ -226,6 +246,11 @@ impl Spec {
             deny_setgroups = true;
         }
 
+        let userns = match cli.userns {
+            Some(mode) => Some(crate::userns::maps(mode)?),
+            None => None,
+        };
+
         let user = match &cli.user {
             None => None,
             Some(None) => {
@@ -299,6 +324,8 @@ impl Spec {
                 ("--allow-new-privs", cli.allow_new_privs),
                 ("--seccomp", cli.seccomp.is_some()),
                 ("--tty", cli.tty),
+                ("--prestart", cli.prestart.is_some()),
+                ("--userns", cli.userns.is_some()),
             ];
             if let Some((name, _)) = needs_cmd.iter().find(|(_, on)| *on) {
                 return usage(format!("{name} needs a command"));
@@ -335,6 +362,7 @@ impl Spec {
             || !cgroup_files.is_empty()
             || cli.pidfile.is_some()
             || cli.tty_socket.is_some()
+            || cli.prestart.is_some()
             || cli.detach;
         Ok(Spec {
             plan: Plan {
@@ -364,6 +392,9 @@ impl Spec {
             uid_map,
             gid_map,
             deny_setgroups,
+            userns,
+            prestart: cli.prestart,
+            rootfs_overlay: cli.rootfs_overlay,
             hostname: cli.hostname,
             domainname: cli.domainname,
             loopback: cli.loopback,
@@ -617,7 +648,9 @@ fn prepare_child(
     undo: &mut Undo,
 ) -> Result<(), Error> {
     let pid = child.as_raw();
-    if spec.new.contains(&NsKind::User) {
+    if let Some(maps) = &spec.userns {
+        crate::userns::write(pid, maps)?;
+    } else if spec.new.contains(&NsKind::User) {
         if spec.deny_setgroups {
             write_proc(pid, "setgroups", "deny")?;
         }
@@ -637,7 +670,11 @@ fn prepare_child(
             .collect();
         pin::pin(pid, &kinds, dir, undo)?;
     }
-    cgroup::join(pid, cgroup_procs)
+    cgroup::join(pid, cgroup_procs)?;
+    match &spec.prestart {
+        Some(cmd) => crate::userns::prestart(cmd, pid),
+        None => Ok(()),
+    }
 }
 
 /// Set IFF_UP on `lo` of our net namespace (SIOCGIFFLAGS, SIOCSIFFLAGS on a datagram socket).
@@ -845,6 +882,9 @@ fn child_setup(
     }
     set_names_and_sysctls(&spec)?;
     if spec.new.contains(&NsKind::Mnt) {
+        if let (Some(opts), Some(root)) = (&spec.rootfs_overlay, &spec.plan.rootfs) {
+            crate::userns::mount_overlay(root, opts)?;
+        }
         mounts::setup(&spec.plan)?;
     }
     for r in &spec.rlimits {

@@ -14,6 +14,7 @@ mod resolve;
 mod run;
 mod seccomp;
 mod settings;
+mod userns;
 
 fn main() {
     common::run(

@@ -78,6 +78,11 @@ pub fn freeze_container(store: &Store, id: &str) -> Result<Option<Frozen>, Error
         }
         Err(e) => return Err(Error::io("read", &f, e)),
     };
+    if path.is_empty() {
+        // a rootless container without limits has no cgroup (issue 21)
+        common::debug!("container {id}: no cgroup recorded: not frozen");
+        return Ok(None);
+    }
     let path = common::cgroup::clean_path(&path)
         .map_err(|e| Error::msg(format!("{}: {e}", f.display())))?;
     let h = Hierarchy::detect().ctx("read the cgroup hierarchies in", "/proc/self/mountinfo")?;

@@ -24,7 +24,24 @@ pub fn run(store: &Store, a: MountArgs) -> Result<(), Error> {
     res
 }
 
-fn mount_at(store: &Store, a: MountArgs) -> Result<(), Error> {
+fn mount_at(store: &Store, mut a: MountArgs) -> Result<(), Error> {
+    // Rootless (issue 21): a user cannot mount on the host. The vfs driver's private copy is
+    // not mounted: its path is printed for the caller to use as a root filesystem
+    // (nsenter-rs --rootfs binds it in the container's own namespaces).
+    // With the overlay driver on Linux 5.11 or later, the layer is made but not mounted:
+    // the overlay options are printed ('overlay:OPTIONS') for a mount inside the container's
+    // user namespace (nsenter-rs --rootfs-overlay). Else (an older kernel, or a store path
+    // overlay options cannot carry) the fallback is the vfs copy.
+    let rootless = common::state::rootless();
+    if rootless && a.driver == Driver::Overlay && !userns_overlay_ok(&store.root) {
+        common::debug!(
+            "rootless: the vfs driver (a private copy): no overlay in a user namespace here"
+        );
+        a.driver = Driver::Vfs;
+    }
+    if rootless && a.driver == Driver::Vfs {
+        a.volatile = false;
+    }
     if a.volatile && a.driver != Driver::Overlay {
         return Err(Error::msg(
             "--volatile needs the overlay driver".to_string(),
@@ -67,8 +84,8 @@ fn mount_at(store: &Store, a: MountArgs) -> Result<(), Error> {
                 layers: img.layers.clone(),
                 driver: a.driver,
                 // written once, as it will be once mounted: if the mount fails, the new
-                // layer and its record are removed together
-                target: Some(target_s.clone()),
+                // layer and its record are removed together (rootless: never mounted)
+                target: (!rootless).then(|| target_s.clone()),
                 created: store::now_rfc3339(),
             };
             match a.driver {
@@ -92,6 +109,7 @@ fn mount_at(store: &Store, a: MountArgs) -> Result<(), Error> {
         Err(e) => return Err(e),
     };
     let res = match a.driver {
+        _ if rootless => Ok(()),
         Driver::Overlay => {
             let shorts: Vec<String> = img
                 .layers
@@ -121,7 +139,7 @@ fn mount_at(store: &Store, a: MountArgs) -> Result<(), Error> {
         return Err(e);
     }
     // (a new layer's record was written with its target above)
-    let recorded = if created {
+    let recorded = if created || rootless {
         Ok(())
     } else {
         rec.target = Some(target_s);
@@ -137,6 +155,23 @@ fn mount_at(store: &Store, a: MountArgs) -> Result<(), Error> {
             let _ = fs::remove_dir_all(&dir);
         }
         return Err(e);
+    }
+    if rootless {
+        match a.driver {
+            // the copy itself is the root filesystem
+            Driver::Vfs => println!("{}", dir.join("rootfs").display()),
+            Driver::Overlay => {
+                let lowers: Vec<String> = lowers.iter().map(|l| l.display().to_string()).collect();
+                println!(
+                    "overlay:lowerdir={},upperdir={},workdir={},index=off{}",
+                    lowers.join(":"),
+                    dir.join("upper").display(),
+                    dir.join("work").display(),
+                    if a.volatile { ",volatile" } else { "" }
+                );
+            }
+        }
+        return Ok(());
     }
     println!("{}", target.display());
     Ok(())
@@ -165,4 +200,22 @@ fn copy_layers(
             .unwrap_or_else(|_| Err(Error::msg("copy thread failed")));
         res.and(wres)
     })
+}
+
+/// Rootless overlay: Linux 5.11 or later mounts overlayfs in a user namespace, and the
+/// store's paths must fit in overlay's option string (no ',', ':' or '=').
+fn userns_overlay_ok(root: &std::path::Path) -> bool {
+    let release = rustix::system::uname()
+        .release()
+        .to_string_lossy()
+        .into_owned();
+    let mut nums = release
+        .split(|c: char| !c.is_ascii_digit())
+        .map(|n| n.parse::<u32>().unwrap_or(0));
+    let (major, minor) = (nums.next().unwrap_or(0), nums.next().unwrap_or(0));
+    let path_ok = !root
+        .display()
+        .to_string()
+        .contains([',', ':', '='].as_slice());
+    (major, minor) >= (5, 11) && path_ok
 }

@@ -64,5 +64,24 @@ pub fn rm_container(store: &Store, id: &str) -> Result<(), Error> {
         }
     }
     let dir = store.container_dir(id);
+    if common::state::rootless() {
+        // overlayfs made the folders of its work folder mode 0 inside a user namespace:
+        // open them to their owner (us) so that they can be removed
+        open_dirs(&dir.join("work"));
+    }
     store.discard(&dir, &format!("rmc-{id}"))
+}
+
+/// Give every folder under `dir` (not following symlinks) mode 0700.
+fn open_dirs(dir: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let _ = fs::set_permissions(dir, fs::Permissions::from_mode(0o700));
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        if e.file_type().is_ok_and(|t| t.is_dir()) {
+            open_dirs(&e.path());
+        }
+    }
 }

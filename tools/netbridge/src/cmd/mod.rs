@@ -17,6 +17,19 @@ pub fn dispatch(cli: Cli) -> Result<(), Error> {
         common::run::set_debug(true);
     }
     let root = &cli.dirs.root;
+    // rootless (issue 21): what makes or changes a bridge needs root; say so at once
+    if common::state::rootless()
+        && matches!(
+            cli.command,
+            Command::Create(_)
+                | Command::Rm(_)
+                | Command::Attach(_)
+                | Command::Detach(_)
+                | Command::Gc(_)
+        )
+    {
+        return Err(Error::NeedsRoot(nix::unistd::geteuid().as_raw()));
+    }
     match cli.command {
         Command::Create(a) => create::run(a, root),
         Command::Rm(a) => rm::run(a, root),
