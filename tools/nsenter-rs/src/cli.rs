@@ -326,6 +326,22 @@ pub struct Cli {
     #[arg(long = "seccomp", value_name = "default|unconfined|FILE", value_parser = crate::seccomp::parse_choice)]
     pub seccomp: Option<crate::seccomp::Choice>,
 
+    // ---------------------------------------------------------------- OCI runtime (ctr-oci)
+    /// Create mode: build the container, then hold its process before exec until the fifo
+    /// PATH (made with mkfifo) is opened for reading (runc's exec.fifo; `ctr-oci start`).
+    /// With --detach, return once it waits
+    #[arg(long = "wait-fifo", value_name = "PATH", help_heading = "OCI runtime")]
+    pub wait_fifo: Option<PathBuf>,
+
+    /// Give the command a pty (as --tty) and send its master over the unix socket PATH with
+    /// SCM_RIGHTS (runc's --console-socket) instead of relaying it; works with --detach
+    #[arg(
+        long = "console-socket",
+        value_name = "PATH",
+        help_heading = "OCI runtime"
+    )]
+    pub console_socket: Option<PathBuf>,
+
     /// Print debugging information on stderr
     #[arg(short = 'v', long = "verbose")]
     pub verbose: bool,

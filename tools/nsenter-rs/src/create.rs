@@ -74,6 +74,10 @@ struct Spec {
     tty_chan: Option<OwnedFd>,
     /// `--tty-socket`: the parent holds the terminal for clients attaching here
     tty_socket: Option<PathBuf>,
+    /// `--wait-fifo`: the fifo (O_PATH) the process waits on before exec
+    wait_fifo: Option<OwnedFd>,
+    /// `--console-socket`: where the pty master goes
+    console_socket: Option<PathBuf>,
 }
 
 impl Spec {
@@ -147,7 +151,7 @@ impl Spec {
         if cli.rootfs.is_none() && cli.read_only {
             return usage("--read-only needs --rootfs".into());
         }
-        if cli.tty && cli.detach {
+        if cli.tty && cli.detach && cli.console_socket.is_none() {
             return usage(
                 "--tty with --detach: nothing would hold the terminal (not supported)".into(),
             );
@@ -325,12 +329,19 @@ impl Spec {
             false => seccomp::compile(&choice, &caps.bounding)?,
         };
 
+        let wait_fifo = match &cli.wait_fifo {
+            Some(p) => Some(crate::oci::open_fifo(p)?),
+            None => None,
+        };
+        let tty = cli.tty || cli.console_socket.is_some();
         let late_cgroup_ns = new.contains(&NsKind::Cgroup) && !cgroup_files.is_empty();
         let handshake = new.contains(&NsKind::User)
             || cli.pin.is_some()
             || !cgroup_files.is_empty()
             || cli.pidfile.is_some()
             || cli.tty_socket.is_some()
+            || wait_fifo.is_some()
+            || cli.console_socket.is_some()
             || cli.detach;
         Ok(Spec {
             plan: Plan {
@@ -371,10 +382,12 @@ impl Spec {
             late_cgroup_ns,
             handshake,
             parent: std::process::id() as i32,
-            tty: cli.tty,
+            tty,
             winsize: if cli.tty { pty::caller_size() } else { None },
             tty_chan: None,
             tty_socket: cli.tty_socket,
+            wait_fifo,
+            console_socket: cli.console_socket,
         })
     }
 }
@@ -457,6 +470,10 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
 
     let mut report = String::new();
     let _ = File::from(err_r).read_to_string(&mut report);
+    if spec.wait_fifo.is_some() && report.trim_end() == crate::oci::READY {
+        // --wait-fifo: built and waiting before exec
+        report.clear();
+    }
     if !report.is_empty() {
         let status = nix::sys::wait::waitpid(child, None);
         let (code, msg) = parse_report(&report);
@@ -464,6 +481,18 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
         return Err(Error::Child { code, msg });
     }
     undo.disarm();
+    if let Some(sock) = &spec.console_socket {
+        let sent = match tty_chan.as_ref().map(pty::receive_master) {
+            Some(Ok(Some(master))) => crate::oci::send_console(sock, &master),
+            Some(Err(e)) => Err(e),
+            _ => Err(Error::Setup("the container sent no pty".into())),
+        };
+        if let Err(e) = sent {
+            let _ = signal::kill(child, Signal::SIGKILL);
+            let _ = nix::sys::wait::waitpid(child, None);
+            return Err(e);
+        }
+    }
     // --tty-socket: listening before the pidfile says the container runs
     let held = match &spec.tty_socket {
         None => None,
@@ -862,7 +891,7 @@ fn child_setup(
         // the command's own session (under --init: pid 1 keeps the one it leads)
         pty::take_controlling(spec.init)?;
     }
-    finish_and_exec(&spec)
+    finish_and_exec(&spec, err_w)
 }
 
 fn set_rlimit(r: &Rlimit) -> Result<(), Error> {
@@ -900,7 +929,10 @@ fn set_rlimit(r: &Rlimit) -> Result<(), Error> {
 }
 
 /// User, working directory, command lookup, capabilities, no_new_privs, exec.
-fn finish_and_exec(spec: &Spec) -> Result<std::convert::Infallible, Error> {
+fn finish_and_exec(
+    spec: &Spec,
+    err_w: &mut Option<OwnedFd>,
+) -> Result<std::convert::Infallible, Error> {
     let (uid, gid, mut groups) = match &spec.user {
         Some(u) => lookup_user(u)?,
         None => (0, 0, None),
@@ -975,6 +1007,10 @@ fn finish_and_exec(spec: &Spec) -> Result<std::convert::Infallible, Error> {
             .sys(|| "cannot set the parent-death signal".into())?;
     }
     let env = spec.env.entries();
+    if let Some(fifo) = &spec.wait_fifo {
+        // --wait-fifo: everything is built; wait for `start`
+        crate::oci::wait_start(fifo, err_w.take())?;
+    }
     process::close_fds_on_exec(spec.preserve_fds)?;
     process::reset_signals();
     if spec.no_new_privs {

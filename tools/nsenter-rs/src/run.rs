@@ -80,6 +80,8 @@ const VALUE_OPTS: &[&str] = &[
     "--seccomp",
     "--tty-socket",
     "--attach",
+    "--wait-fifo",
+    "--console-socket",
 ];
 
 /// In create mode `--user X`, `--env X` and `--cgroup X` take their value after a space;
@@ -177,8 +179,7 @@ fn check_no_create_options(cli: &Cli) -> Result<(), Error> {
         ("--privileged", cli.privileged),
         ("--allow-new-privs", cli.allow_new_privs),
         ("--init", cli.init),
-        ("--pidfile", cli.pidfile.is_some()),
-        ("--detach", cli.detach),
+        ("--wait-fifo", cli.wait_fifo.is_some()),
         ("--tty-socket", cli.tty_socket.is_some()),
     ];
     if let Some((name, _)) = used.iter().find(|(_, on)| *on) {

@@ -1,0 +1,98 @@
+//! What an OCI runtime (ctr-oci) needs from nsenter-rs beyond a container's birth:
+//!
+//! - `--wait-fifo PATH` (create mode): the container is built completely, then its process
+//!   waits before exec until someone opens the fifo PATH for reading (`ctr-oci start`), as
+//!   runc's `exec.fifo`. The fifo is opened `O_PATH` before anything is created and reopened
+//!   for writing through `/proc/self/fd` at the end (the host path is gone after
+//!   `pivot_root`). nsenter-rs returns (with `--detach`) once the process waits, not once
+//!   it runs.
+//! - `--console-socket PATH` (create and enter mode): the command's pty master is sent over
+//!   the unix socket PATH with SCM_RIGHTS (runc's protocol: the message text is the pty's
+//!   name), and nsenter-rs keeps no copy of it.
+
+use std::io::{IoSlice, Write};
+use std::mem::MaybeUninit;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::path::Path;
+
+use crate::error::Error;
+
+/// What the container's process writes on the report pipe once it waits on the fifo: the
+/// parent then knows the setup succeeded (the pipe is not closed by an exec yet).
+pub const READY: &str = "READY";
+
+/// `--wait-fifo PATH`: the fifo, opened without reading or writing (no blocking).
+pub fn open_fifo(path: &Path) -> Result<OwnedFd, Error> {
+    use rustix::fs::{Mode, OFlags, open};
+    let fd = open(path, OFlags::PATH | OFlags::CLOEXEC, Mode::empty()).map_err(|e| Error::Sys {
+        what: format!("cannot open wait fifo {}", path.display()),
+        source: crate::resolve::errno(e),
+    })?;
+    let st = rustix::fs::fstat(&fd).map_err(|e| Error::Sys {
+        what: format!("cannot stat wait fifo {}", path.display()),
+        source: crate::resolve::errno(e),
+    })?;
+    if crate::resolve::file_type(&st) != libc::S_IFIFO {
+        return Err(Error::Usage(format!(
+            "--wait-fifo {} is not a fifo (mkfifo it first)",
+            path.display()
+        )));
+    }
+    Ok(fd)
+}
+
+/// In the container's process, the last step before exec: tell the parent we are ready
+/// (`report`, then closed), and block until the fifo is opened for reading.
+pub fn wait_start(fifo: &OwnedFd, report: Option<OwnedFd>) -> Result<(), Error> {
+    if let Some(w) = report {
+        let _ = std::fs::File::from(w).write_all(format!("{READY}\n").as_bytes());
+    }
+    let path = format!("/proc/self/fd/{}", fifo.as_raw_fd());
+    let f = loop {
+        match std::fs::OpenOptions::new().write(true).open(&path) {
+            Ok(f) => break f,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                return Err(Error::Io {
+                    what: "cannot open the wait fifo (is /proc mounted in the container?)".into(),
+                    source: e,
+                });
+            }
+        }
+    };
+    let _ = (&f).write_all(b"0");
+    Ok(())
+}
+
+/// Send `master` over the unix socket at `path` (SCM_RIGHTS), as runc's `--console-socket`.
+pub fn send_console(path: &Path, master: &OwnedFd) -> Result<(), Error> {
+    use rustix::net::{
+        AddressFamily, SendAncillaryBuffer, SendAncillaryMessage, SendFlags, SocketAddrUnix,
+        SocketType, connect, sendmsg, socket_with,
+    };
+    let fail = |what: &str, e: rustix::io::Errno| Error::Sys {
+        what: format!("{what} console socket {}", path.display()),
+        source: crate::resolve::errno(e),
+    };
+    let sock = socket_with(
+        AddressFamily::UNIX,
+        SocketType::STREAM,
+        rustix::net::SocketFlags::CLOEXEC,
+        None,
+    )
+    .map_err(|e| fail("cannot create a socket for", e))?;
+    let addr = SocketAddrUnix::new(path).map_err(|e| fail("bad", e))?;
+    connect(&sock, &addr).map_err(|e| fail("cannot connect to", e))?;
+    let mut space = [MaybeUninit::<u8>::uninit(); rustix::cmsg_space!(ScmRights(1))];
+    let mut control = SendAncillaryBuffer::new(&mut space);
+    let fds = [master.as_fd()];
+    control.push(SendAncillaryMessage::ScmRights(&fds));
+    sendmsg(
+        &sock,
+        &[IoSlice::new(b"/dev/ptmx")],
+        &mut control,
+        SendFlags::empty(),
+    )
+    .map_err(|e| fail("cannot send the pty over", e))?;
+    Ok(())
+}
