@@ -9,7 +9,7 @@
 PREFIX ?= /usr/local
 DESTDIR ?=
 CARGO ?= cargo
-TOOLS := nsenter-rs cgset layermount netbridge ctr-ps ctr-state
+TOOLS := nsenter-rs cgset layermount netbridge ctr-ps ctr-state ctr-oci
 SCRIPTS := $(filter-out scripts/deps.sh scripts/demo.sh scripts/completions.sh,$(wildcard scripts/ctr-* scripts/mkimage-*))
 # cargo builds static musl binaries (.cargo/config.toml); CARGO_BUILD_TARGET overrides
 BUILD := $(or $(CARGO_TARGET_DIR),target)/$(or $(CARGO_BUILD_TARGET),x86_64-unknown-linux-musl)

@@ -329,7 +329,8 @@ pub struct Cli {
     // ---------------------------------------------------------------- OCI runtime (ctr-oci)
     /// Create mode: build the container, then hold its process before exec until the fifo
     /// PATH (made with mkfifo) is opened for reading (runc's exec.fifo; `ctr-oci start`).
-    /// With --detach, return once it waits
+    /// With --detach, return once it waits (the PID goes only to --pidfile: our stdout is the
+    /// container's)
     #[arg(long = "wait-fifo", value_name = "PATH", help_heading = "OCI runtime")]
     pub wait_fifo: Option<PathBuf>,
 

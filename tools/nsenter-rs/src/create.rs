@@ -521,7 +521,10 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
         }
     }
     if spec.detach {
-        println!("{child}");
+        if spec.wait_fifo.is_none() {
+            // (with --wait-fifo our stdout is the container's: the PID goes to --pidfile only)
+            println!("{child}");
+        }
         return Ok(common::exit::OK);
     }
     Ok(wait_or_relay(child, tty_chan.as_ref(), held))

@@ -1,0 +1,571 @@
+//! config.json (the OCI runtime spec 1.1) and how it maps onto nsenter-rs's and cgset's
+//! options. What neither tool can do is named in the warnings, never silently dropped.
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::error::Error;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Spec {
+    pub oci_version: String,
+    pub process: Option<Process>,
+    pub root: Option<Root>,
+    pub hostname: Option<String>,
+    pub domainname: Option<String>,
+    pub mounts: Vec<Mount>,
+    pub hooks: Option<Hooks>,
+    pub annotations: BTreeMap<String, String>,
+    pub linux: Option<Linux>,
+}
+
+#[derive(Debug, Default, Deserialize, Clone)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Process {
+    pub terminal: bool,
+    pub user: User,
+    pub args: Vec<String>,
+    pub env: Vec<String>,
+    pub cwd: String,
+    pub capabilities: Option<Caps>,
+    pub rlimits: Vec<RlimitSpec>,
+    pub no_new_privileges: bool,
+    pub apparmor_profile: Option<String>,
+    pub oom_score_adj: Option<i32>,
+    pub selinux_label: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize, Clone)]
+#[serde(rename_all = "camelCase", default)]
+pub struct User {
+    pub uid: u32,
+    pub gid: u32,
+    pub umask: Option<u32>,
+    pub additional_gids: Vec<u32>,
+}
+
+#[derive(Debug, Default, Deserialize, Clone)]
+#[serde(default)]
+pub struct Caps {
+    pub bounding: Vec<String>,
+    pub effective: Vec<String>,
+    pub inheritable: Vec<String>,
+    pub permitted: Vec<String>,
+    pub ambient: Vec<String>,
+}
+
+#[derive(Debug, Default, Deserialize, Clone)]
+#[serde(default)]
+pub struct RlimitSpec {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub soft: u64,
+    pub hard: u64,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct Root {
+    pub path: String,
+    pub readonly: bool,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct Mount {
+    pub destination: String,
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+    pub source: Option<String>,
+    pub options: Vec<String>,
+}
+
+#[derive(Debug, Default, Deserialize, Clone, serde::Serialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Hooks {
+    pub prestart: Vec<Hook>,
+    pub create_runtime: Vec<Hook>,
+    pub create_container: Vec<Hook>,
+    pub start_container: Vec<Hook>,
+    pub poststart: Vec<Hook>,
+    pub poststop: Vec<Hook>,
+}
+
+#[derive(Debug, Default, Deserialize, Clone, serde::Serialize)]
+#[serde(default)]
+pub struct Hook {
+    pub path: String,
+    pub args: Vec<String>,
+    pub env: Vec<String>,
+    pub timeout: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Linux {
+    pub namespaces: Vec<Namespace>,
+    pub uid_mappings: Vec<IdMapping>,
+    pub gid_mappings: Vec<IdMapping>,
+    pub devices: Vec<Device>,
+    pub cgroups_path: Option<String>,
+    pub resources: Option<Value>,
+    pub rootfs_propagation: Option<String>,
+    pub seccomp: Option<Value>,
+    pub sysctl: BTreeMap<String, String>,
+    pub masked_paths: Option<Vec<String>>,
+    pub readonly_paths: Option<Vec<String>>,
+    pub mount_label: Option<String>,
+    pub intel_rdt: Option<Value>,
+    pub personality: Option<Value>,
+    pub time_offsets: Option<Value>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct Namespace {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub path: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct IdMapping {
+    #[serde(rename = "containerID")]
+    pub container_id: u32,
+    #[serde(rename = "hostID")]
+    pub host_id: u32,
+    pub size: u32,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Device {
+    pub path: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub major: i64,
+    pub minor: i64,
+}
+
+pub fn load(bundle: &Path) -> Result<Spec, Error> {
+    let p = bundle.join("config.json");
+    let text = std::fs::read(&p).map_err(|e| Error::Read(p.clone(), e))?;
+    serde_json::from_slice(&text).map_err(|e| Error::Json(p, e))
+}
+
+/// The spec's namespace type as nsenter-rs names it.
+fn ns_name(t: &str) -> Result<&'static str, Error> {
+    Ok(match t {
+        "pid" => "pid",
+        "network" => "net",
+        "mount" => "mnt",
+        "ipc" => "ipc",
+        "uts" => "uts",
+        "user" => "user",
+        "cgroup" => "cgroup",
+        "time" => "time",
+        other => return Err(Error::Config(format!("unknown namespace type '{other}'"))),
+    })
+}
+
+/// The mounts nsenter-rs makes itself with --rootfs (proc, sys, dev and its pts, shm, mqueue).
+fn made_by_nsenter(m: &Mount) -> bool {
+    matches!(
+        m.destination.trim_end_matches('/'),
+        "/proc" | "/sys" | "/dev" | "/dev/pts" | "/dev/shm" | "/dev/mqueue" | "/sys/fs/cgroup"
+    )
+}
+
+/// The nsenter-rs command line for the container (create mode), and warnings about what
+/// is not supported. `state_dir` holds the fifo, the pidfile and the seccomp profile.
+pub struct Built {
+    pub args: Vec<OsString>,
+    pub warnings: Vec<String>,
+    pub umask: u32,
+}
+
+pub fn nsenter_args(
+    spec: &Spec,
+    bundle: &Path,
+    state_dir: &Path,
+    cgroup: &str,
+) -> Result<Built, Error> {
+    let mut a: Vec<OsString> = Vec::new();
+    let mut warn = Vec::new();
+    let push = |a: &mut Vec<OsString>, k: &str, v: &str| {
+        a.push(k.into());
+        a.push(v.into());
+    };
+    let linux = spec.linux.as_ref();
+    let empty = Linux::default();
+    let linux = linux.unwrap_or(&empty);
+    let process = spec
+        .process
+        .as_ref()
+        .ok_or_else(|| Error::Config("no process".into()))?;
+    if process.args.is_empty() {
+        return Err(Error::Config("process.args is empty".into()));
+    }
+    let root = spec
+        .root
+        .as_ref()
+        .ok_or_else(|| Error::Config("no root".into()))?;
+    let rootfs = if Path::new(&root.path).is_absolute() {
+        PathBuf::from(&root.path)
+    } else {
+        bundle.join(&root.path)
+    };
+
+    // namespaces: new ones, and the ones joined by path
+    let mut new = Vec::new();
+    for ns in &linux.namespaces {
+        let name = ns_name(&ns.kind)?;
+        match ns.path.as_deref().filter(|p| !p.is_empty()) {
+            None => new.push(name),
+            Some(p) if name == "pid" || name == "time" => {
+                return Err(Error::Unsupported(format!(
+                    "joining an existing {} namespace ({p}) is not supported",
+                    ns.kind
+                )));
+            }
+            Some(p) => push(&mut a, "--join", &format!("{name}={p}")),
+        }
+    }
+    if !new.contains(&"mnt") && !linux.namespaces.iter().any(|n| n.kind == "mount") {
+        new.push("mnt");
+    }
+    let mut args: Vec<OsString> = vec![format!("--new={}", new.join(",")).into()];
+    args.append(&mut a);
+    let mut a = args;
+    if new.contains(&"net") {
+        a.push("--loopback".into());
+    }
+    push(&mut a, "--rootfs", &rootfs.to_string_lossy());
+    if root.readonly {
+        a.push("--read-only".into());
+    }
+    for m in &linux.uid_mappings {
+        push(
+            &mut a,
+            "--uid-map",
+            &format!("{}:{}:{}", m.container_id, m.host_id, m.size),
+        );
+    }
+    for m in &linux.gid_mappings {
+        push(
+            &mut a,
+            "--gid-map",
+            &format!("{}:{}:{}", m.container_id, m.host_id, m.size),
+        );
+    }
+    if let Some(h) = spec.hostname.as_deref().filter(|h| !h.is_empty()) {
+        push(&mut a, "--hostname", h);
+    }
+    if let Some(d) = spec.domainname.as_deref().filter(|d| !d.is_empty()) {
+        push(&mut a, "--domainname", d);
+    }
+    for (k, v) in &linux.sysctl {
+        push(&mut a, "--sysctl", &format!("{k}={v}"));
+    }
+
+    // mounts
+    for m in &spec.mounts {
+        if made_by_nsenter(m) {
+            continue;
+        }
+        let kind = m.kind.as_deref().unwrap_or("");
+        let is_bind = kind == "bind" || m.options.iter().any(|o| o == "bind" || o == "rbind");
+        if is_bind {
+            let src = m.source.clone().unwrap_or_default();
+            let src = if Path::new(&src).is_absolute() {
+                PathBuf::from(src)
+            } else {
+                bundle.join(src)
+            };
+            let ro = m.options.iter().any(|o| o == "ro");
+            push(
+                &mut a,
+                "--bind",
+                &format!(
+                    "{}:{}{}",
+                    src.display(),
+                    m.destination,
+                    if ro { ":ro" } else { "" }
+                ),
+            );
+        } else if kind == "tmpfs" {
+            let size = m
+                .options
+                .iter()
+                .find_map(|o| o.strip_prefix("size="))
+                .map(|s| format!(":{s}"))
+                .unwrap_or_default();
+            push(&mut a, "--tmpfs", &format!("{}{size}", m.destination));
+        } else {
+            warn.push(format!(
+                "mount of type '{kind}' on {} is not supported (skipped)",
+                m.destination
+            ));
+        }
+    }
+    for d in &linux.devices {
+        if matches!(
+            d.path.as_str(),
+            "/dev/null"
+                | "/dev/zero"
+                | "/dev/full"
+                | "/dev/random"
+                | "/dev/urandom"
+                | "/dev/tty"
+                | "/dev/console"
+                | "/dev/ptmx"
+        ) {
+            continue;
+        }
+        use std::os::unix::fs::FileTypeExt;
+        use std::os::unix::fs::MetadataExt;
+        let host = std::fs::metadata(&d.path).ok().filter(|md| {
+            let t = md.file_type();
+            let rdev = md.rdev();
+            (t.is_char_device() || t.is_block_device())
+                && i64::from(nix::sys::stat::major(rdev) as u32) == d.major
+                && i64::from(nix::sys::stat::minor(rdev) as u32) == d.minor
+        });
+        match host {
+            Some(_) => push(&mut a, "--device", &format!("{}:{}", d.path, d.path)),
+            None => warn.push(format!(
+                "device {} ({} {}:{}) has no matching host node (skipped)",
+                d.path, d.kind, d.major, d.minor
+            )),
+        }
+    }
+
+    // security: masks, capabilities, seccomp, no_new_privs
+    let unmasked = linux.masked_paths.as_ref().is_some_and(Vec::is_empty)
+        && linux.readonly_paths.as_ref().is_some_and(Vec::is_empty);
+    if unmasked {
+        a.push("--privileged".into());
+    }
+    a.push("--cap-drop".into());
+    a.push("all".into());
+    let caps: Vec<String> = process
+        .capabilities
+        .as_ref()
+        .map(|c| {
+            c.bounding
+                .iter()
+                .chain(c.permitted.iter())
+                .chain(c.effective.iter())
+                .map(|s| s.to_ascii_uppercase())
+                .collect::<std::collections::BTreeSet<_>>()
+                .into_iter()
+                .collect()
+        })
+        .unwrap_or_default();
+    if !caps.is_empty() {
+        push(&mut a, "--cap-add", &caps.join(","));
+    }
+    match &linux.seccomp {
+        Some(s) => {
+            let f = state_dir.join("seccomp.json");
+            std::fs::write(&f, serde_json::to_vec(s).unwrap_or_default())
+                .map_err(|e| Error::Write(f.clone(), e))?;
+            push(&mut a, "--seccomp", &f.to_string_lossy());
+        }
+        None => push(&mut a, "--seccomp", "unconfined"),
+    }
+    if !process.no_new_privileges {
+        a.push("--allow-new-privs".into());
+    }
+
+    // the process
+    for r in &process.rlimits {
+        push(
+            &mut a,
+            "--rlimit",
+            &format!("{}={}:{}", r.kind.to_ascii_lowercase(), r.soft, r.hard),
+        );
+    }
+    push(
+        &mut a,
+        "--user",
+        &format!("{}:{}", process.user.uid, process.user.gid),
+    );
+    if !process.user.additional_gids.is_empty() {
+        let g: Vec<String> = process
+            .user
+            .additional_gids
+            .iter()
+            .map(u32::to_string)
+            .collect();
+        push(&mut a, "--groups", &g.join(","));
+    }
+    if !process.cwd.is_empty() {
+        push(&mut a, "--workdir", &process.cwd);
+    }
+    a.push("--clear-env".into());
+    for e in &process.env {
+        if e.contains('=') {
+            push(&mut a, "--env", e);
+        }
+    }
+    push(&mut a, "--cgroup", cgroup);
+
+    for (what, on) in [
+        (
+            "process.apparmorProfile",
+            process
+                .apparmor_profile
+                .as_deref()
+                .is_some_and(|s| !s.is_empty()),
+        ),
+        (
+            "process.selinuxLabel",
+            process
+                .selinux_label
+                .as_deref()
+                .is_some_and(|s| !s.is_empty()),
+        ),
+        (
+            "linux.mountLabel",
+            linux.mount_label.as_deref().is_some_and(|s| !s.is_empty()),
+        ),
+        ("linux.intelRdt", linux.intel_rdt.is_some()),
+        ("linux.personality", linux.personality.is_some()),
+        ("linux.timeOffsets", linux.time_offsets.is_some()),
+    ] {
+        if on {
+            warn.push(format!("{what} is not supported here (ignored)"));
+        }
+    }
+    Ok(Built {
+        args: a,
+        warnings: warn,
+        umask: process.user.umask.unwrap_or(0o022),
+    })
+}
+
+/// The cgroup path (relative to the hierarchy roots) of a container.
+pub fn cgroup_path(spec: &Spec, id: &str) -> String {
+    let p = spec
+        .linux
+        .as_ref()
+        .and_then(|l| l.cgroups_path.clone())
+        .unwrap_or_default();
+    let p = p.trim_matches('/');
+    if p.is_empty() {
+        format!("ctr-oci/{id}")
+    } else {
+        p.to_string()
+    }
+}
+
+/// cgset options for linux.resources (as `create`/`set` take them), and warnings.
+pub fn cgset_args(res: &Value, warn: &mut Vec<String>) -> Vec<String> {
+    let mut a = Vec::new();
+    let num = |v: &Value, k: &str| v.get(k).and_then(Value::as_i64);
+    if let Some(m) = res.get("memory") {
+        if let Some(l) = num(m, "limit").filter(|l| *l > 0) {
+            a.push(format!("--memory={l}"));
+            if let Some(s) = num(m, "swap").filter(|s| *s > 0) {
+                a.push(format!("--memory-swap={s}"));
+            }
+        }
+        if num(m, "kernel").is_some() || num(m, "kernelTCP").is_some() {
+            warn.push("linux.resources.memory.kernel is gone from the kernel (ignored)".into());
+        }
+    }
+    if let Some(c) = res.get("cpu") {
+        if let Some(s) = num(c, "shares").filter(|s| *s > 0) {
+            a.push(format!("--cpu-shares={s}"));
+        }
+        let period = num(c, "period").filter(|p| *p > 0);
+        if let Some(p) = period {
+            a.push(format!("--cpu-period={p}us"));
+        }
+        if let Some(q) = num(c, "quota").filter(|q| *q > 0) {
+            let p = period.unwrap_or(100_000) as f64;
+            a.push(format!("--cpus={}", q as f64 / p));
+        }
+        if let Some(s) = c
+            .get("cpus")
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+        {
+            a.push(format!("--cpuset-cpus={s}"));
+        }
+        if let Some(s) = c
+            .get("mems")
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+        {
+            a.push(format!("--cpuset-mems={s}"));
+        }
+    }
+    if let Some(p) = res.get("pids").and_then(|p| num(p, "limit")) {
+        if p > 0 {
+            a.push(format!("--pids={p}"));
+        } else {
+            a.push("--pids=max".into());
+        }
+    }
+    if let Some(w) = res.get("blockIO").and_then(|b| num(b, "weight")) {
+        if w > 0 {
+            a.push(format!("--io-weight={w}"));
+        }
+    }
+    if let Some(devs) = res.get("devices").and_then(Value::as_array) {
+        // the usual shape: deny all, then allow some; anything else is all allowed
+        let deny_all = devs.first().is_some_and(|d| {
+            d.get("allow") == Some(&Value::Bool(false))
+                && d.get("major").is_none_or(Value::is_null)
+                && d.get("type").is_none_or(|t| t == "a" || t.is_null())
+        });
+        if deny_all {
+            a.push("--devices=none".into());
+            for d in devs.iter().skip(1) {
+                if d.get("allow") != Some(&Value::Bool(true)) {
+                    continue;
+                }
+                let t = d.get("type").and_then(Value::as_str).unwrap_or("a");
+                let n = |k: &str| {
+                    d.get(k)
+                        .and_then(Value::as_i64)
+                        .filter(|v| *v >= 0)
+                        .map_or("*".to_string(), |v| v.to_string())
+                };
+                let acc = d.get("access").and_then(Value::as_str).unwrap_or("rwm");
+                if t == "a" {
+                    a.push("--device-rule=a".into());
+                } else {
+                    a.push(format!(
+                        "--device-rule={t} {}:{} {acc}",
+                        n("major"),
+                        n("minor")
+                    ));
+                }
+            }
+        }
+    }
+    if let Some(u) = res.get("unified").and_then(Value::as_object) {
+        for (k, v) in u {
+            if let Some(v) = v.as_str() {
+                a.push(format!("--raw={k}={v}"));
+            }
+        }
+    }
+    for k in ["hugepageLimits", "network", "rdma"] {
+        if res.get(k).is_some_and(|v| !v.is_null()) {
+            warn.push(format!(
+                "linux.resources.{k} is not supported here (ignored)"
+            ));
+        }
+    }
+    a
+}
