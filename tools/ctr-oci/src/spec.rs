@@ -528,7 +528,8 @@ pub fn cgset_args(res: &Value, warn: &mut Vec<String>) -> Vec<String> {
                 && d.get("type").is_none_or(|t| t == "a" || t.is_null())
         });
         if deny_all {
-            a.push("--devices=none".into());
+            // runc adds its default devices (null, zero, tty, ptmx, pts...) to any rule list
+            a.push("--devices=container".into());
             for d in devs.iter().skip(1) {
                 if d.get("allow") != Some(&Value::Bool(true)) {
                     continue;

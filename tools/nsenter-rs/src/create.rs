@@ -483,7 +483,8 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
     undo.disarm();
     if let Some(sock) = &spec.console_socket {
         let sent = match tty_chan.as_ref().map(pty::receive_master) {
-            Some(Ok(Some(master))) => crate::oci::send_console(sock, &master),
+            Some(Ok(Some(master))) => crate::oci::connect_console(sock)
+                .and_then(|fd| crate::oci::send_console(&fd, sock, &master)),
             Some(Err(e)) => Err(e),
             _ => Err(Error::Setup("the container sent no pty".into())),
         };

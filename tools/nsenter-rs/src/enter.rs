@@ -214,6 +214,18 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
         false => None,
     };
 
+    // --pidfile: opened here, while its path still means the host's (ctr-oci exec)
+    let pidfile = match &cli.pidfile {
+        Some(f) => Some((
+            f.clone(),
+            File::create(f).io(|| format!("cannot write pidfile {}", f.display()))?,
+        )),
+        None => None,
+    };
+    let console = match &cli.console_socket {
+        Some(p) => Some((p.clone(), crate::oci::connect_console(p)?)),
+        None => None,
+    };
     // from here on we are inside the target: nothing there may open our /proc/PID/exe
     process::make_undumpable()?;
     let mut entered_user = false;
@@ -304,6 +316,7 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
         || cli.new_session
         || cli.tty
         || cli.console_socket.is_some()
+        || cli.pidfile.is_some()
         || cli.detach)
         && !cli.no_fork;
     if fork {
@@ -321,7 +334,13 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
         match result {
             ForkResult::Parent { child } => {
                 if cli.console_socket.is_some() || cli.detach || cli.pidfile.is_some() {
-                    return detached_parent(&cli, child, tty.take().map(|(m, _)| m));
+                    return detached_parent(
+                        &cli,
+                        child,
+                        tty.take().map(|(m, _)| m),
+                        pidfile,
+                        console,
+                    );
                 }
                 return Ok(match tty {
                     Some((master, slave)) => {
@@ -428,6 +447,8 @@ fn detached_parent(
     cli: &Cli,
     child: nix::unistd::Pid,
     master: Option<std::os::fd::OwnedFd>,
+    pidfile: Option<(PathBuf, File)>,
+    console: Option<(PathBuf, std::os::fd::OwnedFd)>,
 ) -> Result<i32, Error> {
     let kill = || {
         let _ = nix::sys::signal::kill(child, Signal::SIGKILL);
@@ -435,15 +456,16 @@ fn detached_parent(
             let _ = nix::sys::wait::waitpid(child, None);
         }
     };
-    if let (Some(sock), Some(m)) = (&cli.console_socket, &master) {
-        if let Err(e) = crate::oci::send_console(sock, m) {
+    if let (Some((path, sock)), Some(m)) = (&console, &master) {
+        if let Err(e) = crate::oci::send_console(sock, path, m) {
             kill();
             return Err(e);
         }
     }
     drop(master);
-    if let Some(f) = &cli.pidfile {
-        if let Err(source) = common::state::atomic_write(f, format!("{child}\n").as_bytes()) {
+    if let Some((f, mut file)) = pidfile {
+        use std::io::Write;
+        if let Err(source) = file.write_all(format!("{child}\n").as_bytes()) {
             kill();
             return Err(Error::Io {
                 what: format!("cannot write pidfile {}", f.display()),

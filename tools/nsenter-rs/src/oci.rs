@@ -64,12 +64,10 @@ pub fn wait_start(fifo: &OwnedFd, report: Option<OwnedFd>) -> Result<(), Error> 
     Ok(())
 }
 
-/// Send `master` over the unix socket at `path` (SCM_RIGHTS), as runc's `--console-socket`.
-pub fn send_console(path: &Path, master: &OwnedFd) -> Result<(), Error> {
-    use rustix::net::{
-        AddressFamily, SendAncillaryBuffer, SendAncillaryMessage, SendFlags, SocketAddrUnix,
-        SocketType, connect, sendmsg, socket_with,
-    };
+/// Connect to the console socket at `path` (before any namespace is joined: its path is the
+/// host's).
+pub fn connect_console(path: &Path) -> Result<OwnedFd, Error> {
+    use rustix::net::{AddressFamily, SocketAddrUnix, SocketType, connect, socket_with};
     let fail = |what: &str, e: rustix::io::Errno| Error::Sys {
         what: format!("{what} console socket {}", path.display()),
         source: crate::resolve::errno(e),
@@ -83,16 +81,26 @@ pub fn send_console(path: &Path, master: &OwnedFd) -> Result<(), Error> {
     .map_err(|e| fail("cannot create a socket for", e))?;
     let addr = SocketAddrUnix::new(path).map_err(|e| fail("bad", e))?;
     connect(&sock, &addr).map_err(|e| fail("cannot connect to", e))?;
+    Ok(sock)
+}
+
+/// Send `master` over the connected console socket `sock` (SCM_RIGHTS), as runc's
+/// `--console-socket`; `path` names it in errors.
+pub fn send_console(sock: &OwnedFd, path: &Path, master: &OwnedFd) -> Result<(), Error> {
+    use rustix::net::{SendAncillaryBuffer, SendAncillaryMessage, SendFlags, sendmsg};
     let mut space = [MaybeUninit::<u8>::uninit(); rustix::cmsg_space!(ScmRights(1))];
     let mut control = SendAncillaryBuffer::new(&mut space);
     let fds = [master.as_fd()];
     control.push(SendAncillaryMessage::ScmRights(&fds));
     sendmsg(
-        &sock,
+        sock,
         &[IoSlice::new(b"/dev/ptmx")],
         &mut control,
         SendFlags::empty(),
     )
-    .map_err(|e| fail("cannot send the pty over", e))?;
+    .map_err(|e| Error::Sys {
+        what: format!("cannot send the pty over console socket {}", path.display()),
+        source: crate::resolve::errno(e),
+    })?;
     Ok(())
 }
