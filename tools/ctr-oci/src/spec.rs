@@ -352,25 +352,27 @@ pub fn nsenter_args(
     if unmasked {
         a.push("--privileged".into());
     }
-    a.push("--cap-drop".into());
-    a.push("all".into());
-    let caps: Vec<String> = process
-        .capabilities
-        .as_ref()
-        .map(|c| {
-            c.bounding
-                .iter()
-                .chain(c.permitted.iter())
-                .chain(c.effective.iter())
-                .map(|s| s.to_ascii_uppercase())
-                .collect::<std::collections::BTreeSet<_>>()
-                .into_iter()
-                .collect()
-        })
-        .unwrap_or_default();
-    if !caps.is_empty() {
-        push(&mut a, "--cap-add", &caps.join(","));
+    let caps = process.capabilities.clone().unwrap_or_default();
+    let mut masks = Vec::new();
+    for set in [
+        &caps.bounding,
+        &caps.effective,
+        &caps.inheritable,
+        &caps.permitted,
+        &caps.ambient,
+    ] {
+        let mut m = 0u64;
+        for name in set {
+            let n = name.to_ascii_uppercase();
+            let n = n.strip_prefix("CAP_").unwrap_or(&n);
+            match CAPS.iter().position(|c| *c == n) {
+                Some(bit) => m |= 1 << bit,
+                None => warn.push(format!("unknown capability {name} (ignored)")),
+            }
+        }
+        masks.push(format!("{m:x}"));
     }
+    push(&mut a, "--cap-sets", &masks.join(":"));
     match &linux.seccomp {
         Some(s) => {
             let f = state_dir.join("seccomp.json");
@@ -450,6 +452,51 @@ pub fn nsenter_args(
         umask: process.user.umask.unwrap_or(0o022),
     })
 }
+
+/// The capabilities by number (bit), without CAP_.
+pub const CAPS: [&str; 41] = [
+    "CHOWN",
+    "DAC_OVERRIDE",
+    "DAC_READ_SEARCH",
+    "FOWNER",
+    "FSETID",
+    "KILL",
+    "SETGID",
+    "SETUID",
+    "SETPCAP",
+    "LINUX_IMMUTABLE",
+    "NET_BIND_SERVICE",
+    "NET_BROADCAST",
+    "NET_ADMIN",
+    "NET_RAW",
+    "IPC_LOCK",
+    "IPC_OWNER",
+    "SYS_MODULE",
+    "SYS_RAWIO",
+    "SYS_CHROOT",
+    "SYS_PTRACE",
+    "SYS_PACCT",
+    "SYS_ADMIN",
+    "SYS_BOOT",
+    "SYS_NICE",
+    "SYS_RESOURCE",
+    "SYS_TIME",
+    "SYS_TTY_CONFIG",
+    "MKNOD",
+    "LEASE",
+    "AUDIT_WRITE",
+    "AUDIT_CONTROL",
+    "SETFCAP",
+    "MAC_OVERRIDE",
+    "MAC_ADMIN",
+    "SYSLOG",
+    "WAKE_ALARM",
+    "BLOCK_SUSPEND",
+    "AUDIT_READ",
+    "PERFMON",
+    "BPF",
+    "CHECKPOINT_RESTORE",
+];
 
 /// The cgroup path (relative to the hierarchy roots) of a container.
 pub fn cgroup_path(spec: &Spec, id: &str) -> String {

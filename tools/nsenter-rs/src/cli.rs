@@ -343,6 +343,12 @@ pub struct Cli {
     )]
     pub console_socket: Option<PathBuf>,
 
+    /// Create mode: the five capability sets exactly (OCI process.capabilities), as hex masks
+    /// BOUNDING:EFFECTIVE:INHERITABLE:PERMITTED:AMBIENT, e.g. a80425fb:a80425fb:0:a80425fb:0
+    /// (instead of the set --cap-add/--cap-drop/--privileged make)
+    #[arg(long = "cap-sets", value_name = "B:E:I:P:A", value_parser = crate::oci::parse_cap_sets, help_heading = "OCI runtime")]
+    pub cap_sets: Option<crate::capset::Sets>,
+
     /// Print debugging information on stderr
     #[arg(short = 'v', long = "verbose")]
     pub verbose: bool,

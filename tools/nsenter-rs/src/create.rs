@@ -317,7 +317,10 @@ impl Spec {
             .flat_map(|c| c.0.iter())
             .copied()
             .collect();
-        let caps = Sets::uniform(&capset::container_set(cli.privileged, &add, &drop));
+        let caps = match &cli.cap_sets {
+            Some(sets) => sets.clone(),
+            None => Sets::uniform(&capset::container_set(cli.privileged, &add, &drop)),
+        };
         // Docker's default profile unless told otherwise; --privileged means unconfined
         let choice = cli.seccomp.clone().unwrap_or(if cli.privileged {
             seccomp::Choice::Unconfined

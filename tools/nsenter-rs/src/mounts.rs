@@ -304,7 +304,9 @@ pub fn setup(plan: &Plan) -> Result<(), Error> {
         None,
     )?;
 
-    // /sys, read-only
+    setup_dev(&tree, plan.in_userns)?;
+
+    // /sys, read-only (after /dev: the order of the OCI spec's default mounts)
     let sys = Path::new("/sys");
     let sys_dir = tree.kernel_dir("sys")?;
     let ro_sys = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC | MsFlags::MS_RDONLY;
@@ -335,8 +337,6 @@ pub fn setup(plan: &Plan) -> Result<(), Error> {
             });
         }
     }
-
-    setup_dev(&tree, plan.in_userns)?;
 
     for b in &plan.binds {
         bind(b, &tree)?;

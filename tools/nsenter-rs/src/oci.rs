@@ -104,3 +104,25 @@ pub fn send_console(sock: &OwnedFd, path: &Path, master: &OwnedFd) -> Result<(),
     })?;
     Ok(())
 }
+
+/// `--cap-sets B:E:I:P:A` (hex masks). Capabilities we cannot hand on are left out; an
+/// ambient one needs to be permitted and inheritable too (the kernel's rule).
+pub fn parse_cap_sets(s: &str) -> Result<crate::capset::Sets, String> {
+    let masks: Vec<u64> = s
+        .split(':')
+        .map(|m| u64::from_str_radix(m.trim().trim_start_matches("0x"), 16))
+        .collect::<Result<_, _>>()
+        .map_err(|_| format!("'{s}' is not five hex masks B:E:I:P:A"))?;
+    let [b, e, i, p, a] = masks[..] else {
+        return Err(format!("'{s}' is not five hex masks B:E:I:P:A"));
+    };
+    let avail = crate::capset::mask(&crate::capset::all_available());
+    let set = |m: u64| crate::capset::from_mask(m & avail);
+    Ok(crate::capset::Sets {
+        bounding: set(b),
+        effective: set(e & p),
+        inheritable: set(i),
+        permitted: set(p),
+        ambient: set(a & p & i),
+    })
+}

@@ -82,6 +82,7 @@ const VALUE_OPTS: &[&str] = &[
     "--attach",
     "--wait-fifo",
     "--console-socket",
+    "--cap-sets",
 ];
 
 /// In create mode `--user X`, `--env X` and `--cgroup X` take their value after a space;
@@ -180,6 +181,7 @@ fn check_no_create_options(cli: &Cli) -> Result<(), Error> {
         ("--allow-new-privs", cli.allow_new_privs),
         ("--init", cli.init),
         ("--wait-fifo", cli.wait_fifo.is_some()),
+        ("--cap-sets", cli.cap_sets.is_some()),
         ("--tty-socket", cli.tty_socket.is_some()),
     ];
     if let Some((name, _)) = used.iter().find(|(_, on)| *on) {
