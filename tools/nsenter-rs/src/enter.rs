@@ -465,7 +465,8 @@ fn detached_parent(
     drop(master);
     if let Some((f, mut file)) = pidfile {
         use std::io::Write;
-        if let Err(source) = file.write_all(format!("{child}\n").as_bytes()) {
+        // (no newline: runc writes none, and containerd's shim parses the file as is)
+        if let Err(source) = file.write_all(child.to_string().as_bytes()) {
             kill();
             return Err(Error::Io {
                 what: format!("cannot write pidfile {}", f.display()),
