@@ -580,7 +580,10 @@ fn start(root: &Path, id: &str) -> Result<Saved, Error> {
     }
     let _ = std::fs::remove_file(&fifo);
     log("debug", &format!("started {id}"));
-    let st = state::state_json(root, &s);
+    // the program has started (even if it ended already): the state poststart hooks read
+    let mut st = state::state_json(root, &s);
+    st["status"] = "running".into();
+    st["pid"] = s.pid.into();
     if let Err(e) = run_hooks("poststart", &hooks.poststart, &st) {
         warn(&common::run::error_line(&e));
     }
@@ -675,10 +678,10 @@ fn kill(root: &Path, id: &str, sig: &str, all: bool) -> Result<(), Error> {
         return Err(Error::NotRunning(id.to_string()));
     }
     if all {
+        // (with SIGKILL cgset waits for the cgroup to empty)
         cgset(&[
             "kill".into(),
             format!("--signal={}", signal as i32),
-            "--wait=0s".into(),
             s.cgroup.clone(),
         ])?;
     } else {
@@ -701,7 +704,9 @@ fn delete(root: &Path, id: &str, force: bool) -> Result<(), Error> {
     };
     let st = state::status(root, &s);
     match st {
-        Status::Running | Status::Paused if !force => {
+        // (runc deletes a created one without --force; the spec says a container that is
+        // not stopped is an error)
+        Status::Created | Status::Running | Status::Paused if !force => {
             return Err(Error::WrongStatus {
                 what: "delete",
                 id: id.to_string(),

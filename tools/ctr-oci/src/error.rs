@@ -12,7 +12,7 @@ pub enum Error {
     Exists(String),
     #[error("container {0} is not running")]
     NotRunning(String),
-    #[error("cannot {what} container {id} in status {status}")]
+    #[error("cannot {what} container {id} that is not stopped: {status}")]
     WrongStatus {
         what: &'static str,
         id: String,
