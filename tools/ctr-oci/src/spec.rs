@@ -351,6 +351,18 @@ pub fn nsenter_args(
         && linux.readonly_paths.as_ref().is_some_and(Vec::is_empty);
     if unmasked {
         a.push("--privileged".into());
+    } else if linux.masked_paths.is_some() || linux.readonly_paths.is_some() {
+        for p in linux.masked_paths.iter().flatten() {
+            push(&mut a, "--mask", p);
+        }
+        for p in linux.readonly_paths.iter().flatten() {
+            push(&mut a, "--readonly-path", p);
+        }
+        if linux.masked_paths.as_ref().is_none_or(Vec::is_empty)
+            && linux.readonly_paths.as_ref().is_none_or(Vec::is_empty)
+        {
+            a.push("--privileged".into());
+        }
     }
     let caps = process.capabilities.clone().unwrap_or_default();
     let mut masks = Vec::new();

@@ -349,6 +349,21 @@ pub struct Cli {
     #[arg(long = "cap-sets", value_name = "B:E:I:P:A", value_parser = crate::oci::parse_cap_sets, help_heading = "OCI runtime")]
     pub cap_sets: Option<crate::capset::Sets>,
 
+    /// Create mode with --rootfs: mask this path (an empty read-only tmpfs on a folder,
+    /// /dev/null on a file; repeatable). With --mask or --readonly-path only the paths given
+    /// are masked or made read-only, not the default lists (OCI linux.maskedPaths)
+    #[arg(long = "mask", value_name = "PATH", help_heading = "OCI runtime")]
+    pub mask: Vec<PathBuf>,
+
+    /// Create mode with --rootfs: make this path read-only (repeatable; OCI
+    /// linux.readonlyPaths); see --mask
+    #[arg(
+        long = "readonly-path",
+        value_name = "PATH",
+        help_heading = "OCI runtime"
+    )]
+    pub readonly_path: Vec<PathBuf>,
+
     /// Print debugging information on stderr
     #[arg(short = 'v', long = "verbose")]
     pub verbose: bool,

@@ -78,6 +78,8 @@ struct Spec {
     wait_fifo: Option<OwnedFd>,
     /// `--console-socket`: where the pty master goes
     console_socket: Option<PathBuf>,
+    /// `--mask`, `--readonly-path`: the OCI lists, instead of the default ones
+    masks: (Vec<PathBuf>, Vec<PathBuf>),
 }
 
 impl Spec {
@@ -354,7 +356,7 @@ impl Spec {
                 tmpfs: cli.tmpfs.clone(),
                 devices: cli.device.clone(),
                 read_only: cli.read_only,
-                mask: !cli.privileged,
+                mask: !cli.privileged && cli.mask.is_empty() && cli.readonly_path.is_empty(),
                 in_userns: new.contains(&NsKind::User),
                 new_net: new.contains(&NsKind::Net),
             },
@@ -391,6 +393,7 @@ impl Spec {
             tty_socket: cli.tty_socket,
             wait_fifo,
             console_socket: cli.console_socket,
+            masks: (cli.mask, cli.readonly_path),
         })
     }
 }
@@ -848,6 +851,9 @@ fn child_setup(
     set_names_and_sysctls(&spec)?;
     if spec.new.contains(&NsKind::Mnt) {
         mounts::setup(&spec.plan)?;
+        if spec.plan.rootfs.is_some() {
+            crate::oci::apply_masks(&spec.masks.0, &spec.masks.1)?;
+        }
     }
     for r in &spec.rlimits {
         set_rlimit(r)?;

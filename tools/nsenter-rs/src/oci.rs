@@ -13,7 +13,7 @@
 use std::io::{IoSlice, Write};
 use std::mem::MaybeUninit;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::error::Error;
 
@@ -125,4 +125,74 @@ pub fn parse_cap_sets(s: &str) -> Result<crate::capset::Sets, String> {
         permitted: set(p),
         ambient: set(a & p & i),
     })
+}
+
+/// `--mask` and `--readonly-path`, after `pivot_root` ("/" is the rootfs): a folder gets an
+/// empty read-only tmpfs, a file /dev/null; a read-only path is bound on itself and
+/// remounted read-only. Paths that do not exist are skipped (as runc does).
+pub fn apply_masks(masked: &[PathBuf], read_only: &[PathBuf]) -> Result<(), Error> {
+    use nix::mount::{MsFlags, mount};
+    let fail = |what: String| move |source| Error::Sys { what, source };
+    for p in masked {
+        let Ok(md) = std::fs::symlink_metadata(p) else {
+            continue;
+        };
+        if md.is_dir() {
+            mount(
+                Some("tmpfs"),
+                p,
+                Some("tmpfs"),
+                MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+                Some("size=0"),
+            )
+        } else {
+            mount(
+                Some("/dev/null"),
+                p,
+                None::<&str>,
+                MsFlags::MS_BIND,
+                None::<&str>,
+            )
+        }
+        .map_err(fail(format!("cannot mask {}", p.display())))?;
+    }
+    for p in read_only {
+        if std::fs::symlink_metadata(p).is_err() {
+            continue;
+        }
+        mount(
+            Some(p.as_path()),
+            p,
+            None::<&str>,
+            MsFlags::MS_BIND | MsFlags::MS_REC,
+            None::<&str>,
+        )
+        .map_err(fail(format!("cannot bind {} on itself", p.display())))?;
+        let flags = nix::sys::statvfs::statvfs(p)
+            .map(|v| {
+                use nix::sys::statvfs::FsFlags;
+                let f = v.flags();
+                let mut m = MsFlags::empty();
+                for (a, b) in [
+                    (FsFlags::ST_NOSUID, MsFlags::MS_NOSUID),
+                    (FsFlags::ST_NODEV, MsFlags::MS_NODEV),
+                    (FsFlags::ST_NOEXEC, MsFlags::MS_NOEXEC),
+                ] {
+                    if f.contains(a) {
+                        m |= b;
+                    }
+                }
+                m
+            })
+            .unwrap_or(MsFlags::empty());
+        mount(
+            None::<&str>,
+            p,
+            None::<&str>,
+            MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | flags,
+            None::<&str>,
+        )
+        .map_err(fail(format!("cannot make {} read-only", p.display())))?;
+    }
+    Ok(())
 }

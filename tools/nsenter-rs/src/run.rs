@@ -83,6 +83,8 @@ const VALUE_OPTS: &[&str] = &[
     "--wait-fifo",
     "--console-socket",
     "--cap-sets",
+    "--mask",
+    "--readonly-path",
 ];
 
 /// In create mode `--user X`, `--env X` and `--cgroup X` take their value after a space;
@@ -182,6 +184,8 @@ fn check_no_create_options(cli: &Cli) -> Result<(), Error> {
         ("--init", cli.init),
         ("--wait-fifo", cli.wait_fifo.is_some()),
         ("--cap-sets", cli.cap_sets.is_some()),
+        ("--mask", !cli.mask.is_empty()),
+        ("--readonly-path", !cli.readonly_path.is_empty()),
         ("--tty-socket", cli.tty_socket.is_some()),
     ];
     if let Some((name, _)) = used.iter().find(|(_, on)| *on) {
