@@ -476,7 +476,6 @@ fn create(root: &Path, o: &CreateOpts) -> Result<Saved, Error> {
     }
     let hooks = spec.hooks.clone().unwrap_or_default();
     let st = state::state_json(root, &saved);
-    run_hooks("prestart", &hooks.prestart, &st)?;
     run_hooks("createRuntime", &hooks.create_runtime, &st)?;
     run_hooks("createContainer", &hooks.create_container, &st)?;
     if let Some(f) = &o.pid_file {
@@ -486,6 +485,15 @@ fn create(root: &Path, o: &CreateOpts) -> Result<Saved, Error> {
     cleanup.armed = false;
     log("debug", &format!("created {} (pid {pid})", o.id));
     Ok(saved)
+}
+
+/// poststart and poststop hooks: a failure is a warning, and the rest still run (the spec).
+fn run_hooks_warn(kind: &str, hooks: &[Hook], st: &Value) {
+    for h in hooks {
+        if let Err(e) = run_hooks(kind, std::slice::from_ref(h), st) {
+            warn(&common::run::error_line(&e));
+        }
+    }
 }
 
 /// Run hooks of one kind with the state on stdin; the first failure is the error.
@@ -554,7 +562,17 @@ fn start(root: &Path, id: &str) -> Result<Saved, Error> {
         }
     }
     let hooks = s.hooks.clone().unwrap_or_default();
-    start_container_hooks(&s, &hooks)?;
+    // prestart (deprecated in the spec) at start, before the program: when the validation
+    // suite and runc's users expect it
+    let fail_start = |e: Error| {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(s.pid),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+        e
+    };
+    run_hooks("prestart", &hooks.prestart, &state::state_json(root, &s)).map_err(fail_start)?;
+    start_container_hooks(&s, &hooks).map_err(fail_start)?;
     let fifo = state::dir(root, id).join("exec.fifo");
     let f = std::fs::OpenOptions::new()
         .read(true)
@@ -584,9 +602,7 @@ fn start(root: &Path, id: &str) -> Result<Saved, Error> {
     let mut st = state::state_json(root, &s);
     st["status"] = "running".into();
     st["pid"] = s.pid.into();
-    if let Err(e) = run_hooks("poststart", &hooks.poststart, &st) {
-        warn(&common::run::error_line(&e));
-    }
+    run_hooks_warn("poststart", &hooks.poststart, &st);
     Ok(s)
 }
 
@@ -747,9 +763,7 @@ fn delete(root: &Path, id: &str, force: bool) -> Result<(), Error> {
     stj["status"] = "stopped".into();
     let dir = state::dir(root, id);
     std::fs::remove_dir_all(&dir).map_err(|e| Error::Write(dir, e))?;
-    if let Err(e) = run_hooks("poststop", &hooks.poststop, &stj) {
-        warn(&common::run::error_line(&e));
-    }
+    run_hooks_warn("poststop", &hooks.poststop, &stj);
     log("debug", &format!("deleted {id}"));
     Ok(())
 }

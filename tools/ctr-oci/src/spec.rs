@@ -379,7 +379,9 @@ pub fn nsenter_args(
             let n = n.strip_prefix("CAP_").unwrap_or(&n);
             match CAPS.iter().position(|c| *c == n) {
                 Some(bit) => m |= 1 << bit,
-                None => warn.push(format!("unknown capability {name} (ignored)")),
+                None => {
+                    return Err(Error::Config(format!("unknown capability '{name}'")));
+                }
             }
         }
         masks.push(format!("{m:x}"));
@@ -587,8 +589,7 @@ pub fn cgset_args(res: &Value, warn: &mut Vec<String>) -> Vec<String> {
                 && d.get("type").is_none_or(|t| t == "a" || t.is_null())
         });
         if deny_all {
-            // runc adds its default devices (null, zero, tty, ptmx, pts...) to any rule list
-            a.push("--devices=container".into());
+            a.push("--devices=none".into());
             for d in devs.iter().skip(1) {
                 if d.get("allow") != Some(&Value::Bool(true)) {
                     continue;
@@ -610,6 +611,24 @@ pub fn cgset_args(res: &Value, warn: &mut Vec<String>) -> Vec<String> {
                         n("minor")
                     ));
                 }
+            }
+            // then runc's default devices (null, zero, full, tty, random, urandom, ptmx, pts,
+            // tun, mknod of any), after the spec's rules, as runc adds them
+            for r in [
+                "c *:* m",
+                "b *:* m",
+                "c 1:3 rwm",
+                "c 1:5 rwm",
+                "c 1:7 rwm",
+                "c 5:0 rwm",
+                "c 1:8 rwm",
+                "c 1:9 rwm",
+                "c 5:1 rwm",
+                "c 136:* rwm",
+                "c 5:2 rwm",
+                "c 10:200 rwm",
+            ] {
+                a.push(format!("--device-rule={r}"));
             }
         }
     }
