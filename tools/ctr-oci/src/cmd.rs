@@ -564,11 +564,9 @@ fn start(root: &Path, id: &str) -> Result<Saved, Error> {
     let hooks = s.hooks.clone().unwrap_or_default();
     // prestart (deprecated in the spec) at start, before the program: when the validation
     // suite and runc's users expect it
+    // a failed hook: the container is stopped and deleted (lifecycle step 9), then the error
     let fail_start = |e: Error| {
-        let _ = nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(s.pid),
-            nix::sys::signal::Signal::SIGKILL,
-        );
+        let _ = delete(root, id, true);
         e
     };
     run_hooks("prestart", &hooks.prestart, &state::state_json(root, &s)).map_err(fail_start)?;

@@ -156,7 +156,27 @@ pub struct Device {
 pub fn load(bundle: &Path) -> Result<Spec, Error> {
     let p = bundle.join("config.json");
     let text = std::fs::read(&p).map_err(|e| Error::Read(p.clone(), e))?;
-    serde_json::from_slice(&text).map_err(|e| Error::Json(p, e))
+    let spec: Spec = serde_json::from_slice(&text).map_err(|e| Error::Json(p, e))?;
+    check_version(&spec.oci_version)?;
+    Ok(spec)
+}
+
+/// ociVersion must be a version of the spec's major 1: `1.MINOR.PATCH[-SUFFIX]`.
+fn check_version(v: &str) -> Result<(), Error> {
+    let core = v.split(['-', '+']).next().unwrap_or("");
+    let parts: Vec<&str> = core.split('.').collect();
+    let ok = parts.len() == 3
+        && parts[0] == "1"
+        && parts
+            .iter()
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::Config(format!(
+            "ociVersion '{v}' is not a version of the runtime spec 1.x (1.MINOR.PATCH)"
+        )))
+    }
 }
 
 /// The spec's namespace type as nsenter-rs names it.

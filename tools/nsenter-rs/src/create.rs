@@ -983,11 +983,19 @@ fn finish_and_exec(
             spec.env.get("PATH").unwrap_or_default().to_string_lossy()
         ),
     };
-    let path = process::resolve(
-        &spec.cmd[0],
-        spec.env.get("PATH").unwrap_or_default(),
-        &where_,
-    )?;
+    let resolve = || {
+        process::resolve(
+            &spec.cmd[0],
+            spec.env.get("PATH").unwrap_or_default(),
+            &where_,
+        )
+    };
+    // --wait-fifo: the command is looked up once started (a missing one fails the start,
+    // not the create, as the OCI validation suite expects)
+    let early = match spec.wait_fifo {
+        None => Some(resolve()?),
+        Some(_) => None,
+    };
 
     if !spec.no_new_privs {
         // without no_new_privs the kernel wants CAP_SYS_ADMIN: load while we have it
@@ -1024,6 +1032,10 @@ fn finish_and_exec(
         // --wait-fifo: everything is built; wait for `start`
         crate::oci::wait_start(fifo, err_w.take())?;
     }
+    let path = match early {
+        Some(p) => p,
+        None => resolve()?,
+    };
     process::close_fds_on_exec(spec.preserve_fds)?;
     process::reset_signals();
     if spec.no_new_privs {
