@@ -3,6 +3,7 @@
 #   sudo make install    PREFIX=/usr/local (DESTDIR for staging)
 #   sudo make test       the whole test suite (lint, cargo tests, bats with leak check, cgroup v2 VM)
 #   sudo make bench      benchmarks against peer tools, medians and ratios
+#   sudo make oci-validation  the whole OCI runtime validation suite against ctr-oci
 #   sudo make demo       build, then run the Docker demonstrations with ctrkit
 #   make man             regenerate man/*.1 from man/*.1.in and the clap definitions
 
@@ -18,7 +19,7 @@ BINDIR := $(DESTDIR)$(PREFIX)/bin
 LIBDIR := $(DESTDIR)$(PREFIX)/lib/ctrkit
 MANDIR := $(DESTDIR)$(PREFIX)/share/man
 
-.PHONY: all build debug install install-files uninstall test lint bench demo man deps clean leak-demo
+.PHONY: all build debug install install-files uninstall test lint bench demo man deps clean leak-demo oci-validation
 
 all: build
 
@@ -83,6 +84,11 @@ bench: deps build
 
 demo: deps build
 	scripts/demo.sh
+
+# the whole OCI runtime validation suite (58 files, ~5 min) against ctr-oci; passes at 40
+oci-validation: debug
+	PATH="$(BUILD)/debug:$$PATH" tests/oci-validation.sh -o /tmp/ctrkit-oci-validation; \
+	  n=$$(grep -c PASS /tmp/ctrkit-oci-validation/verdicts.tsv); echo "ctr-oci: $$n of 58 files pass"; [ $$n -ge 40 ]
 
 man: debug
 	for t in $(TOOLS); do $(BUILD)/debug/$$t --generate man > man/$$t.1 || exit 1; done
