@@ -110,7 +110,7 @@ print("msg=%s fds=%d" % (msg.decode(), len(fds)))
 print("isatty=%s" % os.isatty(fds[0]))
 out = b""
 end = time.time() + 10
-while b"HOST=" not in out or not out.endswith(b"\n") and time.time() < end:
+while (b"HOST=" not in out or not out.endswith(b"\n")) and time.time() < end:
     out += os.read(fds[0], 1024)
 print(out.decode().strip())
 sys.stdout.flush()

