@@ -76,8 +76,10 @@ status_of() {
     [ ! -e "$B/rootfs/started" ]
     [ -p "$R/w1/exec.fifo" ]
     oci_bg start w1
-    assert_eq "$(tr '\0' ' ' <"/proc/$pid/cmdline")" "sleep 300 "
+    for _ in $(seq 100); do [ -e "$B/rootfs/started" ] && break; sleep 0.05; done
     [ -e "$B/rootfs/started" ]
+    # the same process now runs the program
+    [[ "$(tr '\0' ' ' <"/proc/$pid/cmdline")" != *nsenter-rs* ]]
     rm -f "$B/rootfs/started"
     assert_eq "$(status_of w1)" running
     # the container's cgroup is the config's
