@@ -271,6 +271,23 @@ EOF
     assert_match "$output" $'\n1\nSeccomp:\t2\n1'
 }
 
+@test "ctr-oci run in the foreground with process.terminal holds the terminal (tmux)" {
+    require_cmd tmux
+    bundle r1 '["sh"]' '.process.terminal = true'
+    sess="ctroci-run-$$"
+    tmux new-session -d -s "$sess" -x 100 -y 20 \
+        "ctr-oci --root $R run -b $B r1; echo run-exit=\$?; sleep 30"
+    for _ in $(seq 100); do tmux capture-pane -t "$sess" -p | grep -q '/ #' && break; sleep 0.1; done
+    tmux send-keys -t "$sess" 'echo IN-$(hostname)-$(tty)' Enter
+    tmux send-keys -t "$sess" 'exit 4' Enter
+    for _ in $(seq 100); do tmux capture-pane -t "$sess" -p | grep -q run-exit && break; sleep 0.1; done
+    out=$(tmux capture-pane -t "$sess" -p)
+    tmux kill-session -t "$sess"
+    assert_contains "$out" "IN-oci-test-/dev/pts/0"
+    assert_contains "$out" "run-exit=4"
+    [ ! -e "$R/r1" ]
+}
+
 # ---------------------------------------------------------------- Podman
 
 podman_setup() {

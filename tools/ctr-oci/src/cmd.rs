@@ -323,6 +323,17 @@ impl Drop for Cleanup {
 }
 
 fn create(root: &Path, o: &CreateOpts) -> Result<Saved, Error> {
+    create_as(root, o, false).map(|(s, _)| s)
+}
+
+/// `create`, or with `tty_here` (run in the foreground with process.terminal and no console
+/// socket) a container that runs at once with nsenter-rs relaying its pty to our terminal:
+/// the nsenter-rs child is returned, to be waited for.
+fn create_as(
+    root: &Path,
+    o: &CreateOpts,
+    tty_here: bool,
+) -> Result<(Saved, Option<std::process::Child>), Error> {
     state::check_id(&o.id)?;
     std::fs::create_dir_all(root).map_err(|e| Error::Write(root.to_path_buf(), e))?;
     let _ = std::fs::set_permissions(root, std::fs::Permissions::from_mode(0o700));
@@ -343,7 +354,7 @@ fn create(root: &Path, o: &CreateOpts) -> Result<Saved, Error> {
     let bundle = std::fs::canonicalize(&o.bundle).map_err(|e| Error::Read(o.bundle.clone(), e))?;
     let spec = spec::load(&bundle)?;
     let process = spec.process.clone().unwrap_or_default();
-    if process.terminal && o.console_socket.is_none() {
+    if process.terminal && o.console_socket.is_none() && !tty_here {
         return Err(Error::Usage(
             "cannot allocate tty if ctr-oci will detach without setting console socket".into(),
         ));
@@ -383,14 +394,16 @@ fn create(root: &Path, o: &CreateOpts) -> Result<Saved, Error> {
     }
     let pidfile = dir.join("pid");
     let mut args: Vec<OsString> = built.args;
-    for (k, v) in [
-        ("--wait-fifo", fifo.as_os_str()),
-        ("--pidfile", pidfile.as_os_str()),
-    ] {
-        args.push(k.into());
-        args.push(v.into());
+    if tty_here {
+        args.push("--tty".into());
+        let _ = std::fs::remove_file(&fifo);
+    } else {
+        args.push("--wait-fifo".into());
+        args.push(fifo.as_os_str().into());
+        args.push("--detach".into());
     }
-    args.push("--detach".into());
+    args.push("--pidfile".into());
+    args.push(pidfile.as_os_str().into());
     if o.preserve_fds > 0 {
         args.push("--preserve-fds".into());
         args.push(o.preserve_fds.to_string().into());
@@ -414,15 +427,33 @@ fn create(root: &Path, o: &CreateOpts) -> Result<Saved, Error> {
     let old = nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(
         built.umask as libc::mode_t,
     ));
-    let status = Command::new(tool("nsenter-rs")).args(&args).status();
-    nix::sys::stat::umask(old);
-    let status = status.map_err(|e| Error::Spawn("nsenter-rs".into(), e))?;
-    if !status.success() {
-        return Err(Error::Tool(format!(
-            "nsenter-rs could not create container {} (exit status {})",
-            o.id,
-            status.code().unwrap_or(-1)
-        )));
+    let mut child = None;
+    if tty_here {
+        // nsenter-rs holds the terminal and waits; the pidfile says the program runs
+        let c = Command::new(tool("nsenter-rs")).args(&args).spawn();
+        nix::sys::stat::umask(old);
+        let mut c = c.map_err(|e| Error::Spawn("nsenter-rs".into(), e))?;
+        while !pidfile.exists() {
+            if let Ok(Some(st)) = c.try_wait() {
+                return Err(Error::Tool(format!(
+                    "nsenter-rs could not create container {} ({st})",
+                    o.id
+                )));
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        child = Some(c);
+    } else {
+        let status = Command::new(tool("nsenter-rs")).args(&args).status();
+        nix::sys::stat::umask(old);
+        let status = status.map_err(|e| Error::Spawn("nsenter-rs".into(), e))?;
+        if !status.success() {
+            return Err(Error::Tool(format!(
+                "nsenter-rs could not create container {} (exit status {})",
+                o.id,
+                status.code().unwrap_or(-1)
+            )));
+        }
     }
     let pid: i32 = std::fs::read_to_string(&pidfile)
         .ok()
@@ -484,7 +515,7 @@ fn create(root: &Path, o: &CreateOpts) -> Result<Saved, Error> {
     }
     cleanup.armed = false;
     log("debug", &format!("created {} (pid {pid})", o.id));
-    Ok(saved)
+    Ok((saved, child))
 }
 
 /// poststart and poststop hooks: a failure is a warning, and the rest still run (the spec).
@@ -639,6 +670,23 @@ fn start_container_hooks(s: &Saved, hooks: &Hooks) -> Result<(), Error> {
 }
 
 fn run_container(root: &Path, o: &CreateOpts, detach: bool, keep: bool) -> Result<i32, Error> {
+    let bundle = std::fs::canonicalize(&o.bundle).map_err(|e| Error::Read(o.bundle.clone(), e))?;
+    let terminal = spec::load(&bundle)?.process.is_some_and(|p| p.terminal);
+    if !detach && terminal && o.console_socket.is_none() {
+        // runc run in a terminal: nsenter-rs relays the container's pty to ours
+        let (s, child) = create_as(root, o, true)?;
+        let st = state::state_json(root, &s);
+        let hooks = s.hooks.clone().unwrap_or_default();
+        run_hooks_warn("poststart", &hooks.poststart, &st);
+        let code = match child.map(|mut c| c.wait()) {
+            Some(Ok(st)) => st.code().unwrap_or(255),
+            _ => 255,
+        };
+        if !keep {
+            delete(root, &o.id, true)?;
+        }
+        return Ok(code);
+    }
     if !detach {
         // the container becomes our child once nsenter-rs has returned: we can wait for it
         let _ = nix::sys::prctl::set_child_subreaper(true);
