@@ -335,8 +335,11 @@ fn create_as(
     tty_here: bool,
 ) -> Result<(Saved, Option<std::process::Child>), Error> {
     state::check_id(&o.id)?;
-    std::fs::create_dir_all(root).map_err(|e| Error::Write(root.to_path_buf(), e))?;
-    let _ = std::fs::set_permissions(root, std::fs::Permissions::from_mode(0o700));
+    if !root.exists() {
+        // a root we make is ours alone; an existing one is left as it is
+        std::fs::create_dir_all(root).map_err(|e| Error::Write(root.to_path_buf(), e))?;
+        let _ = std::fs::set_permissions(root, std::fs::Permissions::from_mode(0o700));
+    }
     let dir = state::dir(root, &o.id);
     match std::fs::create_dir(&dir) {
         Ok(()) => {}
