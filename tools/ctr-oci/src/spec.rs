@@ -668,3 +668,107 @@ pub fn cgset_args(res: &Value, warn: &mut Vec<String>) -> Vec<String> {
     }
     a
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(json: &str) -> Spec {
+        serde_json::from_str(json).unwrap()
+    }
+
+    fn args(s: &Spec) -> Vec<String> {
+        let dir = std::env::temp_dir();
+        nsenter_args(s, Path::new("/b"), &dir, "cg/x")
+            .unwrap()
+            .args
+            .iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect()
+    }
+
+    fn value_of(a: &[String], flag: &str) -> Vec<String> {
+        a.windows(2)
+            .filter(|w| w[0] == flag)
+            .map(|w| w[1].clone())
+            .collect()
+    }
+
+    const BASE: &str = r#"{"ociVersion":"1.1.0","root":{"path":"rootfs"},
+        "process":{"args":["sh"],"cwd":"/","user":{"uid":0,"gid":0}}"#;
+    const NOPROC: &str = r#"{"ociVersion":"1.1.0","root":{"path":"rootfs"}"#;
+
+    #[test]
+    fn versions() {
+        assert!(check_version("1.1.0").is_ok());
+        assert!(check_version("1.0.2-dev").is_ok());
+        assert!(check_version("invalid").is_err());
+        assert!(check_version("2.0.0").is_err());
+        assert!(check_version("").is_err());
+    }
+
+    #[test]
+    fn namespaces_new_and_joined() {
+        let s = spec(&format!(
+            r#"{BASE}, "linux":{{"namespaces":[{{"type":"pid"}},{{"type":"network","path":"/run/netns/x"}},{{"type":"mount"}}]}}}}"#
+        ));
+        let a = args(&s);
+        assert_eq!(a[0], "--new=pid,mnt");
+        assert_eq!(value_of(&a, "--join"), vec!["net=/run/netns/x"]);
+        assert_eq!(value_of(&a, "--rootfs"), vec!["/b/rootfs"]);
+        assert!(!a.contains(&"--loopback".to_string()));
+        let s = spec(&format!(
+            r#"{BASE}, "linux":{{"namespaces":[{{"type":"pid","path":"/proc/1/ns/pid"}}]}}}}"#
+        ));
+        assert!(nsenter_args(&s, Path::new("/b"), Path::new("/tmp"), "c").is_err());
+    }
+
+    #[test]
+    fn capability_sets_are_masks_by_bit() {
+        let s = spec(&format!(
+            r#"{NOPROC}, "process":{{"args":["sh"],"capabilities":{{"bounding":["CAP_CHOWN","CAP_KILL"],
+            "effective":["CAP_KILL"],"permitted":["CAP_KILL","CAP_CHOWN"],"inheritable":[],"ambient":[]}}}}}}"#
+        ));
+        assert_eq!(value_of(&args(&s), "--cap-sets"), vec!["21:20:0:21:0"]);
+        let s = spec(&format!(
+            r#"{NOPROC}, "process":{{"args":["sh"],"capabilities":{{"bounding":["CAP_BOGUS"]}}}}}}"#
+        ));
+        assert!(nsenter_args(&s, Path::new("/b"), Path::new("/tmp"), "c").is_err());
+    }
+
+    #[test]
+    fn masks_binds_and_tmpfs() {
+        let s = spec(&format!(
+            r#"{BASE}, "mounts":[{{"destination":"/proc","type":"proc"}},
+              {{"destination":"/data","type":"bind","source":"vol","options":["rbind","ro"]}},
+              {{"destination":"/t","type":"tmpfs","options":["size=1m"]}}],
+              "linux":{{"maskedPaths":["/proc/kcore"],"readonlyPaths":[]}}}}"#
+        ));
+        let a = args(&s);
+        assert_eq!(value_of(&a, "--bind"), vec!["/b/vol:/data:ro"]);
+        assert_eq!(value_of(&a, "--tmpfs"), vec!["/t:1m"]);
+        assert_eq!(value_of(&a, "--mask"), vec!["/proc/kcore"]);
+        assert!(!a.contains(&"--privileged".to_string()));
+        let s = spec(&format!(
+            r#"{BASE}, "linux":{{"maskedPaths":[],"readonlyPaths":[]}}}}"#
+        ));
+        assert!(args(&s).contains(&"--privileged".to_string()));
+    }
+
+    #[test]
+    fn device_rules_keep_the_spec_order_then_runc_defaults() {
+        let res: Value = serde_json::from_str(
+            r#"{"devices":[{"allow":false,"access":"rwm"},{"allow":true,"type":"c","major":10,"minor":229,"access":"rwm"}],
+                "memory":{"limit":1048576},"pids":{"limit":5},"cpu":{"quota":50000,"period":100000}}"#,
+        )
+        .unwrap();
+        let mut w = Vec::new();
+        let a = cgset_args(&res, &mut w);
+        let i = a.iter().position(|x| x == "--devices=none").unwrap();
+        assert_eq!(a[i + 1], "--device-rule=c 10:229 rwm");
+        assert_eq!(a[i + 2], "--device-rule=c *:* m");
+        assert!(a.contains(&"--memory=1048576".to_string()));
+        assert!(a.contains(&"--pids=5".to_string()));
+        assert!(a.contains(&"--cpus=0.5".to_string()));
+    }
+}
