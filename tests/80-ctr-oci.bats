@@ -98,7 +98,8 @@ status_of() {
 }
 
 @test "the pty master arrives over --console-socket (SCM_RIGHTS) and is the container's terminal" {
-    bundle t1 '["sh","-c","echo TTY=$(tty) HOST=$(hostname); sleep 300"]' '.process.terminal = true'
+    bundle t1 '["sh","-c","echo TTY=$(tty) SIZE=$(stty size) HOST=$(hostname); sleep 300"]' \
+        '.process.terminal = true | .process.consoleSize = {height: 30, width: 99}'
     sock="$TEST_DIR/console.sock"
     rm -f "$sock"
     # a receiver: takes one descriptor, says what it is, and reads the container's output
@@ -125,7 +126,7 @@ EOF
     out=$(cat "$TEST_DIR/console.out")
     assert_contains "$out" "msg=/dev/ptmx fds=1"
     assert_contains "$out" "isatty=True"
-    assert_contains "$out" "TTY=/dev/pts/0 HOST=oci-test"
+    assert_contains "$out" "TTY=/dev/pts/0 SIZE=30 99 HOST=oci-test"
     # terminal without a console socket: runc's refusal
     run_tool "${OCI[@]}" delete -f t1
     oci_bg --rc 1 create -b "$B" t2

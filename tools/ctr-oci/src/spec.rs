@@ -28,6 +28,7 @@ pub struct Spec {
 #[serde(rename_all = "camelCase", default)]
 pub struct Process {
     pub terminal: bool,
+    pub console_size: Option<ConsoleSize>,
     pub user: User,
     pub args: Vec<String>,
     pub env: Vec<String>,
@@ -38,6 +39,13 @@ pub struct Process {
     pub apparmor_profile: Option<String>,
     pub oom_score_adj: Option<i32>,
     pub selinux_label: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize, Clone)]
+#[serde(default)]
+pub struct ConsoleSize {
+    pub height: u16,
+    pub width: u16,
 }
 
 #[derive(Debug, Default, Deserialize, Clone)]
@@ -444,6 +452,13 @@ pub fn nsenter_args(
     }
     if !process.cwd.is_empty() {
         push(&mut a, "--workdir", &process.cwd);
+    }
+    if let Some(c) = process.console_size.as_ref().filter(|_| process.terminal) {
+        push(
+            &mut a,
+            "--console-size",
+            &format!("{}x{}", c.height, c.width),
+        );
     }
     a.push("--clear-env".into());
     for e in &process.env {

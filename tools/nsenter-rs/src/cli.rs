@@ -343,6 +343,11 @@ pub struct Cli {
     )]
     pub console_socket: Option<PathBuf>,
 
+    /// Create mode: the size of the pty (--tty, --console-socket) as ROWSxCOLS, e.g. 24x80
+    /// (OCI process.consoleSize; default: our terminal's)
+    #[arg(long = "console-size", value_name = "ROWSxCOLS", value_parser = crate::oci::parse_size, help_heading = "OCI runtime")]
+    pub console_size: Option<(u16, u16)>,
+
     /// Create mode: the five capability sets exactly (OCI process.capabilities), as hex masks
     /// BOUNDING:EFFECTIVE:INHERITABLE:PERMITTED:AMBIENT, e.g. a80425fb:a80425fb:0:a80425fb:0
     /// (instead of the set --cap-add/--cap-drop/--privileged make)

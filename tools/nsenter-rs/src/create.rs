@@ -388,7 +388,16 @@ impl Spec {
             handshake,
             parent: std::process::id() as i32,
             tty,
-            winsize: if cli.tty { pty::caller_size() } else { None },
+            winsize: match cli.console_size {
+                Some((rows, cols)) => Some(rustix::termios::Winsize {
+                    ws_row: rows,
+                    ws_col: cols,
+                    ws_xpixel: 0,
+                    ws_ypixel: 0,
+                }),
+                None if cli.tty => pty::caller_size(),
+                None => None,
+            },
             tty_chan: None,
             tty_socket: cli.tty_socket,
             wait_fifo,

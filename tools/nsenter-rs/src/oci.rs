@@ -196,3 +196,13 @@ pub fn apply_masks(masked: &[PathBuf], read_only: &[PathBuf]) -> Result<(), Erro
     }
     Ok(())
 }
+
+/// `--console-size ROWSxCOLS`
+pub fn parse_size(s: &str) -> Result<(u16, u16), String> {
+    let bad = || format!("'{s}' is not ROWSxCOLS (e.g. 24x80)");
+    let (r, c) = s.split_once(['x', 'X']).ok_or_else(bad)?;
+    Ok((
+        r.trim().parse().map_err(|_| bad())?,
+        c.trim().parse().map_err(|_| bad())?,
+    ))
+}

@@ -83,6 +83,7 @@ const VALUE_OPTS: &[&str] = &[
     "--wait-fifo",
     "--console-socket",
     "--cap-sets",
+    "--console-size",
     "--mask",
     "--readonly-path",
 ];
@@ -184,6 +185,7 @@ fn check_no_create_options(cli: &Cli) -> Result<(), Error> {
         ("--init", cli.init),
         ("--wait-fifo", cli.wait_fifo.is_some()),
         ("--cap-sets", cli.cap_sets.is_some()),
+        ("--console-size", cli.console_size.is_some()),
         ("--mask", !cli.mask.is_empty()),
         ("--readonly-path", !cli.readonly_path.is_empty()),
         ("--tty-socket", cli.tty_socket.is_some()),
