@@ -606,6 +606,8 @@ fn start(root: &Path, id: &str) -> Result<Saved, Error> {
     run_hooks("prestart", &hooks.prestart, &state::state_json(root, &s)).map_err(fail_start)?;
     start_container_hooks(&s, &hooks).map_err(fail_start)?;
     let fifo = state::dir(root, id).join("exec.fifo");
+    let exe = |pid: i32| std::fs::read_link(format!("/proc/{pid}/exe")).ok();
+    let waiting_exe = exe(s.pid);
     let f = std::fs::OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
@@ -629,6 +631,14 @@ fn start(root: &Path, id: &str) -> Result<Saved, Error> {
         std::thread::sleep(Duration::from_micros(200));
     }
     let _ = std::fs::remove_file(&fifo);
+    // the program runs once the process has exec'd: poststart hooks come after that
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while waiting_exe.is_some() && exe(s.pid) == waiting_exe && state::alive(&s) {
+        if Instant::now() > deadline {
+            break;
+        }
+        std::thread::sleep(Duration::from_micros(100));
+    }
     log("debug", &format!("started {id}"));
     // the program has started (even if it ended already): the state poststart hooks read
     let mut st = state::state_json(root, &s);
