@@ -639,6 +639,13 @@ fn start(root: &Path, id: &str) -> Result<Saved, Error> {
         }
         std::thread::sleep(Duration::from_micros(100));
     }
+    // ... and until it first waits (or ends): its start-up done (a shell's traps set, its
+    // first output written) before start returns and the poststart hooks run; 100 ms at most
+    // for a program that never blocks
+    let deadline = Instant::now() + Duration::from_millis(100);
+    while state::proc_stat(s.pid).is_some_and(|(st, _)| st == 'R') && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_micros(100));
+    }
     log("debug", &format!("started {id}"));
     // the program has started (even if it ended already): the state poststart hooks read
     let mut st = state::state_json(root, &s);
