@@ -297,6 +297,8 @@ podman_setup() {
     mkdir -p "$P/tmp" "$P/vol" "$P/net.d" "$P/graph" "$P/run"
     HAD_LIBPOD_PARENT=0
     [ -d /sys/fs/cgroup/memory/libpod_parent ] && HAD_LIBPOD_PARENT=1
+    HAD_RUN_CTR_OCI=0
+    [ -d /run/ctr-oci ] && HAD_RUN_CTR_OCI=1
     cat >"$P/containers.conf" <<EOC
 [containers]
 default_ulimits = ["nofile=20000:20000","nproc=32768:32768"]
@@ -324,6 +326,7 @@ EOC
 
 podman_teardown() {
     podman rm -a -f -t 0 >/dev/null 2>&1 || true
+    [ "$HAD_RUN_CTR_OCI" = 1 ] || rmdir /run/ctr-oci 2>/dev/null || true
     if [ "$HAD_LIBPOD_PARENT" = 0 ]; then
         for c in /sys/fs/cgroup/*/libpod_parent; do
             [ -d "$c" ] && find "$c" -depth -type d -exec rmdir {} \; 2>/dev/null
