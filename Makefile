@@ -3,13 +3,14 @@
 #   sudo make install    PREFIX=/usr/local (DESTDIR for staging)
 #   sudo make test       the whole test suite (lint, cargo tests, bats with leak check, cgroup v2 VM)
 #   sudo make bench      benchmarks against peer tools, medians and ratios
+#   sudo make oci-validation  the whole OCI runtime validation suite against ctr-oci
 #   sudo make demo       build, then run the Docker demonstrations with ctrkit
 #   make man             regenerate man/*.1 from man/*.1.in and the clap definitions
 
 PREFIX ?= /usr/local
 DESTDIR ?=
 CARGO ?= cargo
-TOOLS := nsenter-rs cgset layermount netbridge ctr-ps ctr-state
+TOOLS := nsenter-rs cgset layermount netbridge ctr-ps ctr-state ctr-oci
 SCRIPTS := $(filter-out scripts/deps.sh scripts/demo.sh scripts/completions.sh,$(wildcard scripts/ctr-* scripts/mkimage-*))
 # cargo builds static musl binaries (.cargo/config.toml); CARGO_BUILD_TARGET overrides
 BUILD := $(or $(CARGO_TARGET_DIR),target)/$(or $(CARGO_BUILD_TARGET),x86_64-unknown-linux-musl)
@@ -20,7 +21,7 @@ MANDIR := $(DESTDIR)$(PREFIX)/share/man
 # the systemd unit that runs ctr-boot at boot
 SYSTEMDDIR ?= $(PREFIX)/lib/systemd/system
 
-.PHONY: all build debug install install-files uninstall test lint bench demo man deps clean leak-demo
+.PHONY: all build debug install install-files uninstall test lint bench demo man deps clean leak-demo oci-validation
 
 all: build
 
@@ -88,6 +89,11 @@ bench: deps build
 
 demo: deps build
 	scripts/demo.sh
+
+# the whole OCI runtime validation suite (58 files, ~5 min) against ctr-oci; passes at 40
+oci-validation: debug
+	PATH="$(BUILD)/debug:$$PATH" tests/oci-validation.sh -o /tmp/ctrkit-oci-validation; \
+	  n=$$(grep -c PASS /tmp/ctrkit-oci-validation/verdicts.tsv); echo "ctr-oci: $$n of 58 files pass"; [ $$n -ge 40 ]
 
 man: debug
 	for t in $(TOOLS); do $(BUILD)/debug/$$t --generate man > man/$$t.1 || exit 1; done

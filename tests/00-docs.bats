@@ -3,7 +3,7 @@
 
 load helpers
 
-TOOLS="nsenter-rs cgset layermount netbridge ctr-ps ctr-state"
+TOOLS="nsenter-rs cgset layermount netbridge ctr-ps ctr-state ctr-oci"
 
 # the --long options a --help text mentions
 long_options() {

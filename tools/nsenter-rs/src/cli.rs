@@ -370,6 +370,49 @@ pub struct Cli {
     #[arg(long = "seccomp", value_name = "default|unconfined|FILE", value_parser = crate::seccomp::parse_choice)]
     pub seccomp: Option<crate::seccomp::Choice>,
 
+    // ---------------------------------------------------------------- OCI runtime (ctr-oci)
+    /// Create mode: build the container, then hold its process before exec until the fifo
+    /// PATH (made with mkfifo) is opened for reading (runc's exec.fifo; `ctr-oci start`).
+    /// With --detach, return once it waits (the PID goes only to --pidfile: our stdout is the
+    /// container's)
+    #[arg(long = "wait-fifo", value_name = "PATH", help_heading = "OCI runtime")]
+    pub wait_fifo: Option<PathBuf>,
+
+    /// Give the command a pty (as --tty) and send its master over the unix socket PATH with
+    /// SCM_RIGHTS (runc's --console-socket) instead of relaying it; works with --detach
+    #[arg(
+        long = "console-socket",
+        value_name = "PATH",
+        help_heading = "OCI runtime"
+    )]
+    pub console_socket: Option<PathBuf>,
+
+    /// Create mode: the size of the pty (--tty, --console-socket) as ROWSxCOLS, e.g. 24x80
+    /// (OCI process.consoleSize; default: our terminal's)
+    #[arg(long = "console-size", value_name = "ROWSxCOLS", value_parser = crate::oci::parse_size, help_heading = "OCI runtime")]
+    pub console_size: Option<(u16, u16)>,
+
+    /// Create mode: the five capability sets exactly (OCI process.capabilities), as hex masks
+    /// BOUNDING:EFFECTIVE:INHERITABLE:PERMITTED:AMBIENT, e.g. a80425fb:a80425fb:0:a80425fb:0
+    /// (instead of the set --cap-add/--cap-drop/--privileged make)
+    #[arg(long = "cap-sets", value_name = "B:E:I:P:A", value_parser = crate::oci::parse_cap_sets, help_heading = "OCI runtime")]
+    pub cap_sets: Option<crate::capset::Sets>,
+
+    /// Create mode with --rootfs: mask this path (an empty read-only tmpfs on a folder,
+    /// /dev/null on a file; repeatable). With --mask or --readonly-path only the paths given
+    /// are masked or made read-only, not the default lists (OCI linux.maskedPaths)
+    #[arg(long = "mask", value_name = "PATH", help_heading = "OCI runtime")]
+    pub mask: Vec<PathBuf>,
+
+    /// Create mode with --rootfs: make this path read-only (repeatable; OCI
+    /// linux.readonlyPaths); see --mask
+    #[arg(
+        long = "readonly-path",
+        value_name = "PATH",
+        help_heading = "OCI runtime"
+    )]
+    pub readonly_path: Vec<PathBuf>,
+
     /// Print debugging information on stderr
     #[arg(short = 'v', long = "verbose")]
     pub verbose: bool,

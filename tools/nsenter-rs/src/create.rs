@@ -81,6 +81,12 @@ struct Spec {
     tty_chan: Option<OwnedFd>,
     /// `--tty-socket`: the parent holds the terminal for clients attaching here
     tty_socket: Option<PathBuf>,
+    /// `--wait-fifo`: the fifo (O_PATH) the process waits on before exec
+    wait_fifo: Option<OwnedFd>,
+    /// `--console-socket`: where the pty master goes
+    console_socket: Option<PathBuf>,
+    /// `--mask`, `--readonly-path`: the OCI lists, instead of the default ones
+    masks: (Vec<PathBuf>, Vec<PathBuf>),
 }
 
 impl Spec {
@@ -171,7 +177,7 @@ impl Spec {
         if cli.rootfs.is_none() && cli.read_only {
             return usage("--read-only needs --rootfs".into());
         }
-        if cli.tty && cli.detach {
+        if cli.tty && cli.detach && cli.console_socket.is_none() {
             return usage(
                 "--tty with --detach: nothing would hold the terminal (not supported)".into(),
             );
@@ -344,7 +350,10 @@ impl Spec {
             .flat_map(|c| c.0.iter())
             .copied()
             .collect();
-        let caps = Sets::uniform(&capset::container_set(cli.privileged, &add, &drop));
+        let caps = match &cli.cap_sets {
+            Some(sets) => sets.clone(),
+            None => Sets::uniform(&capset::container_set(cli.privileged, &add, &drop)),
+        };
         // Docker's default profile unless told otherwise; --privileged means unconfined
         let choice = cli.seccomp.clone().unwrap_or(if cli.privileged {
             seccomp::Choice::Unconfined
@@ -356,6 +365,11 @@ impl Spec {
             false => seccomp::compile(&choice, &caps.bounding)?,
         };
 
+        let wait_fifo = match &cli.wait_fifo {
+            Some(p) => Some(crate::oci::open_fifo(p)?),
+            None => None,
+        };
+        let tty = cli.tty || cli.console_socket.is_some();
         let late_cgroup_ns = new.contains(&NsKind::Cgroup) && !cgroup_files.is_empty();
         let handshake = new.contains(&NsKind::User)
             || cli.pin.is_some()
@@ -363,6 +377,8 @@ impl Spec {
             || cli.pidfile.is_some()
             || cli.tty_socket.is_some()
             || cli.prestart.is_some()
+            || wait_fifo.is_some()
+            || cli.console_socket.is_some()
             || cli.detach;
         Ok(Spec {
             plan: Plan {
@@ -372,7 +388,7 @@ impl Spec {
                 tmpfs: cli.tmpfs.clone(),
                 devices: cli.device.clone(),
                 read_only: cli.read_only,
-                mask: !cli.privileged,
+                mask: !cli.privileged && cli.mask.is_empty() && cli.readonly_path.is_empty(),
                 in_userns: new.contains(&NsKind::User),
                 new_net: new.contains(&NsKind::Net),
                 privileged: cli.privileged,
@@ -418,10 +434,22 @@ impl Spec {
             late_cgroup_ns,
             handshake,
             parent: std::process::id() as i32,
-            tty: cli.tty,
-            winsize: if cli.tty { pty::caller_size() } else { None },
+            tty,
+            winsize: match cli.console_size {
+                Some((rows, cols)) => Some(rustix::termios::Winsize {
+                    ws_row: rows,
+                    ws_col: cols,
+                    ws_xpixel: 0,
+                    ws_ypixel: 0,
+                }),
+                None if cli.tty => pty::caller_size(),
+                None => None,
+            },
             tty_chan: None,
             tty_socket: cli.tty_socket,
+            wait_fifo,
+            console_socket: cli.console_socket,
+            masks: (cli.mask, cli.readonly_path),
         })
     }
 }
@@ -513,6 +541,10 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
 
     let mut report = String::new();
     let _ = File::from(err_r).read_to_string(&mut report);
+    if spec.wait_fifo.is_some() && report.trim_end() == crate::oci::READY {
+        // --wait-fifo: built and waiting before exec
+        report.clear();
+    }
     if !report.is_empty() {
         let status = nix::sys::wait::waitpid(child, None);
         let (code, msg) = parse_report(&report);
@@ -520,6 +552,19 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
         return Err(Error::Child { code, msg });
     }
     undo.disarm();
+    if let Some(sock) = &spec.console_socket {
+        let sent = match tty_chan.as_ref().map(pty::receive_master) {
+            Some(Ok(Some(master))) => crate::oci::connect_console(sock)
+                .and_then(|fd| crate::oci::send_console(&fd, sock, &master)),
+            Some(Err(e)) => Err(e),
+            _ => Err(Error::Setup("the container sent no pty".into())),
+        };
+        if let Err(e) = sent {
+            let _ = signal::kill(child, Signal::SIGKILL);
+            let _ = nix::sys::wait::waitpid(child, None);
+            return Err(e);
+        }
+    }
     // --tty-socket: listening before the pidfile says the container runs
     let held = match &spec.tty_socket {
         None => None,
@@ -548,7 +593,10 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
         }
     }
     if spec.detach {
-        println!("{child}");
+        if spec.wait_fifo.is_none() {
+            // (with --wait-fifo our stdout is the container's: the PID goes to --pidfile only)
+            println!("{child}");
+        }
         return Ok(common::exit::OK);
     }
     Ok(wait_or_relay(child, tty_chan.as_ref(), held))
@@ -886,6 +934,9 @@ fn child_setup(
             crate::userns::mount_overlay(root, opts)?;
         }
         mounts::setup(&spec.plan)?;
+        if spec.plan.rootfs.is_some() {
+            crate::oci::apply_masks(&spec.masks.0, &spec.masks.1)?;
+        }
     }
     for r in &spec.rlimits {
         set_rlimit(r)?;
@@ -945,7 +996,7 @@ fn child_setup(
         // the command's own session (under --init: pid 1 keeps the one it leads)
         pty::take_controlling(spec.init)?;
     }
-    finish_and_exec(&spec)
+    finish_and_exec(&spec, err_w)
 }
 
 fn set_rlimit(r: &Rlimit) -> Result<(), Error> {
@@ -983,7 +1034,10 @@ fn set_rlimit(r: &Rlimit) -> Result<(), Error> {
 }
 
 /// User, working directory, command lookup, capabilities, no_new_privs, exec.
-fn finish_and_exec(spec: &Spec) -> Result<std::convert::Infallible, Error> {
+fn finish_and_exec(
+    spec: &Spec,
+    err_w: &mut Option<OwnedFd>,
+) -> Result<std::convert::Infallible, Error> {
     let (uid, gid, mut groups) = match &spec.user {
         Some(u) => lookup_user(u)?,
         None => (0, 0, None),
@@ -1021,11 +1075,19 @@ fn finish_and_exec(spec: &Spec) -> Result<std::convert::Infallible, Error> {
             spec.env.get("PATH").unwrap_or_default().to_string_lossy()
         ),
     };
-    let path = process::resolve(
-        &spec.cmd[0],
-        spec.env.get("PATH").unwrap_or_default(),
-        &where_,
-    )?;
+    let resolve = || {
+        process::resolve(
+            &spec.cmd[0],
+            spec.env.get("PATH").unwrap_or_default(),
+            &where_,
+        )
+    };
+    // --wait-fifo: the command is looked up once started (a missing one fails the start,
+    // not the create, as the OCI validation suite expects)
+    let early = match spec.wait_fifo {
+        None => Some(resolve()?),
+        Some(_) => None,
+    };
 
     if !spec.no_new_privs {
         // without no_new_privs the kernel wants CAP_SYS_ADMIN: load while we have it
@@ -1058,6 +1120,14 @@ fn finish_and_exec(spec: &Spec) -> Result<std::convert::Infallible, Error> {
             .sys(|| "cannot set the parent-death signal".into())?;
     }
     let env = spec.env.entries();
+    if let Some(fifo) = &spec.wait_fifo {
+        // --wait-fifo: everything is built; wait for `start`
+        crate::oci::wait_start(fifo, err_w.take())?;
+    }
+    let path = match early {
+        Some(p) => p,
+        None => resolve()?,
+    };
     process::close_fds_on_exec(spec.preserve_fds)?;
     process::reset_signals();
     if spec.no_new_privs {

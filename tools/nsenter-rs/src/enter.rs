@@ -214,6 +214,18 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
         false => None,
     };
 
+    // --pidfile: opened here, while its path still means the host's (ctr-oci exec)
+    let pidfile = match &cli.pidfile {
+        Some(f) => Some((
+            f.clone(),
+            File::create(f).io(|| format!("cannot write pidfile {}", f.display()))?,
+        )),
+        None => None,
+    };
+    let console = match &cli.console_socket {
+        Some(p) => Some((p.clone(), crate::oci::connect_console(p)?)),
+        None => None,
+    };
     // from here on we are inside the target: nothing there may open our /proc/PID/exe
     process::make_undumpable()?;
     let mut entered_user = false;
@@ -294,12 +306,19 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
 
     // --tty: a pty from the devpts the command sees (the container's, once its mnt
     // namespace is joined); we keep the master and relay it, the command gets the slave
-    let mut tty = match cli.tty {
+    let mut tty = match cli.tty || cli.console_socket.is_some() {
         true => Some(pty::open_pair(pty::caller_size())?),
         false => None,
     };
     // (a new session needs a process that leads no process group: a forked one)
-    let fork = (entered_pid || cli.debug || cli.new_session || cli.tty) && !cli.no_fork;
+    let fork = (entered_pid
+        || cli.debug
+        || cli.new_session
+        || cli.tty
+        || cli.console_socket.is_some()
+        || cli.pidfile.is_some()
+        || cli.detach)
+        && !cli.no_fork;
     if fork {
         process::block_signals()?;
         let forked = process::fork_like(0, None);
@@ -314,6 +333,15 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
         };
         match result {
             ForkResult::Parent { child } => {
+                if cli.console_socket.is_some() || cli.detach || cli.pidfile.is_some() {
+                    return detached_parent(
+                        &cli,
+                        child,
+                        tty.take().map(|(m, _)| m),
+                        pidfile,
+                        console,
+                    );
+                }
                 return Ok(match tty {
                     Some((master, slave)) => {
                         drop(slave);
@@ -323,8 +351,10 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
                 });
             }
             ForkResult::Child => {
-                nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)
-                    .sys(|| "cannot set the parent-death signal".into())?;
+                if !cli.detach {
+                    nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)
+                        .sys(|| "cannot set the parent-death signal".into())?;
+                }
                 if let Some((master, slave)) = tty.take() {
                     drop(master);
                     pty::use_slave(slave)?;
@@ -407,4 +437,45 @@ fn dry_run(
         t.print(true).map_err(Error::Output)?;
     }
     Ok(common::exit::OK)
+}
+
+/// The parent of a forked command with `--console-socket`, `--detach` or `--pidfile` (ctr-oci
+/// exec): the pty master goes to the console socket, the command's PID to the pidfile; with
+/// `--detach` we return at once (the command is left to our parent or the subreaper), else
+/// we wait for it.
+fn detached_parent(
+    cli: &Cli,
+    child: nix::unistd::Pid,
+    master: Option<std::os::fd::OwnedFd>,
+    pidfile: Option<(PathBuf, File)>,
+    console: Option<(PathBuf, std::os::fd::OwnedFd)>,
+) -> Result<i32, Error> {
+    let kill = || {
+        let _ = nix::sys::signal::kill(child, Signal::SIGKILL);
+        if !cli.detach {
+            let _ = nix::sys::wait::waitpid(child, None);
+        }
+    };
+    if let (Some((path, sock)), Some(m)) = (&console, &master) {
+        if let Err(e) = crate::oci::send_console(sock, path, m) {
+            kill();
+            return Err(e);
+        }
+    }
+    drop(master);
+    if let Some((f, mut file)) = pidfile {
+        use std::io::Write;
+        // (no newline: runc writes none, and containerd's shim parses the file as is)
+        if let Err(source) = file.write_all(child.to_string().as_bytes()) {
+            kill();
+            return Err(Error::Io {
+                what: format!("cannot write pidfile {}", f.display()),
+                source,
+            });
+        }
+    }
+    if cli.detach {
+        return Ok(common::exit::OK);
+    }
+    Ok(process::wait_forwarding(child, false))
 }

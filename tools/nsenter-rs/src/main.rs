@@ -7,6 +7,7 @@ mod debug;
 mod enter;
 mod error;
 mod mounts;
+mod oci;
 mod pin;
 mod process;
 mod pty;

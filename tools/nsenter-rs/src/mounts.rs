@@ -313,7 +313,9 @@ pub fn setup(plan: &Plan) -> Result<(), Error> {
         None,
     )?;
 
-    // /sys, read-only
+    setup_dev(&tree, plan.in_userns, plan.shm_size)?;
+
+    // /sys, read-only (after /dev: the order of the OCI spec's default mounts)
     let sys = Path::new("/sys");
     let sys_dir = tree.kernel_dir("sys")?;
     // (--privileged: read-write, as Docker's)
@@ -354,8 +356,6 @@ pub fn setup(plan: &Plan) -> Result<(), Error> {
     if !plan.cgroups.is_empty() {
         cgroup_fs(&tree, &plan.cgroups, plan.privileged)?;
     }
-
-    setup_dev(&tree, plan.in_userns, plan.shm_size)?;
 
     for b in &plan.binds {
         bind(b, &tree)?;

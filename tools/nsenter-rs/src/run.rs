@@ -82,6 +82,12 @@ const VALUE_OPTS: &[&str] = &[
     "--seccomp",
     "--tty-socket",
     "--attach",
+    "--wait-fifo",
+    "--console-socket",
+    "--cap-sets",
+    "--console-size",
+    "--mask",
+    "--readonly-path",
 ];
 
 /// In create mode `--user X`, `--env X` and `--cgroup X` take their value after a space;
@@ -186,8 +192,11 @@ fn check_no_create_options(cli: &Cli) -> Result<(), Error> {
         ("--privileged", cli.privileged),
         ("--allow-new-privs", cli.allow_new_privs),
         ("--init", cli.init),
-        ("--pidfile", cli.pidfile.is_some()),
-        ("--detach", cli.detach),
+        ("--wait-fifo", cli.wait_fifo.is_some()),
+        ("--cap-sets", cli.cap_sets.is_some()),
+        ("--console-size", cli.console_size.is_some()),
+        ("--mask", !cli.mask.is_empty()),
+        ("--readonly-path", !cli.readonly_path.is_empty()),
         ("--tty-socket", cli.tty_socket.is_some()),
     ];
     if let Some((name, _)) = used.iter().find(|(_, on)| *on) {
