@@ -473,7 +473,7 @@ impl NetnsLock {
 
 /// Run one nft transaction; with `echo`, nft prints what it added with the handles
 /// (`-e -a`), which is returned.
-fn apply(doc: &Value, echo: bool) -> Result<Vec<u8>, Error> {
+pub(crate) fn apply(doc: &Value, echo: bool) -> Result<Vec<u8>, Error> {
     let text = doc.to_string();
     let args: &[&str] = if echo {
         &["-j", "-e", "-a", "-f", "-"]

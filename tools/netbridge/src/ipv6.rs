@@ -10,9 +10,7 @@
 //! the incremental scheme).
 
 use std::fmt;
-use std::io::Write;
 use std::net::Ipv6Addr;
-use std::process::{Command, Stdio};
 use std::str::FromStr;
 
 use serde_json::{Value, json};
@@ -260,25 +258,7 @@ pub fn sync(id: &str, networks: &[Network], had_v6: bool) -> Result<(), Error> {
     if !had_v6 && networks.iter().all(|n| n.subnet6.is_none()) {
         return Ok(());
     }
-    let text = json!({"nftables": plan(id, networks)}).to_string();
-    common::debug!("nft -j -f - <<< {text}");
-    let mut child = Command::new("nft")
-        .args(["-j", "-f", "-"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(Error::NftSpawn)?;
-    if let Some(mut stdin) = child.stdin.take() {
-        stdin.write_all(text.as_bytes()).map_err(Error::NftSpawn)?;
-    }
-    let out = child.wait_with_output().map_err(Error::NftSpawn)?;
-    if !out.status.success() {
-        let msg = String::from_utf8_lossy(&out.stderr);
-        return Err(Error::Nft(
-            msg.split_whitespace().collect::<Vec<_>>().join(" "),
-        ));
-    }
+    crate::firewall::apply(&json!({"nftables": plan(id, networks)}), false)?;
     Ok(())
 }
 
