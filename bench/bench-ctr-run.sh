@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# bench-ctr-run.sh - `ctr-run --rm busybox true` (overlay, cgroup limits, bridge network; and
-# with --network none) against `crun run` and `runc run` of the same busybox root filesystem.
+# bench-ctr-run.sh - `ctr-run --rm busybox true` (overlay, cgroup limits, bridge network; with
+# --network none; on a named network with a named volume) against `crun run` and `runc run` of the same busybox root filesystem.
 # Three views: each command's runs back to back (hyperfine), the same after 30 ms of idle
 # machine, and the commands in turn (alternate.py).
 #
@@ -34,6 +34,8 @@ cleanup() {
     for c in "$CTRKIT_STATE"/containers/*; do
         [ ! -d "$c" ] || ctr-rm -f "${c##*/}" >/dev/null 2>&1 || true
     done
+    ctr-network rm benchnet >/dev/null 2>&1 || true
+    ctr-volume rm benchvol >/dev/null 2>&1 || true
     for d in /sys/fs/cgroup/*/"$CTRKIT_CGROUP_PARENT" /sys/fs/cgroup/unified/"$CTRKIT_CGROUP_PARENT"; do
         [ ! -d "$d" ] || rmdir "$d" 2>/dev/null || true
     done
@@ -83,6 +85,15 @@ compare "container start to exit: busybox true" "$RUNS" \
     "crun run (no network, no limits)" "nsenter -t $hider -m crun --root $tmp/run/crun run -b $bundle bench-crun" \
     "runc run (no network, no limits)" "runc --root $tmp/run/runc run -b $bundle bench-runc" \
     "nsenter -m true (crun's wrapper alone)" "nsenter -t $hider -m true"
+
+# a named network (ctr-network create) and a named volume (ctr-volume create, filled on the
+# first run), beside the default bridge: what Docker users' --network NAME -v NAME:/path cost
+ctr-network create benchnet >/dev/null
+ctr-volume create benchvol >/dev/null
+ctr-run --rm --network benchnet -v benchvol:/data busybox true
+compare "ctr-run --rm on a named network with a named volume" "$RUNS" \
+    "ctr-run --rm (default bridge, limits, overlay)" "ctr-run --rm $limits busybox true" \
+    "ctr-run --rm --network benchnet -v benchvol:/data (limits)" "ctr-run --rm --network benchnet -v benchvol:/data $limits busybox true"
 
 # ctr-run -it: the container on a pty of its own, relayed to the caller's terminal. script(1)
 # gives the run a terminal to relay to; the second line is the same terminal around a run
