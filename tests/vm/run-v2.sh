@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # run-v2.sh - run ctrkit's cgroup bats files on a real, pure cgroup v2 kernel.
 #
-# Usage: tests/vm/run-v2.sh [FILE.bats...]      (default: tests/2[0-9]-*.bats)
+# Usage: tests/vm/run-v2.sh [FILE.bats...]      (default: tests/2[0-9]-*.bats and the
+#                                                 rootless limits, tests/86-rootless-v2.bats)
 #
 # Boots Debian's stock kernel (linux-image-amd64, fetched with `apt-get download`, never
 # installed) under qemu once, with:
@@ -30,7 +31,7 @@ cd "$src"
 files=()
 for f in "$@"; do files+=("$(realpath "$f")"); done
 if [ ${#files[@]} -eq 0 ]; then
-    for f in tests/2[0-9]-*.bats; do [ -f "$f" ] && files+=("$src/$f"); done
+    for f in tests/2[0-9]-*.bats tests/86-rootless-v2.bats; do [ -f "$f" ] && files+=("$src/$f"); done
 fi
 [ ${#files[@]} -gt 0 ] || { echo "run-v2: no bats files to run" >&2; exit 2; }
 
