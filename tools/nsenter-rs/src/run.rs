@@ -88,6 +88,9 @@ const VALUE_OPTS: &[&str] = &[
     "--console-size",
     "--mask",
     "--readonly-path",
+    "--userns",
+    "--prestart",
+    "--rootfs-overlay",
 ];
 
 /// In create mode `--user X`, `--env X` and `--cgroup X` take their value after a space;
