@@ -202,7 +202,7 @@ EOF
         '--pid container:x|--pid container:x: no such container'
         '--uts nope|--uts nope: want host or container:NAME'
         '--uts container:nope|--uts container:nope: no such container'
-        '--userns keep-id|--userns keep-id: only host is supported'
+        '--userns bogus|--userns bogus: want host, auto or keep-id'
         '--cgroupns nope|--cgroupns nope: want private or host'
         '--cpu-rt-runtime 1000|cpu.rt_runtime_us'
     ) c flag
