@@ -497,6 +497,7 @@ fn create_as(
         cwd: process.cwd.clone(),
         uid: process.user.uid,
         gid: process.user.gid,
+        additional_gids: process.user.additional_gids.clone(),
     };
     state::save(root, &saved)?;
     if let Some(adj) = process.oom_score_adj {
@@ -860,17 +861,23 @@ fn exec(root: &Path, id: &str, o: ExecOpts) -> Result<i32, Error> {
         }
         _ => {}
     }
-    let (args, mut env, cwd, uid, gid, tty) = match &o.process {
+    // (--process: its capabilities exactly, when it has them)
+    let mut caps: Option<[u64; 5]> = None;
+    let (args, mut env, cwd, uid, gid, mut groups, tty) = match &o.process {
         Some(f) => {
             let text = std::fs::read(f).map_err(|e| Error::Read(f.clone(), e))?;
             let p: spec::Process =
                 serde_json::from_slice(&text).map_err(|e| Error::Json(f.clone(), e))?;
+            if let Some(c) = &p.capabilities {
+                caps = Some(spec::cap_masks(c)?);
+            }
             (
                 p.args,
                 p.env,
                 p.cwd,
                 p.user.uid,
                 p.user.gid,
+                p.user.additional_gids,
                 p.terminal || o.tty,
             )
         }
@@ -880,9 +887,30 @@ fn exec(root: &Path, id: &str, o: ExecOpts) -> Result<i32, Error> {
             s.cwd.clone(),
             s.uid,
             s.gid,
+            s.additional_gids.clone(),
             o.tty,
         ),
     };
+    if !o.additional_gids.is_empty() {
+        groups = o.additional_gids.clone();
+    }
+    // --cap: added to the bounding, effective and permitted sets (runc's meaning) of the
+    // process's own (the container's, read from its process, without an inheritable set)
+    if !o.cap.is_empty() {
+        let mut m = match caps {
+            Some(m) => m,
+            None => process_caps(s.pid)?,
+        };
+        for c in &o.cap {
+            let bit = 1u64
+                << spec::cap_bit(c)
+                    .map_err(|_| Error::Usage(format!("exec --cap: unknown capability '{c}'")))?;
+            m[0] |= bit;
+            m[1] |= bit;
+            m[3] |= bit;
+        }
+        caps = Some(m);
+    }
     if args.is_empty() {
         return Err(Error::Usage(
             "exec needs a command (or --process FILE)".into(),
@@ -911,12 +939,6 @@ fn exec(root: &Path, id: &str, o: ExecOpts) -> Result<i32, Error> {
             "cannot allocate tty if ctr-oci will detach without setting console socket".into(),
         ));
     }
-    if !o.cap.is_empty() {
-        warn("exec --cap: the process gets the container's capabilities");
-    }
-    if !o.additional_gids.is_empty() {
-        warn("exec --additional-gids is not supported here (ignored)");
-    }
     let mut a: Vec<OsString> = vec![
         "-t".into(),
         s.pid.to_string().into(),
@@ -930,6 +952,15 @@ fn exec(root: &Path, id: &str, o: ExecOpts) -> Result<i32, Error> {
         "-G".into(),
         gid.to_string().into(),
     ];
+    if let Some(m) = &caps {
+        a.push("--cap-sets".into());
+        a.push(spec::cap_sets_arg(m).into());
+    }
+    if !groups.is_empty() {
+        let g: Vec<String> = groups.iter().map(u32::to_string).collect();
+        a.push("--groups".into());
+        a.push(g.join(",").into());
+    }
     if !cwd.is_empty() {
         a.push("-W".into());
         a.push(cwd.into());
@@ -981,6 +1012,25 @@ fn exec(root: &Path, id: &str, o: ExecOpts) -> Result<i32, Error> {
         Some(c) => Ok(c),
         None => Ok(255),
     }
+}
+
+/// A process's bounding, effective, (no) inheritable, permitted and ambient sets.
+fn process_caps(pid: i32) -> Result<[u64; 5], Error> {
+    let p = PathBuf::from(format!("/proc/{pid}/status"));
+    let text = std::fs::read_to_string(&p).map_err(|e| Error::Read(p.clone(), e))?;
+    let get = |k: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(k))
+            .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+            .unwrap_or(0)
+    };
+    Ok([
+        get("CapBnd:"),
+        get("CapEff:"),
+        0,
+        get("CapPrm:"),
+        get("CapAmb:"),
+    ])
 }
 
 fn pids(s: &Saved) -> Result<Vec<i32>, Error> {

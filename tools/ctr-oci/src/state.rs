@@ -42,6 +42,8 @@ pub struct Saved {
     pub uid: u32,
     #[serde(default)]
     pub gid: u32,
+    #[serde(default)]
+    pub additional_gids: Vec<u32>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

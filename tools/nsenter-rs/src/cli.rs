@@ -277,7 +277,8 @@ pub struct Cli {
     #[arg(long = "prestart", value_name = "CMD", help_heading = "Create")]
     pub prestart: Option<String>,
 
-    /// Supplementary groups of the command: a comma list of GIDs or group names
+    /// Supplementary groups of the command: a comma list of GIDs or group names (enter mode,
+    /// with -S/-G: GIDs only)
     #[arg(long = "groups", value_name = "GID,...", help_heading = "Create")]
     pub groups: Option<String>,
 
@@ -392,9 +393,10 @@ pub struct Cli {
     #[arg(long = "console-size", value_name = "ROWSxCOLS", value_parser = crate::oci::parse_size, help_heading = "OCI runtime")]
     pub console_size: Option<(u16, u16)>,
 
-    /// Create mode: the five capability sets exactly (OCI process.capabilities), as hex masks
+    /// The five capability sets exactly (OCI process.capabilities), as hex masks
     /// BOUNDING:EFFECTIVE:INHERITABLE:PERMITTED:AMBIENT, e.g. a80425fb:a80425fb:0:a80425fb:0
-    /// (instead of the set --cap-add/--cap-drop/--privileged make)
+    /// (create mode: instead of the set --cap-add/--cap-drop/--privileged make; enter mode:
+    /// the command's, instead of the target's with --caps=target)
     #[arg(long = "cap-sets", value_name = "B:E:I:P:A", value_parser = crate::oci::parse_cap_sets, help_heading = "OCI runtime")]
     pub cap_sets: Option<crate::capset::Sets>,
 
@@ -412,6 +414,12 @@ pub struct Cli {
         help_heading = "OCI runtime"
     )]
     pub readonly_path: Vec<PathBuf>,
+
+    /// Create mode with --rootfs: the OCI config's mounts (in order, any type, options and
+    /// propagation), devices (made with mknod) and rootfsPropagation, as JSON in FILE
+    /// (ctr-oci writes it), built after nsenter-rs's own /proc, /dev and /sys
+    #[arg(long = "oci-fs", value_name = "FILE", help_heading = "OCI runtime")]
+    pub oci_fs: Option<PathBuf>,
 
     /// Print debugging information on stderr
     #[arg(short = 'v', long = "verbose")]

@@ -134,6 +134,7 @@ impl Spec {
             .into_iter()
             .collect();
         let fs_wanted = cli.rootfs.is_some()
+            || cli.oci_fs.is_some()
             || cli.mount_proc
             || !cli.bind.is_empty()
             || !cli.tmpfs.is_empty()
@@ -160,8 +161,35 @@ impl Spec {
             );
         }
         if fs_wanted && joined.contains(&NsKind::Mnt) {
-            return usage("--rootfs, --mount-proc, --bind, --tmpfs and --read-only need a new mnt namespace, not --join mnt".into());
+            // the filesystem is built in the joined namespace (as runc does): never in ours,
+            // which is the host's
+            let own = std::fs::metadata("/proc/self/ns/mnt")
+                .map(|m| std::os::unix::fs::MetadataExt::ino(&m))
+                .ok();
+            let path = cli
+                .join
+                .iter()
+                .find(|(k, _)| *k == NsKind::Mnt)
+                .map(|(_, p)| p);
+            let theirs = path.and_then(|p| {
+                std::fs::metadata(p)
+                    .map(|m| std::os::unix::fs::MetadataExt::ino(&m))
+                    .ok()
+            });
+            if theirs.is_none() || theirs == own {
+                return usage(format!(
+                    "--rootfs, --mount-proc, --bind, --tmpfs and --read-only with --join mnt={}: that is our own mount namespace (the filesystem would be built on the host); use a new one",
+                    path.map(|p| p.display().to_string()).unwrap_or_default()
+                ));
+            }
         }
+        if cli.oci_fs.is_some() && cli.rootfs.is_none() {
+            return usage("--oci-fs needs --rootfs".into());
+        }
+        let oci_fs = match &cli.oci_fs {
+            Some(p) => Some(crate::oci::load_fs(p)?),
+            None => None,
+        };
         if cli.loopback && !new.contains(&NsKind::Net) {
             return usage("--loopback needs a new net namespace (--new=...,net)".into());
         }
@@ -397,6 +425,7 @@ impl Spec {
                     true => cli.workdir.clone(),
                     false => None,
                 },
+                oci: oci_fs,
                 cgroups: if cli.cgroup_mount {
                     cgroup::mount_sources(&cgroup_files)
                 } else {
@@ -929,13 +958,17 @@ fn child_setup(
         loopback_up()?;
     }
     set_names_and_sysctls(&spec)?;
-    if spec.new.contains(&NsKind::Mnt) {
+    let joined_mnt = spec.joins.iter().any(|(k, _, _)| *k == NsKind::Mnt);
+    if spec.new.contains(&NsKind::Mnt) || (joined_mnt && spec.plan.rootfs.is_some()) {
         if let (Some(opts), Some(root)) = (&spec.rootfs_overlay, &spec.plan.rootfs) {
             crate::userns::mount_overlay(root, opts)?;
         }
         mounts::setup(&spec.plan)?;
         if spec.plan.rootfs.is_some() {
             crate::oci::apply_masks(&spec.masks.0, &spec.masks.1)?;
+        }
+        if let Some(fs) = &spec.plan.oci {
+            crate::oci::root_propagation(fs)?;
         }
     }
     for r in &spec.rlimits {
