@@ -498,6 +498,7 @@ fn create_as(
         uid: process.user.uid,
         gid: process.user.gid,
         additional_gids: process.user.additional_gids.clone(),
+        no_process: spec.process.is_none(),
     };
     state::save(root, &saved)?;
     if let Some(adj) = process.oom_score_adj {
@@ -596,6 +597,22 @@ fn start(root: &Path, id: &str) -> Result<Saved, Error> {
             ));
         }
     }
+    if s.no_process {
+        // "start MUST generate an error if process was not set": the waiting process ends
+        // (the container is stopped, delete removes it)
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(s.pid),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while state::alive(&s) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        let _ = std::fs::remove_file(state::dir(root, id).join("exec.fifo"));
+        return Err(Error::Config(format!(
+            "container {id} has no process (config.json without process): nothing to start"
+        )));
+    }
     let hooks = s.hooks.clone().unwrap_or_default();
     // prestart (deprecated in the spec) at start, before the program: when the validation
     // suite and runc's users expect it
@@ -632,6 +649,8 @@ fn start(root: &Path, id: &str) -> Result<Saved, Error> {
         std::thread::sleep(Duration::from_micros(200));
     }
     let _ = std::fs::remove_file(&fifo);
+    // when it started (kill waits a little for a signal handler shortly after)
+    let _ = std::fs::write(state::dir(root, id).join("started"), "");
     // the program runs once the process has exec'd: poststart hooks come after that
     let deadline = Instant::now() + Duration::from_secs(2);
     while waiting_exe.is_some() && exe(s.pid) == waiting_exe && state::alive(&s) {
@@ -768,6 +787,9 @@ fn kill(root: &Path, id: &str, sig: &str, all: bool) -> Result<(), Error> {
             s.cgroup.clone(),
         ])?;
     } else {
+        if st == Status::Running {
+            wait_for_handler(root, &s, signal);
+        }
         nix::sys::signal::kill(nix::unistd::Pid::from_raw(s.pid), signal)
             .map_err(|e| Error::Signal(s.pid, e))?;
     }
@@ -777,6 +799,46 @@ fn kill(root: &Path, id: &str, sig: &str, all: bool) -> Result<(), Error> {
         let _ = std::fs::remove_file(state::dir(root, id).join("paused"));
     }
     Ok(())
+}
+
+/// The init of a pid namespace gets only the signals it has a handler for (the kernel drops
+/// the rest, SIGKILL and SIGSTOP aside). A signal sent right after `start` can come before
+/// the program has installed its handler (a shell's `trap`) and would be lost: within 2 s
+/// of the start, wait (up to then) for the handler while the signal's action is the
+/// default one. Anything else is signalled at once.
+fn wait_for_handler(root: &Path, s: &Saved, signal: nix::sys::signal::Signal) {
+    use nix::sys::signal::Signal;
+    if matches!(signal, Signal::SIGKILL | Signal::SIGSTOP) {
+        return;
+    }
+    let Some(started) = std::fs::metadata(state::dir(root, &s.id).join("started"))
+        .and_then(|m| m.modified())
+        .ok()
+    else {
+        return;
+    };
+    let until = started + Duration::from_secs(2);
+    let bit = 1u64 << (signal as i32 - 1);
+    let dropped = || {
+        let Ok(text) = std::fs::read_to_string(format!("/proc/{}/status", s.pid)) else {
+            return false;
+        };
+        let field = |k: &str| {
+            text.lines()
+                .find_map(|l| l.strip_prefix(k))
+                .map(|v| v.trim().to_string())
+        };
+        let mask = |k: &str| {
+            field(k)
+                .and_then(|v| u64::from_str_radix(&v, 16).ok())
+                .unwrap_or(0)
+        };
+        let ns_init = field("NSpid:").is_some_and(|v| v.split_whitespace().last() == Some("1"));
+        ns_init && (mask("SigCgt:") | mask("SigIgn:")) & bit == 0
+    };
+    while dropped() && std::time::SystemTime::now() < until && state::alive(s) {
+        std::thread::sleep(Duration::from_millis(5));
+    }
 }
 
 fn delete(root: &Path, id: &str, force: bool) -> Result<(), Error> {

@@ -44,6 +44,9 @@ pub struct Saved {
     pub gid: u32,
     #[serde(default)]
     pub additional_gids: Vec<u32>,
+    /// config.json has no `process`: created, but `start` refuses (the spec)
+    #[serde(default)]
+    pub no_process: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
