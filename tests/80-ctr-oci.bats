@@ -315,6 +315,20 @@ EOF
     assert_contains "$output" "/opt/etc/hostname"
 }
 
+@test "config.json without a mount namespace: the process stays in ours, chrooted, nothing mounted" {
+    bundle n1 '["sh","-c","echo in-$(hostname); ls /proc | wc -l; readlink /proc/1/ns/mnt; sleep 300"]' \
+        '.linux.namespaces -= [{type: "mount"}]'
+    oci_bg create -b "$B" n1
+    assert_contains "$stderr" "no mount namespace"
+    pid=$("${OCI[@]}" state n1 | jq .pid)
+    # created: already in our mount namespace, its root the bundle's rootfs
+    [ "$(readlink "/proc/$pid/ns/mnt")" = "$(readlink /proc/self/ns/mnt)" ]
+    [ "$(readlink "/proc/$pid/root")" = "$(readlink -f "$B/rootfs")" ]
+    run_tool "${OCI[@]}" start n1
+    run_tool "${OCI[@]}" delete -f n1
+    [ ! -d "$B/rootfs/proc/self" ]
+}
+
 @test "ctr-oci run in the foreground with process.terminal holds the terminal (tmux)" {
     require_cmd tmux
     bundle r1 '["sh"]' '.process.terminal = true'

@@ -277,17 +277,27 @@ pub fn nsenter_args(
             Some(p) => push(&mut a, "--join", &format!("{name}={p}")),
         }
     }
-    if !new.contains(&"mnt") && !linux.namespaces.iter().any(|n| n.kind == "mount") {
-        new.push("mnt");
-    }
-    let mut args: Vec<OsString> = vec![format!("--new={}", new.join(",")).into()];
+    // no mount namespace in the config: the process stays in ours, entering the rootfs by
+    // chroot; nothing can be mounted (it would be mounted on the host)
+    let chroot = !linux.namespaces.iter().any(|n| n.kind == "mount");
+    let new_list = if new.is_empty() {
+        "none".to_string()
+    } else {
+        new.join(",")
+    };
+    let mut args: Vec<OsString> = vec![format!("--new={new_list}").into()];
     args.append(&mut a);
     let mut a = args;
     if new.contains(&"net") {
         a.push("--loopback".into());
     }
     push(&mut a, "--rootfs", &rootfs.to_string_lossy());
-    if root.readonly {
+    if chroot {
+        a.push("--chroot".into());
+        warn.push(
+            "no mount namespace in config.json: the rootfs is entered by chroot, and its mounts, devices, masks and root.readonly are not applied".into(),
+        );
+    } else if root.readonly {
         a.push("--read-only".into());
     }
     for m in &linux.uid_mappings {
@@ -371,7 +381,7 @@ pub fn nsenter_args(
         .rootfs_propagation
         .as_deref()
         .filter(|p| !p.is_empty());
-    if !mounts.is_empty() || !devices.is_empty() || prop.is_some() {
+    if !chroot && (!mounts.is_empty() || !devices.is_empty() || prop.is_some()) {
         let f = state_dir.join("fs.json");
         let doc = serde_json::json!({
             "mounts": mounts, "devices": devices, "rootfsPropagation": prop,
@@ -383,7 +393,9 @@ pub fn nsenter_args(
     // security: masks, capabilities, seccomp, no_new_privs
     let unmasked = linux.masked_paths.as_ref().is_some_and(Vec::is_empty)
         && linux.readonly_paths.as_ref().is_some_and(Vec::is_empty);
-    if unmasked {
+    if chroot {
+        // (nothing to mask: nothing is mounted)
+    } else if unmasked {
         a.push("--privileged".into());
     } else if linux.masked_paths.is_some() || linux.readonly_paths.is_some() {
         for p in linux.masked_paths.iter().flatten() {
@@ -801,7 +813,7 @@ mod tests {
             r#"{BASE}, "mounts":[{{"destination":"/proc","type":"proc"}},
               {{"destination":"/data","type":"bind","source":"vol","options":["rbind","ro"]}},
               {{"destination":"/t","type":"tmpfs","options":["size=1m"]}}],
-              "linux":{{"maskedPaths":["/proc/kcore"],"readonlyPaths":[]}}}}"#
+              "linux":{{"namespaces":[{{"type":"mount"}}],"maskedPaths":["/proc/kcore"],"readonlyPaths":[]}}}}"#
         ));
         let dir = std::env::temp_dir().join(format!("ctr-oci-test-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
@@ -829,9 +841,17 @@ mod tests {
         assert_eq!(value_of(&a, "--mask"), vec!["/proc/kcore"]);
         assert!(!a.contains(&"--privileged".to_string()));
         let s = spec(&format!(
-            r#"{BASE}, "linux":{{"maskedPaths":[],"readonlyPaths":[]}}}}"#
+            r#"{BASE}, "linux":{{"namespaces":[{{"type":"mount"}}],"maskedPaths":[],"readonlyPaths":[]}}}}"#
         ));
         assert!(args(&s).contains(&"--privileged".to_string()));
+        // no mount namespace: chroot, nothing mounted or masked
+        let s = spec(&format!(
+            r#"{BASE}, "mounts":[{{"destination":"/t","type":"tmpfs"}}], "linux":{{"maskedPaths":["/proc/kcore"]}}}}"#
+        ));
+        let a = args(&s);
+        assert_eq!(a[0], "--new=none");
+        assert!(a.contains(&"--chroot".to_string()));
+        assert!(value_of(&a, "--mask").is_empty() && value_of(&a, "--oci-fs").is_empty());
     }
 
     #[test]

@@ -421,6 +421,11 @@ pub struct Cli {
     #[arg(long = "oci-fs", value_name = "FILE", help_heading = "OCI runtime")]
     pub oci_fs: Option<PathBuf>,
 
+    /// Create mode with --rootfs: no mount namespace (the caller's is kept): enter the rootfs
+    /// with chroot(2) and mount nothing in it (an OCI config without a mount namespace)
+    #[arg(long = "chroot", requires = "rootfs", help_heading = "OCI runtime")]
+    pub chroot: bool,
+
     /// Print debugging information on stderr
     #[arg(short = 'v', long = "verbose")]
     pub verbose: bool,
@@ -442,6 +447,10 @@ pub enum CapsFrom {
 pub struct NsList(pub Vec<NsKind>);
 
 fn parse_new(s: &str) -> Result<NsList, String> {
+    if s == "none" {
+        // (create mode without a new namespace: ctr-oci's config that has none)
+        return Ok(NsList(Vec::new()));
+    }
     common::ns::parse_ns_list(s)
         .map(NsList)
         .map_err(|e| e.to_string())

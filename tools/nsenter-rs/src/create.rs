@@ -44,6 +44,8 @@ struct Spec {
     prestart: Option<String>,
     /// `--rootfs-overlay OPTIONS`
     rootfs_overlay: Option<String>,
+    /// `--chroot`: the rootfs without a mount namespace
+    chroot: bool,
     hostname: Option<String>,
     domainname: Option<String>,
     loopback: bool,
@@ -140,7 +142,30 @@ impl Spec {
             || !cli.tmpfs.is_empty()
             || cli.read_only;
         let joined: BTreeSet<NsKind> = cli.join.iter().map(|(k, _)| *k).collect();
-        if fs_wanted && !joined.contains(&NsKind::Mnt) {
+        if cli.chroot {
+            // (the rootfs alone: nothing is mounted without a mount namespace of our own)
+            for (name, on) in [
+                ("--mount-proc", cli.mount_proc),
+                ("--bind", !cli.bind.is_empty()),
+                ("--tmpfs", !cli.tmpfs.is_empty()),
+                ("--read-only", cli.read_only),
+                ("--device", !cli.device.is_empty()),
+                ("--oci-fs", cli.oci_fs.is_some()),
+                ("--cgroup-mount", cli.cgroup_mount),
+                ("--rootfs-overlay", cli.rootfs_overlay.is_some()),
+                ("--mask", !cli.mask.is_empty()),
+                ("--readonly-path", !cli.readonly_path.is_empty()),
+                ("--tty", cli.tty || cli.console_socket.is_some()),
+                ("--new=...,mnt", new.contains(&NsKind::Mnt)),
+                ("--join mnt=...", joined.contains(&NsKind::Mnt)),
+            ] {
+                if on {
+                    return usage(format!(
+                        "--chroot mounts nothing (no mount namespace): not with {name}"
+                    ));
+                }
+            }
+        } else if fs_wanted && !joined.contains(&NsKind::Mnt) {
             new.insert(NsKind::Mnt);
         }
         if (cli.hostname.is_some() || cli.domainname.is_some()) && !joined.contains(&NsKind::Uts) {
@@ -440,6 +465,7 @@ impl Spec {
             userns,
             prestart: cli.prestart,
             rootfs_overlay: cli.rootfs_overlay,
+            chroot: cli.chroot,
             hostname: cli.hostname,
             domainname: cli.domainname,
             loopback: cli.loopback,
@@ -970,6 +996,12 @@ fn child_setup(
         if let Some(fs) = &spec.plan.oci {
             crate::oci::root_propagation(fs)?;
         }
+    } else if let (true, Some(root)) = (spec.chroot, &spec.plan.rootfs) {
+        // no mount namespace: the rootfs by chroot, nothing mounted (the wait fifo is
+        // reopened through our fd folder, opened while /proc is still reachable)
+        crate::oci::keep_fd_dir()?;
+        nix::unistd::chroot(root).sys(|| format!("cannot chroot into {}", root.display()))?;
+        nix::unistd::chdir("/").sys(|| "cannot change directory to /".to_string())?;
     }
     for r in &spec.rlimits {
         set_rlimit(r)?;

@@ -48,8 +48,20 @@ pub fn wait_start(fifo: &OwnedFd, report: Option<OwnedFd>) -> Result<(), Error> 
         let _ = std::fs::File::from(w).write_all(format!("{READY}\n").as_bytes());
     }
     let path = format!("/proc/self/fd/{}", fifo.as_raw_fd());
+    let open = || match FD_DIR.get() {
+        // (--chroot: no /proc in the container; our fd folder opened before the chroot)
+        Some(dir) => rustix::fs::openat(
+            dir,
+            fifo.as_raw_fd().to_string(),
+            rustix::fs::OFlags::WRONLY | rustix::fs::OFlags::CLOEXEC,
+            rustix::fs::Mode::empty(),
+        )
+        .map(std::fs::File::from)
+        .map_err(|e| std::io::Error::from_raw_os_error(e.raw_os_error())),
+        None => std::fs::OpenOptions::new().write(true).open(&path),
+    };
     let f = loop {
-        match std::fs::OpenOptions::new().write(true).open(&path) {
+        match open() {
             Ok(f) => break f,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(e) => {
@@ -61,6 +73,26 @@ pub fn wait_start(fifo: &OwnedFd, report: Option<OwnedFd>) -> Result<(), Error> 
         }
     };
     let _ = (&f).write_all(b"0");
+    Ok(())
+}
+
+/// `--chroot`: /proc/self/fd of the container's process, opened before the chroot.
+static FD_DIR: std::sync::OnceLock<OwnedFd> = std::sync::OnceLock::new();
+
+/// Open our /proc/self/fd folder for [`wait_start`] (in the container's process, before
+/// `chroot`).
+pub fn keep_fd_dir() -> Result<(), Error> {
+    use rustix::fs::{Mode, OFlags, open};
+    let fd = open(
+        "/proc/self/fd",
+        OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| Error::Sys {
+        what: "cannot open /proc/self/fd".into(),
+        source: crate::resolve::errno(e),
+    })?;
+    let _ = FD_DIR.set(fd);
     Ok(())
 }
 

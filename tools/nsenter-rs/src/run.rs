@@ -197,6 +197,7 @@ fn check_no_create_options(cli: &Cli) -> Result<(), Error> {
         ("--mask", !cli.mask.is_empty()),
         ("--readonly-path", !cli.readonly_path.is_empty()),
         ("--oci-fs", cli.oci_fs.is_some()),
+        ("--chroot", cli.chroot),
         ("--tty-socket", cli.tty_socket.is_some()),
     ];
     if let Some((name, _)) = used.iter().find(|(_, on)| *on) {
