@@ -1239,7 +1239,11 @@ fn features() -> Value {
         "ociVersionMin": "1.0.0",
         "ociVersionMax": "1.1.0",
         "hooks": ["prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"],
-        "mountOptions": ["bind", "rbind", "ro", "rw", "size"],
+        "mountOptions": [
+            "async", "atime", "bind", "dev", "diratime", "dirsync", "exec", "mand", "noatime",
+            "nodev", "nodiratime", "noexec", "nomand", "norelatime", "nostrictatime", "nosuid",
+            "private", "rbind", "relatime", "remount", "ro", "rprivate", "rshared", "rslave",
+            "runbindable", "rw", "shared", "slave", "strictatime", "suid", "sync", "unbindable"],
         "linux": {
             "namespaces": ["cgroup", "ipc", "mount", "network", "pid", "user", "uts"],
             "capabilities": caps_names(),
