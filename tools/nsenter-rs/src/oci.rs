@@ -537,3 +537,33 @@ pub fn root_propagation(fs: &Fs) -> Result<(), Error> {
         }
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use nix::mount::MsFlags as F;
+
+    fn opts(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn mount_options_split_into_flags_propagation_and_data() {
+        let (f, p, d) = parse_options(&opts(&[
+            "nosuid", "ro", "rw", "mode=755", "size=1k", "rbind", "rslave", "shared",
+        ]))
+        .unwrap();
+        assert_eq!(f, F::MS_NOSUID | F::MS_BIND | F::MS_REC);
+        assert_eq!(p, vec![F::MS_SLAVE | F::MS_REC, F::MS_SHARED]);
+        assert_eq!(d, "mode=755,size=1k");
+        let (_, _, d) = parse_options(&opts(&["tmpcopyup", "strictatime"])).unwrap();
+        assert_eq!(d, "");
+        assert!(parse_options(&opts(&[""])).is_err());
+        assert_eq!(
+            propagation("runbindable"),
+            Some(F::MS_UNBINDABLE | F::MS_REC)
+        );
+        assert_eq!(propagation("rbind"), None);
+        assert!(device_type("x").is_err() && device_type("u").is_ok());
+    }
+}
