@@ -152,6 +152,28 @@ EOF
     assert_json "any(. == $epid)" true
     run_tool "${OCI[@]}" exec -e X=1 --cwd /etc e1 sh -c 'echo $X $(pwd)'
     assert_eq "$output" "1 /etc"
+    # --cap adds to the process's sets: the spec's default has no CAP_SYS_ADMIN (bit 21,
+    # 0x200000; its default is AUDIT_WRITE, KILL, NET_BIND_SERVICE: 0x20000420)
+    run_tool "${OCI[@]}" exec e1 grep CapEff: /proc/self/status
+    assert_contains "$output" "CapEff:	0000000020000420"
+    run_tool "${OCI[@]}" exec --cap CAP_SYS_ADMIN e1 grep CapEff: /proc/self/status
+    assert_contains "$output" "CapEff:	0000000020200420"
+    # ... and the kernel honours it: only with it may the process mount
+    run_tool --rc any "${OCI[@]}" exec e1 mount -t tmpfs none /tmp
+    [ "$status" -ne 0 ]
+    assert_contains "$stderr" "ermission denied"
+    run_tool "${OCI[@]}" exec --cap sys_admin e1 mount -t tmpfs none /tmp
+    run_tool "${OCI[@]}" exec e1 grep -c " /tmp tmpfs" /proc/mounts
+    assert_eq "$output" 1
+    # --additional-gids and a --process file's user.additionalGids and capabilities
+    run_tool "${OCI[@]}" exec --additional-gids 7 --additional-gids 9 -u 65534:65534 e1 id -G
+    assert_eq "$output" "65534 7 9"
+    printf '{"args":["sh","-c","id -G; grep -E ^Cap[EPB] /proc/self/status"],"cwd":"/","user":{"uid":0,"gid":0,"additionalGids":[3]},"capabilities":{"bounding":["CAP_NET_RAW","CAP_CHOWN"],"effective":["CAP_NET_RAW"],"permitted":["CAP_NET_RAW"]}}' >"$TEST_DIR/pc.json"
+    run_tool "${OCI[@]}" exec --process "$TEST_DIR/pc.json" e1
+    assert_contains "$output" "0 3"
+    assert_contains "$output" "CapEff:	0000000000002000"
+    assert_contains "$output" "CapPrm:	0000000000002000"
+    assert_contains "$output" "CapBnd:	0000000000002001"
 }
 
 @test "kill, kill --all, pause/resume (the freezer), update, events --stats, list, features" {
@@ -270,6 +292,41 @@ EOF
     assert_contains "$output" "volume-data"
     assert_contains "$output" "ro-root"
     assert_match "$output" $'\n1\nSeccomp:\t2\n1'
+}
+
+@test "config.json: devices made with mknod, mounts of any type in order with propagation, rootfsPropagation" {
+    # 10:666 is no device of this host: the node is made from the config alone
+    [ ! -e /dev/ctr-oci-test ]
+    bundle d1 '["sh","-c","stat -c \"%F %t:%T %a %u:%g\" /dev/ctr-oci-test /dev/fifo-test; grep -E \" / | /mq | /opt/etc \" /proc/self/mountinfo; ls /opt/etc/hostname"]' \
+        '.linux.devices = [{path: "/dev/ctr-oci-test", type: "c", major: 10, minor: 666, fileMode: 384, uid: 1, gid: 2},
+                           {path: "/dev/fifo-test", type: "p", fileMode: 420}]
+         | .linux.rootfsPropagation = "shared"
+         | .mounts += [{destination: "/mq", type: "mqueue", source: "mqueue", options: ["nosuid", "nodev"]},
+                       {destination: "/opt/etc", source: "/etc", options: ["rbind", "ro", "nosuid", "slave"]}]'
+    run_tool "${OCI[@]}" run -b "$B" d1
+    assert_contains "$output" "character special file a:29a 600 1:2"
+    assert_contains "$output" "fifo 0:0 644 0:0"
+    [ ! -e /dev/ctr-oci-test ]
+    # "/" is shared (a peer group of its own: everything was built private), /mq a real
+    # mqueue, /opt/etc a read-only nosuid bind of the host's /etc (its files there)
+    assert_match "$output" $' / rw[^\n]* shared:[0-9]+'
+    assert_match "$output" $' /mq rw,nosuid,nodev[^\n]* - mqueue '
+    assert_match "$output" $' /opt/etc ro,nosuid'
+    assert_contains "$output" "/opt/etc/hostname"
+}
+
+@test "config.json without a mount namespace: the process stays in ours, chrooted, nothing mounted" {
+    bundle n1 '["sh","-c","echo in-$(hostname); ls /proc | wc -l; readlink /proc/1/ns/mnt; sleep 300"]' \
+        '.linux.namespaces -= [{type: "mount"}]'
+    oci_bg create -b "$B" n1
+    assert_contains "$stderr" "no mount namespace"
+    pid=$("${OCI[@]}" state n1 | jq .pid)
+    # created: already in our mount namespace, its root the bundle's rootfs
+    [ "$(readlink "/proc/$pid/ns/mnt")" = "$(readlink /proc/self/ns/mnt)" ]
+    [ "$(readlink "/proc/$pid/root")" = "$(readlink -f "$B/rootfs")" ]
+    run_tool "${OCI[@]}" start n1
+    run_tool "${OCI[@]}" delete -f n1
+    [ ! -d "$B/rootfs/proc/self" ]
 }
 
 @test "ctr-oci run in the foreground with process.terminal holds the terminal (tmux)" {

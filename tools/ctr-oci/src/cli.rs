@@ -167,7 +167,7 @@ pub enum Command {
         /// Additional group IDs (repeatable)
         #[arg(short = 'g', long = "additional-gids", value_name = "GID")]
         additional_gids: Vec<u32>,
-        /// Add a capability (accepted; the process gets the container's capabilities)
+        /// Add a capability to the process's bounding, effective and permitted sets (repeatable)
         #[arg(short = 'c', long = "cap", value_name = "CAP")]
         cap: Vec<String>,
         /// Set no_new_privs (the container's setting is kept)

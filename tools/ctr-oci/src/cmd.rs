@@ -497,6 +497,8 @@ fn create_as(
         cwd: process.cwd.clone(),
         uid: process.user.uid,
         gid: process.user.gid,
+        additional_gids: process.user.additional_gids.clone(),
+        no_process: spec.process.is_none(),
     };
     state::save(root, &saved)?;
     if let Some(adj) = process.oom_score_adj {
@@ -595,6 +597,22 @@ fn start(root: &Path, id: &str) -> Result<Saved, Error> {
             ));
         }
     }
+    if s.no_process {
+        // "start MUST generate an error if process was not set": the waiting process ends
+        // (the container is stopped, delete removes it)
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(s.pid),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while state::alive(&s) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        let _ = std::fs::remove_file(state::dir(root, id).join("exec.fifo"));
+        return Err(Error::Config(format!(
+            "container {id} has no process (config.json without process): nothing to start"
+        )));
+    }
     let hooks = s.hooks.clone().unwrap_or_default();
     // prestart (deprecated in the spec) at start, before the program: when the validation
     // suite and runc's users expect it
@@ -631,6 +649,8 @@ fn start(root: &Path, id: &str) -> Result<Saved, Error> {
         std::thread::sleep(Duration::from_micros(200));
     }
     let _ = std::fs::remove_file(&fifo);
+    // when it started (kill waits a little for a signal handler shortly after)
+    let _ = std::fs::write(state::dir(root, id).join("started"), "");
     // the program runs once the process has exec'd: poststart hooks come after that
     let deadline = Instant::now() + Duration::from_secs(2);
     while waiting_exe.is_some() && exe(s.pid) == waiting_exe && state::alive(&s) {
@@ -767,6 +787,9 @@ fn kill(root: &Path, id: &str, sig: &str, all: bool) -> Result<(), Error> {
             s.cgroup.clone(),
         ])?;
     } else {
+        if st == Status::Running {
+            wait_for_handler(root, &s, signal);
+        }
         nix::sys::signal::kill(nix::unistd::Pid::from_raw(s.pid), signal)
             .map_err(|e| Error::Signal(s.pid, e))?;
     }
@@ -776,6 +799,46 @@ fn kill(root: &Path, id: &str, sig: &str, all: bool) -> Result<(), Error> {
         let _ = std::fs::remove_file(state::dir(root, id).join("paused"));
     }
     Ok(())
+}
+
+/// The init of a pid namespace gets only the signals it has a handler for (the kernel drops
+/// the rest, SIGKILL and SIGSTOP aside). A signal sent right after `start` can come before
+/// the program has installed its handler (a shell's `trap`) and would be lost: within 2 s
+/// of the start, wait (up to then) for the handler while the signal's action is the
+/// default one. Anything else is signalled at once.
+fn wait_for_handler(root: &Path, s: &Saved, signal: nix::sys::signal::Signal) {
+    use nix::sys::signal::Signal;
+    if matches!(signal, Signal::SIGKILL | Signal::SIGSTOP) {
+        return;
+    }
+    let Some(started) = std::fs::metadata(state::dir(root, &s.id).join("started"))
+        .and_then(|m| m.modified())
+        .ok()
+    else {
+        return;
+    };
+    let until = started + Duration::from_secs(2);
+    let bit = 1u64 << (signal as i32 - 1);
+    let dropped = || {
+        let Ok(text) = std::fs::read_to_string(format!("/proc/{}/status", s.pid)) else {
+            return false;
+        };
+        let field = |k: &str| {
+            text.lines()
+                .find_map(|l| l.strip_prefix(k))
+                .map(|v| v.trim().to_string())
+        };
+        let mask = |k: &str| {
+            field(k)
+                .and_then(|v| u64::from_str_radix(&v, 16).ok())
+                .unwrap_or(0)
+        };
+        let ns_init = field("NSpid:").is_some_and(|v| v.split_whitespace().last() == Some("1"));
+        ns_init && (mask("SigCgt:") | mask("SigIgn:")) & bit == 0
+    };
+    while dropped() && std::time::SystemTime::now() < until && state::alive(s) {
+        std::thread::sleep(Duration::from_millis(5));
+    }
 }
 
 fn delete(root: &Path, id: &str, force: bool) -> Result<(), Error> {
@@ -860,17 +923,23 @@ fn exec(root: &Path, id: &str, o: ExecOpts) -> Result<i32, Error> {
         }
         _ => {}
     }
-    let (args, mut env, cwd, uid, gid, tty) = match &o.process {
+    // (--process: its capabilities exactly, when it has them)
+    let mut caps: Option<[u64; 5]> = None;
+    let (args, mut env, cwd, uid, gid, mut groups, tty) = match &o.process {
         Some(f) => {
             let text = std::fs::read(f).map_err(|e| Error::Read(f.clone(), e))?;
             let p: spec::Process =
                 serde_json::from_slice(&text).map_err(|e| Error::Json(f.clone(), e))?;
+            if let Some(c) = &p.capabilities {
+                caps = Some(spec::cap_masks(c)?);
+            }
             (
                 p.args,
                 p.env,
                 p.cwd,
                 p.user.uid,
                 p.user.gid,
+                p.user.additional_gids,
                 p.terminal || o.tty,
             )
         }
@@ -880,9 +949,30 @@ fn exec(root: &Path, id: &str, o: ExecOpts) -> Result<i32, Error> {
             s.cwd.clone(),
             s.uid,
             s.gid,
+            s.additional_gids.clone(),
             o.tty,
         ),
     };
+    if !o.additional_gids.is_empty() {
+        groups = o.additional_gids.clone();
+    }
+    // --cap: added to the bounding, effective and permitted sets (runc's meaning) of the
+    // process's own (the container's, read from its process, without an inheritable set)
+    if !o.cap.is_empty() {
+        let mut m = match caps {
+            Some(m) => m,
+            None => process_caps(s.pid)?,
+        };
+        for c in &o.cap {
+            let bit = 1u64
+                << spec::cap_bit(c)
+                    .map_err(|_| Error::Usage(format!("exec --cap: unknown capability '{c}'")))?;
+            m[0] |= bit;
+            m[1] |= bit;
+            m[3] |= bit;
+        }
+        caps = Some(m);
+    }
     if args.is_empty() {
         return Err(Error::Usage(
             "exec needs a command (or --process FILE)".into(),
@@ -911,12 +1001,6 @@ fn exec(root: &Path, id: &str, o: ExecOpts) -> Result<i32, Error> {
             "cannot allocate tty if ctr-oci will detach without setting console socket".into(),
         ));
     }
-    if !o.cap.is_empty() {
-        warn("exec --cap: the process gets the container's capabilities");
-    }
-    if !o.additional_gids.is_empty() {
-        warn("exec --additional-gids is not supported here (ignored)");
-    }
     let mut a: Vec<OsString> = vec![
         "-t".into(),
         s.pid.to_string().into(),
@@ -930,6 +1014,15 @@ fn exec(root: &Path, id: &str, o: ExecOpts) -> Result<i32, Error> {
         "-G".into(),
         gid.to_string().into(),
     ];
+    if let Some(m) = &caps {
+        a.push("--cap-sets".into());
+        a.push(spec::cap_sets_arg(m).into());
+    }
+    if !groups.is_empty() {
+        let g: Vec<String> = groups.iter().map(u32::to_string).collect();
+        a.push("--groups".into());
+        a.push(g.join(",").into());
+    }
     if !cwd.is_empty() {
         a.push("-W".into());
         a.push(cwd.into());
@@ -981,6 +1074,25 @@ fn exec(root: &Path, id: &str, o: ExecOpts) -> Result<i32, Error> {
         Some(c) => Ok(c),
         None => Ok(255),
     }
+}
+
+/// A process's bounding, effective, (no) inheritable, permitted and ambient sets.
+fn process_caps(pid: i32) -> Result<[u64; 5], Error> {
+    let p = PathBuf::from(format!("/proc/{pid}/status"));
+    let text = std::fs::read_to_string(&p).map_err(|e| Error::Read(p.clone(), e))?;
+    let get = |k: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(k))
+            .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+            .unwrap_or(0)
+    };
+    Ok([
+        get("CapBnd:"),
+        get("CapEff:"),
+        0,
+        get("CapPrm:"),
+        get("CapAmb:"),
+    ])
 }
 
 fn pids(s: &Saved) -> Result<Vec<i32>, Error> {
@@ -1127,7 +1239,11 @@ fn features() -> Value {
         "ociVersionMin": "1.0.0",
         "ociVersionMax": "1.1.0",
         "hooks": ["prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"],
-        "mountOptions": ["bind", "rbind", "ro", "rw", "size"],
+        "mountOptions": [
+            "async", "atime", "bind", "dev", "diratime", "dirsync", "exec", "mand", "noatime",
+            "nodev", "nodiratime", "noexec", "nomand", "norelatime", "nostrictatime", "nosuid",
+            "private", "rbind", "relatime", "remount", "ro", "rprivate", "rshared", "rslave",
+            "runbindable", "rw", "shared", "slave", "strictatime", "suid", "sync", "unbindable"],
         "linux": {
             "namespaces": ["cgroup", "ipc", "mount", "network", "pid", "user", "uts"],
             "capabilities": caps_names(),

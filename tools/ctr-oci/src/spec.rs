@@ -159,6 +159,9 @@ pub struct Device {
     pub kind: String,
     pub major: i64,
     pub minor: i64,
+    pub file_mode: Option<u32>,
+    pub uid: Option<u32>,
+    pub gid: Option<u32>,
 }
 
 pub fn load(bundle: &Path) -> Result<Spec, Error> {
@@ -233,10 +236,19 @@ pub fn nsenter_args(
     let linux = spec.linux.as_ref();
     let empty = Linux::default();
     let linux = linux.unwrap_or(&empty);
-    let process = spec
-        .process
-        .as_ref()
-        .ok_or_else(|| Error::Config("no process".into()))?;
+    // no process: the container is built and waits; `start` refuses it (the spec), so this
+    // name is never looked up
+    let placeholder;
+    let process = match spec.process.as_ref() {
+        Some(p) => p,
+        None => {
+            placeholder = Process {
+                args: vec![NO_PROCESS.into()],
+                ..Process::default()
+            };
+            &placeholder
+        }
+    };
     if process.args.is_empty() {
         return Err(Error::Config("process.args is empty".into()));
     }
@@ -256,7 +268,7 @@ pub fn nsenter_args(
         let name = ns_name(&ns.kind)?;
         match ns.path.as_deref().filter(|p| !p.is_empty()) {
             None => new.push(name),
-            Some(p) if name == "pid" || name == "time" => {
+            Some(p) if name == "time" => {
                 return Err(Error::Unsupported(format!(
                     "joining an existing {} namespace ({p}) is not supported",
                     ns.kind
@@ -265,17 +277,27 @@ pub fn nsenter_args(
             Some(p) => push(&mut a, "--join", &format!("{name}={p}")),
         }
     }
-    if !new.contains(&"mnt") && !linux.namespaces.iter().any(|n| n.kind == "mount") {
-        new.push("mnt");
-    }
-    let mut args: Vec<OsString> = vec![format!("--new={}", new.join(",")).into()];
+    // no mount namespace in the config: the process stays in ours, entering the rootfs by
+    // chroot; nothing can be mounted (it would be mounted on the host)
+    let chroot = !linux.namespaces.iter().any(|n| n.kind == "mount");
+    let new_list = if new.is_empty() {
+        "none".to_string()
+    } else {
+        new.join(",")
+    };
+    let mut args: Vec<OsString> = vec![format!("--new={new_list}").into()];
     args.append(&mut a);
     let mut a = args;
     if new.contains(&"net") {
         a.push("--loopback".into());
     }
     push(&mut a, "--rootfs", &rootfs.to_string_lossy());
-    if root.readonly {
+    if chroot {
+        a.push("--chroot".into());
+        warn.push(
+            "no mount namespace in config.json: the rootfs is entered by chroot, and its mounts, devices, masks and root.readonly are not applied".into(),
+        );
+    } else if root.readonly {
         a.push("--read-only".into());
     }
     for m in &linux.uid_mappings {
@@ -302,46 +324,34 @@ pub fn nsenter_args(
         push(&mut a, "--sysctl", &format!("{k}={v}"));
     }
 
-    // mounts
+    // mounts (but nsenter-rs's own), devices (but its defaults) and rootfsPropagation: as
+    // nsenter-rs --oci-fs builds them, in the config's order
+    let mut mounts = Vec::new();
     for m in &spec.mounts {
         if made_by_nsenter(m) {
             continue;
         }
-        let kind = m.kind.as_deref().unwrap_or("");
-        let is_bind = kind == "bind" || m.options.iter().any(|o| o == "bind" || o == "rbind");
-        if is_bind {
-            let src = m.source.clone().unwrap_or_default();
-            let src = if Path::new(&src).is_absolute() {
-                PathBuf::from(src)
-            } else {
-                bundle.join(src)
-            };
-            let ro = m.options.iter().any(|o| o == "ro");
-            push(
-                &mut a,
-                "--bind",
-                &format!(
-                    "{}:{}{}",
-                    src.display(),
-                    m.destination,
-                    if ro { ":ro" } else { "" }
-                ),
-            );
-        } else if kind == "tmpfs" {
-            let size = m
-                .options
-                .iter()
-                .find_map(|o| o.strip_prefix("size="))
-                .map(|s| format!(":{s}"))
-                .unwrap_or_default();
-            push(&mut a, "--tmpfs", &format!("{}{size}", m.destination));
-        } else {
-            warn.push(format!(
-                "mount of type '{kind}' on {} is not supported (skipped)",
-                m.destination
-            ));
+        let mut v = serde_json::json!({
+            "destination": m.destination,
+            "options": m.options,
+        });
+        if let Some(k) = m.kind.as_deref().filter(|k| !k.is_empty()) {
+            v["type"] = k.into();
         }
+        let is_bind = m.kind.as_deref() == Some("bind")
+            || m.options.iter().any(|o| o == "bind" || o == "rbind");
+        if let Some(src) = m.source.as_deref().filter(|s| !s.is_empty()) {
+            // a bind's relative source is the bundle's
+            let src = if is_bind && !Path::new(src).is_absolute() {
+                bundle.join(src).to_string_lossy().into_owned()
+            } else {
+                src.to_string()
+            };
+            v["source"] = src.into();
+        }
+        mounts.push(v);
     }
+    let mut devices = Vec::new();
     for d in &linux.devices {
         if matches!(
             d.path.as_str(),
@@ -356,28 +366,36 @@ pub fn nsenter_args(
         ) {
             continue;
         }
-        use std::os::unix::fs::FileTypeExt;
-        use std::os::unix::fs::MetadataExt;
-        let host = std::fs::metadata(&d.path).ok().filter(|md| {
-            let t = md.file_type();
-            let rdev = md.rdev();
-            (t.is_char_device() || t.is_block_device())
-                && i64::from(nix::sys::stat::major(rdev) as u32) == d.major
-                && i64::from(nix::sys::stat::minor(rdev) as u32) == d.minor
+        let (Ok(major), Ok(minor)) = (u32::try_from(d.major), u32::try_from(d.minor)) else {
+            return Err(Error::Config(format!(
+                "device {}: {}:{} are not device numbers",
+                d.path, d.major, d.minor
+            )));
+        };
+        devices.push(serde_json::json!({
+            "path": d.path, "type": d.kind, "major": major, "minor": minor,
+            "fileMode": d.file_mode, "uid": d.uid, "gid": d.gid,
+        }));
+    }
+    let prop = linux
+        .rootfs_propagation
+        .as_deref()
+        .filter(|p| !p.is_empty());
+    if !chroot && (!mounts.is_empty() || !devices.is_empty() || prop.is_some()) {
+        let f = state_dir.join("fs.json");
+        let doc = serde_json::json!({
+            "mounts": mounts, "devices": devices, "rootfsPropagation": prop,
         });
-        match host {
-            Some(_) => push(&mut a, "--device", &format!("{}:{}", d.path, d.path)),
-            None => warn.push(format!(
-                "device {} ({} {}:{}) has no matching host node (skipped)",
-                d.path, d.kind, d.major, d.minor
-            )),
-        }
+        std::fs::write(&f, doc.to_string()).map_err(|e| Error::Write(f.clone(), e))?;
+        push(&mut a, "--oci-fs", &f.to_string_lossy());
     }
 
     // security: masks, capabilities, seccomp, no_new_privs
     let unmasked = linux.masked_paths.as_ref().is_some_and(Vec::is_empty)
         && linux.readonly_paths.as_ref().is_some_and(Vec::is_empty);
-    if unmasked {
+    if chroot {
+        // (nothing to mask: nothing is mounted)
+    } else if unmasked {
         a.push("--privileged".into());
     } else if linux.masked_paths.is_some() || linux.readonly_paths.is_some() {
         for p in linux.masked_paths.iter().flatten() {
@@ -393,28 +411,7 @@ pub fn nsenter_args(
         }
     }
     let caps = process.capabilities.clone().unwrap_or_default();
-    let mut masks = Vec::new();
-    for set in [
-        &caps.bounding,
-        &caps.effective,
-        &caps.inheritable,
-        &caps.permitted,
-        &caps.ambient,
-    ] {
-        let mut m = 0u64;
-        for name in set {
-            let n = name.to_ascii_uppercase();
-            let n = n.strip_prefix("CAP_").unwrap_or(&n);
-            match CAPS.iter().position(|c| *c == n) {
-                Some(bit) => m |= 1 << bit,
-                None => {
-                    return Err(Error::Config(format!("unknown capability '{name}'")));
-                }
-            }
-        }
-        masks.push(format!("{m:x}"));
-    }
-    push(&mut a, "--cap-sets", &masks.join(":"));
+    push(&mut a, "--cap-sets", &cap_sets_arg(&cap_masks(&caps)?));
     match &linux.seccomp {
         Some(s) => {
             let f = state_dir.join("seccomp.json");
@@ -502,6 +499,44 @@ pub fn nsenter_args(
     })
 }
 
+/// A capability's bit (its number), by name with or without CAP_, in any case.
+pub fn cap_bit(name: &str) -> Result<u32, Error> {
+    let n = name.to_ascii_uppercase();
+    let n = n.strip_prefix("CAP_").unwrap_or(&n);
+    CAPS.iter()
+        .position(|c| *c == n)
+        .map(|b| b as u32)
+        .ok_or_else(|| Error::Config(format!("unknown capability '{name}'")))
+}
+
+/// The five sets as masks: bounding, effective, inheritable, permitted, ambient.
+pub fn cap_masks(caps: &Caps) -> Result<[u64; 5], Error> {
+    let mut masks = [0u64; 5];
+    for (m, set) in masks.iter_mut().zip([
+        &caps.bounding,
+        &caps.effective,
+        &caps.inheritable,
+        &caps.permitted,
+        &caps.ambient,
+    ]) {
+        for name in set {
+            *m |= 1 << cap_bit(name)?;
+        }
+    }
+    Ok(masks)
+}
+
+/// nsenter-rs --cap-sets B:E:I:P:A
+pub fn cap_sets_arg(m: &[u64; 5]) -> String {
+    m.iter()
+        .map(|x| format!("{x:x}"))
+        .collect::<Vec<_>>()
+        .join(":")
+}
+
+/// The command a container without `process` waits before (never run).
+pub const NO_PROCESS: &str = "/ctr-oci: config.json has no process";
+
 /// The capabilities by number (bit), without CAP_.
 pub const CAPS: [&str; 41] = [
     "CHOWN",
@@ -572,6 +607,21 @@ pub fn cgset_args(res: &Value, warn: &mut Vec<String>) -> Vec<String> {
             if let Some(s) = num(m, "swap").filter(|s| *s > 0) {
                 a.push(format!("--memory-swap={s}"));
             }
+        }
+        if let Some(r) = num(m, "reservation").filter(|r| *r > 0) {
+            a.push(format!("--memory-low={r}"));
+        }
+        if let Some(s) = m.get("swappiness").and_then(Value::as_u64) {
+            if s <= 100 {
+                a.push(format!("--memory-swappiness={s}"));
+            } else {
+                warn.push(format!(
+                    "linux.resources.memory.swappiness {s} is not 0..100 (ignored)"
+                ));
+            }
+        }
+        if m.get("disableOOMKiller") == Some(&Value::Bool(true)) {
+            a.push("--oom-kill-disable".into());
         }
         if num(m, "kernel").is_some() || num(m, "kernelTCP").is_some() {
             warn.push("linux.resources.memory.kernel is gone from the kernel (ignored)".into());
@@ -733,7 +783,13 @@ mod tests {
         assert_eq!(value_of(&a, "--rootfs"), vec!["/b/rootfs"]);
         assert!(!a.contains(&"--loopback".to_string()));
         let s = spec(&format!(
-            r#"{BASE}, "linux":{{"namespaces":[{{"type":"pid","path":"/proc/1/ns/pid"}}]}}}}"#
+            r#"{BASE}, "linux":{{"namespaces":[{{"type":"pid","path":"/proc/1/ns/pid"}},{{"type":"mount"}}]}}}}"#
+        ));
+        let a = args(&s);
+        assert_eq!(a[0], "--new=mnt");
+        assert_eq!(value_of(&a, "--join"), vec!["pid=/proc/1/ns/pid"]);
+        let s = spec(&format!(
+            r#"{BASE}, "linux":{{"namespaces":[{{"type":"time","path":"/proc/1/ns/time"}}]}}}}"#
         ));
         assert!(nsenter_args(&s, Path::new("/b"), Path::new("/tmp"), "c").is_err());
     }
@@ -757,17 +813,45 @@ mod tests {
             r#"{BASE}, "mounts":[{{"destination":"/proc","type":"proc"}},
               {{"destination":"/data","type":"bind","source":"vol","options":["rbind","ro"]}},
               {{"destination":"/t","type":"tmpfs","options":["size=1m"]}}],
-              "linux":{{"maskedPaths":["/proc/kcore"],"readonlyPaths":[]}}}}"#
+              "linux":{{"namespaces":[{{"type":"mount"}}],"maskedPaths":["/proc/kcore"],"readonlyPaths":[]}}}}"#
         ));
-        let a = args(&s);
-        assert_eq!(value_of(&a, "--bind"), vec!["/b/vol:/data:ro"]);
-        assert_eq!(value_of(&a, "--tmpfs"), vec!["/t:1m"]);
+        let dir = std::env::temp_dir().join(format!("ctr-oci-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let a: Vec<String> = nsenter_args(&s, Path::new("/b"), &dir, "cg/x")
+            .unwrap()
+            .args
+            .iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        // the config's own mounts go to nsenter-rs --oci-fs, in order, a bind's source
+        // made absolute in the bundle; /proc is nsenter-rs's own
+        let f = dir.join("fs.json");
+        assert_eq!(
+            value_of(&a, "--oci-fs"),
+            vec![f.to_string_lossy().into_owned()]
+        );
+        let fs: Value = serde_json::from_slice(&std::fs::read(&f).unwrap()).unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
+        let m = fs["mounts"].as_array().unwrap();
+        assert_eq!(m.len(), 2);
+        assert_eq!(m[0]["destination"], "/data");
+        assert_eq!(m[0]["source"], "/b/vol");
+        assert_eq!(m[1]["type"], "tmpfs");
+        assert!(value_of(&a, "--bind").is_empty());
         assert_eq!(value_of(&a, "--mask"), vec!["/proc/kcore"]);
         assert!(!a.contains(&"--privileged".to_string()));
         let s = spec(&format!(
-            r#"{BASE}, "linux":{{"maskedPaths":[],"readonlyPaths":[]}}}}"#
+            r#"{BASE}, "linux":{{"namespaces":[{{"type":"mount"}}],"maskedPaths":[],"readonlyPaths":[]}}}}"#
         ));
         assert!(args(&s).contains(&"--privileged".to_string()));
+        // no mount namespace: chroot, nothing mounted or masked
+        let s = spec(&format!(
+            r#"{BASE}, "mounts":[{{"destination":"/t","type":"tmpfs"}}], "linux":{{"maskedPaths":["/proc/kcore"]}}}}"#
+        ));
+        let a = args(&s);
+        assert_eq!(a[0], "--new=none");
+        assert!(a.contains(&"--chroot".to_string()));
+        assert!(value_of(&a, "--mask").is_empty() && value_of(&a, "--oci-fs").is_empty());
     }
 
     #[test]

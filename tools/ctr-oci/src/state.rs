@@ -42,6 +42,11 @@ pub struct Saved {
     pub uid: u32,
     #[serde(default)]
     pub gid: u32,
+    #[serde(default)]
+    pub additional_gids: Vec<u32>,
+    /// config.json has no `process`: created, but `start` refuses (the spec)
+    #[serde(default)]
+    pub no_process: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -277,7 +277,8 @@ pub struct Cli {
     #[arg(long = "prestart", value_name = "CMD", help_heading = "Create")]
     pub prestart: Option<String>,
 
-    /// Supplementary groups of the command: a comma list of GIDs or group names
+    /// Supplementary groups of the command: a comma list of GIDs or group names (enter mode,
+    /// with -S/-G: GIDs only)
     #[arg(long = "groups", value_name = "GID,...", help_heading = "Create")]
     pub groups: Option<String>,
 
@@ -392,9 +393,10 @@ pub struct Cli {
     #[arg(long = "console-size", value_name = "ROWSxCOLS", value_parser = crate::oci::parse_size, help_heading = "OCI runtime")]
     pub console_size: Option<(u16, u16)>,
 
-    /// Create mode: the five capability sets exactly (OCI process.capabilities), as hex masks
+    /// The five capability sets exactly (OCI process.capabilities), as hex masks
     /// BOUNDING:EFFECTIVE:INHERITABLE:PERMITTED:AMBIENT, e.g. a80425fb:a80425fb:0:a80425fb:0
-    /// (instead of the set --cap-add/--cap-drop/--privileged make)
+    /// (create mode: instead of the set --cap-add/--cap-drop/--privileged make; enter mode:
+    /// the command's, instead of the target's with --caps=target)
     #[arg(long = "cap-sets", value_name = "B:E:I:P:A", value_parser = crate::oci::parse_cap_sets, help_heading = "OCI runtime")]
     pub cap_sets: Option<crate::capset::Sets>,
 
@@ -412,6 +414,17 @@ pub struct Cli {
         help_heading = "OCI runtime"
     )]
     pub readonly_path: Vec<PathBuf>,
+
+    /// Create mode with --rootfs: the OCI config's mounts (in order, any type, options and
+    /// propagation), devices (made with mknod) and rootfsPropagation, as JSON in FILE
+    /// (ctr-oci writes it), built after nsenter-rs's own /proc, /dev and /sys
+    #[arg(long = "oci-fs", value_name = "FILE", help_heading = "OCI runtime")]
+    pub oci_fs: Option<PathBuf>,
+
+    /// Create mode with --rootfs: no mount namespace (the caller's is kept): enter the rootfs
+    /// with chroot(2) and mount nothing in it (an OCI config without a mount namespace)
+    #[arg(long = "chroot", requires = "rootfs", help_heading = "OCI runtime")]
+    pub chroot: bool,
 
     /// Print debugging information on stderr
     #[arg(short = 'v', long = "verbose")]
@@ -434,6 +447,10 @@ pub enum CapsFrom {
 pub struct NsList(pub Vec<NsKind>);
 
 fn parse_new(s: &str) -> Result<NsList, String> {
+    if s == "none" {
+        // (create mode without a new namespace: ctr-oci's config that has none)
+        return Ok(NsList(Vec::new()));
+    }
     common::ns::parse_ns_list(s)
         .map(NsList)
         .map_err(|e| e.to_string())

@@ -44,6 +44,8 @@ struct Spec {
     prestart: Option<String>,
     /// `--rootfs-overlay OPTIONS`
     rootfs_overlay: Option<String>,
+    /// `--chroot`: the rootfs without a mount namespace
+    chroot: bool,
     hostname: Option<String>,
     domainname: Option<String>,
     loopback: bool,
@@ -134,12 +136,36 @@ impl Spec {
             .into_iter()
             .collect();
         let fs_wanted = cli.rootfs.is_some()
+            || cli.oci_fs.is_some()
             || cli.mount_proc
             || !cli.bind.is_empty()
             || !cli.tmpfs.is_empty()
             || cli.read_only;
         let joined: BTreeSet<NsKind> = cli.join.iter().map(|(k, _)| *k).collect();
-        if fs_wanted && !joined.contains(&NsKind::Mnt) {
+        if cli.chroot {
+            // (the rootfs alone: nothing is mounted without a mount namespace of our own)
+            for (name, on) in [
+                ("--mount-proc", cli.mount_proc),
+                ("--bind", !cli.bind.is_empty()),
+                ("--tmpfs", !cli.tmpfs.is_empty()),
+                ("--read-only", cli.read_only),
+                ("--device", !cli.device.is_empty()),
+                ("--oci-fs", cli.oci_fs.is_some()),
+                ("--cgroup-mount", cli.cgroup_mount),
+                ("--rootfs-overlay", cli.rootfs_overlay.is_some()),
+                ("--mask", !cli.mask.is_empty()),
+                ("--readonly-path", !cli.readonly_path.is_empty()),
+                ("--tty", cli.tty || cli.console_socket.is_some()),
+                ("--new=...,mnt", new.contains(&NsKind::Mnt)),
+                ("--join mnt=...", joined.contains(&NsKind::Mnt)),
+            ] {
+                if on {
+                    return usage(format!(
+                        "--chroot mounts nothing (no mount namespace): not with {name}"
+                    ));
+                }
+            }
+        } else if fs_wanted && !joined.contains(&NsKind::Mnt) {
             new.insert(NsKind::Mnt);
         }
         if (cli.hostname.is_some() || cli.domainname.is_some()) && !joined.contains(&NsKind::Uts) {
@@ -160,8 +186,35 @@ impl Spec {
             );
         }
         if fs_wanted && joined.contains(&NsKind::Mnt) {
-            return usage("--rootfs, --mount-proc, --bind, --tmpfs and --read-only need a new mnt namespace, not --join mnt".into());
+            // the filesystem is built in the joined namespace (as runc does): never in ours,
+            // which is the host's
+            let own = std::fs::metadata("/proc/self/ns/mnt")
+                .map(|m| std::os::unix::fs::MetadataExt::ino(&m))
+                .ok();
+            let path = cli
+                .join
+                .iter()
+                .find(|(k, _)| *k == NsKind::Mnt)
+                .map(|(_, p)| p);
+            let theirs = path.and_then(|p| {
+                std::fs::metadata(p)
+                    .map(|m| std::os::unix::fs::MetadataExt::ino(&m))
+                    .ok()
+            });
+            if theirs.is_none() || theirs == own {
+                return usage(format!(
+                    "--rootfs, --mount-proc, --bind, --tmpfs and --read-only with --join mnt={}: that is our own mount namespace (the filesystem would be built on the host); use a new one",
+                    path.map(|p| p.display().to_string()).unwrap_or_default()
+                ));
+            }
         }
+        if cli.oci_fs.is_some() && cli.rootfs.is_none() {
+            return usage("--oci-fs needs --rootfs".into());
+        }
+        let oci_fs = match &cli.oci_fs {
+            Some(p) => Some(crate::oci::load_fs(p)?),
+            None => None,
+        };
         if cli.loopback && !new.contains(&NsKind::Net) {
             return usage("--loopback needs a new net namespace (--new=...,net)".into());
         }
@@ -397,6 +450,7 @@ impl Spec {
                     true => cli.workdir.clone(),
                     false => None,
                 },
+                oci: oci_fs,
                 cgroups: if cli.cgroup_mount {
                     cgroup::mount_sources(&cgroup_files)
                 } else {
@@ -411,6 +465,7 @@ impl Spec {
             userns,
             prestart: cli.prestart,
             rootfs_overlay: cli.rootfs_overlay,
+            chroot: cli.chroot,
             hostname: cli.hostname,
             domainname: cli.domainname,
             loopback: cli.loopback,
@@ -929,7 +984,8 @@ fn child_setup(
         loopback_up()?;
     }
     set_names_and_sysctls(&spec)?;
-    if spec.new.contains(&NsKind::Mnt) {
+    let joined_mnt = spec.joins.iter().any(|(k, _, _)| *k == NsKind::Mnt);
+    if spec.new.contains(&NsKind::Mnt) || (joined_mnt && spec.plan.rootfs.is_some()) {
         if let (Some(opts), Some(root)) = (&spec.rootfs_overlay, &spec.plan.rootfs) {
             crate::userns::mount_overlay(root, opts)?;
         }
@@ -937,6 +993,15 @@ fn child_setup(
         if spec.plan.rootfs.is_some() {
             crate::oci::apply_masks(&spec.masks.0, &spec.masks.1)?;
         }
+        if let Some(fs) = &spec.plan.oci {
+            crate::oci::root_propagation(fs)?;
+        }
+    } else if let (true, Some(root)) = (spec.chroot, &spec.plan.rootfs) {
+        // no mount namespace: the rootfs by chroot, nothing mounted (the wait fifo is
+        // reopened through our fd folder, opened while /proc is still reachable)
+        crate::oci::keep_fd_dir()?;
+        nix::unistd::chroot(root).sys(|| format!("cannot chroot into {}", root.display()))?;
+        nix::unistd::chdir("/").sys(|| "cannot change directory to /".to_string())?;
     }
     for r in &spec.rlimits {
         set_rlimit(r)?;

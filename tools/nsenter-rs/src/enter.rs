@@ -183,9 +183,28 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
                 Sets::of_process(pid).io(|| format!("cannot read /proc/{pid}/status"))?;
             // never an inheritable set (CVE-2022-24769), whatever the target has
             sets.inheritable.clear();
-            Some((sets, nnp))
+            // --cap-sets: exactly these sets (ctr-oci exec --cap, --process), the target's
+            // no_new_privs
+            Some((cli.cap_sets.clone().unwrap_or(sets), nnp))
         }
+        None => cli.cap_sets.clone().map(|s| (s, false)),
+    };
+    // --groups: the command's supplementary groups (GIDs: the container's names are not
+    // looked up here)
+    let groups = match &cli.groups {
         None => None,
+        Some(list) => Some(
+            list.split(',')
+                .filter(|g| !g.is_empty())
+                .map(|g| {
+                    g.parse::<u32>().map(Gid::from_raw).map_err(|_| {
+                        Error::Usage(format!(
+                            "--groups {list}: enter mode takes numeric GIDs only ('{g}')"
+                        ))
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()?,
+        ),
     };
     // --seccomp: compiled now (a bad profile stops us before we join anything), for the
     // capability set the command will have: the target's with --caps=target, else ours
@@ -297,7 +316,9 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
         } else {
             Uid::current().as_raw()
         });
-        if entered_user || cli.setgid.is_some() {
+        if let Some(g) = &groups {
+            nix::unistd::setgroups(g).sys(|| "cannot set the supplementary groups".into())?;
+        } else if entered_user || cli.setgid.is_some() {
             let _ = nix::unistd::setgroups(&[]);
         }
         nix::unistd::setgid(Gid::from_raw(gid)).sys(|| format!("cannot set group ID {gid}"))?;

@@ -68,11 +68,13 @@ pub struct Plan {
     pub cgroups: Vec<(PathBuf, String)>,
     /// `--mkdir-workdir`: the working directory to make when missing (with a rootfs)
     pub mkdir_workdir: Option<PathBuf>,
+    /// `--oci-fs`: the OCI config's own mounts and devices, made after ours (with a rootfs)
+    pub oci: Option<crate::oci::Fs>,
 }
 
 /// The tree the mounts go into: the rootfs (or "/" without one), opened once; every target
 /// is resolved in it.
-struct Tree {
+pub(crate) struct Tree {
     root: Root,
     /// The rootfs as given, for messages; `None` for the host's "/".
     name: Option<PathBuf>,
@@ -88,7 +90,7 @@ impl Tree {
     }
 
     /// `p` as messages name it: the container path, and the rootfs it is in.
-    fn shown(&self, p: &Path) -> String {
+    pub(crate) fn shown(&self, p: &Path) -> String {
         match &self.name {
             Some(r) => format!("{} in {}", p.display(), r.display()),
             None => p.display().to_string(),
@@ -116,12 +118,12 @@ impl Tree {
     }
 
     /// The existing object at `p`, resolved in the tree.
-    fn get(&self, p: &Path) -> Result<OwnedFd, Error> {
+    pub(crate) fn get(&self, p: &Path) -> Result<OwnedFd, Error> {
         self.root.open_path(p).map_err(|e| self.error(p, e))
     }
 
     /// The object at `p`, created in the tree when missing.
-    fn create(&self, p: &Path, want: Want) -> Result<OwnedFd, Error> {
+    pub(crate) fn create(&self, p: &Path, want: Want) -> Result<OwnedFd, Error> {
         self.root.create_path(p, want).map_err(|e| self.error(p, e))
     }
 
@@ -145,7 +147,7 @@ impl Tree {
 }
 
 /// `fstatat(dirfd, name, AT_SYMLINK_NOFOLLOW)`.
-fn lstat_at(dir: &OwnedFd, name: &str) -> Result<rustix::fs::Stat, Errno> {
+pub(crate) fn lstat_at(dir: &OwnedFd, name: &str) -> Result<rustix::fs::Stat, Errno> {
     resolve::lstat_at(dir, std::ffi::OsStr::new(name))
 }
 
@@ -161,7 +163,7 @@ fn open_at(dir: &OwnedFd, name: &str) -> Result<OwnedFd, Errno> {
 }
 
 /// Mount onto the object behind `target` (through `/proc/self/fd/N`); `shown` names it.
-fn mount_on(
+pub(crate) fn mount_on(
     src: Option<&Path>,
     target: &OwnedFd,
     shown: &str,
@@ -200,7 +202,7 @@ fn mnt(
 }
 
 /// The mount flags to keep (some may be locked) when remounting a bind read-only.
-fn ro_flags(vfs: &nix::sys::statvfs::Statvfs) -> MsFlags {
+pub(crate) fn ro_flags(vfs: &nix::sys::statvfs::Statvfs) -> MsFlags {
     use nix::sys::statvfs::FsFlags as F;
     let mut flags = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY;
     let f = vfs.flags();
@@ -366,6 +368,9 @@ pub fn setup(plan: &Plan) -> Result<(), Error> {
     for d in &plan.devices {
         device(d, &tree, plan.in_userns)?;
     }
+    if let Some(fs) = &plan.oci {
+        crate::oci::build(fs, &tree, plan.in_userns)?;
+    }
     drop(tree);
 
     // pivot_root(".", ".") then detach the old root stacked under the new one
@@ -430,7 +435,7 @@ fn mask_path(p: &Path) -> Result<(), Error> {
 }
 
 /// `mknodat(dir, name)` with exactly `perm` (mknod honours the umask), owned by uid:gid.
-fn make_node(
+pub(crate) fn make_node(
     dir: &OwnedFd,
     name: &str,
     kind: FileType,
@@ -560,7 +565,12 @@ fn setup_dev(tree: &Tree, in_userns: bool, shm_size: Option<u64>) -> Result<(), 
 }
 
 /// An empty file `name` in `dir`, with the host node `host` bound on it.
-fn bind_host_node(dir: &OwnedFd, name: &str, host: &Path, shown: &str) -> Result<(), Error> {
+pub(crate) fn bind_host_node(
+    dir: &OwnedFd,
+    name: &str,
+    host: &Path,
+    shown: &str,
+) -> Result<(), Error> {
     let flags = OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::WRONLY | OFlags::CLOEXEC;
     match rustix::fs::openat(dir, name, flags, Mode::from_raw_mode(0o644)).map_err(errno) {
         Ok(fd) => drop(fd),

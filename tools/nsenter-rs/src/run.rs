@@ -91,6 +91,7 @@ const VALUE_OPTS: &[&str] = &[
     "--userns",
     "--prestart",
     "--rootfs-overlay",
+    "--oci-fs",
 ];
 
 /// In create mode `--user X`, `--env X` and `--cgroup X` take their value after a space;
@@ -184,7 +185,6 @@ fn check_no_create_options(cli: &Cli) -> Result<(), Error> {
         ("--userns", cli.userns.is_some()),
         ("--prestart", cli.prestart.is_some()),
         ("--rootfs-overlay", cli.rootfs_overlay.is_some()),
-        ("--groups", cli.groups.is_some()),
         ("--workdir", cli.workdir.is_some()),
         ("--env-file", !cli.env_file.is_empty()),
         ("--clear-env", cli.clear_env),
@@ -196,10 +196,11 @@ fn check_no_create_options(cli: &Cli) -> Result<(), Error> {
         ("--allow-new-privs", cli.allow_new_privs),
         ("--init", cli.init),
         ("--wait-fifo", cli.wait_fifo.is_some()),
-        ("--cap-sets", cli.cap_sets.is_some()),
         ("--console-size", cli.console_size.is_some()),
         ("--mask", !cli.mask.is_empty()),
         ("--readonly-path", !cli.readonly_path.is_empty()),
+        ("--oci-fs", cli.oci_fs.is_some()),
+        ("--chroot", cli.chroot),
         ("--tty-socket", cli.tty_socket.is_some()),
     ];
     if let Some((name, _)) = used.iter().find(|(_, on)| *on) {
