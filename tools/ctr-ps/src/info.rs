@@ -76,14 +76,18 @@ impl Ctx {
     /// What a row shows of [`Ctx::usage`] (memory use and limit, CPU time), read from
     /// those files alone: a listing of a thousand containers reads three cgroup files
     /// each, not every controller's.
-    pub fn row_usage(&self, c: &Container) -> Option<RowUsage> {
+    pub fn row_usage(&self, c: &Container, want: Want) -> Option<RowUsage> {
         let h = self.hier.as_ref()?;
         let cpu = if h.version_of("cpuacct") == Some(Version::V1) {
             "cpuacct"
         } else {
             "cpu"
         };
-        let own = self.own_cgroups(c, &["memory", cpu])?;
+        let ctls: Vec<&str> = [(want.memory, "memory"), (want.cpu, cpu)]
+            .into_iter()
+            .filter_map(|(w, ctl)| w.then_some(ctl))
+            .collect();
+        let own = self.own_cgroups(c, &ctls)?;
         let mut u = RowUsage::default();
         if let Some((m, path)) = h.mount_of("memory").zip(own.get("memory")) {
             let d = join(&m.path, path);
@@ -92,7 +96,9 @@ impl Ctx {
                 Version::V2 => ("memory.current", "memory.max"),
             };
             u.memory_current_bytes = read_trim(&d.join(cur)).and_then(|s| s.parse().ok());
-            u.memory_max_bytes = read_trim(&d.join(max)).and_then(|s| parse_limit(&s));
+            if want.limit {
+                u.memory_max_bytes = read_trim(&d.join(max)).and_then(|s| parse_limit(&s));
+            }
         }
         if let Some(path) = own.get(cpu) {
             u.cpu_usage_usec = if cpu == "cpuacct" {
@@ -204,14 +210,19 @@ pub struct RowUsage {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Want {
     pub command: bool,
-    pub usage: bool,
+    /// memory use; its limit; CPU time
+    pub memory: bool,
+    pub limit: bool,
+    pub cpu: bool,
     pub ip: bool,
 }
 
 impl Want {
     pub const ALL: Want = Want {
         command: true,
-        usage: true,
+        memory: true,
+        limit: true,
+        cpu: true,
         ip: true,
     };
 }
@@ -272,7 +283,11 @@ pub struct Row {
 
 pub fn row(ctx: &Ctx, c: &Container, want: Want) -> Row {
     let ns = |k: NsKind| c.namespaces.get(&k).copied();
-    let usage = if want.usage { ctx.row_usage(c) } else { None };
+    let usage = if want.memory || want.cpu {
+        ctx.row_usage(c, want)
+    } else {
+        None
+    };
     let shares_host_net = c.shares_host(NsKind::Net);
     Row {
         id: c.id.clone(),
