@@ -5,8 +5,9 @@
 #   - ctr-run -d: the start time of the containers around the checkpoint (median of 5)
 #   - netbridge attach --etc and attach --publish of a spare namespace (median of 9 each)
 #   - ctr-exec, ctr-stop, ctr-rm of a probe container (median of 3 each)
-#   - ctr-ps and ctr-ls, and ctr-ps's floor: a C walk of /proc (bench/proc-floor.c)
-#   - RSS of ctrkit's processes left per container (monitor, log relay), median
+#   - ctr-ps, ctr-ps -q and ctr-ls, and ctr-ps's floor: a C walk of /proc (bench/proc-floor.c)
+#   - RSS of ctrkit's processes left per container (monitor, log relay, waiting nsenter-rs):
+#     VmRSS, RssAnon and PSS, per program
 # then each per-container cost at SCALE_N as a ratio to its cost at 1 (target <= 1.25x), and
 # ctr-ps at SCALE_N as a ratio to its floor (target <= 1.2x).
 #
