@@ -5,8 +5,9 @@
 #   - ctr-run -d: the start time of the containers around the checkpoint (median of 5)
 #   - netbridge attach --etc and attach --publish of a spare namespace (median of 9 each)
 #   - ctr-exec, ctr-stop, ctr-rm of a probe container (median of 3 each)
-#   - ctr-ps and ctr-ls, and ctr-ps's floor: a C walk of /proc (bench/proc-floor.c)
-#   - RSS of ctrkit's processes left per container (monitor, log relay), median
+#   - ctr-ps, ctr-ps -q and ctr-ls, and ctr-ps's floor: a C walk of /proc (bench/proc-floor.c)
+#   - RSS of ctrkit's processes left per container (monitor, log relay, waiting nsenter-rs):
+#     VmRSS, RssAnon and PSS, per program
 # then each per-container cost at SCALE_N as a ratio to its cost at 1 (target <= 1.25x), and
 # ctr-ps at SCALE_N as a ratio to its floor (target <= 1.2x).
 #
@@ -112,6 +113,7 @@ at_checkpoint() {
     done
     for i in 1 2 3 4 5; do
         timed "$res/ps.$c" ctr-ps
+        timed "$res/psq.$c" ctr-ps -q
         timed "$res/floor.$c" "$tmp/proc-floor"
         timed "$res/ls.$c" ctr-ls
     done
@@ -160,7 +162,7 @@ echo "== per-container costs as containers accumulate (medians, ms; RSS in MiB) 
 printf '  %-34s' "running containers"
 for c in "${checkpoints[@]}"; do printf '%10s' "$c"; done
 printf '%12s\n' "$N vs 1"
-for k in start attach-etc attach-publish exec stop rm ls ps floor rss anon rsstotal psstotal; do
+for k in start attach-etc attach-publish exec stop rm ls ps psq floor rss anon rsstotal psstotal; do
     case $k in
         start) label="ctr-run -d (bridge, ${limits[*]})" ;;
         attach-etc) label="netbridge attach --etc" ;;
@@ -170,6 +172,7 @@ for k in start attach-etc attach-publish exec stop rm ls ps floor rss anon rssto
         rm) label="ctr-rm" ;;
         ls) label="ctr-ls (lists all)" ;;
         ps) label="ctr-ps (lists all)" ;;
+        psq) label="ctr-ps -q (names only)" ;;
         floor) label="ctr-ps floor: /proc walk" ;;
         rss) label="RSS per ctrkit process (median)" ;;
         anon) label="  of it its own (RssAnon, median)" ;;
@@ -181,12 +184,19 @@ for k in start attach-etc attach-publish exec stop rm ls ps floor rss anon rssto
     awk -v a="$(median "$res/$k.1")" -v b="$(median "$res/$k.$N")" \
         'BEGIN{ if (a > 0) printf "%11.2fx\n", b / a; else print "" }'
 done
-awk -v a="$(median "$res/ps.$N")" -v b="$(median "$res/floor.$N")" -v n="$N" \
-    'BEGIN{ if (b > 0) printf "  ctr-ps at %s vs its /proc-walk floor: %.2fx\n", n, a / b }'
-echo "  RSS (MiB) of ctrkit's processes beside the containers at $N, by program (median, max):"
-awk '{print $2, $1}' "$res/rssp.$N" | sort -k1,1 -k2,2g | awk '
-    {v[$1] = v[$1] " " $2; n[$1]++}
-    END{for (k in v) {split(substr(v[k], 2), a, " "); printf "    %-50s %3d  %7.2f %7.2f\n", k, n[k], a[int((n[k] + 1) / 2)], a[n[k]]}}'
+awk -v a="$(median "$res/ps.$N")" -v q="$(median "$res/psq.$N")" -v b="$(median "$res/floor.$N")" -v n="$N" \
+    'BEGIN{ if (b > 0) printf "  ctr-ps at %s vs its /proc-walk floor: %.2fx (ctr-ps -q: %.2fx)\n", n, a / b, q / b }'
+echo "  memory (MiB) of ctrkit's processes beside the containers at $N, by program:"
+echo "  count, median VmRSS and its max, median RssAnon (its own pages), median PSS"
+colmed() { # colmed COL : the median of column COL of stdin
+    cut -d' ' -f"$1" | sort -g | awk '{a[NR] = $1} END{if (NR) print a[int((NR + 1) / 2)]}'
+}
+cut -d' ' -f2 "$res/rssp.$N" | sort -u | while read -r prog; do
+    awk -v p="$prog" '$2 == p' "$res/rssp.$N" >"$res/prog"
+    printf '    %-24s %4d  %6.2f %6.2f  %6.2f  %6.2f\n' "$prog" "$(wc -l <"$res/prog")" \
+        "$(colmed 1 <"$res/prog")" "$(cut -d' ' -f1 "$res/prog" | sort -g | tail -1)" \
+        "$(colmed 3 <"$res/prog")" "$(colmed 4 <"$res/prog")"
+done
 echo "  (podman run -d beside it: not measured by this bench)"
 
 echo

@@ -184,6 +184,9 @@ pub struct Container {
     pub cgroup: Option<String>,
     /// Every line of the init's `/proc/PID/cgroup`.
     pub cgroups: Vec<CgroupEntry>,
+    /// The cgroup its runtime made for it alone and the init was found in (ctrkit's, from
+    /// its state folder), without the leading `/`; `None` when not recorded.
+    pub own_cgroup: Option<String>,
     /// Host pids of every process in the container, ascending (launcher excluded).
     pub pids: Vec<i32>,
     /// The init's start time in clock ticks after boot.
@@ -358,10 +361,23 @@ pub fn resolve_pid_with(query: &str, dirs: &Dirs, sources: &Sources) -> Result<i
 /// process gone, started after the pidfile was written, or out of the recorded cgroup).
 /// `start_ticks` is the process's start time when the caller has it.
 fn check_ctrkit_pid(dir: &Path, start_ticks: Option<u64>) -> Result<Option<i32>, String> {
-    let pidfile = dir.join("pid");
-    let Some(pid) = read_pid_file(&pidfile) else {
+    let Some(pid) = read_pid_file(&dir.join("pid")) else {
         return Ok(None);
     };
+    check_ctrkit_pid_known(dir, pid, start_ticks, None).map(|o| o.map(|(pid, _)| pid))
+}
+
+/// [`check_ctrkit_pid`] for a pid already read from the folder's pidfile, with its start
+/// time and its `/proc/PID/cgroup` lines when the caller has them (a scan has both: a
+/// thousand containers then cost no second read of either). Also gives the cgroup the
+/// folder records (without the leading `/`), which the process was found in.
+fn check_ctrkit_pid_known(
+    dir: &Path,
+    pid: i32,
+    start_ticks: Option<u64>,
+    cgroups: Option<&[CgroupEntry]>,
+) -> Result<Option<(i32, Option<String>)>, String> {
+    let pidfile = dir.join("pid");
     if dir.join("exit").exists() {
         return Err(format!(
             "it has exited (pid {pid}; {} exists)",
@@ -385,26 +401,37 @@ fn check_ctrkit_pid(dir: &Path, start_ticks: Option<u64>) -> Result<Option<i32>,
             ));
         }
     }
+    let mut recorded = None;
     if let Ok(cg) = fs::read_to_string(dir.join("cgroup")) {
         let cg = cg.trim().trim_matches('/');
-        let inside = proc_cgroup_at(&proc_root().join(pid.to_string()))
-            .map(|es| es.iter().any(|e| e.path.trim_matches('/') == cg))
-            .unwrap_or(false);
+        let in_it = |es: &[CgroupEntry]| es.iter().any(|e| e.path.trim_matches('/') == cg);
+        let inside = match cgroups {
+            Some(es) => in_it(es),
+            None => proc_cgroup_at(&proc_root().join(pid.to_string()))
+                .map(|es| in_it(&es))
+                .unwrap_or(false),
+        };
         if !cg.is_empty() && !inside {
             return Err(format!("pid {pid} is not in the container's cgroup {cg}"));
         }
+        recorded = (!cg.is_empty()).then(|| cg.to_string());
     }
-    Ok(Some(pid))
+    Ok(Some((pid, recorded)))
 }
 
 /// When a process that started `ticks` clock ticks after boot started, as wall-clock time
 /// (boot time from `/proc/stat`, ticks per second from `sysconf`): at most one
 /// second early, never late.
 fn started_at(ticks: u64) -> Option<std::time::SystemTime> {
-    let stat = proc_root().join("stat");
-    let btime = procfs::KernelStats::from_file(stat, procfs::current_system_info())
-        .ok()?
-        .btime;
+    // read once per run: /proc/stat is long (a line per CPU, every interrupt's count), and
+    // a scan checks every ctrkit container's pidfile
+    static BTIME: std::sync::OnceLock<Option<u64>> = std::sync::OnceLock::new();
+    let btime = (*BTIME.get_or_init(|| {
+        let stat = proc_root().join("stat");
+        procfs::KernelStats::from_file(stat, procfs::current_system_info())
+            .ok()
+            .map(|k| k.btime)
+    }))?;
     let hz = clock_ticks_per_sec()?;
     let since_boot = std::time::Duration::from_nanos(ticks.saturating_mul(1_000_000_000) / hz);
     Some(std::time::UNIX_EPOCH + std::time::Duration::from_secs(btime) + since_boot)
@@ -686,6 +713,7 @@ fn group(
             private_namespaces: g.ns.differing(host),
             cgroup: ident.cgroup.or_else(|| default_cgroup(&cgroups)),
             cgroups,
+            own_cgroup: ident.own_cgroup,
             pids,
             start_ticks: init.start_ticks,
             comm: init.comm.clone(),
@@ -716,6 +744,7 @@ struct Identity {
     name: Option<String>,
     runtime: &'static str,
     cgroup: Option<String>,
+    own_cgroup: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -943,17 +972,22 @@ impl IdentityContext {
         let fresh = |p: &i32| {
             let hit = self.ctrkit.get(p)?;
             let ticks = start_of(*p)?;
-            matches!(check_ctrkit_pid(&hit.2, Some(ticks)), Ok(Some(_))).then_some(hit)
+            let known = (*p == pid).then_some(cgroups);
+            match check_ctrkit_pid_known(&hit.2, *p, Some(ticks), known) {
+                Ok(Some((_, cg))) => Some((hit, cg.filter(|_| *p == pid))),
+                _ => None,
+            }
         };
         let hit = fresh(&pid)
             .or_else(|| launcher.and_then(|l| fresh(&l)))
             .or_else(|| pids.iter().find_map(fresh));
-        if let Some((name, id, _)) = hit {
+        if let Some(((name, id, _), own_cgroup)) = hit {
             return Identity {
                 id: id.clone().unwrap_or_else(|| synthetic_id(ns, host)),
                 name: Some(name.clone()),
                 runtime: "ctrkit",
                 cgroup: None,
+                own_cgroup,
             };
         }
         // 2. the cgroup path
@@ -970,6 +1004,7 @@ impl IdentityContext {
                     name,
                     runtime,
                     cgroup: Some(p.to_string()),
+                    own_cgroup: None,
                 };
             }
         }
@@ -997,6 +1032,7 @@ impl IdentityContext {
                 name: None,
                 runtime: st.runtime,
                 cgroup: cg,
+                own_cgroup: None,
             };
         }
         // 4. synthetic
@@ -1005,6 +1041,7 @@ impl IdentityContext {
             name: None,
             runtime: "unshare",
             cgroup: None,
+            own_cgroup: None,
         }
     }
 }
@@ -1341,6 +1378,7 @@ mod tests {
             private_namespaces: vec![],
             cgroup: None,
             cgroups: vec![],
+            own_cgroup: None,
             pids: vec![1],
             start_ticks: 0,
             comm: "sh".into(),

@@ -157,8 +157,9 @@ impl<'a> Reader<'a> {
         let mut id: Option<String> = None;
         let mut bundle = seen.bundle.map(Path::to_path_buf);
 
-        // the init's parent
-        let parent = (seen.ppid > 0)
+        // the init's parent (not for ctrkit's own containers, named by their state folder:
+        // their parent is ctrkit's, never a conmon, shim or lxc monitor)
+        let parent = (seen.ppid > 0 && seen.runtime != "ctrkit")
             .then(|| parent_of(&proc_root(), seen.ppid))
             .flatten();
         let mut conmon_name = None;

@@ -6,7 +6,10 @@ use std::collections::HashMap;
 use std::fs;
 use std::path::PathBuf;
 
-use common::cgroup::{Hierarchy, Limit, Usage, parse_pid_cgroups};
+use common::cgroup::{
+    Hierarchy, Limit, PidCgroups, Usage, Version, join, parse_limit, parse_pid_cgroups,
+    read_flat_keyed,
+};
 use common::discover::{Container, Snapshot};
 use common::ns::NsKind;
 use serde::Serialize;
@@ -62,7 +65,73 @@ impl Ctx {
     /// launcher's cgroup has none of its own, and the host's numbers would mislead).
     pub fn usage(&self, c: &Container) -> Option<(Usage, HashMap<String, String>)> {
         let h = self.hier.as_ref()?;
-        let mine = parse_pid_cgroups(&fs::read_to_string(format!("/proc/{}/cgroup", c.pid)).ok()?);
+        let own = self.own_cgroups(
+            c,
+            &["memory", "cpu", "cpuacct", "cpuset", "pids", "blkio", "io"],
+        )?;
+        let u = Usage::read_with(h, |ctl| own.get(ctl).cloned());
+        Some((u, own))
+    }
+
+    /// What a row shows of [`Ctx::usage`] (memory use and limit, CPU time), read from
+    /// those files alone: a listing of a thousand containers reads three cgroup files
+    /// each, not every controller's.
+    pub fn row_usage(&self, c: &Container, want: Want) -> Option<RowUsage> {
+        let h = self.hier.as_ref()?;
+        let cpu = if h.version_of("cpuacct") == Some(Version::V1) {
+            "cpuacct"
+        } else {
+            "cpu"
+        };
+        let ctls: Vec<&str> = [(want.memory, "memory"), (want.cpu, cpu)]
+            .into_iter()
+            .filter_map(|(w, ctl)| w.then_some(ctl))
+            .collect();
+        let own = self.own_cgroups(c, &ctls)?;
+        let mut u = RowUsage::default();
+        if let Some((m, path)) = h.mount_of("memory").zip(own.get("memory")) {
+            let d = join(&m.path, path);
+            let (cur, max) = match m.version {
+                Version::V1 => ("memory.usage_in_bytes", "memory.limit_in_bytes"),
+                Version::V2 => ("memory.current", "memory.max"),
+            };
+            u.memory_current_bytes = read_trim(&d.join(cur)).and_then(|s| s.parse().ok());
+            if want.limit {
+                u.memory_max_bytes = read_trim(&d.join(max)).and_then(|s| parse_limit(&s));
+            }
+        }
+        if let Some(path) = own.get(cpu) {
+            u.cpu_usage_usec = if cpu == "cpuacct" {
+                h.dir(cpu, path)
+                    .and_then(|d| read_trim(&d.join("cpuacct.usage")))
+                    .and_then(|s| s.parse::<u64>().ok())
+                    .map(|ns| ns / 1000)
+            } else {
+                h.unified_dir(path)
+                    .and_then(|d| read_flat_keyed(&d.join("cpu.stat")))
+                    .and_then(|st| st.get("usage_usec").copied())
+            };
+        }
+        Some(u)
+    }
+
+    /// The container's own cgroup path for each of `ctls` it has one for (see
+    /// [`Ctx::usage`]); `None` when it has none. The init's cgroups come from the scan.
+    fn own_cgroups(&self, c: &Container, ctls: &[&str]) -> Option<HashMap<String, String>> {
+        let h = self.hier.as_ref()?;
+        let mine = pid_cgroups(&c.cgroups);
+        // the cgroup its runtime made for it (ctrkit's, checked to hold the init by the
+        // scan): each controller whose path it is counts, with no file read
+        if let Some(cg) = &c.own_cgroup {
+            let own: HashMap<String, String> = ctls
+                .iter()
+                .filter_map(|ctl| {
+                    let p = mine.path_for(h, ctl)?;
+                    (p.trim_matches('/') == cg).then(|| (ctl.to_string(), p.to_string()))
+                })
+                .collect();
+            return (!own.is_empty()).then_some(own);
+        }
         let parent_pid = c
             .launcher_pid
             .and_then(|l| self.snap.proc(l))
@@ -74,7 +143,7 @@ impl Ctx {
             .flatten()
             .map(|t| parse_pid_cgroups(&t));
         let mut own: HashMap<String, String> = HashMap::new();
-        for ctl in ["memory", "cpu", "cpuacct", "cpuset", "pids", "blkio", "io"] {
+        for ctl in ctls {
             let Some(p) = mine.path_for(h, ctl) else {
                 continue;
             };
@@ -105,26 +174,55 @@ impl Ctx {
             })
         });
         drop(cache);
-        if own.is_empty() {
-            return None;
-        }
-        let u = Usage::read_with(h, |ctl| own.get(ctl).cloned());
-        Some((u, own))
+        (!own.is_empty()).then_some(own)
     }
+}
+
+/// The init's `/proc/PID/cgroup` lines, as [`parse_pid_cgroups`] gives them.
+fn pid_cgroups(entries: &[common::ns::CgroupEntry]) -> PidCgroups {
+    let mut out = PidCgroups::default();
+    for e in entries {
+        let path = e.path.trim_start_matches('/').to_string();
+        if e.hierarchy == 0 && e.controllers.is_empty() {
+            out.unified = Some(path);
+        } else {
+            for c in &e.controllers {
+                out.v1.insert(c.clone(), path.clone());
+            }
+        }
+    }
+    out
+}
+
+fn read_trim(p: &std::path::Path) -> Option<String> {
+    fs::read_to_string(p).ok().map(|s| s.trim().to_string())
+}
+
+/// The cgroup numbers a row shows.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RowUsage {
+    pub memory_current_bytes: Option<u64>,
+    pub memory_max_bytes: Option<Limit>,
+    pub cpu_usage_usec: Option<u64>,
 }
 
 /// What the caller will show, so the rest is not read.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Want {
     pub command: bool,
-    pub usage: bool,
+    /// memory use; its limit; CPU time
+    pub memory: bool,
+    pub limit: bool,
+    pub cpu: bool,
     pub ip: bool,
 }
 
 impl Want {
     pub const ALL: Want = Want {
         command: true,
-        usage: true,
+        memory: true,
+        limit: true,
+        cpu: true,
         ip: true,
     };
 }
@@ -185,8 +283,8 @@ pub struct Row {
 
 pub fn row(ctx: &Ctx, c: &Container, want: Want) -> Row {
     let ns = |k: NsKind| c.namespaces.get(&k).copied();
-    let usage = if want.usage {
-        ctx.usage(c).map(|(u, _)| u)
+    let usage = if want.memory || want.cpu {
+        ctx.row_usage(c, want)
     } else {
         None
     };

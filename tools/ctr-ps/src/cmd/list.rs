@@ -45,7 +45,9 @@ pub fn run(args: &ListArgs, dirs: &Dirs, sources: &Sources) -> Result<(), Error>
     } else {
         Want {
             command: fields.contains(&Field::Command),
-            usage: fields.contains(&Field::Mem) || fields.contains(&Field::Cpu),
+            memory: fields.contains(&Field::Mem),
+            limit: false,
+            cpu: fields.contains(&Field::Cpu),
             ip: fields.contains(&Field::Ip),
         }
     };

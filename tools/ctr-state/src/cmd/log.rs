@@ -12,8 +12,10 @@ use std::path::{Path, PathBuf};
 use crate::cli::LogArgs;
 use crate::error::Error;
 
-/// Bytes read at a time.
-const CHUNK: usize = 64 * 1024;
+/// Bytes read at a time. One relay runs beside every detached container for its whole life:
+/// its buffers (this, and twice this for the stamped copy) are most of its own memory, so
+/// they stay small (64 KiB ones made it 284 KiB RssAnon, 16 KiB ones ~140 KiB).
+const CHUNK: usize = 16 * 1024;
 
 pub fn run(a: &LogArgs) -> Result<(), Error> {
     let max_size = a.max_size.bytes();
