@@ -183,6 +183,43 @@ host_user() {
     grep -q '^State:\s*[ZX]' "/proc/$passt/status" 2>/dev/null || [ ! -d "/proc/$passt" ]
 }
 
+# outside_listener : "outside" for the user-mode network, with no internet and no host eth0:
+# 198.51.100.1/24 on the test host's other veth end (an address of the host that is not
+# loopback; no dummy interface in this kernel) and an httpd there, another on the test host's
+# own 127.0.0.1 (pasta turns the container's connections into sockets of the
+# namespace it runs in: the test host)
+outside_listener() {
+    in_host ip addr add 198.51.100.1/24 dev rl1
+    mkdir -p "$TEST_DIR/www"
+    echo outside-answers >"$TEST_DIR/www/f"
+    in_host busybox httpd -f -p 198.51.100.1:18091 -h "$TEST_DIR/www" &
+    track_pid $!
+    in_host busybox httpd -f -p 127.0.0.1:18092 -h "$TEST_DIR/www" &
+    track_pid $!
+    wait_for in_host busybox wget -q -O /dev/null http://198.51.100.1:18091/f
+    wait_for in_host busybox wget -q -O /dev/null http://127.0.0.1:18092/f
+}
+
+@test "rootless: the default network reaches the outside: an address of the host, and its loopback through the gateway" {
+    rootless_host
+    outside_listener
+    chmod 755 "$TEST_DIR" "$TEST_DIR/www"
+    # (a request by hand: busybox-static's wget crashes in a rootfs without glibc's NSS;
+    # the request side stays open a second: this pasta (passt 2023-03) loses the server's
+    # close once the container has half-closed, and nc would wait forever)
+    # shellcheck disable=SC2016 # ($0 and $1 are the container's sh's)
+    get='(printf "GET /f HTTP/1.0\r\n\r\n"; sleep 1) | timeout 10 nc "$0" "$1" | tail -n 1'
+    run -0 host_user ctr-run --rm busybox sh -c "$get" 198.51.100.1 18091
+    assert_eq "$output" outside-answers
+    # the gateway pasta gives the container (the test host's default route) is the host's
+    # own loopback: a service on 127.0.0.1 of the host
+    run -0 host_user ctr-run --rm busybox sh -c "ip route | grep default; $get" 192.0.2.1 18092
+    assert_eq "$output" "$(printf 'default via 192.0.2.1 dev rl0 \noutside-answers')"
+    # without a network the same request has nowhere to go
+    run -0 host_user ctr-run --rm --network none busybox sh -c "$get" 198.51.100.1 18091
+    assert_eq "$output" "nc: can't connect to remote host (198.51.100.1): Network is unreachable"
+}
+
 @test "rootless: --network none and container:NAME share one namespace" {
     run -0 as_user ctr-run -d --name rla --network none busybox sleep 60
     pa=$(cat "$RL_RUN/ctrkit/containers/rla/pid")
