@@ -250,3 +250,46 @@ outside_listener() {
     [ ! -e "$RL_HOME/.local/share/ctrkit/layers/containers/rlc" ]
     [ -z "$(ls "$RL_HOME/.local/share/ctrkit/layers/tmp")" ]
 }
+
+# has FILE TEXT : FILE holds the line TEXT
+has() {
+    [ "$(cat "$1" 2>/dev/null)" = "$2" ]
+}
+
+# gone PID : process PID has ended (a zombie counts: pasta's parent is not ours to reap it)
+gone() {
+    [ ! -d "/proc/$1" ] || grep -q '^State:\s*[ZX]' "/proc/$1/status" 2>/dev/null
+}
+
+@test "rootless: pasta ends with each run: a --restart on-failure:1 -p container answers again after its restart, and frees the port when it ends" {
+    rootless_host
+    d=$RL_RUN/ctrkit/containers/rs
+    # shellcheck disable=SC2016 # (the container's sh expands them)
+    run -0 host_user ctr-run -d --name rs --restart on-failure:1 -p 18093:80 busybox sh -c \
+        'rm -f /tmp/stop; echo run-$$-$(cat /proc/sys/kernel/random/uuid) >/tmp/index.html; httpd -p 80 -h /tmp
+         while [ ! -e /tmp/stop ]; do sleep 0.2; done; exit 3'
+    wait_for in_host curl -sf -o /dev/null http://127.0.0.1:18093/index.html
+    run -0 in_host curl -sf http://127.0.0.1:18093/index.html
+    first=$output
+    p1=$(cat "$d/pasta.pid")
+    [ -d "/proc/$p1" ]
+    # the first run fails: its pasta goes with it, the restart's pasta binds the port again
+    run -0 host_user ctr-exec rs touch /tmp/stop
+    wait_for has "$d/restart-count" 1
+    wait_for in_host curl -sf -o /dev/null http://127.0.0.1:18093/index.html
+    run -0 in_host curl -sf http://127.0.0.1:18093/index.html
+    assert_match "$output" "^run-1-"
+    [ "$output" != "$first" ]
+    gone "$p1"
+    p2=$(cat "$d/pasta.pid")
+    [ "$p2" != "$p1" ]
+    # the second run fails for good (on-failure:1): before any ctr-rm, its pasta is gone and
+    # the port is free
+    run -0 host_user ctr-exec rs touch /tmp/stop
+    wait_for has "$d/exit" 3
+    wait_for gone "$p2"
+    run ! in_host curl -sf -o /dev/null --max-time 2 http://127.0.0.1:18093/index.html
+    assert_eq "$(cat "$d/restart-count")" 1
+    [ -d "$d" ]
+    run -0 host_user ctr-rm rs
+}
