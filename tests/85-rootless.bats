@@ -23,7 +23,8 @@ setup_file() {
         echo "$RL_USER:$((300000 + ($$ % 1000) * 65536)):65536" >>/etc/subgid
     fi
     RL_SUBUID=$(grep "^$RL_USER:" /etc/subuid | cut -d: -f2)
-    export RL_UID RL_GID RL_HOME RL_SUBUID
+    RL_SUBGID=$(grep "^$RL_USER:" /etc/subgid | cut -d: -f2)
+    export RL_UID RL_GID RL_HOME RL_SUBUID RL_SUBGID
     export RL_RUN="/tmp/ctrk85-run-$$"
     install -d -m 700 -o "$RL_USER" -g "$RL_GID" "$RL_RUN"
     # what root's default places hold now: nothing of the user's may appear there
@@ -292,4 +293,36 @@ gone() {
     assert_eq "$(cat "$d/restart-count")" 1
     [ -d "$d" ]
     run -0 host_user ctr-rm rs
+}
+
+@test "rootless: an image's owners map through the user namespace: uid 1000 inside, the range's uid 1000 outside; rm removes them" {
+    # busybox's files plus /home/user and a file there owned by 1000:1000 (a rootfs tar)
+    run -0 as_user layermount export busybox -o "$RL_RUN/bb.tar"
+    python3 - "$RL_RUN/bb.tar" "$RL_RUN/own.tar" <<'PY'
+import io, sys, tarfile
+with tarfile.open(sys.argv[1]) as src, tarfile.open(sys.argv[2], "w") as dst:
+    for m in src.getmembers():
+        dst.addfile(m, src.extractfile(m) if m.isfile() else None)
+    d = tarfile.TarInfo("home/user"); d.type = tarfile.DIRTYPE; d.mode = 0o700
+    d.uid = d.gid = 1000
+    dst.addfile(d)
+    f = tarfile.TarInfo("home/user/f"); f.size = 3; f.mode = 0o600
+    f.uid = f.gid = 1000
+    dst.addfile(f, io.BytesIO(b"hi\n"))
+PY
+    chown "$RL_UID" "$RL_RUN/own.tar"
+    run -0 as_user layermount import "$RL_RUN/own.tar" --name rl85own
+    run -0 as_user ctr-run --rm --network none --pull never rl85own sh -c 'stat -c "%u %g %a" /home/user /home/user/f; cat /home/user/f'
+    assert_eq "$output" "$(printf '1000 1000 700\n1000 1000 600\nhi')"
+    # ...and they read it as uid 1000
+    run -0 as_user ctr-run --rm --network none --pull never -u 1000:1000 rl85own cat /home/user/f
+    assert_eq "$output" hi
+    # on the host the layer's file belongs to the user's range (its uid 1000), not the user
+    f=$(find "$RL_HOME/.local/share/ctrkit/layers" -path '*/home/user/f' -print -quit)
+    [ -n "$f" ]
+    assert_eq "$(stat -c '%u %g' "$f")" "$((RL_SUBUID + 999)) $((RL_SUBGID + 999))"
+    # removed again by the user (inside its user namespace): nothing of the range's is left
+    run -0 as_user layermount rm rl85own
+    run -0 as_user layermount gc
+    [ -z "$(find "$RL_HOME/.local/share/ctrkit" -uid "$((RL_SUBUID + 999))" -print -quit)" ]
 }
