@@ -193,9 +193,10 @@ outside_listener() {
     in_host ip addr add 198.51.100.1/24 dev rl1
     mkdir -p "$TEST_DIR/www"
     echo outside-answers >"$TEST_DIR/www/f"
-    in_host busybox httpd -f -p 198.51.100.1:18091 -h "$TEST_DIR/www" &
+    # (nsenter execs httpd: $! is httpd itself, which kill_tracked ends; bats' fd 3 closed)
+    nsenter -t "$TEST_HOST_PID" -n -m busybox httpd -f -p 198.51.100.1:18091 -h "$TEST_DIR/www" 3>&- &
     track_pid $!
-    in_host busybox httpd -f -p 127.0.0.1:18092 -h "$TEST_DIR/www" &
+    nsenter -t "$TEST_HOST_PID" -n -m busybox httpd -f -p 127.0.0.1:18092 -h "$TEST_DIR/www" 3>&- &
     track_pid $!
     wait_for in_host busybox wget -q -O /dev/null http://198.51.100.1:18091/f
     wait_for in_host busybox wget -q -O /dev/null http://127.0.0.1:18092/f
