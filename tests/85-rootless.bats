@@ -322,7 +322,14 @@ PY
     f=$(find "$RL_HOME/.local/share/ctrkit/layers" -path '*/home/user/f' -print -quit)
     [ -n "$f" ]
     assert_eq "$(stat -c '%u %g' "$f")" "$((RL_SUBUID + 999)) $((RL_SUBGID + 999))"
+    # ctr-commit keeps them: a file uid 1000 made is uid 1000 in the new image
+    run -0 as_user ctr-run --name rlown --network none --pull never -u 1000:1000 rl85own sh -c 'echo g >/home/user/g'
+    run -0 as_user ctr-commit rlown rl85own2
+    run -0 as_user ctr-rm rlown
+    run -0 as_user ctr-run --rm --network none --pull never rl85own2 stat -c "%u %g" /home/user/g /home/user/f
+    assert_eq "$output" "$(printf '1000 1000\n1000 1000')"
     # removed again by the user (inside its user namespace): nothing of the range's is left
+    run -0 as_user layermount rm rl85own2
     run -0 as_user layermount rm rl85own
     run -0 as_user layermount gc
     [ -z "$(find "$RL_HOME/.local/share/ctrkit" -uid "$((RL_SUBUID + 999))" -print -quit)" ]

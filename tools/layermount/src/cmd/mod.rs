@@ -71,7 +71,7 @@ pub fn dispatch(cli: Cli) -> Result<(), Error> {
 const USERNS_MARK: &str = "CTRKIT_LAYERMOUNT_USERNS";
 
 /// Rootless (issue 21): the commands that write or remove the store's layers (pull, import,
-/// rm, gc) run again inside a new user namespace with the user's subordinate ranges
+/// commit, rm, gc) run again inside a new user namespace with the user's subordinate ranges
 /// (`nsenter-rs --new=user --userns=auto`), where root is the user: an image's owners map
 /// (uid 1000 inside is the user's range's uid 1000 outside), and what extraction made with
 /// those owners can be removed again. None: run here (root, already inside, or no
@@ -81,7 +81,11 @@ fn in_user_namespace(cli: &Cli) -> Option<Result<(), Error>> {
         || std::env::var_os(USERNS_MARK).is_some()
         || !matches!(
             cli.command,
-            Command::Pull(_) | Command::Import(_) | Command::Rm(_) | Command::Gc
+            Command::Pull(_)
+                | Command::Import(_)
+                | Command::Commit(_)
+                | Command::Rm(_)
+                | Command::Gc
         )
     {
         return None;
