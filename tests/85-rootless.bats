@@ -23,7 +23,8 @@ setup_file() {
         echo "$RL_USER:$((300000 + ($$ % 1000) * 65536)):65536" >>/etc/subgid
     fi
     RL_SUBUID=$(grep "^$RL_USER:" /etc/subuid | cut -d: -f2)
-    export RL_UID RL_GID RL_HOME RL_SUBUID
+    RL_SUBGID=$(grep "^$RL_USER:" /etc/subgid | cut -d: -f2)
+    export RL_UID RL_GID RL_HOME RL_SUBUID RL_SUBGID
     export RL_RUN="/tmp/ctrk85-run-$$"
     install -d -m 700 -o "$RL_USER" -g "$RL_GID" "$RL_RUN"
     # what root's default places hold now: nothing of the user's may appear there
@@ -183,6 +184,44 @@ host_user() {
     grep -q '^State:\s*[ZX]' "/proc/$passt/status" 2>/dev/null || [ ! -d "/proc/$passt" ]
 }
 
+# outside_listener : "outside" for the user-mode network, with no internet and no host eth0:
+# 198.51.100.1/24 on the test host's other veth end (an address of the host that is not
+# loopback; no dummy interface in this kernel) and an httpd there, another on the test host's
+# own 127.0.0.1 (pasta turns the container's connections into sockets of the
+# namespace it runs in: the test host)
+outside_listener() {
+    in_host ip addr add 198.51.100.1/24 dev rl1
+    mkdir -p "$TEST_DIR/www"
+    echo outside-answers >"$TEST_DIR/www/f"
+    # (nsenter execs httpd: $! is httpd itself, which kill_tracked ends; bats' fd 3 closed)
+    nsenter -t "$TEST_HOST_PID" -n -m busybox httpd -f -p 198.51.100.1:18091 -h "$TEST_DIR/www" 3>&- &
+    track_pid $!
+    nsenter -t "$TEST_HOST_PID" -n -m busybox httpd -f -p 127.0.0.1:18092 -h "$TEST_DIR/www" 3>&- &
+    track_pid $!
+    wait_for in_host busybox wget -q -O /dev/null http://198.51.100.1:18091/f
+    wait_for in_host busybox wget -q -O /dev/null http://127.0.0.1:18092/f
+}
+
+@test "rootless: the default network reaches the outside: an address of the host, and its loopback through the gateway" {
+    rootless_host
+    outside_listener
+    chmod 755 "$TEST_DIR" "$TEST_DIR/www"
+    # (a request by hand: busybox-static's wget crashes in a rootfs without glibc's NSS;
+    # the request side stays open a second: this pasta (passt 2023-03) loses the server's
+    # close once the container has half-closed, and nc would wait forever)
+    # shellcheck disable=SC2016 # ($0 and $1 are the container's sh's)
+    get='(printf "GET /f HTTP/1.0\r\n\r\n"; sleep 1) | timeout 10 nc "$0" "$1" | tail -n 1'
+    run -0 host_user ctr-run --rm busybox sh -c "$get" 198.51.100.1 18091
+    assert_eq "$output" outside-answers
+    # the gateway pasta gives the container (the test host's default route) is the host's
+    # own loopback: a service on 127.0.0.1 of the host
+    run -0 host_user ctr-run --rm busybox sh -c "ip route | grep default; $get" 192.0.2.1 18092
+    assert_eq "$output" "$(printf 'default via 192.0.2.1 dev rl0 \noutside-answers')"
+    # without a network the same request has nowhere to go
+    run -0 host_user ctr-run --rm --network none busybox sh -c "$get" 198.51.100.1 18091
+    assert_eq "$output" "nc: can't connect to remote host (198.51.100.1): Network is unreachable"
+}
+
 @test "rootless: --network none and container:NAME share one namespace" {
     run -0 as_user ctr-run -d --name rla --network none busybox sleep 60
     pa=$(cat "$RL_RUN/ctrkit/containers/rla/pid")
@@ -212,4 +251,86 @@ host_user() {
     run -0 as_user ctr-rm -f rlc
     [ ! -e "$RL_HOME/.local/share/ctrkit/layers/containers/rlc" ]
     [ -z "$(ls "$RL_HOME/.local/share/ctrkit/layers/tmp")" ]
+}
+
+# has FILE TEXT : FILE holds the line TEXT
+has() {
+    [ "$(cat "$1" 2>/dev/null)" = "$2" ]
+}
+
+# gone PID : process PID has ended (a zombie counts: pasta's parent is not ours to reap it)
+gone() {
+    [ ! -d "/proc/$1" ] || grep -q '^State:\s*[ZX]' "/proc/$1/status" 2>/dev/null
+}
+
+@test "rootless: pasta ends with each run: a --restart on-failure:1 -p container answers again after its restart, and frees the port when it ends" {
+    rootless_host
+    d=$RL_RUN/ctrkit/containers/rs
+    # shellcheck disable=SC2016 # (the container's sh expands them)
+    run -0 host_user ctr-run -d --name rs --restart on-failure:1 -p 18093:80 busybox sh -c \
+        'rm -f /tmp/stop; echo run-$$-$(cat /proc/sys/kernel/random/uuid) >/tmp/index.html; httpd -p 80 -h /tmp
+         while [ ! -e /tmp/stop ]; do sleep 0.2; done; exit 3'
+    wait_for in_host curl -sf -o /dev/null http://127.0.0.1:18093/index.html
+    run -0 in_host curl -sf http://127.0.0.1:18093/index.html
+    first=$output
+    p1=$(cat "$d/pasta.pid")
+    [ -d "/proc/$p1" ]
+    # the first run fails: its pasta goes with it, the restart's pasta binds the port again
+    run -0 host_user ctr-exec rs touch /tmp/stop
+    wait_for has "$d/restart-count" 1
+    wait_for in_host curl -sf -o /dev/null http://127.0.0.1:18093/index.html
+    run -0 in_host curl -sf http://127.0.0.1:18093/index.html
+    assert_match "$output" "^run-1-"
+    [ "$output" != "$first" ]
+    gone "$p1"
+    p2=$(cat "$d/pasta.pid")
+    [ "$p2" != "$p1" ]
+    # the second run fails for good (on-failure:1): before any ctr-rm, its pasta is gone and
+    # the port is free
+    run -0 host_user ctr-exec rs touch /tmp/stop
+    wait_for has "$d/exit" 3
+    wait_for gone "$p2"
+    run ! in_host curl -sf -o /dev/null --max-time 2 http://127.0.0.1:18093/index.html
+    assert_eq "$(cat "$d/restart-count")" 1
+    [ -d "$d" ]
+    run -0 host_user ctr-rm rs
+}
+
+@test "rootless: an image's owners map through the user namespace: uid 1000 inside, the range's uid 1000 outside; rm removes them" {
+    # busybox's files plus /home/user and a file there owned by 1000:1000 (a rootfs tar)
+    run -0 as_user layermount export busybox -o "$RL_RUN/bb.tar"
+    python3 - "$RL_RUN/bb.tar" "$RL_RUN/own.tar" <<'PY'
+import io, sys, tarfile
+with tarfile.open(sys.argv[1]) as src, tarfile.open(sys.argv[2], "w") as dst:
+    for m in src.getmembers():
+        dst.addfile(m, src.extractfile(m) if m.isfile() else None)
+    d = tarfile.TarInfo("home/user"); d.type = tarfile.DIRTYPE; d.mode = 0o700
+    d.uid = d.gid = 1000
+    dst.addfile(d)
+    f = tarfile.TarInfo("home/user/f"); f.size = 3; f.mode = 0o600
+    f.uid = f.gid = 1000
+    dst.addfile(f, io.BytesIO(b"hi\n"))
+PY
+    chown "$RL_UID" "$RL_RUN/own.tar"
+    run -0 as_user layermount import "$RL_RUN/own.tar" --name rl85own
+    run -0 as_user ctr-run --rm --network none --pull never rl85own sh -c 'stat -c "%u %g %a" /home/user /home/user/f; cat /home/user/f'
+    assert_eq "$output" "$(printf '1000 1000 700\n1000 1000 600\nhi')"
+    # ...and they read it as uid 1000
+    run -0 as_user ctr-run --rm --network none --pull never -u 1000:1000 rl85own cat /home/user/f
+    assert_eq "$output" hi
+    # on the host the layer's file belongs to the user's range (its uid 1000), not the user
+    f=$(find "$RL_HOME/.local/share/ctrkit/layers" -path '*/home/user/f' -print -quit)
+    [ -n "$f" ]
+    assert_eq "$(stat -c '%u %g' "$f")" "$((RL_SUBUID + 999)) $((RL_SUBGID + 999))"
+    # ctr-commit keeps them: a file uid 1000 made is uid 1000 in the new image
+    run -0 as_user ctr-run --name rlown --network none --pull never -u 1000:1000 rl85own sh -c 'echo g >/home/user/g'
+    run -0 as_user ctr-commit rlown rl85own2
+    run -0 as_user ctr-rm rlown
+    run -0 as_user ctr-run --rm --network none --pull never rl85own2 stat -c "%u %g" /home/user/g /home/user/f
+    assert_eq "$output" "$(printf '1000 1000\n1000 1000')"
+    # removed again by the user (inside its user namespace): nothing of the range's is left
+    run -0 as_user layermount rm rl85own2
+    run -0 as_user layermount rm rl85own
+    run -0 as_user layermount gc
+    [ -z "$(find "$RL_HOME/.local/share/ctrkit" -uid "$((RL_SUBUID + 999))" -print -quit)" ]
 }

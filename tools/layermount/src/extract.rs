@@ -108,7 +108,10 @@ pub struct Stats {
 pub struct Extractor<'a> {
     root: OwnedFd,
     label: &'a str,
+    /// chown to the archive's owners (root, or root of a rootless user namespace)
     root_user: bool,
+    /// device nodes and privileged xattrs (root of the host's user namespace only)
+    host_root: bool,
     cache: Option<(Vec<u8>, OwnedFd)>,
     dir_times: Vec<(Vec<u8>, i64, i64)>,
     stats: Stats,
@@ -133,6 +136,7 @@ impl<'a> Extractor<'a> {
             root,
             label,
             root_user: sys::is_root(),
+            host_root: sys::is_root() && sys::host_userns(),
             cache: None,
             dir_times: Vec::new(),
             stats: Stats::default(),
@@ -433,7 +437,7 @@ impl<'a> Extractor<'a> {
                 sys::symlinkat(&target, d, name)
                     .map_err(|e| io_err(self.label, &path, "create", e))?;
                 if self.root_user {
-                    sys::fchownat_nofollow(d, name, uid, gid)
+                    self.unmapped_ok(sys::fchownat_nofollow(d, name, uid, gid))
                         .map_err(|e| io_err(self.label, &path, "chown", e))?;
                 }
                 sys::set_mtime_at(d, name, mt_s, mt_ns)
@@ -477,7 +481,7 @@ impl<'a> Extractor<'a> {
                     T::Block => libc::S_IFBLK,
                     _ => libc::S_IFIFO,
                 };
-                if fmt != libc::S_IFIFO && !self.root_user {
+                if fmt != libc::S_IFIFO && !self.host_root {
                     common::debug!(
                         "{}: skipping device node {} (not root)",
                         self.label,
@@ -491,7 +495,7 @@ impl<'a> Extractor<'a> {
                 sys::mknodat(d, name, fmt | (mode & 0o777), major, minor)
                     .map_err(|e| io_err(self.label, &path, "create", e))?;
                 if self.root_user {
-                    sys::fchownat_nofollow(d, name, uid, gid)
+                    self.unmapped_ok(sys::fchownat_nofollow(d, name, uid, gid))
                         .map_err(|e| io_err(self.label, &path, "chown", e))?;
                 }
                 sys::fchmodat(d, name, mode).map_err(|e| io_err(self.label, &path, "chmod", e))?;
@@ -510,6 +514,21 @@ impl<'a> Extractor<'a> {
         Ok(())
     }
 
+    /// A chown's result, where an ID the rootless user namespace does not map (EINVAL) keeps
+    /// the owner the file has (the user's own; a debug line says so)
+    fn unmapped_ok(&self, r: io::Result<()>) -> io::Result<()> {
+        match r {
+            Err(e) if !self.host_root && e.raw_os_error() == Some(libc::EINVAL) => {
+                common::debug!(
+                    "{}: an owner outside the user namespace's map: kept",
+                    self.label
+                );
+                Ok(())
+            }
+            r => r,
+        }
+    }
+
     fn set_owner_mode(
         &self,
         entry: &[u8],
@@ -520,7 +539,8 @@ impl<'a> Extractor<'a> {
         xattrs: &[(Vec<u8>, Vec<u8>)],
     ) -> Result<(), Error> {
         if self.root_user {
-            sys::fchown(fd, uid, gid).map_err(|e| io_err(self.label, entry, "chown", e))?;
+            self.unmapped_ok(sys::fchown(fd, uid, gid))
+                .map_err(|e| io_err(self.label, entry, "chown", e))?;
         }
         // after chown, which clears setuid/setgid
         sys::fchmod(fd, mode).map_err(|e| io_err(self.label, entry, "chmod", e))?;
@@ -529,7 +549,7 @@ impl<'a> Extractor<'a> {
             if let Err(e) = sys::fsetxattr(fd, k, v) {
                 match e.raw_os_error() {
                     Some(libc::ENOTSUP) => {}
-                    Some(libc::EPERM) if !self.root_user => {}
+                    Some(libc::EPERM) if !self.host_root => {}
                     _ => return Err(io_err(self.label, entry, "set an xattr on", e)),
                 }
             }

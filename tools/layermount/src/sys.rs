@@ -246,6 +246,15 @@ pub fn is_root() -> bool {
     nix::unistd::geteuid().is_root()
 }
 
+/// We are in the host's user namespace (the identity map of every ID), not in a rootless
+/// user's, where root may chown to mapped IDs but makes no device nodes.
+pub fn host_userns() -> bool {
+    std::fs::read_to_string("/proc/self/uid_map").is_ok_and(|m| {
+        let f: Vec<&str> = m.split_whitespace().collect();
+        f == ["0", "0", "4294967295"]
+    })
+}
+
 /// Remove `name` in `dirfd` and everything below it, without following symlinks.
 pub fn remove_all_at(dirfd: impl AsFd, name: &[u8]) -> io::Result<()> {
     let dirfd = dirfd.as_fd();

@@ -277,6 +277,16 @@ pub struct Cli {
     #[arg(long = "prestart", value_name = "CMD", help_heading = "Create")]
     pub prestart: Option<String>,
 
+    /// The PID file --prestart's command leaves for a process it keeps in the background
+    /// (pasta --pid FILE); that process is killed when the container's command ends
+    #[arg(
+        long = "prestart-pidfile",
+        value_name = "FILE",
+        help_heading = "Create",
+        requires = "prestart"
+    )]
+    pub prestart_pidfile: Option<PathBuf>,
+
     /// Supplementary groups of the command: a comma list of GIDs or group names (enter mode,
     /// with -S/-G: GIDs only)
     #[arg(long = "groups", value_name = "GID,...", help_heading = "Create")]

@@ -42,6 +42,8 @@ struct Spec {
     userns: Option<crate::userns::Maps>,
     /// `--prestart CMD`
     prestart: Option<String>,
+    /// `--prestart-pidfile FILE`
+    prestart_pidfile: Option<PathBuf>,
     /// `--rootfs-overlay OPTIONS`
     rootfs_overlay: Option<String>,
     /// `--chroot`: the rootfs without a mount namespace
@@ -464,6 +466,7 @@ impl Spec {
             deny_setgroups,
             userns,
             prestart: cli.prestart,
+            prestart_pidfile: cli.prestart_pidfile,
             rootfs_overlay: cli.rootfs_overlay,
             chroot: cli.chroot,
             hostname: cli.hostname,
@@ -586,11 +589,16 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
     }
 
     let mut undo = Undo::new();
-    if let Err(e) = prepare_child(&spec, child, &birth.by_parent, &mut undo) {
-        let _ = signal::kill(child, Signal::SIGKILL);
-        let _ = nix::sys::wait::waitpid(child, None);
-        return Err(e);
-    }
+    // (--prestart-pidfile: the prestart's background process, ended with the command)
+    let background = match prepare_child(&spec, child, &birth.by_parent, &mut undo) {
+        Ok(b) => b,
+        Err(e) => {
+            let _ = signal::kill(child, Signal::SIGKILL);
+            let _ = nix::sys::wait::waitpid(child, None);
+            return Err(e);
+        }
+    };
+    let background = crate::userns::Background(background);
     // go: one byte, so the child can tell a parent that died (EOF alone) from a go-ahead
     let _ = File::from(sync_w).write_all(b"G");
 
@@ -652,6 +660,7 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
             // (with --wait-fifo our stdout is the container's: the PID goes to --pidfile only)
             println!("{child}");
         }
+        background.keep();
         return Ok(common::exit::OK);
     }
     Ok(wait_or_relay(child, tty_chan.as_ref(), held))
@@ -749,7 +758,7 @@ fn prepare_child(
     child: Pid,
     cgroup_procs: &[PathBuf],
     undo: &mut Undo,
-) -> Result<(), Error> {
+) -> Result<Option<OwnedFd>, Error> {
     let pid = child.as_raw();
     if let Some(maps) = &spec.userns {
         crate::userns::write(pid, maps)?;
@@ -775,8 +784,8 @@ fn prepare_child(
     }
     cgroup::join(pid, cgroup_procs)?;
     match &spec.prestart {
-        Some(cmd) => crate::userns::prestart(cmd, pid),
-        None => Ok(()),
+        Some(cmd) => crate::userns::prestart(cmd, pid, spec.prestart_pidfile.as_deref()),
+        None => Ok(None),
     }
 }
 

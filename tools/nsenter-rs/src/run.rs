@@ -91,6 +91,7 @@ const VALUE_OPTS: &[&str] = &[
     "--userns",
     "--prestart",
     "--rootfs-overlay",
+    "--prestart-pidfile",
     "--oci-fs",
 ];
 

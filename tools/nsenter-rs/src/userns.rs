@@ -217,14 +217,81 @@ pub fn mount_overlay(root: &Path, opts: &str) -> Result<(), Error> {
 /// maps are written and before the container's command runs; it must exit 0. (For a
 /// user-mode network: `pasta --config-net ... PID` joins the container's user and net
 /// namespaces, sets up its interface and stays in the background.)
-pub fn prestart(cmdline: &str, pid: i32) -> Result<(), Error> {
+///
+/// With `pidfile` (`--prestart-pidfile`), the process CMD left in the background wrote its
+/// PID there: a pidfd of it is returned (taken while it surely runs, so a PID used again
+/// later is never hit), for [`Background`] to kill it when the container's command ends --
+/// pasta outlives its namespace's last process, and would hold the host's ports until
+/// ctr-rm (a `--restart` could not bind them again).
+pub fn prestart(
+    cmdline: &str,
+    pid: i32,
+    pidfile: Option<&Path>,
+) -> Result<Option<std::os::fd::OwnedFd>, Error> {
     let mut words = cmdline.split(' ').filter(|w| !w.is_empty());
     let Some(prog) = words.next() else {
         return Err(Error::Usage("--prestart needs a command".into()));
     };
     let mut cmd = std::process::Command::new(prog);
     cmd.args(words).arg(pid.to_string());
-    run_quiet(&mut cmd, &format!("prestart {prog}"))
+    run_quiet(&mut cmd, &format!("prestart {prog}"))?;
+    let Some(file) = pidfile else {
+        return Ok(None);
+    };
+    let text = std::fs::read_to_string(file).map_err(|source| Error::Io {
+        what: format!(
+            "--prestart-pidfile {}: prestart {prog} wrote no PID there",
+            file.display()
+        ),
+        source,
+    })?;
+    let bg = text
+        .trim()
+        .parse::<i32>()
+        .ok()
+        .and_then(rustix::process::Pid::from_raw)
+        .ok_or_else(|| {
+            Error::Setup(format!(
+                "--prestart-pidfile {}: '{}' is not a PID",
+                file.display(),
+                text.trim()
+            ))
+        })?;
+    rustix::process::pidfd_open(bg, rustix::process::PidfdFlags::empty())
+        .map(Some)
+        .map_err(|e| Error::Sys {
+            what: format!(
+                "--prestart-pidfile {}: cannot open process {}",
+                file.display(),
+                bg.as_raw_nonzero()
+            ),
+            source: crate::resolve::errno(e),
+        })
+}
+
+/// The background process of `--prestart-pidfile` (a pidfd), killed when this is dropped:
+/// once the container's command ended, or nsenter-rs failed after the prestart. The drop
+/// waits (a second at most) until it is gone, so its ports are free for a restart.
+pub struct Background(pub Option<std::os::fd::OwnedFd>);
+
+impl Background {
+    /// Leave the process running (`--detach`: nobody is left to wait for the command).
+    pub fn keep(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+        use std::os::fd::AsFd;
+        let Some(fd) = &self.0 else { return };
+        if rustix::process::pidfd_send_signal(fd, rustix::process::Signal::KILL).is_ok() {
+            // (a pidfd is readable once its process has exited)
+            let mut fds = [PollFd::new(fd.as_fd(), PollFlags::POLLIN)];
+            let _ = poll(&mut fds, PollTimeout::from(1000u16));
+        }
+    }
 }
 
 /// Run `cmd` (stdin and stdout /dev/null), failing with its last stderr line. The status is

@@ -39,6 +39,9 @@ pub fn dispatch(cli: Cli) -> Result<(), Error> {
         Command::Cp(a) => return cp::run(&a),
         _ => cli,
     };
+    if let Some(r) = in_user_namespace(&cli) {
+        return r;
+    }
     let store = Store::open(&cli.dirs)?;
     match cli.command {
         // (handled above, before the store is opened)
@@ -61,6 +64,58 @@ pub fn dispatch(cli: Cli) -> Result<(), Error> {
         Command::Save(a) => save::run(&store, a),
         Command::Rm(a) => rm::run(&store, a),
         Command::Gc => rm::gc(&store),
+    }
+}
+
+/// The environment variable that marks the run inside the user namespace (no second one).
+const USERNS_MARK: &str = "CTRKIT_LAYERMOUNT_USERNS";
+
+/// Rootless (issue 21): the commands that write or remove the store's layers (pull, import,
+/// commit, rm, gc) run again inside a new user namespace with the user's subordinate ranges
+/// (`nsenter-rs --new=user --userns=auto`), where root is the user: an image's owners map
+/// (uid 1000 inside is the user's range's uid 1000 outside), and what extraction made with
+/// those owners can be removed again. None: run here (root, already inside, or no
+/// nsenter-rs to be found: then every file is the user's own). Exits with the inner status.
+fn in_user_namespace(cli: &Cli) -> Option<Result<(), Error>> {
+    if !common::state::rootless()
+        || std::env::var_os(USERNS_MARK).is_some()
+        || !matches!(
+            cli.command,
+            Command::Pull(_)
+                | Command::Import(_)
+                | Command::Commit(_)
+                | Command::Rm(_)
+                | Command::Gc
+        )
+    {
+        return None;
+    }
+    let exe = std::env::current_exe().ok();
+    let nsenter = exe
+        .as_deref()
+        .and_then(Path::parent)
+        .map(|d| d.join("nsenter-rs"))
+        .filter(|p| p.is_file())
+        .unwrap_or_else(|| PathBuf::from("nsenter-rs"));
+    let mut cmd = std::process::Command::new(&nsenter);
+    cmd.args(["--new=user", "--userns=auto", "--"])
+        .arg(exe.unwrap_or_else(|| PathBuf::from("layermount")))
+        .args(std::env::args_os().skip(1))
+        // (inside, the euid is 0: the user's folders are named, not defaulted)
+        .env("CTRKIT_ROOT", &cli.dirs.root)
+        .env("CTRKIT_STATE", &cli.dirs.state_dir)
+        .env(USERNS_MARK, "1");
+    match cmd.status() {
+        Ok(st) => {
+            use std::os::unix::process::ExitStatusExt;
+            let code = st.code().unwrap_or_else(|| 128 + st.signal().unwrap_or(0));
+            std::process::exit(code)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            common::debug!("no nsenter-rs: layers are extracted as the user (owners unmapped)");
+            None
+        }
+        Err(e) => Some(Err(Error::io("run", &nsenter, e))),
     }
 }
 
