@@ -2,7 +2,8 @@
 # bench-rootless.sh - rootless `ctr-run --rm --network none busybox true` (issue 21: a user of
 # its own, made here with a subuid range and removed at the end; user namespace through
 # newuidmap, overlay mounted inside it, no cgroup) against root's ctr-run of the same
-# image (overlay, a cgroup). Rootless podman is not measured yet.
+# image (overlay, a cgroup), and rootless podman (runc; crun 1.8 refuses this host's hybrid
+# cgroups) of the same busybox, imported into the user's own podman storage.
 #
 # The user's commands go through setpriv (its cost is the line "setpriv ... true"); the
 # user's store and state are under a temp folder of its own, removed with it.
@@ -27,6 +28,10 @@ cleanup() {
         [ ! -d "$d" ] || rmdir "$d" 2>/dev/null || true
     done
     if id "$user" >/dev/null 2>&1; then
+        # (the user's podman storage: its layers are owned by subordinate IDs)
+        # (and its pause process, which holds podman's user namespace)
+        [ ! -d "$tmp/home/.local/share/containers" ] || (cd "$tmp" && ${as_user-} podman system reset -f >/dev/null 2>&1) || true
+        pkill -KILL -u "$user" 2>/dev/null || true
         userdel -r "$user" >/dev/null 2>&1 || true
         sed -i "/^$user:/d" /etc/subuid /etc/subgid
     fi
@@ -49,7 +54,21 @@ set -- \
     "rootless ctr-run --rm --network none (userns, overlay inside it, no cgroup)" "$as_user ctr-run --rm --network none busybox true" \
     "root ctr-run --rm --network none (overlay, cgroup)" "ctr-run --rm --network none busybox true" \
     "setpriv ... true (the user switch alone)" "$as_user true"
-# rootless podman is not measured yet: it needs a per-user storage and network setup here
-# (and pasta/slirp4netns) that this script does not make
-echo "(rootless podman: not measured)"
+# rootless podman: its storage and runtime folders in the user's home and XDG folder, the same
+# busybox imported (podman's defaults otherwise; no cgroups for a user on cgroup v1)
+if command -v podman >/dev/null && command -v runc >/dev/null; then
+    printf '[engine]\ncgroup_manager = "cgroupfs"\nevents_logger = "file"\nruntime = "runc"\n' >"$tmp/home/containers.conf"
+    mkdir -p "$tmp/bb/bin" && cp /bin/busybox "$tmp/bb/bin/" && ln -s busybox "$tmp/bb/bin/true"
+    tar -C "$tmp/bb" -cf "$tmp/bb.tar" .
+    chmod 644 "$tmp/bb.tar"
+    podman_user="$as_user CONTAINERS_CONF=$tmp/home/containers.conf"
+    if (cd "$tmp" && $podman_user podman import "$tmp/bb.tar" bb >/dev/null 2>&1) &&
+        (cd "$tmp" && $podman_user podman run --rm --network none bb true); then
+        set -- "$@" "rootless podman run --rm --network none (runc, its overlay)" "$podman_user podman run --rm --network none bb true"
+    else
+        echo "(rootless podman: does not run here)"
+    fi
+else
+    echo "(rootless podman: not installed)"
+fi
 compare "rootless container start to exit: busybox true" "$RUNS" "$@"
