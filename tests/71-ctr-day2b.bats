@@ -244,12 +244,19 @@ ran"
 # power_off NAME... : what a power loss does to these containers: every process of theirs --
 # the container's (its cgroup's), its monitor's and its log writer's -- killed by PID at once
 power_off() {
-    local n p cmd pids=''
+    local n k p cmd pids=''
     for n; do
         pids="$pids $(cat "$(cg_dir pids "$n")/cgroup.procs")"
+        # (a renamed container's monitor and log relay still carry the name it was made with)
+        k=$n
+        [ ! -f "$CTRKIT_STATE/containers/$n/key" ] || k=$(cat "$CTRKIT_STATE/containers/$n/key")
         for p in /proc/[0-9]*; do
             { cmd=$(tr '\0' ' ' <"$p/cmdline"); } 2>/dev/null || continue
-            case $cmd in *"/ctr-run "*"--name $n "* | *"logs/$n/log "*) pids="$pids ${p#/proc/}" ;; esac
+            case $cmd in
+                *"/ctr-run "*"--name $n "* | *"logs/$n/log "* | *"/ctr-run "*"--name $k "* | *"logs/$k/log "*)
+                    pids="$pids ${p#/proc/}"
+                    ;;
+            esac
         done
     done
     # shellcheck disable=SC2086
