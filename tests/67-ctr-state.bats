@@ -70,18 +70,26 @@ teardown() {
 
 @test "rm: refuses, removing nothing, while something is mounted in the folder" {
     require_root
-    mkdir -p "$D/s/merged" "$D/s/ns" "$D/src"
+    mkdir -p "$D/s/merged" "$D/s/ns" "$D/s/deep/er" "$D/src"
     echo precious >"$D/src/data"
     echo log >"$D/s/undo"
-    # a tmpfs, and a bind mount of the same filesystem (same device: only the mount table
-    # or the mount id tells it apart)
+    touch "$D/s/deep/er/net"
+    # a tmpfs, a bind mount of the same filesystem (same device: only the mount id tells it
+    # apart), and a pinned namespace deeper down (a file bind-mounted with an nsfs file)
     run_tool unshare -m --propagation private sh -c "
         mount -t tmpfs t '$D/s/merged' && mount --bind '$D/src' '$D/s/ns' &&
+        mount --bind /proc/self/ns/net '$D/s/deep/er/net' &&
         ctr-state rm '$D/s'; echo rc=\$?; ls '$D/s'; cat '$D/src/data'"
     assert_contains "$output" "rc=1"
-    assert_contains "$stderr" "ctr-state: error: not removing $D/s: still mounted: $D/s/merged $D/s/ns"
+    assert_contains "$stderr" "ctr-state: error: not removing $D/s: still mounted: $D/s/deep/er/net $D/s/merged $D/s/ns"
     assert_contains "$output" "undo"
     assert_contains "$output" "precious"
+    # the folder itself a mount point: refused, its contents kept
+    run_tool unshare -m --propagation private sh -c "
+        mount --bind '$D/s' '$D/s' && ctr-state rm '$D/s'; echo rc=\$?; ls '$D/s'"
+    assert_contains "$output" "rc=1"
+    assert_contains "$stderr" "ctr-state: error: not removing $D/s: still mounted: $D/s"
+    assert_contains "$output" "undo"
     # outside that namespace nothing is mounted there: now it goes
     run_tool ctr-state rm "$D/s"
     [ ! -e "$D/s" ] && [ -f "$D/src/data" ]

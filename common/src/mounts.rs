@@ -1,13 +1,8 @@
-//! The mounts of a mount namespace, from `/proc/PID/mountinfo` (ctr-ps shows them,
-//! ctr-state refuses to remove a folder with something mounted in it).
+//! The mounts of a mount namespace, from `/proc/PID/mountinfo` (ctr-ps shows them).
 //!
 //! Parsed here, not with procfs: procfs 0.18's `MountInfo` keeps the kernel's octal escapes
 //! in the mount point (`/mnt\040x`), holds the options in a `HashMap` (their order lost)
 //! and turns a `none` source into nothing; ctr-ps prints all three as the kernel wrote them.
-
-use std::fs;
-use std::io;
-use std::path::Path;
 
 use serde::Serialize;
 
@@ -61,20 +56,6 @@ pub fn parse_mountinfo(text: &str) -> Vec<Mount> {
         .collect()
 }
 
-/// The mounts of this process's mount namespace.
-pub fn own_mounts() -> io::Result<Vec<Mount>> {
-    fs::read_to_string("/proc/self/mountinfo").map(|t| parse_mountinfo(&t))
-}
-
-/// The mount points at or below `dir` (an absolute path without symlinks), in mount order.
-pub fn mounted_below<'a>(mounts: &'a [Mount], dir: &Path) -> Vec<&'a str> {
-    mounts
-        .iter()
-        .map(|m| m.mount_point.as_str())
-        .filter(|mp| Path::new(mp).starts_with(dir))
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -87,20 +68,5 @@ mod tests {
         assert_eq!(m[0].mount_point, "/mnt x");
         assert_eq!(m[0].fs_type, "ext3");
         assert_eq!(m[0].source, "/dev/root");
-    }
-
-    #[test]
-    fn below_a_folder() {
-        let m = parse_mountinfo(
-            "1 0 0:1 / / rw - ext4 /dev/vda rw\n\
-             2 1 0:2 / /run/c/a/merged rw - overlay overlay rw\n\
-             3 1 0:3 / /run/c/ab rw - tmpfs tmpfs rw\n\
-             4 1 0:4 / /run/c/a rw - tmpfs tmpfs rw\n",
-        );
-        assert_eq!(
-            mounted_below(&m, Path::new("/run/c/a")),
-            ["/run/c/a/merged", "/run/c/a"]
-        );
-        assert!(mounted_below(&m, Path::new("/run/c/b")).is_empty());
     }
 }

@@ -22,8 +22,6 @@ pub enum Error {
     NotDir(PathBuf),
     #[error("not removing {}: still mounted: {}", .0.display(), .1.join(" "))]
     Mounted(PathBuf, Vec<String>),
-    #[error("cannot read the mount table")]
-    Mounts(#[source] io::Error),
     #[error("cannot read standard input")]
     Read(#[source] io::Error),
     #[error("cannot write {}", .0.display())]
