@@ -39,6 +39,8 @@ cleanup() {
     for d in /sys/fs/cgroup/*/"$CTRKIT_CGROUP_PARENT" /sys/fs/cgroup/unified/"$CTRKIT_CGROUP_PARENT"; do
         [ ! -d "$d" ] || rmdir "$d" 2>/dev/null || true
     done
+    # the template mount namespace ctr-run pinned (nsenter-rs --mnt-template)
+    nsenter-rs --unpin "$CTRKIT_STATE/template" >/dev/null 2>&1 || true
     umount "$tmp/run" 2>/dev/null || true
     rm -rf --one-file-system "$tmp"
 }

@@ -186,5 +186,6 @@ tick 3"
     assert_eq "$(stat -c %a "$pub/root")" 700
     CTRKIT_ROOT=$pub/root CTRKIT_STATE=$pub/state run_tool ctr-rm -f secretive
     CTRKIT_ROOT=$pub/root CTRKIT_STATE=$pub/state run_tool layermount rm busybox
+    run_tool nsenter-rs --unpin "$pub/state/template"
     rm -rf --one-file-system "$pub"
 }

@@ -28,6 +28,8 @@ ctrkit_setup_file() {
 
 ctrkit_teardown_file() {
     kill_tracked
+    # the template mount namespace ctr-run pinned for its containers (nsenter-rs --mnt-template)
+    [ ! -e "${CTRKIT_STATE-}/template/mnt" ] || nsenter-rs --unpin "$CTRKIT_STATE/template" 2>/dev/null || true
     # the file's own cgroup parent, only if the tests emptied it (else the leak check reports it)
     rmdir /sys/fs/cgroup/*/"$TEST_CGROUP" /sys/fs/cgroup/"$TEST_CGROUP" 2>/dev/null || true
     # run by bats directly (not tests/run.sh): the per-run parent too, once empty

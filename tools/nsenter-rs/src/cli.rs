@@ -263,6 +263,12 @@ pub struct Cli {
     )]
     pub userns: Option<crate::userns::Mode>,
 
+    /// Make the new mount namespace from a minimal one pinned at FILE (made there on first
+    /// use), not as a copy of the host's: its cost no longer grows with the host's mounts
+    /// (with --rootfs; ignored with a user namespace, --join mnt, --oci-fs, --rootfs-overlay)
+    #[arg(long = "mnt-template", value_name = "FILE", help_heading = "Create")]
+    pub mnt_template: Option<PathBuf>,
+
     /// Mount overlayfs with OPTIONS (lowerdir=...,upperdir=...,workdir=...) on --rootfs
     /// first, inside the new namespaces (rootless: layermount's layers, in the user namespace)
     #[arg(

@@ -48,6 +48,10 @@ struct Spec {
     rootfs_overlay: Option<String>,
     /// `--chroot`: the rootfs without a mount namespace
     chroot: bool,
+    /// `--mnt-template FILE`, where it applies (a rootfs, no user namespace, ...)
+    mnt_template: Option<PathBuf>,
+    /// its namespace, opened (made) by the parent before the clone
+    template: Option<File>,
     hostname: Option<String>,
     domainname: Option<String>,
     loopback: bool,
@@ -228,6 +232,9 @@ impl Spec {
         }
         if cli.rootfs.is_none() && cli.rootfs_overlay.is_some() {
             return usage("--rootfs-overlay needs --rootfs".into());
+        }
+        if cli.rootfs.is_none() && cli.mnt_template.is_some() {
+            return usage("--mnt-template needs --rootfs".into());
         }
         if cli.rootfs.is_none() && cli.read_only {
             return usage("--read-only needs --rootfs".into());
@@ -425,6 +432,16 @@ impl Spec {
             None => None,
         };
         let tty = cli.tty || cli.console_socket.is_some();
+        // the template's namespace belongs to the host's user namespace: a container with a
+        // user namespace of its own could not enter it; the others build what the template
+        // path does not (an OCI config's mounts, an overlay made inside)
+        let mnt_template = cli.mnt_template.clone().filter(|_| {
+            new.contains(&NsKind::Mnt)
+                && !new.contains(&NsKind::User)
+                && !joined.contains(&NsKind::User)
+                && oci_fs.is_none()
+                && cli.rootfs_overlay.is_none()
+        });
         let late_cgroup_ns = new.contains(&NsKind::Cgroup) && !cgroup_files.is_empty();
         let handshake = new.contains(&NsKind::User)
             || cli.pin.is_some()
@@ -468,6 +485,8 @@ impl Spec {
             prestart: cli.prestart,
             prestart_pidfile: cli.prestart_pidfile,
             rootfs_overlay: cli.rootfs_overlay,
+            mnt_template,
+            template: None,
             chroot: cli.chroot,
             hostname: cli.hostname,
             domainname: cli.domainname,
@@ -522,6 +541,9 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
     if spec.cmd.is_empty() {
         return pin_here(&spec);
     }
+    if let Some(f) = &spec.mnt_template {
+        spec.template = crate::template::open_or_make(f)?.map(File::from);
+    }
 
     let pipe = || {
         rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
@@ -560,6 +582,8 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
         match k {
             NsKind::Time => {}
             NsKind::Cgroup if spec.late_cgroup_ns => {}
+            // (made by the child from the template)
+            NsKind::Mnt if spec.template.is_some() => {}
             k => flags |= k.clone_flag(),
         }
     }
@@ -998,7 +1022,17 @@ fn child_setup(
         if let (Some(opts), Some(root)) = (&spec.rootfs_overlay, &spec.plan.rootfs) {
             crate::userns::mount_overlay(root, opts)?;
         }
-        mounts::setup(&spec.plan)?;
+        let mut host = match spec.template.take() {
+            Some(t) => {
+                // what we take of the host's tree, opened while we still see it
+                let host = mounts::Host::clone_for(&spec.plan)?;
+                crate::template::enter(&OwnedFd::from(t))?;
+                host
+            }
+            None => mounts::Host::direct(),
+        };
+        mounts::setup(&spec.plan, &mut host)?;
+        drop(host);
         if spec.plan.rootfs.is_some() {
             crate::oci::apply_masks(&spec.masks.0, &spec.masks.1)?;
         }

@@ -15,6 +15,7 @@ mod resolve;
 mod run;
 mod seccomp;
 mod settings;
+mod template;
 mod userns;
 
 fn main() {

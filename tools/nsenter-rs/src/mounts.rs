@@ -146,6 +146,163 @@ impl Tree {
     }
 }
 
+/// What the mounts take from the host's tree. Directly by path (the namespace is a copy of
+/// the host's); or, with `--mnt-template`, as detached copies opened before the process left
+/// the host's tree (`open_tree`), each attached once where it goes (`move_mount`), with the
+/// sources' stat taken then.
+pub struct Host {
+    /// `None`: by path
+    cloned: Option<Cloned>,
+}
+
+struct Cloned {
+    rootfs: Option<OwnedFd>,
+    /// (source, detached copy), in the order the mounts take them
+    trees: Vec<(PathBuf, OwnedFd)>,
+    stats: Vec<(PathBuf, rustix::fs::Stat)>,
+}
+
+impl Host {
+    /// The host's paths, used as they are.
+    pub fn direct() -> Host {
+        Host { cloned: None }
+    }
+
+    /// Detached copies of everything `plan` binds from the host: the rootfs, the bind
+    /// sources, the cgroup folders, the `--device` nodes. Made private: nothing mounted on
+    /// either side later shows on the other.
+    pub fn clone_for(plan: &Plan) -> Result<Host, Error> {
+        let mut c = Cloned {
+            rootfs: None,
+            trees: Vec::new(),
+            stats: Vec::new(),
+        };
+        if let Some(r) = &plan.rootfs {
+            c.rootfs =
+                Some(detached_copy(r, true).sys(|| format!("cannot open rootfs {}", r.display()))?);
+        }
+        for b in &plan.binds {
+            let st = rustix::fs::stat(&b.src).map_err(|e| Error::Io {
+                what: format!("bind source {}", b.src.display()),
+                source: e.into(),
+            })?;
+            let fd = detached_copy(&b.src, true)
+                .sys(|| format!("cannot copy bind source {}", b.src.display()))?;
+            c.stats.push((b.src.clone(), st));
+            c.trees.push((b.src.clone(), fd));
+        }
+        for (src, _) in &plan.cgroups {
+            let fd = detached_copy(src, true).sys(|| format!("cannot copy {}", src.display()))?;
+            let st = rustix::fs::stat(src)
+                .map_err(errno)
+                .sys(|| format!("cannot stat {}", src.display()))?;
+            c.stats.push((src.clone(), st));
+            c.trees.push((src.clone(), fd));
+        }
+        for d in &plan.devices {
+            let st = rustix::fs::stat(&d.host).map_err(|e| Error::Sys {
+                what: format!("--device {}", d.host.display()),
+                source: errno(e),
+            })?;
+            c.stats.push((d.host.clone(), st));
+            if let Ok(fd) = detached_copy(&d.host, false) {
+                c.trees.push((d.host.clone(), fd));
+            }
+        }
+        Ok(Host { cloned: Some(c) })
+    }
+
+    /// The stat of host path `p` (a bind source, a device node).
+    fn stat(&self, p: &Path) -> Result<rustix::fs::Stat, Errno> {
+        match &self.cloned {
+            None => rustix::fs::stat(p).map_err(errno),
+            Some(c) => c
+                .stats
+                .iter()
+                .find(|(s, _)| s == p)
+                .map(|(_, st)| *st)
+                .ok_or(Errno::ENOENT),
+        }
+    }
+
+    /// Bind host path `src` on the object behind `target` (`shown` names it), with what is
+    /// mounted below `src` when `recursive`.
+    fn bind(
+        &mut self,
+        src: &Path,
+        target: &OwnedFd,
+        shown: &str,
+        recursive: bool,
+    ) -> Result<(), Error> {
+        let Some(c) = &mut self.cloned else {
+            let mut flags = MsFlags::MS_BIND;
+            if recursive {
+                flags |= MsFlags::MS_REC;
+            }
+            return mount_on(Some(src), target, shown, None, flags, None);
+        };
+        let what = || format!("cannot mount {} on {shown}", src.display());
+        let i = c.trees.iter().position(|(s, _)| s == src).ok_or_else(|| {
+            Error::Setup(format!(
+                "{}: the host's {} was not opened before",
+                what(),
+                src.display()
+            ))
+        })?;
+        let (_, fd) = c.trees.remove(i);
+        attach(&fd, target).sys(what)
+    }
+
+    /// The rootfs attached at `at` (with --mnt-template), or bound onto itself.
+    fn mount_rootfs(&mut self, rootfs: &Path, at: &Path) -> Result<(), Error> {
+        match self.cloned.as_mut().and_then(|c| c.rootfs.take()) {
+            Some(fd) => {
+                let target = rustix::fs::open(
+                    at,
+                    OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+                    Mode::empty(),
+                )
+                .map_err(errno)
+                .sys(|| format!("cannot open {}", at.display()))?;
+                attach(&fd, &target).sys(|| format!("cannot mount rootfs {}", rootfs.display()))
+            }
+            None => mnt(
+                Some(rootfs),
+                at,
+                None,
+                MsFlags::MS_BIND | MsFlags::MS_REC,
+                None,
+            ),
+        }
+    }
+}
+
+/// `open_tree(OPEN_TREE_CLONE)`: a detached copy of the mount at `p` (and of the mounts
+/// below it, `recursive`), private.
+fn detached_copy(p: &Path, recursive: bool) -> Result<OwnedFd, Errno> {
+    use rustix::mount::OpenTreeFlags as O;
+    let mut flags = O::OPEN_TREE_CLONE | O::OPEN_TREE_CLOEXEC;
+    if recursive {
+        flags |= O::AT_RECURSIVE;
+    }
+    let fd = rustix::mount::open_tree(rustix::fs::CWD, p, flags).map_err(errno)?;
+    set_attr(&fd, 0, 0, MsFlags::MS_PRIVATE.bits(), recursive)?;
+    Ok(fd)
+}
+
+/// `move_mount`: the detached tree `fd` onto the object behind `target`.
+fn attach(fd: &OwnedFd, target: &OwnedFd) -> Result<(), Errno> {
+    use rustix::mount::MoveMountFlags as M;
+    rustix::mount::move_mount(
+        fd,
+        c"",
+        target,
+        c"",
+        M::MOVE_MOUNT_F_EMPTY_PATH | M::MOVE_MOUNT_T_EMPTY_PATH,
+    )
+    .map_err(errno)
+}
+
 /// `fstatat(dirfd, name, AT_SYMLINK_NOFOLLOW)`.
 pub(crate) fn lstat_at(dir: &OwnedFd, name: &str) -> Result<rustix::fs::Stat, Errno> {
     resolve::lstat_at(dir, std::ffi::OsStr::new(name))
@@ -239,12 +396,12 @@ fn remount_ro(target: &Path) -> Result<(), Error> {
 /// Remount read-only the bind mount just made at `p` in the tree, whose source is `src`. The
 /// fd used for the mount names the directory under it, so `p` is resolved again, and must
 /// now be the root of a mount of `src`.
-fn remount_ro_in(tree: &Tree, p: &Path, src: &Path) -> Result<(), Error> {
+fn remount_ro_in(tree: &Tree, p: &Path, src: &Path, host: &Host) -> Result<(), Error> {
     let fd = tree.get(p)?;
     let shown = tree.shown(p);
     let now = resolve::fstat(&fd).sys(|| format!("cannot stat {shown}"))?;
-    let want = rustix::fs::stat(src)
-        .map_err(errno)
+    let want = host
+        .stat(src)
         .sys(|| format!("cannot stat {}", src.display()))?;
     if (now.st_dev, now.st_ino) != (want.st_dev, want.st_ino) {
         return Err(Error::Setup(format!(
@@ -263,8 +420,9 @@ fn remount_ro_in(tree: &Tree, p: &Path, src: &Path) -> Result<(), Error> {
     .sys(|| format!("cannot make {shown} read-only"))
 }
 
-/// Build the filesystem. Runs in the container's setup process, in its new mount namespace.
-pub fn setup(plan: &Plan) -> Result<(), Error> {
+/// Build the filesystem. Runs in the container's setup process, in its new mount namespace
+/// (a copy of the host's, or of the template: then `host` holds what it takes of the host's).
+pub fn setup(plan: &Plan, host: &mut Host) -> Result<(), Error> {
     // nothing we mount may propagate back to the host
     mnt(
         None,
@@ -286,7 +444,7 @@ pub fn setup(plan: &Plan) -> Result<(), Error> {
         if !plan.binds.is_empty() || !plan.tmpfs.is_empty() {
             let tree = Tree::open(Path::new("/"), None)?;
             for b in &plan.binds {
-                bind(b, &tree)?;
+                bind(b, &tree, host)?;
             }
             for t in &plan.tmpfs {
                 tmpfs(t, &tree)?;
@@ -294,15 +452,13 @@ pub fn setup(plan: &Plan) -> Result<(), Error> {
         }
         return Ok(());
     };
-    let root = rootfs.as_path();
-    mnt(
-        Some(root),
-        root,
-        None,
-        MsFlags::MS_BIND | MsFlags::MS_REC,
-        None,
-    )?;
-    let tree = Tree::open(root, Some(root))?;
+    // (with --mnt-template: attached at the template's /rootfs)
+    let root = match host.cloned {
+        Some(_) => Path::new(crate::template::ROOTFS),
+        None => rootfs.as_path(),
+    };
+    host.mount_rootfs(rootfs, root)?;
+    let tree = Tree::open(root, Some(rootfs))?;
 
     // /proc
     let proc_dir = tree.kernel_dir("proc")?;
@@ -333,7 +489,7 @@ pub fn setup(plan: &Plan) -> Result<(), Error> {
         None::<&str>,
     ) {
         Ok(()) => {}
-        Err(Errno::EPERM) if !plan.new_net || plan.in_userns => {
+        Err(Errno::EPERM) if (!plan.new_net || plan.in_userns) && host.cloned.is_none() => {
             // sysfs of a net namespace we do not own: bind the host's, read-only
             mount_on(
                 Some(sys),
@@ -344,7 +500,7 @@ pub fn setup(plan: &Plan) -> Result<(), Error> {
                 None,
             )?;
             if !plan.privileged {
-                remount_ro_in(&tree, sys, sys)?;
+                remount_ro_in(&tree, sys, sys, host)?;
             }
         }
         Err(source) => {
@@ -356,17 +512,17 @@ pub fn setup(plan: &Plan) -> Result<(), Error> {
     }
 
     if !plan.cgroups.is_empty() {
-        cgroup_fs(&tree, &plan.cgroups, plan.privileged)?;
+        cgroup_fs(&tree, &plan.cgroups, plan.privileged, host)?;
     }
 
     for b in &plan.binds {
-        bind(b, &tree)?;
+        bind(b, &tree, host)?;
     }
     for t in &plan.tmpfs {
         tmpfs(t, &tree)?;
     }
     for d in &plan.devices {
-        device(d, &tree, plan.in_userns)?;
+        device(d, &tree, plan.in_userns, host)?;
     }
     if let Some(fs) = &plan.oci {
         crate::oci::build(fs, &tree, plan.in_userns)?;
@@ -374,9 +530,9 @@ pub fn setup(plan: &Plan) -> Result<(), Error> {
     drop(tree);
 
     // pivot_root(".", ".") then detach the old root stacked under the new one
-    nix::unistd::chdir(root).sys(|| format!("cannot enter rootfs {}", root.display()))?;
+    nix::unistd::chdir(root).sys(|| format!("cannot enter rootfs {}", rootfs.display()))?;
     nix::unistd::pivot_root(".", ".")
-        .sys(|| format!("cannot pivot_root into {}", root.display()))?;
+        .sys(|| format!("cannot pivot_root into {}", rootfs.display()))?;
     umount2(".", MntFlags::MNT_DETACH).sys(|| "cannot detach the old root".to_string())?;
     nix::unistd::chdir("/").sys(|| "cannot change directory to /".to_string())?;
 
@@ -586,12 +742,15 @@ pub(crate) fn bind_host_node(
     mount_on(Some(host), &target, shown, None, MsFlags::MS_BIND, None)
 }
 
-fn bind(b: &BindSpec, tree: &Tree) -> Result<(), Error> {
-    let md = std::fs::metadata(&b.src).map_err(|source| Error::Io {
+fn bind(b: &BindSpec, tree: &Tree, host: &mut Host) -> Result<(), Error> {
+    let st = host.stat(&b.src).map_err(|e| Error::Io {
         what: format!("bind source {}", b.src.display()),
-        source,
+        source: e.into(),
     })?;
-    let want = if md.is_dir() { Want::Dir } else { Want::File };
+    let want = match resolve::file_type(&st) == libc::S_IFDIR {
+        true => Want::Dir,
+        false => Want::File,
+    };
     let dst = tree.root.create_path(&b.dst, want).map_err(|e| match e {
         ResolveError::WrongType { is_dir } => Error::BindType {
             src: b.src.clone(),
@@ -605,16 +764,9 @@ fn bind(b: &BindSpec, tree: &Tree) -> Result<(), Error> {
         },
         e => tree.error(&b.dst, e),
     })?;
-    mount_on(
-        Some(&b.src),
-        &dst,
-        &tree.shown(&b.dst),
-        None,
-        MsFlags::MS_BIND | MsFlags::MS_REC,
-        None,
-    )?;
+    host.bind(&b.src, &dst, &tree.shown(&b.dst), true)?;
     if b.read_only {
-        remount_ro_in(tree, &b.dst, &b.src)?;
+        remount_ro_in(tree, &b.dst, &b.src, host)?;
     }
     if let Some(p) = b.propagation {
         let fd = tree.get(&b.dst)?;
@@ -638,23 +790,21 @@ fn tmpfs(t: &TmpfsSpec, tree: &Tree) -> Result<(), Error> {
 /// `--cgroup-mount`: /sys/fs/cgroup shows the container's own cgroups, read-only (with
 /// --privileged read-write). Pure v2: its cgroup directory is bound there; v1 or hybrid: a
 /// tmpfs there holds one folder per hierarchy with the container's directory bound on it.
-fn cgroup_fs(tree: &Tree, cgroups: &[(PathBuf, String)], rw: bool) -> Result<(), Error> {
+fn cgroup_fs(
+    tree: &Tree,
+    cgroups: &[(PathBuf, String)],
+    rw: bool,
+    host: &mut Host,
+) -> Result<(), Error> {
     let top = Path::new("/sys/fs/cgroup");
-    let bind = |src: &Path, at: &Path| -> Result<(), Error> {
+    let bind = |host: &mut Host, src: &Path, at: &Path| -> Result<(), Error> {
         let fd = tree.create(at, Want::Dir)?;
-        mount_on(
-            Some(src),
-            &fd,
-            &tree.shown(at),
-            None,
-            MsFlags::MS_BIND | MsFlags::MS_REC,
-            None,
-        )
+        host.bind(src, &fd, &tree.shown(at), true)
     };
     let single = matches!(cgroups, [(_, name)] if name.is_empty());
     let mut bound: Vec<(&Path, PathBuf)> = Vec::new();
     if single {
-        bind(&cgroups[0].0, top)?;
+        bind(host, &cgroups[0].0, top)?;
         bound.push((&cgroups[0].0, top.to_path_buf()));
     } else {
         let fd = tree.create(top, Want::Dir)?;
@@ -671,7 +821,7 @@ fn cgroup_fs(tree: &Tree, cgroups: &[(PathBuf, String)], rw: bool) -> Result<(),
                 continue;
             }
             let at = top.join(name);
-            bind(src, &at)?;
+            bind(host, src, &at)?;
             bound.push((src, at));
         }
     }
@@ -691,7 +841,7 @@ fn cgroup_fs(tree: &Tree, cgroups: &[(PathBuf, String)], rw: bool) -> Result<(),
         }
     }
     for (src, at) in &bound {
-        remount_ro_in(tree, at, src)?;
+        remount_ro_in(tree, at, src, host)?;
     }
     if !single {
         let fd = tree.get(top)?;
@@ -715,6 +865,23 @@ fn cgroup_fs(tree: &Tree, cgroups: &[(PathBuf, String)], rw: bool) -> Result<(),
 /// mount_setattr(2) on the mount at `fd` and every mount below it: read-only, nosuid, nodev,
 /// noexec. ENOSYS where the kernel has no such call (before 5.12).
 fn set_readonly_recursive(fd: &OwnedFd) -> Result<(), Errno> {
+    const MOUNT_ATTR_RDONLY: u64 = 0x1;
+    const MOUNT_ATTR_NOSUID: u64 = 0x2;
+    const MOUNT_ATTR_NODEV: u64 = 0x4;
+    const MOUNT_ATTR_NOEXEC: u64 = 0x8;
+    let set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC;
+    set_attr(fd, set, 0, 0, true)
+}
+
+/// mount_setattr(2) on the mount at `fd` (and every mount below it, `recursive`): the
+/// MOUNT_ATTR_* flags `set` and `clear`, and `propagation` (MS_PRIVATE, ...; 0: unchanged).
+fn set_attr(
+    fd: &OwnedFd,
+    set: u64,
+    clear: u64,
+    propagation: u64,
+    recursive: bool,
+) -> Result<(), Errno> {
     use std::os::fd::AsRawFd;
     #[repr(C)]
     struct MountAttr {
@@ -723,16 +890,16 @@ fn set_readonly_recursive(fd: &OwnedFd) -> Result<(), Errno> {
         propagation: u64,
         userns_fd: u64,
     }
-    const MOUNT_ATTR_RDONLY: u64 = 0x1;
-    const MOUNT_ATTR_NOSUID: u64 = 0x2;
-    const MOUNT_ATTR_NODEV: u64 = 0x4;
-    const MOUNT_ATTR_NOEXEC: u64 = 0x8;
     let attr = MountAttr {
-        attr_set: MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC,
-        attr_clr: 0,
-        propagation: 0,
+        attr_set: set,
+        attr_clr: clear,
+        propagation,
         userns_fd: 0,
     };
+    let mut flags = libc::AT_EMPTY_PATH;
+    if recursive {
+        flags |= libc::AT_RECURSIVE;
+    }
     // SAFETY: the path is a NUL-terminated empty string and `attr` a live struct of the
     // size passed, both only read by the kernel during the call; `fd` is open for its
     // duration.
@@ -741,7 +908,7 @@ fn set_readonly_recursive(fd: &OwnedFd) -> Result<(), Errno> {
             libc::SYS_mount_setattr,
             fd.as_raw_fd(),
             c"".as_ptr(),
-            libc::AT_EMPTY_PATH | libc::AT_RECURSIVE,
+            flags,
             &attr as *const MountAttr,
             std::mem::size_of::<MountAttr>(),
         )
@@ -751,10 +918,10 @@ fn set_readonly_recursive(fd: &OwnedFd) -> Result<(), Errno> {
 
 /// `--device`: the host node's type, numbers, mode and owner (as Docker and runc copy them) at
 /// the container path, made with mknod, or bound from the host where mknod is not allowed.
-fn device(d: &DeviceSpec, tree: &Tree, in_userns: bool) -> Result<(), Error> {
-    let st = rustix::fs::stat(&d.host).map_err(|e| Error::Sys {
+fn device(d: &DeviceSpec, tree: &Tree, in_userns: bool, host: &mut Host) -> Result<(), Error> {
+    let st = host.stat(&d.host).map_err(|e| Error::Sys {
         what: format!("--device {}", d.host.display()),
-        source: errno(e),
+        source: e,
     })?;
     let kind = match FileType::from_raw_mode(st.st_mode) {
         k @ (FileType::CharacterDevice | FileType::BlockDevice) => k,
@@ -800,5 +967,5 @@ fn device(d: &DeviceSpec, tree: &Tree, in_userns: bool) -> Result<(), Error> {
         }
     }
     let target = tree.create(&d.container, Want::File)?;
-    mount_on(Some(&d.host), &target, &shown, None, MsFlags::MS_BIND, None)
+    host.bind(&d.host, &target, &shown, false)
 }
