@@ -34,6 +34,7 @@
 pub mod cgroup;
 pub mod discover;
 pub mod exit;
+pub mod memory;
 pub mod mounts;
 pub mod ns;
 pub mod output;

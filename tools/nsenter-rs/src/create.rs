@@ -694,6 +694,8 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
 /// the child sent it: a child that failed before sends none, and tells by its status).
 /// With `held` (`--tty-socket`: the listener and its path) the terminal is held for clients.
 fn wait_or_relay(child: Pid, tty_chan: Option<&OwnedFd>, held: Option<(OwnedFd, PathBuf)>) -> i32 {
+    // (we may wait as long as the container lives: our code out of our resident set)
+    common::memory::drop_code_pages();
     match (tty_chan.map(pty::receive_master), held) {
         (Some(Ok(Some(master))), Some((listener, path))) => {
             pty::hold(master, child, listener, &path)

@@ -27,6 +27,8 @@ pub fn run(a: &LogArgs) -> Result<(), Error> {
             .map_err(|e| Error::Create(parent.to_path_buf(), e))?;
     }
     let mut log = Log::open(&a.file, a.max_file)?;
+    // (we relay as long as the container lives: our code out of our resident set)
+    common::memory::drop_code_pages();
     if a.timestamps {
         copy(Stamped::new(io::stdin().lock()), &mut log, max_size)
     } else {
