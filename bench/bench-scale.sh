@@ -10,6 +10,8 @@
 #     VmRSS, RssAnon and PSS, per program
 # then each per-container cost at SCALE_N as a ratio to its cost at 1 (target <= 1.25x), and
 # ctr-ps at SCALE_N as a ratio to its floor (target <= 1.2x).
+# Then, once they are removed, `podman run -d` of PODMAN_N (default 500; 0: none) containers
+# the same way, at 1, 100 and 500, and the RSS of its conmon beside each.
 #
 # All inside a test host: a network and mount namespace of its own (the bridge, veths and nft
 # rules never touch the host's network), its own CTRKIT_ROOT/CTRKIT_STATE (state on a tmpfs)
@@ -199,7 +201,6 @@ cut -d' ' -f2 "$res/rssp.$N" | sort -u | while read -r prog; do
         "$(colmed 1 <"$res/prog")" "$(cut -d' ' -f1 "$res/prog" | sort -g | tail -1)" \
         "$(colmed 3 <"$res/prog")" "$(colmed 4 <"$res/prog")"
 done
-echo "  (podman run -d beside it: not measured by this bench)"
 
 echo
 echo "removing the $N containers"
@@ -207,3 +208,56 @@ t0=${EPOCHREALTIME/./}
 (cd "$CTRKIT_STATE/containers" && printf '%s\n' *) | xargs -r -n 50 ctr-rm -f >/dev/null
 t1=${EPOCHREALTIME/./}
 echo "  ctr-rm -f of all: $(((t1 - t0) / 1000)) ms"
+
+# --- podman run -d beside it, PODMAN_N (default 500, 0: skipped) containers, the same way
+# (rootful, runc, cgroupfs, its storage and run root under $tmp; --network none: its bridge
+# needs CNI plugins this host may not have); its conmon per container is its RSS beside each
+PN=${PODMAN_N:-500}
+if [ "$PN" -gt 0 ] && command -v podman >/dev/null; then
+    P=$tmp/podman
+    mkdir -p "$P/tmp" "$P/vol" "$P/net.d" "$P/graph" "$P/run"
+    printf '%s\n' '[containers]' 'default_ulimits = ["nofile=20000:20000","nproc=32768:32768"]' \
+        '[engine]' 'cgroup_manager = "cgroupfs"' 'events_logger = "file"' 'runtime = "runc"' \
+        "tmp_dir = \"$P/tmp\"" "volume_path = \"$P/vol\"" '[network]' 'network_backend = "cni"' \
+        "network_config_dir = \"$P/net.d\"" >"$P/containers.conf"
+    printf '%s\n' '[storage]' 'driver = "overlay"' "graphroot = \"$P/graph\"" "runroot = \"$P/run\"" \
+        >"$P/storage.conf"
+    export CONTAINERS_CONF=$P/containers.conf CONTAINERS_STORAGE_CONF=$P/storage.conf
+    podman_down() {
+        podman rm -a -f -t 0 >/dev/null 2>&1 || true
+        podman rmi -a -f >/dev/null 2>&1 || true
+        podman system reset -f >/dev/null 2>&1 || true
+        for d in /sys/fs/cgroup/*/"$CTRKIT_CGROUP_PARENT"/podman /sys/fs/cgroup/unified/"$CTRKIT_CGROUP_PARENT"/podman; do
+            [ ! -d "$d" ] || find "$d" -depth -type d -exec rmdir {} \; 2>/dev/null || true
+        done
+    }
+    trap 'podman_down; cleanup' EXIT
+    layermount export busybox -o "$tmp/busybox.tar" >/dev/null
+    if podman import -q "$tmp/busybox.tar" benchbusybox >/dev/null 2>&1 &&
+        podman run --rm --network none benchbusybox true >/dev/null 2>&1; then
+        echo
+        echo "starting $PN podman containers (podman run -d --network none ${limits[*]}, busybox sleep)"
+        pc=()
+        for c in 1 100 500; do [ "$c" -gt "$PN" ] || pc+=("$c"); done
+        for i in $(seq 1 "$PN"); do
+            timed "$res/pstart.all" podman run -d --network none "${limits[@]}" \
+                --cgroup-parent "/$CTRKIT_CGROUP_PARENT/podman" benchbusybox sleep 100000
+        done
+        printf '  %-34s' "podman run -d (--network none)"
+        for c in "${pc[@]}"; do
+            if [ "$c" -le 5 ]; then sed -n '1,5p' "$res/pstart.all"; else sed -n "$((c - 4)),${c}p" "$res/pstart.all"; fi >"$res/pstart.$c"
+            printf '%10s' "$c:$(median "$res/pstart.$c")"
+        done
+        echo
+        # conmon, podman's process beside each container
+        for p in $(pgrep -x conmon); do
+            grep -qs "$P/" "/proc/$p/cmdline" || continue # (ours only)
+            awk '/^VmRSS:/{r = $2} /^RssAnon:/{a = $2} END{printf "%.3f %.3f\n", r / 1024, a / 1024}' \
+                "/proc/$p/status" 2>/dev/null || true
+        done >"$res/conmon"
+        echo "  conmon per container: VmRSS $(cut -d' ' -f1 "$res/conmon" | sort -g | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}') MiB, RssAnon $(cut -d' ' -f2 "$res/conmon" | sort -g | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}') MiB (medians of $(wc -l <"$res/conmon"))"
+    else
+        echo "  (podman does not run here: not measured)"
+    fi
+    podman_down
+fi
