@@ -44,9 +44,14 @@ make_outside() {
     run_tool nsenter -t "$c1" -n busybox ping -c1 -W2 "$ip2"
     run_tool nsenter -t "$c2" -n busybox ping -c1 -W2 "$ip1"
     run_tool nsenter -t "$c1" -n busybox ping -c1 -W2 10.88.0.1
-    # the host ends are on the bridge
+    # the host ends are on the bridge, up, with no IPv6 of their own (no link-local
+    # address or route per container in the host's tables)
     run_tool "${H[@]}" ip -j link show master nb0
     assert_json 'length' 2
+    assert_json 'map(select(.operstate == "UP")) | length' 2
+    for v in $(jq -r '.[].ifname' <<<"$output"); do
+        assert_eq "$(in_host ip -6 -o addr show dev "$v")" "" "IPv6 addresses on port $v"
+    done
     # --json: a CNI-shaped result describing what is really there
     c3=$(new_ctr)
     run_tool "${H[@]}" netbridge attach "$c3" --bridge nb0 --json

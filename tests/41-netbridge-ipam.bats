@@ -120,6 +120,31 @@ wait_veths() {
     ! grep -q "db$" "$TEST_DIR/web/hosts"
 }
 
+@test "a hosts file of a container's own (--add-host) learns of later containers and forgets those that leave" {
+    run_tool "${H[@]}" netbridge create nb0 --subnet 10.88.0.0/24
+    own=$(new_ctr)
+    mkdir -p "$TEST_DIR/own" "$TEST_DIR/late" "$TEST_DIR/later"
+    run_tool "${H[@]}" netbridge attach "$own" --bridge nb0 --name own --etc "$TEST_DIR/own" \
+        --add-host db.example:10.1.2.3
+    [ -f "$TEST_DIR/own/hosts" ] && [ ! -L "$TEST_DIR/own/hosts" ]
+    grep -qxF "$(printf '10.1.2.3\tdb.example')" "$TEST_DIR/own/hosts"
+    late=$(new_ctr)
+    run_tool "${H[@]}" netbridge attach "$late" --bridge nb0 --name late --etc "$TEST_DIR/late"
+    late_ip=$output
+    grep -qxF "$(printf '%s\tlate' "$late_ip")" "$TEST_DIR/own/hosts"
+    run_tool "${H[@]}" netbridge detach "$late" --bridge nb0
+    run_tool --rc 1 grep -w late "$TEST_DIR/own/hosts"
+    # a record from before netbridge kept its index of such files: still found (and indexed)
+    rm "$CTRKIT_ROOT/netbridge/networks/nb0.private-hosts"
+    later=$(new_ctr)
+    run_tool "${H[@]}" netbridge attach "$later" --bridge nb0 --name later --etc "$TEST_DIR/later"
+    later_ip=$output
+    grep -qxF "$(printf '%s\tlater' "$later_ip")" "$TEST_DIR/own/hosts"
+    run_tool "${H[@]}" netbridge detach --name later --bridge nb0
+    run_tool --rc 1 grep -w later "$TEST_DIR/own/hosts"
+    grep -qxF "$(printf '10.1.2.3\tdb.example')" "$TEST_DIR/own/hosts"
+}
+
 @test "gc deletes veths of its root on the bridge that no lease names, and only those" {
     run_tool "${H[@]}" netbridge create nb0 --subnet 10.88.0.0/24
     c1=$(new_ctr)

@@ -173,8 +173,9 @@ impl Netlink {
         self.change(RouteNetlinkMessage::NewLink(msg), NLM_F_CREATE | NLM_F_EXCL)
     }
 
-    /// Create a veth pair in one request: `host` here, up and enslaved to `controller`;
-    /// `peer` created directly inside the namespace `peer_ns` (no move afterwards).
+    /// Create a veth pair in one request: `host` here, enslaved to `controller` and down
+    /// (the caller brings it up: see [`crate::ops`]'s attach); `peer` created directly
+    /// inside the namespace `peer_ns` (no move afterwards).
     pub fn create_veth(
         &mut self,
         host: &str,
@@ -195,8 +196,6 @@ impl Netlink {
             p.attributes.push(LinkAttribute::Mtu(m));
         }
         let mut msg = LinkMessage::default();
-        msg.header.flags = LinkFlags::Up;
-        msg.header.change_mask = LinkFlags::Up;
         msg.attributes.push(LinkAttribute::IfName(host.to_string()));
         if let Some(m) = mtu {
             msg.attributes.push(LinkAttribute::Mtu(m));

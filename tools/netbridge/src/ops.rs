@@ -607,6 +607,7 @@ impl Dns {
 
 /// What an attach made, for the result output.
 pub struct Attached {
+    /// The network's settings (its leases left out).
     pub network: Network,
     pub lease: Lease,
     pub bridge_mac: Option<String>,
@@ -866,6 +867,21 @@ pub fn attach(store: &Store, ns: &NetNs, spec: AttachSpec) -> Result<Attached, E
         })?;
         let v = veth.clone();
         undo.push(format!("delete veth '{v}'"), move || delete_link_named(&v));
+        let host = nl
+            .link(&veth)
+            .nl(|| format!("look up '{veth}'"))?
+            .ok_or_else(|| Error::Failed(format!("veth '{veth}' vanished")))?;
+        // No IPv6 on the host end, before it goes up: a bridge port forwards IPv6 all the
+        // same, and the link-local address and multicast route each port would otherwise
+        // get grow the host's IPv6 routing table with the containers, which every later
+        // link change walks (7 to 13% of the CPU of an attach and detach at 1000).
+        // Best effort: without it (a kernel without IPv6, a read-only /proc/sys) the port
+        // merely keeps its IPv6.
+        let sysctl = format!("/proc/sys/net/ipv6/conf/{veth}/disable_ipv6");
+        if let Err(e) = std::fs::write(&sysctl, "1") {
+            common::debug!("cannot write {sysctl}: {e}");
+        }
+        nl.set_up(host.index).nl(|| format!("bring '{veth}' up"))?;
 
         let mut cnl = Netlink::open_in(ns.file.as_fd())
             .nl(|| format!("open a netlink socket in {netns_name}"))?;
@@ -940,7 +956,6 @@ pub fn attach(store: &Store, ns: &NetNs, spec: AttachSpec) -> Result<Attached, E
                 Some(a)
             }
         };
-        let host = nl.link(&veth).nl(|| format!("look up '{veth}'"))?;
         let lease = Lease {
             ip,
             veth: veth.clone(),
@@ -992,11 +1007,15 @@ pub fn attach(store: &Store, ns: &NetNs, spec: AttachSpec) -> Result<Attached, E
             return Err(e);
         }
         refresh_private_hosts(store, &net, Some(&lease.veth));
+        // (the network's settings: its thousand leases are not wanted, nor their copy)
+        let leases = std::mem::take(&mut net.leases);
+        let network = net.clone();
+        net.leases = leases;
         Ok(Attached {
-            network: net.clone(),
+            network,
             lease,
             bridge_mac: br.mac.as_ref().map(format_mac),
-            veth_mac: host.and_then(|h| h.mac).as_ref().map(format_mac),
+            veth_mac: host.mac.as_ref().map(format_mac),
             sandbox: netns_name.clone(),
         })
     })();
@@ -1209,21 +1228,67 @@ fn write_etc(
     {
         let _ = std::fs::remove_file(&hosts);
     }
-    etcfiles::write_in_place(&hosts, &hosts_for(store, net, lease))
+    etcfiles::write_in_place(&hosts, &hosts_for(store, net, lease))?;
+    // (each of its networks now has to rewrite this file when its containers change)
+    for name in etc_networks(dir) {
+        note_private_hosts(store, &name, dir);
+    }
+    Ok(())
+}
+
+/// Add `dir` to network `name`'s index of private hosts files (best effort, as the files:
+/// without the index, the next change there looks at every container's folder).
+fn note_private_hosts(store: &Store, name: &str, dir: &std::path::Path) {
+    let Some(mut dirs) = store.private_hosts(name) else {
+        return; // no index yet: the next change looks at every folder anyway
+    };
+    if !dirs.iter().any(|d| d == dir) {
+        dirs.push(dir.to_path_buf());
+        let _ = store.set_private_hosts(name, &dirs);
+    }
 }
 
 /// Rewrite the hosts files of their own (see [`write_etc`]) of the containers on the
 /// network; the others share the network's file (best effort: a container whose folder is
-/// gone is not an error of this command).
+/// gone is not an error of this command). Only the folders in the network's index of
+/// private hosts files are looked at (with no index yet, every lease's folder is, once,
+/// and the index is made from what is found); folders no lease of the network has any
+/// more leave the index.
 fn refresh_private_hosts(store: &Store, net: &Network, except: Option<&str>) {
-    for l in &net.leases {
-        if Some(l.veth.as_str()) == except {
+    let private = |dir: &std::path::Path| {
+        dir.join("hosts")
+            .symlink_metadata()
+            .is_ok_and(|m| m.file_type().is_file())
+    };
+    let listed = store.private_hosts(&net.name);
+    let dirs: Vec<PathBuf> = match &listed {
+        Some(dirs) => dirs
+            .iter()
+            .filter(|d| net.leases.iter().any(|l| l.etc_dir.as_ref() == Some(*d)))
+            .cloned()
+            .collect(),
+        None => {
+            let mut found: Vec<PathBuf> = Vec::new();
+            for l in &net.leases {
+                if let Some(d) = &l.etc_dir {
+                    if !found.contains(d) && private(d) {
+                        found.push(d.clone());
+                    }
+                }
+            }
+            found
+        }
+    };
+    if listed.as_ref() != Some(&dirs) {
+        let _ = store.set_private_hosts(&net.name, &dirs);
+    }
+    for dir in &dirs {
+        if !private(dir) {
             continue;
         }
-        if let Some(dir) = &l.etc_dir {
-            let p = dir.join("hosts");
-            if p.symlink_metadata().is_ok_and(|m| m.file_type().is_file()) {
-                let _ = etcfiles::write_in_place(&p, &hosts_for(store, net, l));
+        for l in &net.leases {
+            if l.etc_dir.as_ref() == Some(dir) && Some(l.veth.as_str()) != except {
+                let _ = etcfiles::write_in_place(&dir.join("hosts"), &hosts_for(store, net, l));
             }
         }
     }

@@ -356,7 +356,9 @@ impl Store {
         let path = self.path(&net.name);
         // (compact: with a thousand leases the record is read and written on every attach
         // and detach, and indentation doubled its size)
-        let mut data = serde_json::to_vec(net).map_err(|e| Error::State {
+        // (room for it all at once: growing a buffer of a few hundred KiB copies it)
+        let mut data = Vec::with_capacity(1024 + 512 * net.leases.len());
+        serde_json::to_writer(&mut data, net).map_err(|e| Error::State {
             path: path.clone(),
             source: io::Error::other(e),
         })?;
@@ -367,9 +369,41 @@ impl Store {
         common::state::atomic_write(&path, &data).map_err(|source| Error::State { path, source })
     }
 
-    /// Remove a network's record and its hosts file.
+    /// Where the network's index of private hosts files lives (see [`Store::private_hosts`]).
+    fn private_path(&self, name: &str) -> PathBuf {
+        self.dir
+            .join("networks")
+            .join(format!("{name}.private-hosts"))
+    }
+
+    /// The etc folders of the network's containers whose hosts file is one of their own
+    /// (--add-host, or several networks) rather than the network's shared one: the only
+    /// ones an attach or detach has to rewrite, so it need not look at every container's
+    /// folder. `None`: no index yet (a record from before it was kept), every lease's
+    /// folder has to be looked at once.
+    pub fn private_hosts(&self, name: &str) -> Option<Vec<PathBuf>> {
+        let data = fs::read(self.private_path(name)).ok()?;
+        serde_json::from_slice(&data).ok()
+    }
+
+    /// Replace the network's index of private hosts files.
+    pub fn set_private_hosts(&self, name: &str, dirs: &[PathBuf]) -> Result<(), Error> {
+        let path = self.private_path(name);
+        let mut data = serde_json::to_vec(dirs).map_err(|e| Error::State {
+            path: path.clone(),
+            source: io::Error::other(e),
+        })?;
+        data.push(b'\n');
+        common::state::atomic_write(&path, &data).map_err(|source| Error::State { path, source })
+    }
+
+    /// Remove a network's record, its index of private hosts files and its hosts file.
     pub fn remove(&self, name: &str) -> Result<(), Error> {
-        for path in [self.path(name), self.hosts_path(name)] {
+        for path in [
+            self.path(name),
+            self.private_path(name),
+            self.hosts_path(name),
+        ] {
             match fs::remove_file(&path) {
                 Ok(()) => {}
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {}
