@@ -3,7 +3,6 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::fs;
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 
@@ -82,9 +81,14 @@ impl Ctx {
 
     /// A cgroup file holding one number.
     fn read_u64(&self, path: &Path) -> Option<u64> {
+        self.read_with(path, |s| s.parse().ok())
+    }
+
+    /// A cgroup file holding one value, trimmed, given to `parse`.
+    fn read_with<T>(&self, path: &Path, parse: impl FnOnce(&str) -> Option<T>) -> Option<T> {
         let mut buf = self.buf.borrow_mut();
         procfs::read_file(path, &mut buf, true)?;
-        std::str::from_utf8(buf.trim_ascii()).ok()?.parse().ok()
+        parse(std::str::from_utf8(buf.trim_ascii()).ok()?)
     }
 
     /// Summed user+system time of the container's processes, in µs.
@@ -144,7 +148,7 @@ impl Ctx {
             };
             u.memory_current_bytes = self.read_u64(&d.join(cur));
             if want.limit {
-                u.memory_max_bytes = read_trim(&d.join(max)).and_then(|s| parse_limit(&s));
+                u.memory_max_bytes = self.read_with(&d.join(max), parse_limit);
             }
         }
         if let Some(path) = own.get(cpu) {
@@ -244,10 +248,6 @@ fn pid_cgroups(entries: &[common::ns::CgroupEntry]) -> PidCgroups {
         }
     }
     out
-}
-
-fn read_trim(p: &std::path::Path) -> Option<String> {
-    fs::read_to_string(p).ok().map(|s| s.trim().to_string())
 }
 
 /// The cgroup numbers a row shows.
