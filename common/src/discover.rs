@@ -646,13 +646,15 @@ fn group(
         .enumerate()
         .map(|(gi, g)| (procs[g.init].pid, gi))
         .collect();
+    // (a map, not a search of the groups for each: quadratic with thousands of containers)
+    let by_ns: HashMap<NsSet, usize> = gs.iter().enumerate().map(|(gi, g)| (g.ns, gi)).collect();
     for gi in 0..gs.len() {
         let parent_pid = procs[gs[gi].init].ppid;
         let Some(&pi) = index.get(&parent_pid) else {
             continue;
         };
         let Some(pk) = key[pi] else { continue };
-        let Some(&pg) = gs.iter().position(|g| g.ns == pk).as_ref() else {
+        let Some(&pg) = by_ns.get(&pk) else {
             continue;
         };
         if pg == gi
