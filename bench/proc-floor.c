@@ -21,6 +21,7 @@
  *   proc-floor -q    the floor of `ctr-ps -q` (ids only: no command, address or usage)
  *   proc-floor -w    the walk alone: ns links and the cgroup file of every process (the
  *                    floor up to 2026-12-04, kept so older numbers can be compared) */
+#define _GNU_SOURCE
 #include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -32,18 +33,28 @@
 
 static char buf[65536];
 
-/* read a whole file into buf (NUL-terminated); the length, or -1 */
-static long slurp(const char *path)
+/* read a whole file (relative to directory fd `at`) into buf (NUL-terminated); its
+ * length, or -1. A file the kernel writes as one record (stat, cgroup, cmdline, a cgroup
+ * value) ends at the first short read: `once` skips the empty read after it. */
+static long slurpat(int at, const char *path, int once)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = openat(at, path, O_RDONLY | O_CLOEXEC);
     long n = 0, r;
     if (fd < 0)
         return -1;
-    while ((r = read(fd, buf + n, sizeof buf - 1 - n)) > 0)
+    while ((r = read(fd, buf + n, sizeof buf - 1 - n)) > 0) {
         n += r;
+        if (once)
+            break;
+    }
     close(fd);
     buf[n] = 0;
     return n;
+}
+
+static long slurp(const char *path)
+{
+    return slurpat(AT_FDCWD, path, 0);
 }
 
 static unsigned long ino(const char *link)
@@ -152,34 +163,40 @@ int main(int argc, char **argv)
         if (e->d_name[0] < '0' || e->d_name[0] > '9')
             continue;
         n++;
-        for (unsigned i = 0; i < 8; i++) {
-            snprintf(path, sizeof path, "/proc/%s/ns/%s", e->d_name, ns[i]);
-            ssize_t l = readlink(path, link, sizeof link - 1);
-            link[l > 0 ? l : 0] = 0;
-            s[i] = ino(link);
-        }
         if (walk) {
+            for (unsigned i = 0; i < 8; i++) {
+                snprintf(path, sizeof path, "/proc/%s/ns/%s", e->d_name, ns[i]);
+                ssize_t l = readlink(path, link, sizeof link - 1);
+                link[l > 0 ? l : 0] = 0;
+                s[i] = ino(link);
+            }
             snprintf(path, sizeof path, "/proc/%s/cgroup", e->d_name);
             slurp(path);
             continue;
         }
-        if (!memcmp(s, host, sizeof s))
+        /* the cheapest way measured: names relative to an O_PATH fd of /proc/PID (each
+         * /proc/PID/... path is a look-up of PID again) */
+        int pd = openat(dirfd(d), e->d_name, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (pd < 0)
             continue;
-        snprintf(path, sizeof path, "/proc/%s/stat", e->d_name);
-        slurp(path);
+        for (unsigned i = 0; i < 8; i++) {
+            snprintf(path, sizeof path, "ns/%s", ns[i]);
+            ssize_t l = readlinkat(pd, path, link, sizeof link - 1);
+            link[l > 0 ? l : 0] = 0;
+            s[i] = ino(link);
+        }
+        if (!memcmp(s, host, sizeof s))
+            goto next;
+        slurpat(pd, "stat", 1);
         /* unreadable links (a zombie, a process we may not look at) go with their parent */
         if (!s[7] || seen_set(s))
-            continue;
-        snprintf(path, sizeof path, "/proc/%s/cgroup", e->d_name);
-        if (slurp(path) < 0 || !table)
-            continue;
+            goto next;
+        if (slurpat(pd, "cgroup", 1) < 0 || !table)
+            goto next;
         snprintf(cg, sizeof cg, "%.4095s", buf);
-        snprintf(path, sizeof path, "/proc/%s/cmdline", e->d_name);
-        slurp(path);
-        if (s[4] != host[4] && !seen_net(s[4])) {
-            snprintf(path, sizeof path, "/proc/%s/net/fib_trie", e->d_name);
-            slurp(path);
-        }
+        slurpat(pd, "cmdline", 1);
+        if (s[4] != host[4] && !seen_net(s[4]))
+            slurpat(pd, "net/fib_trie", 0);
         const char *usage[2][2] = {{"memory", "memory.usage_in_bytes"}, {"cpuacct", "cpuacct.usage"}};
         for (int u = 0; u < 2; u++) {
             const char *ctl = v2 ? "" : usage[u][0];
@@ -195,8 +212,10 @@ int main(int argc, char **argv)
                 if (seen_cg(path))
                     continue;
             }
-            slurp(path);
+            slurpat(AT_FDCWD, path, 1);
         }
+    next:
+        close(pd);
     }
     closedir(d);
     printf("%ld\n", n);
