@@ -2,7 +2,8 @@
 # bench-ctr-ps.sh - listing containers on a host with ~2000 processes in ~20 containers:
 # ctr-ps (every column) against `lsns -J`, `ps -eo pid,pidns,cgroup,comm`, `docker ps` /
 # `podman ps` when they run here, and a floor: a minimal C walk of /proc that reads each
-# process's eight ns links and its cgroup file (bench/proc-floor.c). Then `ctr-ps --pid NAME`
+# process's eight ns links and what the table shows (bench/proc-floor.c; `-w`: the ns links
+# and cgroup file of each process, the floor before 2026-12-04). Then `ctr-ps --pid NAME`
 # (a ctrkit state folder) against a bare process start (/bin/true).
 #
 # The containers are `unshare -fp --mount-proc --kill-child` groups of sleeps, killed by
@@ -72,7 +73,8 @@ compare "list every container, ~$want processes in $CONTAINERS containers" "$RUN
     "ctr-ps (all columns)" "ctr-ps >/dev/null" \
     "ctr-ps --json" "ctr-ps --json >/dev/null" \
     "${peers[@]}" \
-    "floor: /proc walk, ns links + cgroup" "$tmp/proc-floor >/dev/null"
+    "floor: /proc walk + the table's reads" "$tmp/proc-floor >/dev/null" \
+    "floor: ns links + cgroup of each" "$tmp/proc-floor -w >/dev/null"
 
 # A process start is too short for a shell-wrapped measurement: run both without a shell.
 direct() {

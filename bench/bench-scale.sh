@@ -5,7 +5,8 @@
 #   - ctr-run -d: the start time of the containers around the checkpoint (median of 5)
 #   - netbridge attach --etc and attach --publish of a spare namespace (median of 9 each)
 #   - ctr-exec, ctr-stop, ctr-rm of a probe container (median of 3 each)
-#   - ctr-ps, ctr-ps -q and ctr-ls, and ctr-ps's floor: a C walk of /proc (bench/proc-floor.c)
+#   - ctr-ps, ctr-ps -q and ctr-ls, and their floors: a C walk of /proc doing the reads each
+#     output needs (bench/proc-floor.c, and -q)
 #   - RSS of ctrkit's processes left per container (monitor, log relay, waiting nsenter-rs):
 #     VmRSS, RssAnon and PSS, per program
 # then each per-container cost at SCALE_N as a ratio to its cost at 1 (target <= 1.25x), and
@@ -119,6 +120,7 @@ at_checkpoint() {
         timed "$res/ps.$c" ctr-ps
         timed "$res/psq.$c" ctr-ps -q
         timed "$res/floor.$c" "$tmp/proc-floor"
+        timed "$res/floorq.$c" "$tmp/proc-floor" -q
         timed "$res/ls.$c" ctr-ls
     done
     # RSS of what ctrkit leaves running beside each container (outside its cgroup): the
@@ -166,7 +168,7 @@ echo "== per-container costs as containers accumulate (medians, ms; RSS in MiB) 
 printf '  %-34s' "running containers"
 for c in "${checkpoints[@]}"; do printf '%10s' "$c"; done
 printf '%12s\n' "$N vs 1"
-for k in start attach-etc attach-publish exec stop rm ls ps psq floor rss anon rsstotal psstotal; do
+for k in start attach-etc attach-publish exec stop rm ls ps psq floor floorq rss anon rsstotal psstotal; do
     case $k in
         start) label="ctr-run -d (bridge, ${limits[*]})" ;;
         attach-etc) label="netbridge attach --etc" ;;
@@ -178,6 +180,7 @@ for k in start attach-etc attach-publish exec stop rm ls ps psq floor rss anon r
         ps) label="ctr-ps (lists all)" ;;
         psq) label="ctr-ps -q (names only)" ;;
         floor) label="ctr-ps floor: /proc walk" ;;
+        floorq) label="ctr-ps -q floor" ;;
         rss) label="RSS per ctrkit process (median)" ;;
         anon) label="  of it its own (RssAnon, median)" ;;
         rsstotal) label="RSS of ctrkit per container" ;;
@@ -188,8 +191,9 @@ for k in start attach-etc attach-publish exec stop rm ls ps psq floor rss anon r
     awk -v a="$(median "$res/$k.1")" -v b="$(median "$res/$k.$N")" \
         'BEGIN{ if (a > 0) printf "%11.2fx\n", b / a; else print "" }'
 done
-awk -v a="$(median "$res/ps.$N")" -v q="$(median "$res/psq.$N")" -v b="$(median "$res/floor.$N")" -v n="$N" \
-    'BEGIN{ if (b > 0) printf "  ctr-ps at %s vs its /proc-walk floor: %.2fx (ctr-ps -q: %.2fx)\n", n, a / b, q / b }'
+awk -v a="$(median "$res/ps.$N")" -v q="$(median "$res/psq.$N")" -v b="$(median "$res/floor.$N")" \
+    -v bq="$(median "$res/floorq.$N")" -v n="$N" \
+    'BEGIN{ if (b > 0 && bq > 0) printf "  ctr-ps at %s vs its /proc-walk floor: %.2fx (ctr-ps -q vs its own: %.2fx)\n", n, a / b, q / bq }'
 echo "  memory (MiB) of ctrkit's processes beside the containers at $N, by program:"
 echo "  count, median VmRSS and its max, median RssAnon (its own pages), median PSS"
 colmed() { # colmed COL : the median of column COL of stdin

@@ -137,7 +137,10 @@ start_tree() {
     want_eff=$(awk '/^CapEff:/{print $2}' "/proc/$pid/status")
     [ "$want_eff" = 00000000000004fb ] || assert_json '.capabilities.effective | length > 0' true
     assert_json '.uid_map[0].count' 4294967295
-    # the list shows the address and the text form of inspect says the same
+    # the list shows the address and the text form of inspect says the same: the lowest
+    # not on lo (a lower one on lo, even inside ctrps0's subnet, is not the container's)
+    nsenter -t "$pid" -n ip addr add 10.199.7.2/32 dev lo
+    nsenter -t "$pid" -n ip addr add 10.199.7.9/24 dev ctrps0
     run_tool ctr-ps -o ip --no-headers --filter "id=$id"
     assert_eq "$output" 10.199.7.5
     run_tool ctr-ps inspect "$id"

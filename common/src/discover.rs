@@ -364,18 +364,20 @@ fn check_ctrkit_pid(dir: &Path, start_ticks: Option<u64>) -> Result<Option<i32>,
     let Some(pid) = read_pid_file(&dir.join("pid")) else {
         return Ok(None);
     };
-    check_ctrkit_pid_known(dir, pid, start_ticks, None).map(|o| o.map(|(pid, _)| pid))
+    check_ctrkit_pid_known(dir, pid, start_ticks, None, None).map(|o| o.map(|(pid, _)| pid))
 }
 
 /// [`check_ctrkit_pid`] for a pid already read from the folder's pidfile, with its start
 /// time and its `/proc/PID/cgroup` lines when the caller has them (a scan has both: a
 /// thousand containers then cost no second read of either). Also gives the cgroup the
 /// folder records (without the leading `/`), which the process was found in.
+/// `written` is the pidfile's mtime when the caller read it with the pid.
 fn check_ctrkit_pid_known(
     dir: &Path,
     pid: i32,
     start_ticks: Option<u64>,
     cgroups: Option<&[CgroupEntry]>,
+    written: Option<std::time::SystemTime>,
 ) -> Result<Option<(i32, Option<String>)>, String> {
     let pidfile = dir.join("pid");
     if dir.join("exit").exists() {
@@ -384,9 +386,12 @@ fn check_ctrkit_pid_known(
             dir.join("exit").display()
         ));
     }
-    let written = fs::metadata(&pidfile)
-        .and_then(|m| m.modified())
-        .map_err(|_| format!("{} vanished", pidfile.display()))?;
+    let written = match written {
+        Some(w) => w,
+        None => fs::metadata(&pidfile)
+            .and_then(|m| m.modified())
+            .map_err(|_| format!("{} vanished", pidfile.display()))?,
+    };
     let ticks = match start_ticks {
         Some(t) => t,
         None => read_proc(pid)
@@ -402,7 +407,9 @@ fn check_ctrkit_pid_known(
         }
     }
     let mut recorded = None;
-    if let Ok(cg) = fs::read_to_string(dir.join("cgroup")) {
+    let mut buf = Vec::new();
+    if read_small(&dir.join("cgroup"), &mut buf, true).is_ok() {
+        let cg = String::from_utf8_lossy(&buf);
         let cg = cg.trim().trim_matches('/');
         let in_it = |es: &[CgroupEntry]| es.iter().any(|e| e.path.trim_matches('/') == cg);
         let inside = match cgroups {
@@ -456,6 +463,14 @@ pub fn cmdline_of(p: &procfs::process::Process) -> Option<Vec<String>> {
             .map(|a| String::from_utf8_lossy(a).into_owned())
             .collect(),
     )
+}
+
+/// The arguments in the text of `/proc/PID/cmdline`, as [`cmdline_of`] gives them.
+pub fn split_cmdline(raw: &[u8]) -> Vec<String> {
+    raw.split(|&b| b == 0)
+        .filter(|a| !a.is_empty())
+        .map(|a| String::from_utf8_lossy(a).into_owned())
+        .collect()
 }
 
 /// The first 12 characters of an id (`docker ps` style).
@@ -631,13 +646,15 @@ fn group(
         .enumerate()
         .map(|(gi, g)| (procs[g.init].pid, gi))
         .collect();
+    // (a map, not a search of the groups for each: quadratic with thousands of containers)
+    let by_ns: HashMap<NsSet, usize> = gs.iter().enumerate().map(|(gi, g)| (g.ns, gi)).collect();
     for gi in 0..gs.len() {
         let parent_pid = procs[gs[gi].init].ppid;
         let Some(&pi) = index.get(&parent_pid) else {
             continue;
         };
         let Some(pk) = key[pi] else { continue };
-        let Some(&pg) = gs.iter().position(|g| g.ns == pk).as_ref() else {
+        let Some(&pg) = by_ns.get(&pk) else {
             continue;
         };
         if pg == gi
@@ -660,6 +677,7 @@ fn group(
 
     let ctx = IdentityContext::load(dirs, sources);
     let reader = records::Reader::new(sources);
+    let mut buf = Vec::with_capacity(4096);
     let start_of = |pid: i32| {
         index
             .get(&pid)
@@ -671,7 +689,12 @@ fn group(
     let mut out = Vec::new();
     for g in gs.iter().filter(|g| !g.folded) {
         let init = &procs[g.init];
-        let cgroups = proc_cgroup_at(&proc.join(init.pid.to_string())).unwrap_or_default();
+        let cgroups: Vec<CgroupEntry> =
+            read_small(&proc.join(format!("{}/cgroup", init.pid)), &mut buf, true)
+                .ok()
+                .and_then(|()| procfs::ProcessCGroups::from_read(&buf[..]).ok())
+                .map(|c| c.into_iter().map(CgroupEntry::from).collect())
+                .unwrap_or_default();
         let mut pids: Vec<i32> = g.members.iter().map(|&i| procs[i].pid).collect();
         pids.sort_unstable();
         let launcher_pid = g.launcher.map(|i| procs[i].pid);
@@ -907,10 +930,14 @@ fn read_runtime_state(dir: &Path, kind: StateKind) -> Option<RuntimeState> {
     .filter(|s| s.pid > 0)
 }
 
+/// One ctrkit state folder with a pidfile: its name, its `id` file when there is one,
+/// the folder, and the pidfile's mtime.
+type CtrkitEntry = (String, Option<String>, PathBuf, std::time::SystemTime);
+
 /// Everything read once per scan to name containers.
 struct IdentityContext {
-    /// host pid -> ctrkit name, its `id` file when there is one, and its state folder
-    ctrkit: HashMap<i32, (String, Option<String>, PathBuf)>,
+    /// host pid -> its ctrkit state folder
+    ctrkit: HashMap<i32, CtrkitEntry>,
     runtime: Vec<RuntimeState>,
 }
 
@@ -918,15 +945,36 @@ impl IdentityContext {
     fn load(dirs: &Dirs, sources: &Sources) -> IdentityContext {
         let mut ctrkit = HashMap::new();
         if let Ok(rd) = fs::read_dir(dirs.containers_dir()) {
+            let mut buf = Vec::with_capacity(128);
             for e in rd.flatten() {
                 let dir = e.path();
-                if let Some(pid) = read_pid_file(&dir.join("pid")) {
-                    let name = e.file_name().to_string_lossy().into_owned();
-                    let id = crate::state::read_trimmed(&dir.join("id"))
-                        .ok()
-                        .filter(|s| !s.is_empty());
-                    ctrkit.insert(pid, (name, id, dir));
-                }
+                // the pid and, from the same open file, when it was written
+                let Ok(fd) = rustix::fs::open(
+                    dir.join("pid"),
+                    OFlags::RDONLY | OFlags::CLOEXEC,
+                    Mode::empty(),
+                ) else {
+                    continue;
+                };
+                let Ok(st) = rustix::fs::fstat(&fd) else {
+                    continue;
+                };
+                let written = std::time::UNIX_EPOCH
+                    + std::time::Duration::new(
+                        u64::try_from(st.st_mtime).unwrap_or(0),
+                        u32::try_from(st.st_mtime_nsec).unwrap_or(0),
+                    );
+                let pid = read_fd(&fd, &mut buf, true)
+                    .ok()
+                    .and_then(|()| std::str::from_utf8(&buf).ok()?.trim().parse::<i32>().ok())
+                    .filter(|&p| p > 0);
+                let Some(pid) = pid else { continue };
+                let name = e.file_name().to_string_lossy().into_owned();
+                let id = read_small(&dir.join("id"), &mut buf, true)
+                    .ok()
+                    .and_then(|()| Some(std::str::from_utf8(&buf).ok()?.trim_end().to_string()))
+                    .filter(|s| !s.is_empty());
+                ctrkit.insert(pid, (name, id, dir, written));
             }
         }
         let mut runtime = Vec::new();
@@ -973,7 +1021,7 @@ impl IdentityContext {
             let hit = self.ctrkit.get(p)?;
             let ticks = start_of(*p)?;
             let known = (*p == pid).then_some(cgroups);
-            match check_ctrkit_pid_known(&hit.2, *p, Some(ticks), known) {
+            match check_ctrkit_pid_known(&hit.2, *p, Some(ticks), known, Some(hit.3)) {
                 Ok(Some((_, cg))) => Some((hit, cg.filter(|_| *p == pid))),
                 _ => None,
             }
@@ -981,7 +1029,7 @@ impl IdentityContext {
         let hit = fresh(&pid)
             .or_else(|| launcher.and_then(|l| fresh(&l)))
             .or_else(|| pids.iter().find_map(fresh));
-        if let Some(((name, id, _), own_cgroup)) = hit {
+        if let Some(((name, id, _, _), own_cgroup)) = hit {
             return Identity {
                 id: id.clone().unwrap_or_else(|| synthetic_id(ns, host)),
                 name: Some(name.clone()),
@@ -1168,6 +1216,37 @@ fn parse_stat(buf: &[u8]) -> Option<procfs::process::Stat> {
     procfs::process::Stat::from_read(line).ok()
 }
 
+/// Read the whole of a small kernel file into `buf` (cleared first) with plain system
+/// calls: open, read, close. A file the kernel writes as one record (`stat`, `cmdline`,
+/// `cgroup`, a cgroup's value file) is `one_shot`: a read that comes back short is its end,
+/// so the closing empty read is skipped; anything else (`fib_trie`, `cgroup.procs`: a
+/// seq_file of many records stops a read short at a page) is read until a read returns 0.
+///
+/// A thousand-container listing reads a few files per container: through `std::fs` each
+/// costs open, fcntl (musl's `O_CLOEXEC` fallback), fstat, lseek, two reads and close, and
+/// a fresh `String`; this is three or four calls into a reused buffer.
+pub fn read_small(path: &Path, buf: &mut Vec<u8>, one_shot: bool) -> io::Result<()> {
+    let fd = rustix::fs::open(path, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())?;
+    read_fd(&fd, buf, one_shot)
+}
+
+fn read_fd(fd: &OwnedFd, buf: &mut Vec<u8>, one_shot: bool) -> io::Result<()> {
+    buf.clear();
+    loop {
+        if buf.capacity() - buf.len() < 512 {
+            buf.reserve(4096);
+        }
+        let room = buf.capacity() - buf.len();
+        match rustix::io::read(fd, rustix::buffer::spare_capacity(buf)) {
+            Ok(0) => return Ok(()),
+            Ok(n) if one_shot && n < room => return Ok(()),
+            Ok(_) => {}
+            Err(rustix::io::Errno::INTR) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
 /// An `O_PATH` directory fd for `/proc/PID`, so later look-ups skip path resolution.
 struct DirFd(OwnedFd);
 
@@ -1177,7 +1256,8 @@ impl DirFd {
         Ok(DirFd(rustix::fs::open(path, flags, Mode::empty())?))
     }
 
-    /// Read a small file under the directory into `buf`.
+    /// Read a small file under the directory that the kernel writes as one record
+    /// (`stat`) into `buf`: see [`read_small`].
     fn read(&self, name: &str, buf: &mut Vec<u8>) -> io::Result<()> {
         let fd = rustix::fs::openat(
             &self.0,
@@ -1185,16 +1265,7 @@ impl DirFd {
             OFlags::RDONLY | OFlags::CLOEXEC,
             Mode::empty(),
         )?;
-        buf.clear();
-        let mut chunk = [0u8; 4096];
-        loop {
-            match rustix::io::read(&fd, &mut chunk[..]) {
-                Ok(0) => return Ok(()),
-                Ok(n) => buf.extend_from_slice(&chunk[..n]),
-                Err(rustix::io::Errno::INTR) => continue,
-                Err(e) => return Err(e.into()),
-            }
-        }
+        read_fd(&fd, buf, true)
     }
 
     /// The inode number of namespace link `name` (`ns/net` reads `net:[4026531840]`);

@@ -364,12 +364,14 @@ enum Parent {
 }
 
 fn parent_of(proc: &Path, ppid: i32) -> Option<Parent> {
-    let p = procfs::process::Process::new_with_root(proc.join(ppid.to_string())).ok()?;
-    let args = super::cmdline_of(&p)?;
-    let parent = parse_parent(&args)?;
+    // the command line by one open of its file (most parents are none of these)
+    let dir = proc.join(ppid.to_string());
+    let mut raw = Vec::with_capacity(256);
+    super::read_small(&dir.join("cmdline"), &mut raw, true).ok()?;
+    let parent = parse_parent(&super::split_cmdline(&raw))?;
     Some(match parent {
         Parent::Shim { id, .. } => Parent::Shim {
-            bundle: p.cwd().ok(),
+            bundle: fs::read_link(dir.join("cwd")).ok(),
             id,
         },
         p => p,

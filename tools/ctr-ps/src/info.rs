@@ -3,8 +3,8 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::fs;
-use std::path::PathBuf;
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
 
 use common::cgroup::{
     Hierarchy, Limit, PidCgroups, Usage, Version, join, parse_limit, parse_pid_cgroups,
@@ -14,6 +14,7 @@ use common::discover::{Container, Snapshot};
 use common::ns::NsKind;
 use serde::Serialize;
 
+use crate::netlink;
 use crate::procfs::{self, Clock};
 
 /// Everything a command needs from one look at the host.
@@ -24,6 +25,12 @@ pub struct Ctx {
     pub page: u64,
     /// cgroup dir -> its `cgroup.procs`, read once per run (containers often share one)
     procs_cache: RefCell<HashMap<PathBuf, Option<Vec<i32>>>>,
+    /// network namespace inode -> its first address, asked once per run (a pod's
+    /// containers share one)
+    ip_cache: RefCell<HashMap<u64, Option<Ipv4Addr>>>,
+    net: RefCell<netlink::Probe>,
+    /// one buffer for every small file a listing reads
+    buf: RefCell<Vec<u8>>,
 }
 
 impl Ctx {
@@ -37,7 +44,51 @@ impl Ctx {
             hier: Hierarchy::detect().ok(),
             page: procfs::page_size(),
             procs_cache: RefCell::new(HashMap::new()),
+            ip_cache: RefCell::new(HashMap::new()),
+            net: RefCell::new(netlink::Probe::default()),
+            buf: RefCell::new(Vec::with_capacity(4096)),
         })
+    }
+
+    /// The init's command line (`[comm]` for a zombie or a kernel-emptied one).
+    pub fn command(&self, c: &Container) -> String {
+        procfs::cmdline_with(c.pid, &mut self.buf.borrow_mut())
+            .unwrap_or_else(|| format!("[{}]", c.comm))
+    }
+
+    /// The first IPv4 address of the container's network namespace that is not on `lo`
+    /// (the lowest, as `/proc/PID/net/fib_trie` lists them), once per namespace. Asked by
+    /// netlink from inside the namespace when we may enter it, else read from
+    /// `/proc/PID/net`.
+    pub fn first_ipv4(&self, c: &Container) -> Option<Ipv4Addr> {
+        let ns = c.namespaces.get(&NsKind::Net).copied();
+        if let Some(hit) = ns.and_then(|n| self.ip_cache.borrow().get(&n).copied()) {
+            return hit;
+        }
+        let got = match self.net.borrow_mut().ipv4(c.pid) {
+            Some(addrs) => addrs
+                .iter()
+                .filter(|a| !a.on_lo && !a.addr.is_loopback())
+                .map(|a| a.addr)
+                .min(),
+            None => procfs::first_ipv4(c.pid),
+        };
+        if let Some(n) = ns {
+            self.ip_cache.borrow_mut().insert(n, got);
+        }
+        got
+    }
+
+    /// A cgroup file holding one number.
+    fn read_u64(&self, path: &Path) -> Option<u64> {
+        self.read_with(path, |s| s.parse().ok())
+    }
+
+    /// A cgroup file holding one value, trimmed, given to `parse`.
+    fn read_with<T>(&self, path: &Path, parse: impl FnOnce(&str) -> Option<T>) -> Option<T> {
+        let mut buf = self.buf.borrow_mut();
+        procfs::read_file(path, &mut buf, true)?;
+        parse(std::str::from_utf8(buf.trim_ascii()).ok()?)
     }
 
     /// Summed user+system time of the container's processes, in µs.
@@ -95,16 +146,15 @@ impl Ctx {
                 Version::V1 => ("memory.usage_in_bytes", "memory.limit_in_bytes"),
                 Version::V2 => ("memory.current", "memory.max"),
             };
-            u.memory_current_bytes = read_trim(&d.join(cur)).and_then(|s| s.parse().ok());
+            u.memory_current_bytes = self.read_u64(&d.join(cur));
             if want.limit {
-                u.memory_max_bytes = read_trim(&d.join(max)).and_then(|s| parse_limit(&s));
+                u.memory_max_bytes = self.read_with(&d.join(max), parse_limit);
             }
         }
         if let Some(path) = own.get(cpu) {
             u.cpu_usage_usec = if cpu == "cpuacct" {
                 h.dir(cpu, path)
-                    .and_then(|d| read_trim(&d.join("cpuacct.usage")))
-                    .and_then(|s| s.parse::<u64>().ok())
+                    .and_then(|d| self.read_u64(&d.join("cpuacct.usage")))
                     .map(|ns| ns / 1000)
             } else {
                 h.unified_dir(path)
@@ -139,9 +189,13 @@ impl Ctx {
             .or_else(|| self.snap.proc(c.pid).map(|p| p.ppid))
             .unwrap_or(0);
         let parent = (parent_pid > 0)
-            .then(|| fs::read_to_string(format!("/proc/{parent_pid}/cgroup")).ok())
-            .flatten()
-            .map(|t| parse_pid_cgroups(&t));
+            .then(|| {
+                let mut buf = self.buf.borrow_mut();
+                let path = format!("/proc/{parent_pid}/cgroup");
+                procfs::read_file(Path::new(&path), &mut buf, true)?;
+                Some(parse_pid_cgroups(&String::from_utf8_lossy(&buf)))
+            })
+            .flatten();
         let mut own: HashMap<String, String> = HashMap::new();
         for ctl in ctls {
             let Some(p) = mine.path_for(h, ctl) else {
@@ -162,11 +216,13 @@ impl Ctx {
                 return false;
             };
             let members = cache.entry(dir.clone()).or_insert_with(|| {
-                fs::read_to_string(dir.join("cgroup.procs")).ok().map(|t| {
-                    t.lines()
-                        .filter_map(|l| l.trim().parse::<i32>().ok())
-                        .collect()
-                })
+                let mut buf = self.buf.borrow_mut();
+                procfs::read_file(&dir.join("cgroup.procs"), &mut buf, false)?;
+                Some(
+                    buf.split(|&b| b == b'\n')
+                        .filter_map(|l| std::str::from_utf8(l.trim_ascii()).ok()?.parse().ok())
+                        .collect(),
+                )
             });
             members.as_ref().is_some_and(|m| {
                 m.iter()
@@ -192,10 +248,6 @@ fn pid_cgroups(entries: &[common::ns::CgroupEntry]) -> PidCgroups {
         }
     }
     out
-}
-
-fn read_trim(p: &std::path::Path) -> Option<String> {
-    fs::read_to_string(p).ok().map(|s| s.trim().to_string())
 }
 
 /// The cgroup numbers a row shows.
@@ -296,7 +348,7 @@ pub fn row(ctx: &Ctx, c: &Container, want: Want) -> Row {
         pid: c.pid,
         launcher_pid: c.launcher_pid,
         command: if want.command {
-            procfs::cmdline(c.pid).or_else(|| Some(format!("[{}]", c.comm)))
+            Some(ctx.command(c))
         } else {
             None
         },
@@ -311,7 +363,7 @@ pub fn row(ctx: &Ctx, c: &Container, want: Want) -> Row {
             .and_then(|u| u.cpu_usage_usec)
             .unwrap_or_else(|| ctx.proc_cpu_usec(c)),
         ip: if want.ip && !shares_host_net {
-            procfs::first_ipv4(c.pid).map(|a| a.to_string())
+            ctx.first_ipv4(c).map(|a| a.to_string())
         } else {
             None
         },

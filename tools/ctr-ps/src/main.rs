@@ -3,6 +3,7 @@ mod cmd;
 mod error;
 mod filter;
 mod info;
+mod netlink;
 mod procfs;
 
 fn main() {

@@ -9,6 +9,7 @@
 
 use std::fs;
 use std::net::{Ipv4Addr, Ipv6Addr};
+use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use ::procfs::process::Process;
@@ -19,10 +20,24 @@ fn proc_file(pid: i32, name: &str) -> String {
     format!("/proc/{pid}/{name}")
 }
 
+/// Read a small kernel file into `buf` with plain system calls, into a reused buffer
+/// (see [`common::discover::read_small`]); `None` when it is gone or denied.
+pub fn read_file(path: &Path, buf: &mut Vec<u8>, one_shot: bool) -> Option<()> {
+    common::discover::read_small(path, buf, one_shot).ok()
+}
+
 /// The command line, arguments joined by spaces; `None` when it is empty (zombies).
+/// Arguments that are not UTF-8 (a file name) are read lossily.
 pub fn cmdline(pid: i32) -> Option<String> {
-    let parts = common::discover::cmdline_of(&Process::new(pid).ok()?)?;
-    (!parts.is_empty()).then(|| parts.join(" "))
+    let mut buf = Vec::with_capacity(512);
+    cmdline_with(pid, &mut buf)
+}
+
+/// [`cmdline`] reading into a caller's buffer (a listing reuses one for every row).
+pub fn cmdline_with(pid: i32, buf: &mut Vec<u8>) -> Option<String> {
+    read_file(Path::new(&proc_file(pid, "cmdline")), buf, true)?;
+    let args = common::discover::split_cmdline(buf);
+    (!args.is_empty()).then(|| args.join(" "))
 }
 
 /// Clock ticks per second (`sysconf(_SC_CLK_TCK)`).
