@@ -130,7 +130,11 @@ at_checkpoint() {
         grep -qs "$CTRKIT_CGROUP_PARENT/" "$p/cgroup" && continue
         args=$(tr '\0' ' ' 2>/dev/null <"$p/cmdline") || continue
         case $args in
-            *"ctr-run -d --name s"[0-9]* | *"$CTRKIT_ROOT/logs/s"[0-9]* | *"$CTRKIT_STATE/containers/s"[0-9]*) ;;
+            *"ctr-run -d --name s"[0-9]*)
+                # (a monitor of this bench's, not of another test host's on the machine)
+                grep -qs "CTRKIT_STATE=$CTRKIT_STATE" "$p/environ" || continue
+                ;;
+            *"$CTRKIT_ROOT/logs/s"[0-9]* | *"$CTRKIT_STATE/containers/s"[0-9]*) ;;
             *) continue ;;
         esac
         # VmRSS, RssAnon (its own pages) and PSS (shared pages -- the binaries' text, the
