@@ -254,9 +254,10 @@ if [ "$PN" -gt 0 ] && command -v podman >/dev/null; then
         printf '  %-34s' "podman run -d (--network none)"
         for c in "${pc[@]}"; do
             if [ "$c" -le 5 ]; then sed -n '1,5p' "$res/pstart.all"; else sed -n "$((c - 4)),${c}p" "$res/pstart.all"; fi >"$res/pstart.$c"
-            printf '%10s' "$c:$(median "$res/pstart.$c")"
+            printf '  at %s: %s ms' "$c" "$(median "$res/pstart.$c")"
         done
-        echo
+        awk -v a="$(median "$res/pstart.1")" -v b="$(median "$res/pstart.${pc[-1]}")" -v n="${pc[-1]}" \
+            'BEGIN{ if (a > 0) printf "  (%s vs 1: %.2fx)\n", n, b / a; else print "" }'
         # conmon, podman's process beside each container
         for p in $(pgrep -x conmon); do
             grep -qs "$P/" "/proc/$p/cmdline" || continue # (ours only)
