@@ -3,10 +3,10 @@
 //!
 //! - `networks/NAME.json`: a network's settings;
 //! - `networks/NAME.d/lease/IP`: one file per lease, named by its address (so picking a
-//!   free address is a lookup), with small indexes beside them, each a folder of empty
-//!   files named by the addresses of the leases they point at: `ns/INODE/`, `path/NETNS/`,
-//!   `name/NAME/`, `cid/ID/`, `ip6/ADDRESS` (a file holding the address) and `ported/`
-//!   (the leases that publish ports);
+//!   free address is a lookup), with small indexes beside them: `ns/INODE`, `path/NETNS`,
+//!   `name/NAME`, `cid/ID` (files listing the addresses of the leases with that key, one a
+//!   line), `ip6/ADDRESS` (a file holding the IPv4 address) and `ported/IP` (the leases
+//!   that publish ports);
 //! - `ports/PROTO-PORT/IP-NETWORK-N`: the published host ports of every network (the file
 //!   holds the host address, if any);
 //! - `format`: the store's layout has been brought to this one (records of a version that
@@ -516,17 +516,15 @@ impl Store {
 
     /// The leases an index folder (`NAME.d/KIND/KEY/`) names.
     fn indexed(&self, name: &str, kind: &str, key: &str) -> Result<Vec<Lease>, Error> {
-        let dir = self.lease_dir(name).join(kind).join(enc(key));
-        let rd = match fs::read_dir(&dir) {
-            Ok(rd) => rd,
+        let path = self.lease_dir(name).join(kind).join(enc(key));
+        let text = match fs::read_to_string(&path) {
+            Ok(t) => t,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(source) => return Err(Error::State { path: dir, source }),
+            Err(source) => return Err(Error::State { path, source }),
         };
-        let mut ips: Vec<Ipv4Addr> = rd
-            .filter_map(|e| e.ok())
-            .filter_map(|e| e.file_name().to_str().and_then(|n| n.parse().ok()))
-            .collect();
+        let mut ips: Vec<Ipv4Addr> = text.lines().filter_map(|l| l.parse().ok()).collect();
         ips.sort();
+        ips.dedup();
         let mut out = Vec::new();
         for ip in ips {
             if let Some(l) = self.lease_at(name, ip)? {
@@ -653,24 +651,30 @@ impl Store {
         Ok(out)
     }
 
-    /// The index entries of a lease: its files under the network's folder and under
+    /// The keyed index entries of a lease: files listing the addresses of the leases
+    /// with that key, one a line (a file, not a folder, per key: every folder or file made
+    /// costs the filesystem an inode).
+    fn list_entries(&self, name: &str, l: &Lease) -> Vec<PathBuf> {
+        let d = self.lease_dir(name);
+        let mut v = vec![
+            d.join("ns").join(l.netns_inode.to_string()),
+            d.join("path").join(enc(&l.netns)),
+        ];
+        if let Some(n) = &l.name {
+            v.push(d.join("name").join(enc(n)));
+        }
+        if let Some(c) = &l.container_id {
+            v.push(d.join("cid").join(enc(c)));
+        }
+        v
+    }
+
+    /// The other index entries of a lease: its files under the network's folder and under
     /// `ports/`, each with what it holds.
     fn index_entries(&self, name: &str, l: &Lease) -> Vec<(PathBuf, String)> {
         let d = self.lease_dir(name);
         let ip = l.ip.to_string();
-        let mut v = vec![
-            (
-                d.join("ns").join(l.netns_inode.to_string()).join(&ip),
-                String::new(),
-            ),
-            (d.join("path").join(enc(&l.netns)).join(&ip), String::new()),
-        ];
-        if let Some(n) = &l.name {
-            v.push((d.join("name").join(enc(n)).join(&ip), String::new()));
-        }
-        if let Some(c) = &l.container_id {
-            v.push((d.join("cid").join(enc(c)).join(&ip), String::new()));
-        }
+        let mut v = Vec::new();
         if let Some(a) = l.ip6 {
             v.push((d.join("ip6").join(a.to_string()), format!("{ip}\n")));
         }
@@ -692,6 +696,30 @@ impl Store {
 
     /// Record a lease (attach order number `seq`): its index entries, then its file.
     pub fn put_lease(&self, name: &str, l: &Lease, seq: u64) -> Result<(), Error> {
+        let line = format!("{}\n", l.ip);
+        for path in self.list_entries(name, l) {
+            let res = (|| -> io::Result<()> {
+                use std::io::Write;
+                match fs::read_to_string(&path) {
+                    Ok(t) if t.lines().any(|x| x == l.ip.to_string()) => return Ok(()),
+                    Ok(_) => {}
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                        if let Some(p) = path.parent() {
+                            if !p.is_dir() {
+                                fs::create_dir_all(p)?;
+                            }
+                        }
+                    }
+                    Err(e) => return Err(e),
+                }
+                fs::OpenOptions::new()
+                    .append(true)
+                    .create(true)
+                    .open(&path)?
+                    .write_all(line.as_bytes())
+            })();
+            res.map_err(|source| Error::State { path, source })?;
+        }
         for (path, data) in self.index_entries(name, l) {
             let res = (|| {
                 if let Some(p) = path.parent() {
@@ -721,6 +749,13 @@ impl Store {
     pub fn lease_undo(&self, name: &str, l: &Lease) -> Vec<PathBuf> {
         let mut v = vec![self.lease_path(name, l.ip)];
         v.extend(self.index_entries(name, l).into_iter().map(|(p, _)| p));
+        // (an undo of a new lease: its keyed entries are its own unless another lease
+        // shares the key, which the undo then leaves to the lookups' check)
+        v.extend(
+            self.list_entries(name, l)
+                .into_iter()
+                .filter(|p| fs::read_to_string(p).is_ok_and(|t| t.trim() == l.ip.to_string())),
+        );
         v
     }
 
@@ -731,6 +766,24 @@ impl Store {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
             Err(source) => return Err(Error::State { path, source }),
+        }
+        let ip = l.ip.to_string();
+        for path in self.list_entries(name, l) {
+            let Ok(t) = fs::read_to_string(&path) else {
+                continue;
+            };
+            let rest: String = t
+                .lines()
+                .filter(|x| *x != ip)
+                .map(|x| format!("{x}\n"))
+                .collect();
+            let _ = if rest.is_empty() {
+                fs::remove_file(&path)
+            } else if rest != t {
+                fs::write(&path, rest)
+            } else {
+                Ok(())
+            };
         }
         let d = self.lease_dir(name);
         for (path, _) in self.index_entries(name, l) {
@@ -743,7 +796,7 @@ impl Store {
             }
             let _ = fs::remove_file(&path);
             if let Some(p) = path.parent() {
-                if p != d.join("ip6") && p != d.join("ported") {
+                if p.parent() == Some(&self.dir.join("ports")) {
                     let _ = fs::remove_dir(p);
                 }
             }
