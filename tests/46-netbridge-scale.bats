@@ -133,3 +133,102 @@ serve() {
     assert_eq "$(cat "$TEST_DIR/etc/c1/hosts" 2>&1)" \
         "cat: $TEST_DIR/etc/c1/hosts: No such file or directory" "the hosts file went with the network"
 }
+
+# store_bytes TRACE : the bytes read and written through files under the store's networks/
+# and ports/ folders in an `strace -y` log
+store_bytes() {
+    grep -E '^([0-9]+ +)?(read|write|pread64|pwrite64)\([0-9]+<[^>]*/netbridge/(networks|ports)/' "$1" |
+        sed -nE 's/.* = ([0-9]+)$/\1/p' | awk '{ s += $1 } END { print s + 0 }'
+}
+
+# probe TAG : attach one more container (--name, --etc, --publish) and detach it by name,
+# each under strace; prints the store bytes each moved ("ATTACH DETACH")
+probe() {
+    local c
+    c=$(new_ctr)
+    "${H[@]}" strace -f -y -qq -e trace=read,write,pread64,pwrite64 -o "$TEST_DIR/trace.$1.a" \
+        netbridge attach "$c" --bridge nb0 --name probe --etc "$TEST_DIR/etc/probe" \
+        --publish 30001:80 >/dev/null || return 1
+    "${H[@]}" strace -f -y -qq -e trace=read,write,pread64,pwrite64 -o "$TEST_DIR/trace.$1.d" \
+        netbridge detach --name probe --bridge nb0 || return 1
+    kill -KILL "$c"
+    echo "$(store_bytes "$TEST_DIR/trace.$1.a") $(store_bytes "$TEST_DIR/trace.$1.d")"
+}
+
+@test "attach and detach read and write only their own lease: the store bytes they move do not grow with the containers attached" {
+    require_cmd strace
+    run_tool "${H[@]}" netbridge create nb0 --subnet 10.88.0.0/22
+    local i few many
+    for i in $(seq 1 4); do
+        "${H[@]}" netbridge attach "$(new_ctr)" --bridge nb0 --name "c$i" --etc "$TEST_DIR/etc/c$i" \
+            --publish "$((21000 + i)):80" >/dev/null
+    done
+    few=$(probe few)
+    for i in $(seq 5 60); do
+        "${H[@]}" netbridge attach "$(new_ctr)" --bridge nb0 --name "c$i" --etc "$TEST_DIR/etc/c$i" \
+            --publish "$((21000 + i)):80" >/dev/null
+    done
+    many=$(probe many)
+    echo "store bytes (attach detach): at 5 $few, at 61 $many" >&3
+    # (each of them is a lease's worth or so, read or written, whatever the number of others:
+    # a record of all leases would move ~500 bytes more per container attached)
+    local a d
+    for a in 1 2; do
+        d=$(($(echo "$many" | cut -d' ' -f$a) - $(echo "$few" | cut -d' ' -f$a)))
+        [ "${d#-}" -lt 200 ] || { echo "grew by $d bytes: $few -> $many" >&2; return 1; }
+        [ "$(echo "$few" | cut -d' ' -f$a)" -gt 0 ] || { echo "nothing traced: $few" >&2; return 1; }
+    done
+    # the probe was really attached and detached: its name came and went in the hosts file
+    run_tool --rc 1 grep -w probe "$TEST_DIR/etc/c1/hosts"
+    grep -q "$(printf '\tc60$')" "$TEST_DIR/etc/c1/hosts"
+}
+
+# nb_fails RC MESSAGE ARGS... : netbridge ARGS fails with RC and MESSAGE, printing nothing
+nb_fails() {
+    local rc=$1 msg=$2
+    shift 2
+    run_tool --rc "$rc" "${H[@]}" netbridge "$@"
+    assert_error netbridge "$msg"
+    assert_eq "$output" ""
+}
+
+@test "a store written by the version that kept every lease in the network's record keeps working" {
+    run_tool "${H[@]}" netbridge create nb0 --subnet 10.88.0.0/24
+    local a b c d=$CTRKIT_ROOT/netbridge
+    a=$(new_ctr)
+    b=$(new_ctr)
+    c=$(new_ctr)
+    run_tool "${H[@]}" netbridge attach "$a" --bridge nb0 --name a --etc "$TEST_DIR/etc/a" --publish 8080:80
+    run_tool "${H[@]}" netbridge attach "$b" --bridge nb0 --name b --ip 10.88.0.20 --etc "$TEST_DIR/etc/b"
+    run_tool "${H[@]}" netbridge inspect nb0 --json
+    local before=$output
+    # back to the old layout: the settings and every lease, in attach order, in one record
+    jq -s '.[0] + {leases: (.[1:] | sort_by(.seq) | map(del(.seq)))} | del(.lease_files, .next_seq)' \
+        "$d/networks/nb0.json" "$d"/networks/nb0.d/lease/* >"$TEST_DIR/old.json"
+    assert_eq "$(jq -r '[.leases[].name] | join(" ")' "$TEST_DIR/old.json")" "a b" "old record's leases"
+    rm -r "$d/networks/nb0.d" "$d/ports" "$d/format"
+    mv "$TEST_DIR/old.json" "$d/networks/nb0.json"
+
+    run_tool "${H[@]}" netbridge inspect nb0 --json
+    assert_eq "$output" "$before" "inspect of the old record"
+    # its leases hold their address, port and namespace
+    nb_fails 1 "address 10.88.0.20 is already leased in network 'nb0' (to container 'b')" \
+        attach "$c" --bridge nb0 --ip 10.88.0.20
+    nb_fails 1 "host port 8080/tcp is already published (by container 'a' on 'nb0')" \
+        attach "$c" --bridge nb0 --publish 8080:81
+    nb_fails 1 "already attached to 'nb0'" attach "$a" --bridge nb0
+    # a newcomer gets the address after the last one handed out and joins the hosts file
+    run_tool "${H[@]}" netbridge attach "$c" --bridge nb0 --name c --etc "$TEST_DIR/etc/c"
+    assert_eq "$output" 10.88.0.21
+    assert_eq "$(grep -E $'\t[abc]$' "$TEST_DIR/etc/a/hosts" | cut -f2 | tr '\n' ' ')" "a b c " "hosts"
+    # an old lease detaches by name: its veth, rule and line go
+    run_tool "${H[@]}" netbridge detach --name a --bridge nb0
+    assert_eq "$(grep -E $'\t[abc]$' "$TEST_DIR/etc/b/hosts" | cut -f2 | tr '\n' ' ')" "b c " "hosts"
+    run_tool "${H[@]}" netbridge inspect nb0 --json
+    assert_eq "$(echo "$output" | jq -r '[.leases[].name] | join(" ")')" "b c"
+    run_tool --rc any "${H[@]}" nft list chain ip ctrkit published
+    run_tool --rc 1 grep -q 8080 <<<"$output"
+    # the record was split into a file per lease
+    assert_eq "$(jq '.leases // [] | length' "$d/networks/nb0.json")" 0 "leases left in the record"
+    assert_eq "$(ls "$d/networks/nb0.d/lease" | tr '\n' ' ')" "10.88.0.20 10.88.0.21 " "lease files"
+}

@@ -349,7 +349,7 @@ fn ensure_network(
     gateway: Option<Ipv4Addr>,
 ) -> Result<crate::store::Network, CniError> {
     let name = bridge_name(conf);
-    if let Some(net) = store.load(&name)? {
+    if let Some(net) = store.load_settings(&name)? {
         if net.subnet != subnet {
             return Err(CniError::new(
                 7,
@@ -563,7 +563,7 @@ fn del(conf: &Conf, input: &[u8], e: &Env, root: &std::path::Path) -> Result<(),
         id: e.container_id.clone(),
         ifname: e.ifname.clone(),
     };
-    let gone = if store.load(&name)?.is_some() {
+    let gone = if store.load_settings(&name)?.is_some() {
         ops::detach(&store, &name, &which)?
     } else {
         vec![]

@@ -202,42 +202,43 @@ fn publishes<'a>(mut leases: impl Iterator<Item = &'a Lease>) -> bool {
 /// The published-port change of one attach or detach on `net`, without a rebuild when it
 /// can: `gone` leases' rules deleted by their handles and `new`'s added, in one nft call,
 /// when the network publishes ports both before and after (its other rules then stay as
-/// they are). Otherwise, or when that fails, every rule of this root is rebuilt. `net` is
-/// the network after the change (its leases' handles are updated here, not saved: the
-/// caller saves it), `new` the veth of the lease this change adds, if any.
+/// they are). Otherwise, or when that fails, every rule of this root is rebuilt. The store
+/// already holds the change (`gone` removed, `new` recorded); `new`'s handles are set here
+/// (the caller records them).
 fn change_ports(
     store: &Store,
     here: &HostNs,
-    net: &mut Network,
+    net: &Network,
     gone: &[Lease],
-    new: Option<&str>,
+    new: Option<&mut Lease>,
 ) -> Result<(), Error> {
-    let had = publishes(gone.iter())
-        || publishes(net.leases.iter().filter(|l| Some(l.veth.as_str()) != new));
-    let has = publishes(net.leases.iter());
+    let new_ip = new.as_ref().map(|l| l.ip);
+    // (whether other leases publish: two of the index are enough to know)
+    let others = store
+        .publishers(&net.name, 2)?
+        .into_iter()
+        .any(|ip| Some(ip) != new_ip);
+    let had = publishes(gone.iter()) || others;
+    let has = others || new.as_ref().is_some_and(|l| !l.ports.is_empty());
     if !had && !has {
         return Ok(());
     }
     let stale = gone.iter().any(|l| l.rule_handles.len() != l.ports.len());
+    let mut new = new;
     // (an IPv6 network's ports are also in its IPv6 table, which only a rebuild writes)
     if had && has && !stale && net.subnet6.is_none() {
         let delete: Vec<u64> = gone.iter().flat_map(|l| l.rule_handles.clone()).collect();
-        let add: Vec<&Lease> = net
-            .leases
-            .iter()
-            .filter(|l| Some(l.veth.as_str()) == new)
-            .collect();
+        let add: Vec<&Lease> = new.iter().map(|l| &**l).collect();
         match firewall::change(store.id(), &net.name, &delete, &add) {
-            Ok(mut h) => {
-                if let Some(l) = net.leases.iter_mut().find(|l| Some(l.veth.as_str()) == new) {
+            Ok(mut h) => match new.as_deref_mut() {
+                Some(l) => {
                     l.rule_handles = h.remove(&l.veth).unwrap_or_default();
                     if l.rule_handles.len() == l.ports.len() {
                         return Ok(());
                     }
-                } else {
-                    return Ok(());
                 }
-            }
+                None => return Ok(()),
+            },
             Err(e) => common::debug!(
                 "the incremental change failed ({}): rebuilding",
                 common::run::error_line(&e)
@@ -245,14 +246,16 @@ fn change_ports(
         }
     }
     let mut all = store.networks()?;
-    for n in all.iter_mut() {
-        if n.name == net.name {
-            *n = net.clone();
-        }
-    }
     apply_rules(store, here, &mut all)?;
-    if let Some(n) = all.into_iter().find(|n| n.name == net.name) {
-        *net = n;
+    if let Some(l) = new {
+        if let Some(x) = all
+            .iter()
+            .filter(|n| n.name == net.name)
+            .flat_map(|n| n.leases.iter())
+            .find(|x| x.veth == l.veth)
+        {
+            l.rule_handles = x.rule_handles.clone();
+        }
     }
     Ok(())
 }
@@ -266,7 +269,7 @@ pub fn create(store: &Store, spec: CreateSpec) -> Result<Network, Error> {
     if !valid_ifname(&bridge) {
         return Err(Error::BridgeName(bridge));
     }
-    if store.load(&spec.name)?.is_some() {
+    if store.load_settings(&spec.name)?.is_some() {
         return Err(Error::NetworkExists(spec.name));
     }
     let here = here()?;
@@ -370,6 +373,9 @@ pub fn create(store: &Store, spec: CreateSpec) -> Result<Network, Error> {
             gateway_on_bridge: spec.gateway_on_bridge,
             last_ip: None,
             leases: Vec::new(),
+            lease_files: true,
+            next_seq: 0,
+            partial: false,
             host: Some(here.clone()),
             bridge: spec.bridge.clone(),
             ip_range: spec.ip_range,
@@ -653,6 +659,15 @@ pub fn reclaim_dead(nl: &mut Netlink, net: &mut Network) -> Result<Vec<Lease>, E
     Ok(dead)
 }
 
+/// The leases of the stored network `name` whose namespace is gone (not yet removed from
+/// the store: the attach that looks for them removes them once it commits).
+fn dead_in_store(nl: &mut Netlink, store: &Store, name: &str) -> Result<Vec<Lease>, Error> {
+    let Some(mut net) = store.load(name)? else {
+        return Ok(Vec::new());
+    };
+    reclaim_dead(nl, &mut net)
+}
+
 fn taken_by(l: &Lease) -> String {
     match (&l.name, &l.container_id) {
         (Some(n), _) => format!("container '{n}'"),
@@ -662,7 +677,12 @@ fn taken_by(l: &Lease) -> String {
 }
 
 /// Pick an address: the one asked for, or the next free one after the last handed out.
-fn pick_address(net: &Network, want: Option<Ipv4Addr>) -> Result<Option<Ipv4Addr>, Error> {
+/// `leased` says which lease holds an address, if any.
+fn pick_address(
+    net: &Network,
+    want: Option<Ipv4Addr>,
+    leased: &dyn Fn(Ipv4Addr) -> Result<Option<Lease>, Error>,
+) -> Result<Option<Ipv4Addr>, Error> {
     let reserved = |ip: Ipv4Addr| {
         ip == net.subnet.network() || ip == net.subnet.broadcast() || ip == net.gateway
     };
@@ -680,18 +700,18 @@ fn pick_address(net: &Network, want: Option<Ipv4Addr>) -> Result<Option<Ipv4Addr
                 network: net.name.clone(),
             });
         }
-        if let Some(l) = net.leases.iter().find(|l| l.ip == ip) {
+        if let Some(l) = leased(ip)? {
             return Err(Error::AddressTaken {
                 ip,
                 network: net.name.clone(),
-                by: taken_by(l),
+                by: taken_by(&l),
             });
         }
         return Ok(Some(ip));
     }
     // (the hosts are the addresses lo..hi: walked from after the last one handed out, with
-    // no list of the subnet made, so a /16 costs what a /24 does)
-    let used: std::collections::HashSet<Ipv4Addr> = net.leases.iter().map(|l| l.ip).collect();
+    // no list of the subnet made, so a /16 costs what a /24 does; each a lookup of a lease
+    // file, so the next free one after the last is found at once)
     let mut lo = u32::from(net.subnet.network()) + 1;
     let mut hi = u32::from(net.subnet.broadcast());
     // (--ip-range: only its addresses are handed out)
@@ -706,12 +726,19 @@ fn pick_address(net: &Network, want: Option<Ipv4Addr>) -> Result<Option<Ipv4Addr
         .filter(|last| (lo..hi).contains(last))
         .map(|last| last - lo + 1)
         .unwrap_or(0);
-    Ok((0..n)
-        .map(|i| Ipv4Addr::from(lo + (start + i) % n))
-        .find(|ip| !reserved(*ip) && !used.contains(ip)))
+    for i in 0..n {
+        let ip = Ipv4Addr::from(lo + (start + i) % n);
+        if !reserved(ip) && leased(ip)?.is_none() {
+            return Ok(Some(ip));
+        }
+    }
+    Ok(None)
 }
 
-fn check_ports(all: &[Network], ports: &[Port]) -> Result<(), Error> {
+/// Refuse ports that collide with each other or with one another lease publishes (by the
+/// store's index of published ports; the leases in `skip`, network and address, do not
+/// count).
+fn check_ports(store: &Store, ports: &[Port], skip: &[(String, Ipv4Addr)]) -> Result<(), Error> {
     for (i, p) in ports.iter().enumerate() {
         if ports[..i].iter().any(|q| crate::ports::collide(p, q)) {
             return Err(Error::PortTwice(format!(
@@ -720,18 +747,29 @@ fn check_ports(all: &[Network], ports: &[Port]) -> Result<(), Error> {
                 p.protocol.as_str()
             )));
         }
-        for n in all {
-            for l in &n.leases {
-                if l.ports.iter().any(|q| crate::ports::collide(p, q)) {
-                    return Err(Error::PortTaken {
-                        port: format!("{}/{}", p.host_port, p.protocol.as_str()),
-                        by: format!("{} on '{}'", taken_by(l), n.name),
-                    });
-                }
-            }
+        if let Some((n, l)) = port_user(store, p, skip)? {
+            return Err(Error::PortTaken {
+                port: format!("{}/{}", p.host_port, p.protocol.as_str()),
+                by: format!("{} on '{}'", taken_by(&l), n),
+            });
         }
     }
     Ok(())
+}
+
+/// A lease of any network (but those in `skip`) that publishes a port colliding with `p`.
+fn port_user(
+    store: &Store,
+    p: &Port,
+    skip: &[(String, Ipv4Addr)],
+) -> Result<Option<(String, Lease)>, Error> {
+    Ok(store
+        .port_users(p.protocol, p.host_port)?
+        .into_iter()
+        .find(|(n, l)| {
+            !skip.iter().any(|(sn, sip)| sn == n && *sip == l.ip)
+                && l.ports.iter().any(|q| crate::ports::collide(p, q))
+        }))
 }
 
 /// Attach the namespace `ns` to a network.
@@ -739,7 +777,7 @@ pub fn attach(store: &Store, ns: &NetNs, spec: AttachSpec) -> Result<Attached, E
     if !valid_ifname(&spec.ifname) {
         return Err(Error::IfName(spec.ifname));
     }
-    let Some(mut net) = store.load(&spec.bridge)? else {
+    let Some(mut net) = store.load_settings(&spec.bridge)? else {
         return Err(Error::NoNetwork(spec.bridge));
     };
     let here = here()?;
@@ -750,13 +788,9 @@ pub fn attach(store: &Store, ns: &NetNs, spec: AttachSpec) -> Result<Attached, E
         .nl(|| format!("look up bridge '{}'", net.br()))?
         .ok_or_else(|| Error::BridgeMissing(net.br().to_string()))?;
     let netns_name = ns.path.display().to_string();
-    if let Some(l) = net
-        .leases
-        .iter()
-        .find(|l| l.netns_inode == ns.inode && l.ifname == spec.ifname)
-    {
+    for l in store.leases_of_inode(&net.name, ns.inode)? {
         // the same inode may be a new namespace reusing a dead one's number
-        if lease_alive(&mut nl, l)? {
+        if l.ifname == spec.ifname && lease_alive(&mut nl, &l)? {
             return Err(Error::AlreadyAttached {
                 netns: netns_name,
                 network: net.name.clone(),
@@ -766,16 +800,9 @@ pub fn attach(store: &Store, ns: &NetNs, spec: AttachSpec) -> Result<Attached, E
     }
 
     // Dead leases go first when they stand in the way: a crash never fills a subnet.
-    let mut reclaimed = Vec::new();
-    // (the other networks matter only for the host ports they publish)
-    // (this one is loaded already: only the others are read)
-    let mut all = if spec.ports.is_empty() {
-        Vec::new()
-    } else {
-        let mut others = store.networks_except(&net.name)?;
-        others.push(net.clone());
-        others
-    };
+    // (found by loading the network whole, only then; removed from the store when this
+    // attach commits)
+    let mut reclaimed: Vec<Lease> = Vec::new();
     if net.subnet6.is_none() {
         if let Some(p) = spec
             .ports
@@ -800,32 +827,46 @@ pub fn attach(store: &Store, ns: &NetNs, spec: AttachSpec) -> Result<Attached, E
                 "address {want} is reserved in network '{}' (network or gateway address)",
                 net.name
             )),
-            Some(_) => match net.leases.iter().find(|l| l.ip6 == Some(want)) {
+            Some(_) => match store.lease_of_ip6(&net.name, want)? {
                 Some(l) => Err(format!(
                     "address {want} is already leased in network '{}' (to {})",
                     net.name,
-                    taken_by(l)
+                    taken_by(&l)
                 )),
                 None => Ok(()),
             },
         };
         ok.map_err(Error::Failed)?;
     }
-    let ports = crate::ports::resolve(&all, &spec.ports)?;
-    if let Err(e) = check_ports(&all, &ports) {
-        reclaimed.extend(reclaim_dead(&mut nl, &mut net)?);
-        for n in all.iter_mut() {
-            if n.name == net.name {
-                *n = net.clone();
-            }
-        }
-        check_ports(&all, &ports).map_err(|_| e)?;
+    let skip_of = |r: &[Lease]| -> Vec<(String, Ipv4Addr)> {
+        r.iter().map(|l| (net.name.clone(), l.ip)).collect()
+    };
+    let ports = {
+        let taken = |p: &Port| port_user(store, p, &[]).map(|u| u.is_some());
+        crate::ports::resolve(&taken, &spec.ports)?
+    };
+    if let Err(e) = check_ports(store, &ports, &[]) {
+        reclaimed.extend(dead_in_store(&mut nl, store, &net.name)?);
+        check_ports(store, &ports, &skip_of(&reclaimed)).map_err(|_| e)?;
     }
-    let ip = match pick_address(&net, spec.ip) {
+    let net_name = net.name.clone();
+    let leased_but = |gone: &[Lease]| {
+        let gone: Vec<Ipv4Addr> = gone.iter().map(|l| l.ip).collect();
+        let name = net_name.clone();
+        move |ip: Ipv4Addr| -> Result<Option<Lease>, Error> {
+            if gone.contains(&ip) {
+                return Ok(None);
+            }
+            store.lease_at(&name, ip)
+        }
+    };
+    let ip = match pick_address(&net, spec.ip, &leased_but(&reclaimed)) {
         Ok(Some(ip)) => ip,
         Ok(None) | Err(Error::AddressTaken { .. }) => {
-            reclaimed.extend(reclaim_dead(&mut nl, &mut net)?);
-            match pick_address(&net, spec.ip)? {
+            if reclaimed.is_empty() {
+                reclaimed.extend(dead_in_store(&mut nl, store, &net.name)?);
+            }
+            match pick_address(&net, spec.ip, &leased_but(&reclaimed))? {
                 Some(ip) => ip,
                 None => {
                     return Err(Error::SubnetFull {
@@ -927,15 +968,29 @@ pub fn attach(store: &Store, ns: &NetNs, spec: AttachSpec) -> Result<Attached, E
         let ip6 = match net.subnet6 {
             None => None,
             Some(s6) => {
-                let taken = |a: std::net::Ipv6Addr| {
-                    Some(a) == net.gateway6 || net.leases.iter().any(|l| l.ip6 == Some(a))
+                // (the lowest free one from ::2, each a lookup in the store's index)
+                let taken = |a: std::net::Ipv6Addr| -> Result<bool, Error> {
+                    if Some(a) == net.gateway6 {
+                        return Ok(true);
+                    }
+                    Ok(store
+                        .lease_of_ip6(&net.name, a)?
+                        .is_some_and(|l| !reclaimed.iter().any(|r| r.ip == l.ip)))
                 };
                 let a = match spec.ip6 {
                     Some(a) => a,
-                    None => (2..(net.leases.len() as u128 + 4))
-                        .filter_map(|n| s6.nth(n))
-                        .find(|a| !taken(*a))
-                        .ok_or_else(|| Error::Failed(format!("no free address left in {s6}")))?,
+                    None => {
+                        let mut found = None;
+                        for n in 2u128.. {
+                            let Some(a) = s6.nth(n) else { break };
+                            if !taken(a)? {
+                                found = Some(a);
+                                break;
+                            }
+                        }
+                        found
+                            .ok_or_else(|| Error::Failed(format!("no free address left in {s6}")))?
+                    }
                 };
                 cnl.add_address6(eth.index, a, s6.prefix())
                     .nl(|| format!("add {a}/{} to '{}'", s6.prefix(), spec.ifname))?;
@@ -982,35 +1037,41 @@ pub fn attach(store: &Store, ns: &NetNs, spec: AttachSpec) -> Result<Attached, E
                 .collect(),
             ip6,
         };
-        net.leases.push(lease.clone());
+        let mut lease = lease;
+        // (the store: the dead leases this attach reclaims go, this one is recorded)
+        for l in &reclaimed {
+            store.drop_lease(&net.name, l)?;
+        }
+        let seq = net.next_seq;
+        net.next_seq += 1;
         net.last_ip = Some(ip);
+        store.put_lease(&net.name, &lease, seq)?;
+        {
+            // (the undo removes the files by their paths: it holds no borrow of the store)
+            let paths = store.lease_undo(&net.name, &lease);
+            undo.push(format!("forget the lease of {ip}"), move || {
+                for p in &paths {
+                    let _ = std::fs::remove_file(p);
+                }
+                Ok::<(), Error>(())
+            });
+        }
         if let Some(dir) = &spec.etc {
             write_etc(store, dir, &net, &lease, &spec.dns)?;
         }
-        change_ports(store, &here, &mut net, &reclaimed, Some(&veth))?;
-        let handles = net
-            .leases
-            .iter()
-            .find(|l| l.veth == veth)
-            .map(|l| l.rule_handles.clone())
-            .unwrap_or_default();
-        if !handles.is_empty() {
+        change_ports(store, &here, &net, &reclaimed, Some(&mut lease))?;
+        if !lease.rule_handles.is_empty() {
+            let handles = lease.rule_handles.clone();
             let (id, name) = (store.id().to_string(), net.name.clone());
             undo.push(format!("delete the rules of '{veth}'"), move || {
                 firewall::change(&id, &name, &handles, &[]).map(drop)
             });
+            store.put_lease(&net.name, &lease, seq)?;
         }
-        store.save(&net)?;
-        if let Err(e) = update_hosts(store, &net, spec.etc.is_some()) {
-            net.leases.retain(|l| l.veth != veth);
-            let _ = store.save(&net);
-            return Err(e);
-        }
+        store.save_settings(&net)?;
+        hosts_attached(store, &net, &lease, spec.etc.is_some())?;
         refresh_private_hosts(store, &net, Some(&lease.veth));
-        // (the network's settings: its thousand leases are not wanted, nor their copy)
-        let leases = std::mem::take(&mut net.leases);
         let network = net.clone();
-        net.leases = leases;
         Ok(Attached {
             network,
             lease,
@@ -1050,6 +1111,15 @@ fn names_of(l: &Lease) -> String {
 /// folder), its --add-host lines, then the named containers of each of its networks.
 /// `net` is the network being changed (its leases may be newer than the store's).
 fn hosts_for(store: &Store, net: &Network, lease: &Lease) -> String {
+    // (a network loaded without its leases: the store has them, this lease among them)
+    let whole;
+    let net = match net.partial {
+        true => {
+            whole = store.load(&net.name).ok().flatten();
+            whole.as_ref().unwrap_or(net)
+        }
+        false => net,
+    };
     let mine = |l: &Lease| l.etc_dir.is_some() && l.etc_dir == lease.etc_dir;
     // (the container's other networks, as its folder's list names them: no scan of the
     // store, so a single-network container costs one small read)
@@ -1185,6 +1255,67 @@ fn update_hosts(store: &Store, net: &Network, create: bool) -> Result<(), Error>
     Ok(())
 }
 
+/// A lease's line in its network's hosts file, if it has one.
+fn hosts_line(l: &Lease) -> Option<String> {
+    let names = host_names(l);
+    (!names.is_empty()).then(|| format!("{}\t{}\n", l.ip, names.join(" ")))
+}
+
+/// The network's hosts file after an attach: the new lease's line appended (the file is in
+/// attach order), or the whole file written when it is not there yet and `create`.
+fn hosts_attached(store: &Store, net: &Network, lease: &Lease, create: bool) -> Result<(), Error> {
+    let path = store.hosts_path(&net.name);
+    if !path.exists() {
+        if !create {
+            return Ok(());
+        }
+        let Some(whole) = store.load(&net.name)? else {
+            return Ok(());
+        };
+        return update_hosts(store, &whole, true);
+    }
+    let Some(line) = hosts_line(lease) else {
+        return Ok(());
+    };
+    let res = (|| -> std::io::Result<()> {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(&path)?;
+        f.write_all(line.as_bytes())
+    })();
+    res.map_err(|source| Error::Write { path, source })
+}
+
+/// The network's hosts file after a detach: the gone leases' lines taken out (the file
+/// rebuilt from the store if one is not found as written).
+fn hosts_detached(store: &Store, net: &Network, gone: &[Lease]) -> Result<(), Error> {
+    let path = store.hosts_path(&net.name);
+    let Ok(mut text) = std::fs::read_to_string(&path) else {
+        return Ok(());
+    };
+    for l in gone {
+        let Some(line) = hosts_line(l) else { continue };
+        let at = text
+            .match_indices(&line)
+            .map(|(i, _)| i)
+            .find(|&i| i == 0 || text.as_bytes()[i - 1] == b'\n');
+        match at {
+            Some(i) => text.replace_range(i..i + line.len(), ""),
+            None => {
+                let Some(whole) = store.load(&net.name)? else {
+                    return Ok(());
+                };
+                return update_hosts(store, &whole, false);
+            }
+        }
+    }
+    etcfiles::update_in_place(&path, &text)?;
+    Ok(())
+}
+
 /// The container's own files in DIR: resolv.conf, hostname, and hosts -- a symlink to its
 /// network's one hosts file (which the caller then brings up to date), or a file of its own
 /// when it has --add-host lines or several networks.
@@ -1261,6 +1392,21 @@ fn refresh_private_hosts(store: &Store, net: &Network, except: Option<&str>) {
             .is_ok_and(|m| m.file_type().is_file())
     };
     let listed = store.private_hosts(&net.name);
+    if listed.as_ref().is_some_and(|d| d.is_empty()) {
+        return; // (the usual case: no container of the network has a file of its own)
+    }
+    // (the network's leases are wanted whole from here on)
+    let whole;
+    let net = match net.partial {
+        true => match store.load(&net.name) {
+            Ok(Some(n)) => {
+                whole = n;
+                &whole
+            }
+            _ => return,
+        },
+        false => net,
+    };
     let dirs: Vec<PathBuf> = match &listed {
         Some(dirs) => dirs
             .iter()
@@ -1319,12 +1465,27 @@ impl Which {
 /// Detach: remove the veth, the port rules and the lease. Nothing attached is not an error.
 /// Goes as far as it can and reports every failure.
 pub fn detach(store: &Store, network: &str, which: &Which) -> Result<Vec<Lease>, Error> {
-    let Some(mut net) = store.load(network)? else {
+    let Some(net) = store.load_settings(network)? else {
         return Err(Error::NoNetwork(network.to_string()));
     };
-    let (gone, keep): (Vec<Lease>, Vec<Lease>) =
-        net.leases.drain(..).partition(|l| which.matches(l));
-    net.leases = keep;
+    // (the leases it names, by the store's indexes)
+    let mut gone: Vec<Lease> = match which {
+        Which::Netns { path, inode } => {
+            let mut v = match inode {
+                Some(i) => store.leases_of_inode(&net.name, *i)?,
+                None => Vec::new(),
+            };
+            for l in store.leases_of_path(&net.name, path)? {
+                if !v.iter().any(|x| x.ip == l.ip) {
+                    v.push(l);
+                }
+            }
+            v
+        }
+        Which::Name(n) => store.leases_named(&net.name, n)?,
+        Which::ContainerId { id, .. } => store.leases_of_container(&net.name, id)?,
+    };
+    gone.retain(|l| which.matches(l));
     if gone.is_empty() {
         return Ok(gone);
     }
@@ -1341,13 +1502,15 @@ pub fn detach(store: &Store, network: &str, which: &Which) -> Result<Vec<Lease>,
             errors.push(common::run::error_line(&e));
         }
     }
+    for l in &gone {
+        store.drop_lease(&net.name, l)?;
+    }
     if local {
-        if let Err(e) = change_ports(store, &here, &mut net, &gone, None) {
+        if let Err(e) = change_ports(store, &here, &net, &gone, None) {
             errors.push(common::run::error_line(&e));
         }
     }
-    store.save(&net)?;
-    if let Err(e) = update_hosts(store, &net, false) {
+    if let Err(e) = hosts_detached(store, &net, &gone) {
         errors.push(common::run::error_line(&e));
     }
     refresh_private_hosts(store, &net, None);
@@ -1477,6 +1640,11 @@ mod tests {
         Network::sample("nb0", "10.0.0.0/29", "10.0.0.1", true)
     }
 
+    /// A lookup of the leases in `n`.
+    fn in_net(n: &Network) -> impl Fn(Ipv4Addr) -> Result<Option<Lease>, Error> + '_ {
+        |ip| Ok(n.leases.iter().find(|l| l.ip == ip).cloned())
+    }
+
     fn lease(ip: &str) -> Lease {
         Lease {
             ip: ip.parse().unwrap(),
@@ -1502,7 +1670,10 @@ mod tests {
     fn never_hands_out_network_gateway_broadcast() {
         let mut n = net();
         let mut got = Vec::new();
-        while let Some(ip) = pick_address(&n, None).unwrap() {
+        loop {
+            let Some(ip) = pick_address(&n, None, &in_net(&n)).unwrap() else {
+                break;
+            };
             got.push(ip.to_string());
             n.leases.push(lease(&ip.to_string()));
             n.last_ip = Some(ip);
@@ -1518,12 +1689,18 @@ mod tests {
         let mut n = net();
         n.last_ip = Some("10.0.0.4".parse().unwrap());
         assert_eq!(
-            pick_address(&n, None).unwrap().unwrap().to_string(),
+            pick_address(&n, None, &in_net(&n))
+                .unwrap()
+                .unwrap()
+                .to_string(),
             "10.0.0.5"
         );
         n.last_ip = Some("10.0.0.6".parse().unwrap());
         assert_eq!(
-            pick_address(&n, None).unwrap().unwrap().to_string(),
+            pick_address(&n, None, &in_net(&n))
+                .unwrap()
+                .unwrap()
+                .to_string(),
             "10.0.0.2"
         );
     }
@@ -1533,19 +1710,19 @@ mod tests {
         let mut n = net();
         n.leases.push(lease("10.0.0.3"));
         assert!(matches!(
-            pick_address(&n, Some("10.0.1.3".parse().unwrap())),
+            pick_address(&n, Some("10.0.1.3".parse().unwrap()), &in_net(&n)),
             Err(Error::AddressOutside { .. })
         ));
         assert!(matches!(
-            pick_address(&n, Some("10.0.0.1".parse().unwrap())),
+            pick_address(&n, Some("10.0.0.1".parse().unwrap()), &in_net(&n)),
             Err(Error::AddressReserved { .. })
         ));
         assert!(matches!(
-            pick_address(&n, Some("10.0.0.7".parse().unwrap())),
+            pick_address(&n, Some("10.0.0.7".parse().unwrap()), &in_net(&n)),
             Err(Error::AddressReserved { .. })
         ));
         assert!(matches!(
-            pick_address(&n, Some("10.0.0.3".parse().unwrap())),
+            pick_address(&n, Some("10.0.0.3".parse().unwrap()), &in_net(&n)),
             Err(Error::AddressTaken { .. })
         ));
     }

@@ -6,7 +6,7 @@
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, UdpSocket};
 
 use crate::error::Error;
-use crate::store::{Network, Port, Proto};
+use crate::store::{Port, Proto};
 
 /// One container port to publish; the host port is `lo` when `lo == hi`, else a free one
 /// of `lo..=hi` (0..=0: a free one of the kernel's ephemeral range).
@@ -160,16 +160,14 @@ fn bindable(ip: Option<IpAddr>, port: u16, proto: Proto) -> bool {
 }
 
 /// Give every request its host port: the one asked for, else a free one of its range
-/// (published by no network of `all`, by none picked before, and bindable here).
-pub fn resolve(all: &[Network], reqs: &[PortReq]) -> Result<Vec<Port>, Error> {
+/// (published by no lease, as `used` says, by none picked before, and bindable here).
+pub fn resolve(
+    used: &dyn Fn(&Port) -> Result<bool, Error>,
+    reqs: &[PortReq],
+) -> Result<Vec<Port>, Error> {
     let mut out: Vec<Port> = Vec::with_capacity(reqs.len());
-    let taken = |p: &Port, out: &[Port]| {
-        out.iter().any(|q| collide(p, q))
-            || all
-                .iter()
-                .flat_map(|n| n.leases.iter())
-                .flat_map(|l| l.ports.iter())
-                .any(|q| collide(p, q))
+    let taken = |p: &Port, out: &[Port]| -> Result<bool, Error> {
+        Ok(out.iter().any(|q| collide(p, q)) || used(p)?)
     };
     for r in reqs {
         let mut p = Port {
@@ -185,12 +183,14 @@ pub fn resolve(all: &[Network], reqs: &[PortReq]) -> Result<Vec<Port>, Error> {
             let mut b = [0u8; 4];
             let _ = rustix::rand::getrandom(&mut b, rustix::rand::GetRandomFlags::empty());
             let start = u32::from_ne_bytes(b) % span;
-            let found = (0..span)
-                .map(|i| lo + ((start + i) % span) as u16)
-                .find(|&port| {
-                    p.host_port = port;
-                    !taken(&p, &out) && bindable(r.host_ip, port, r.protocol)
-                });
+            let mut found = None;
+            for port in (0..span).map(|i| lo + ((start + i) % span) as u16) {
+                p.host_port = port;
+                if !taken(&p, &out)? && bindable(r.host_ip, port, r.protocol) {
+                    found = Some(port);
+                    break;
+                }
+            }
             match found {
                 Some(port) => p.host_port = port,
                 None => {

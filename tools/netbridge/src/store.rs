@@ -1,6 +1,20 @@
-//! netbridge's state: one JSON file per network (its settings and its leases) under
-//! `$CTRKIT_ROOT/netbridge/networks/`, every read-modify-write under one flock
-//! (`$CTRKIT_ROOT/netbridge/lock`), so concurrent attaches never hand out one address twice.
+//! netbridge's state under `$CTRKIT_ROOT/netbridge/`, every read-modify-write under one
+//! flock (`lock`), so concurrent attaches never hand out one address twice:
+//!
+//! - `networks/NAME.json`: a network's settings;
+//! - `networks/NAME.d/lease/IP`: one file per lease, named by its address (so picking a
+//!   free address is a lookup), with small indexes beside them: `ns/INODE`, `path/NETNS`,
+//!   `name/NAME`, `cid/ID` (files listing the addresses of the leases with that key, one a
+//!   line), `ip6/ADDRESS` (a file holding the IPv4 address) and `ported/IP` (the leases
+//!   that publish ports);
+//! - `ports/PROTO-PORT/IP-NETWORK-N`: the published host ports of every network (the file
+//!   holds the host address, if any);
+//! - `format`: the store's layout has been brought to this one (records of a version that
+//!   kept every lease in the network's JSON file are split up on first use).
+//!
+//! So an attach or detach reads and writes only its own lease, whatever the number of
+//! others; the indexes are hints (every lookup reads the lease it names and checks it), the
+//! lease files are the truth (written after their index entries, removed before them).
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -32,7 +46,20 @@ pub struct Network {
     /// The last address handed out: the next search starts after it (round robin, so a
     /// freed address is not reused at once).
     pub last_ip: Option<Ipv4Addr>,
+    /// Every lease, in attach order, when loaded whole ([`Store::load`]); empty when only
+    /// the settings were ([`Store::load_settings`]). Records of older versions kept them
+    /// here, in the file.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub leases: Vec<Lease>,
+    /// The leases live in files of their own (`NAME.d/`); false in older records.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub lease_files: bool,
+    /// The attach order number the next lease gets.
+    #[serde(default)]
+    pub next_seq: u64,
+    /// Only the settings were loaded: a save writes only them.
+    #[serde(skip)]
+    pub partial: bool,
     /// The network namespace the bridge was made in (none in records from before it was
     /// kept: those count as made here).
     #[serde(default)]
@@ -87,6 +114,9 @@ impl Network {
             gateway_on_bridge: true,
             last_ip: None,
             leases: vec![],
+            lease_files: true,
+            next_seq: 0,
+            partial: false,
             host: None,
             bridge: None,
             ip_range: None,
@@ -237,6 +267,59 @@ pub fn parse_port(s: &str) -> Result<Port, String> {
     })
 }
 
+/// A lease's file: the lease and its attach order number.
+#[derive(Deserialize)]
+struct LeaseFile {
+    seq: u64,
+    #[serde(flatten)]
+    lease: Lease,
+}
+
+#[derive(Serialize)]
+struct LeaseFileRef<'a> {
+    seq: u64,
+    #[serde(flatten)]
+    lease: &'a Lease,
+}
+
+/// A key as a file name: '%' and '/' escaped (and a leading '.'), too long ones hashed
+/// (index lookups check the leases they find, so a shared hash costs nothing but a read).
+fn enc(key: &str) -> String {
+    let mut s = String::with_capacity(key.len() + 1);
+    for (i, c) in key.chars().enumerate() {
+        match c {
+            '%' => s.push_str("%25"),
+            '/' => s.push_str("%2F"),
+            '.' if i == 0 => s.push_str("%2E"),
+            c => s.push(c),
+        }
+    }
+    if s.is_empty() {
+        s.push('%');
+    }
+    if s.len() > 200 {
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for b in key.bytes() {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        s = format!("%{h:016x}");
+    }
+    s
+}
+
+/// Hex digits back to a string.
+fn unhex(s: &str) -> Option<String> {
+    if s.len() % 2 != 0 {
+        return None;
+    }
+    let b: Option<Vec<u8>> = (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
+        .collect();
+    String::from_utf8(b?).ok()
+}
+
 /// The state folder, locked for as long as this value lives.
 pub struct Store {
     dir: PathBuf,
@@ -270,12 +353,14 @@ impl Store {
         fs::create_dir_all(&nets).map_err(|source| Error::State { path: nets, source })?;
         let canon = fs::canonicalize(&dir).unwrap_or_else(|_| dir.clone());
         let id = root_id(&canon);
-        Ok(Store {
+        let store = Store {
             dir,
             canon,
             id,
             _lock: lock,
-        })
+        };
+        store.migrate_all()?;
+        Ok(store)
     }
 
     /// This state folder's short id ([`root_id`]).
@@ -308,7 +393,32 @@ impl Store {
         self.dir.join("networks").join(format!("{name}.json"))
     }
 
-    pub fn load(&self, name: &str) -> Result<Option<Network>, Error> {
+    /// The folder of a network's lease files and indexes.
+    fn lease_dir(&self, name: &str) -> PathBuf {
+        self.dir.join("networks").join(format!("{name}.d"))
+    }
+
+    fn lease_path(&self, name: &str, ip: Ipv4Addr) -> PathBuf {
+        self.lease_dir(name).join("lease").join(ip.to_string())
+    }
+
+    /// Bring every network to the layout of one file per lease, once per store (a store
+    /// written by an older version: see the module's notes).
+    fn migrate_all(&self) -> Result<(), Error> {
+        let marker = self.dir.join("format");
+        if marker.exists() {
+            return Ok(());
+        }
+        for n in self.network_names("")? {
+            self.load_settings(&n)?;
+        }
+        common::state::atomic_write(&marker, b"2\n").map_err(|source| Error::State {
+            path: marker,
+            source,
+        })
+    }
+
+    fn read_record(&self, name: &str) -> Result<Option<Network>, Error> {
         let path = self.path(name);
         match fs::read(&path) {
             Ok(data) => serde_json::from_slice(&data)
@@ -322,13 +432,380 @@ impl Store {
         }
     }
 
-    pub fn networks(&self) -> Result<Vec<Network>, Error> {
-        self.networks_except("")
+    /// A network's settings, without its leases (see [`Network::partial`]). A record of an
+    /// older version (its leases inside) is split into lease files here.
+    pub fn load_settings(&self, name: &str) -> Result<Option<Network>, Error> {
+        let Some(mut net) = self.read_record(name)? else {
+            return Ok(None);
+        };
+        if !net.lease_files {
+            let leases = std::mem::take(&mut net.leases);
+            let dir = self.lease_dir(name);
+            match fs::remove_dir_all(&dir) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(source) => return Err(Error::State { path: dir, source }),
+            }
+            net.lease_files = true;
+            net.next_seq = 0;
+            for l in &leases {
+                let seq = net.next_seq;
+                net.next_seq += 1;
+                self.put_lease(name, l, seq)?;
+            }
+            self.save_settings(&net)?;
+        }
+        net.partial = true;
+        Ok(Some(net))
     }
 
-    /// Every network but `name` (read from disk: a network loaded already need not be
-    /// parsed again, and with a thousand leases that costs).
-    pub fn networks_except(&self, name: &str) -> Result<Vec<Network>, Error> {
+    /// A network with all its leases, in attach order.
+    pub fn load(&self, name: &str) -> Result<Option<Network>, Error> {
+        let Some(mut net) = self.load_settings(name)? else {
+            return Ok(None);
+        };
+        let mut all: Vec<(u64, Lease)> = self.lease_files(name)?.into_values().collect();
+        all.sort_by_key(|(seq, l)| (*seq, u32::from(l.ip)));
+        net.leases = all.into_iter().map(|(_, l)| l).collect();
+        net.partial = false;
+        Ok(Some(net))
+    }
+
+    /// Every lease file of a network: address to attach order number and lease.
+    fn lease_files(&self, name: &str) -> Result<BTreeMap<Ipv4Addr, (u64, Lease)>, Error> {
+        let dir = self.lease_dir(name).join("lease");
+        let rd = match fs::read_dir(&dir) {
+            Ok(rd) => rd,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(BTreeMap::new()),
+            Err(source) => return Err(Error::State { path: dir, source }),
+        };
+        let mut out = BTreeMap::new();
+        for e in rd.filter_map(|e| e.ok()) {
+            let Some(ip) = e
+                .file_name()
+                .to_str()
+                .and_then(|n| n.parse::<Ipv4Addr>().ok())
+            else {
+                continue;
+            };
+            if let Some((seq, l)) = self.read_lease(name, ip)? {
+                out.insert(ip, (seq, l));
+            }
+        }
+        Ok(out)
+    }
+
+    fn read_lease(&self, name: &str, ip: Ipv4Addr) -> Result<Option<(u64, Lease)>, Error> {
+        let path = self.lease_path(name, ip);
+        match fs::read(&path) {
+            Ok(data) => serde_json::from_slice::<LeaseFile>(&data)
+                .map(|f| Some((f.seq, f.lease)))
+                .map_err(|e| Error::State {
+                    path,
+                    source: io::Error::other(e),
+                }),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(source) => Err(Error::State { path, source }),
+        }
+    }
+
+    /// The lease of address `ip` on network `name`, if any.
+    pub fn lease_at(&self, name: &str, ip: Ipv4Addr) -> Result<Option<Lease>, Error> {
+        Ok(self.read_lease(name, ip)?.map(|(_, l)| l))
+    }
+
+    /// The leases an index folder (`NAME.d/KIND/KEY/`) names.
+    fn indexed(&self, name: &str, kind: &str, key: &str) -> Result<Vec<Lease>, Error> {
+        let path = self.lease_dir(name).join(kind).join(enc(key));
+        let text = match fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(source) => return Err(Error::State { path, source }),
+        };
+        let mut ips: Vec<Ipv4Addr> = text.lines().filter_map(|l| l.parse().ok()).collect();
+        ips.sort();
+        ips.dedup();
+        let mut out = Vec::new();
+        for ip in ips {
+            if let Some(l) = self.lease_at(name, ip)? {
+                out.push(l);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The leases of network namespace inode `inode` on the network.
+    pub fn leases_of_inode(&self, name: &str, inode: u64) -> Result<Vec<Lease>, Error> {
+        Ok(self
+            .indexed(name, "ns", &inode.to_string())?
+            .into_iter()
+            .filter(|l| l.netns_inode == inode)
+            .collect())
+    }
+
+    /// The leases of a network namespace attached by the name `path`.
+    pub fn leases_of_path(&self, name: &str, path: &str) -> Result<Vec<Lease>, Error> {
+        Ok(self
+            .indexed(name, "path", path)?
+            .into_iter()
+            .filter(|l| l.netns == path)
+            .collect())
+    }
+
+    /// The leases of container name `cname` on the network.
+    pub fn leases_named(&self, name: &str, cname: &str) -> Result<Vec<Lease>, Error> {
+        Ok(self
+            .indexed(name, "name", cname)?
+            .into_iter()
+            .filter(|l| l.name.as_deref() == Some(cname))
+            .collect())
+    }
+
+    /// The leases of CNI container id `id` on the network.
+    pub fn leases_of_container(&self, name: &str, id: &str) -> Result<Vec<Lease>, Error> {
+        Ok(self
+            .indexed(name, "cid", id)?
+            .into_iter()
+            .filter(|l| l.container_id.as_deref() == Some(id))
+            .collect())
+    }
+
+    /// The lease holding IPv6 address `ip6` on the network, if any.
+    pub fn lease_of_ip6(
+        &self,
+        name: &str,
+        ip6: std::net::Ipv6Addr,
+    ) -> Result<Option<Lease>, Error> {
+        let path = self.lease_dir(name).join("ip6").join(ip6.to_string());
+        let Some(ip) = fs::read_to_string(&path)
+            .ok()
+            .and_then(|s| s.trim().parse::<Ipv4Addr>().ok())
+        else {
+            return Ok(None);
+        };
+        Ok(self.lease_at(name, ip)?.filter(|l| l.ip6 == Some(ip6)))
+    }
+
+    /// Up to `max` addresses of the network's leases that publish ports.
+    pub fn publishers(&self, name: &str, max: usize) -> Result<Vec<Ipv4Addr>, Error> {
+        let dir = self.lease_dir(name).join("ported");
+        let rd = match fs::read_dir(&dir) {
+            Ok(rd) => rd,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(source) => return Err(Error::State { path: dir, source }),
+        };
+        let mut out = Vec::new();
+        for e in rd.filter_map(|e| e.ok()) {
+            let Some(ip) = e
+                .file_name()
+                .to_str()
+                .and_then(|n| n.parse::<Ipv4Addr>().ok())
+            else {
+                continue;
+            };
+            if self
+                .lease_at(name, ip)?
+                .is_some_and(|l| !l.ports.is_empty())
+            {
+                out.push(ip);
+                if out.len() >= max {
+                    break;
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// The published ports of any network on `port`/`proto`: network and lease.
+    pub fn port_users(&self, proto: Proto, port: u16) -> Result<Vec<(String, Lease)>, Error> {
+        let dir = self
+            .dir
+            .join("ports")
+            .join(format!("{}-{port}", proto.as_str()));
+        let rd = match fs::read_dir(&dir) {
+            Ok(rd) => rd,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(source) => return Err(Error::State { path: dir, source }),
+        };
+        let mut seen: Vec<(String, Ipv4Addr)> = Vec::new();
+        for e in rd.filter_map(|e| e.ok()) {
+            let n = e.file_name().to_string_lossy().into_owned();
+            let mut it = n.splitn(3, '-');
+            let (Some(ip), Some(net)) = (
+                it.next().and_then(|x| x.parse::<Ipv4Addr>().ok()),
+                it.next().and_then(unhex),
+            ) else {
+                continue;
+            };
+            if !seen.contains(&(net.clone(), ip)) {
+                seen.push((net, ip));
+            }
+        }
+        seen.sort();
+        let mut out = Vec::new();
+        for (net, ip) in seen {
+            if let Some(l) = self.lease_at(&net, ip)? {
+                out.push((net, l));
+            }
+        }
+        Ok(out)
+    }
+
+    /// The keyed index entries of a lease: files listing the addresses of the leases
+    /// with that key, one a line (a file, not a folder, per key: every folder or file made
+    /// costs the filesystem an inode).
+    fn list_entries(&self, name: &str, l: &Lease) -> Vec<PathBuf> {
+        let d = self.lease_dir(name);
+        let mut v = vec![
+            d.join("ns").join(l.netns_inode.to_string()),
+            d.join("path").join(enc(&l.netns)),
+        ];
+        if let Some(n) = &l.name {
+            v.push(d.join("name").join(enc(n)));
+        }
+        if let Some(c) = &l.container_id {
+            v.push(d.join("cid").join(enc(c)));
+        }
+        v
+    }
+
+    /// The other index entries of a lease: its files under the network's folder and under
+    /// `ports/`, each with what it holds.
+    fn index_entries(&self, name: &str, l: &Lease) -> Vec<(PathBuf, String)> {
+        let d = self.lease_dir(name);
+        let ip = l.ip.to_string();
+        let mut v = Vec::new();
+        if let Some(a) = l.ip6 {
+            v.push((d.join("ip6").join(a.to_string()), format!("{ip}\n")));
+        }
+        if !l.ports.is_empty() {
+            v.push((d.join("ported").join(&ip), String::new()));
+        }
+        let net_hex: String = name.bytes().map(|b| format!("{b:02x}")).collect();
+        for (i, p) in l.ports.iter().enumerate() {
+            v.push((
+                self.dir
+                    .join("ports")
+                    .join(format!("{}-{}", p.protocol.as_str(), p.host_port))
+                    .join(format!("{ip}-{net_hex}-{i}")),
+                p.host_ip.map(|a| format!("{a}\n")).unwrap_or_default(),
+            ));
+        }
+        v
+    }
+
+    /// Record a lease (attach order number `seq`): its index entries, then its file.
+    pub fn put_lease(&self, name: &str, l: &Lease, seq: u64) -> Result<(), Error> {
+        let line = format!("{}\n", l.ip);
+        for path in self.list_entries(name, l) {
+            let res = (|| -> io::Result<()> {
+                use std::io::Write;
+                match fs::read_to_string(&path) {
+                    Ok(t) if t.lines().any(|x| x == l.ip.to_string()) => return Ok(()),
+                    Ok(_) => {}
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                        if let Some(p) = path.parent() {
+                            if !p.is_dir() {
+                                fs::create_dir_all(p)?;
+                            }
+                        }
+                    }
+                    Err(e) => return Err(e),
+                }
+                fs::OpenOptions::new()
+                    .append(true)
+                    .create(true)
+                    .open(&path)?
+                    .write_all(line.as_bytes())
+            })();
+            res.map_err(|source| Error::State { path, source })?;
+        }
+        for (path, data) in self.index_entries(name, l) {
+            let res = (|| {
+                if let Some(p) = path.parent() {
+                    fs::create_dir_all(p)?;
+                }
+                fs::write(&path, data.as_bytes())
+            })();
+            res.map_err(|source| Error::State { path, source })?;
+        }
+        let path = self.lease_path(name, l.ip);
+        if let Some(p) = path.parent() {
+            fs::create_dir_all(p).map_err(|source| Error::State {
+                path: p.to_path_buf(),
+                source,
+            })?;
+        }
+        let data =
+            serde_json::to_vec(&LeaseFileRef { seq, lease: l }).map_err(|e| Error::State {
+                path: path.clone(),
+                source: io::Error::other(e),
+            })?;
+        // (no fsync, as the settings: leases describe live namespaces, which a reboot ends)
+        common::state::atomic_write(&path, &data).map_err(|source| Error::State { path, source })
+    }
+
+    /// The files a lease's record made (its file and index entries), for an undo.
+    pub fn lease_undo(&self, name: &str, l: &Lease) -> Vec<PathBuf> {
+        let mut v = vec![self.lease_path(name, l.ip)];
+        v.extend(self.index_entries(name, l).into_iter().map(|(p, _)| p));
+        // (an undo of a new lease: its keyed entries are its own unless another lease
+        // shares the key, which the undo then leaves to the lookups' check)
+        v.extend(
+            self.list_entries(name, l)
+                .into_iter()
+                .filter(|p| fs::read_to_string(p).is_ok_and(|t| t.trim() == l.ip.to_string())),
+        );
+        v
+    }
+
+    /// Remove a lease: its file, then its index entries (and index folders left empty).
+    pub fn drop_lease(&self, name: &str, l: &Lease) -> Result<(), Error> {
+        let path = self.lease_path(name, l.ip);
+        match fs::remove_file(&path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(source) => return Err(Error::State { path, source }),
+        }
+        let ip = l.ip.to_string();
+        for path in self.list_entries(name, l) {
+            let Ok(t) = fs::read_to_string(&path) else {
+                continue;
+            };
+            let rest: String = t
+                .lines()
+                .filter(|x| *x != ip)
+                .map(|x| format!("{x}\n"))
+                .collect();
+            let _ = if rest.is_empty() {
+                fs::remove_file(&path)
+            } else if rest != t {
+                fs::write(&path, rest)
+            } else {
+                Ok(())
+            };
+        }
+        let d = self.lease_dir(name);
+        for (path, _) in self.index_entries(name, l) {
+            // (an ip6 entry may have been taken over by another lease since)
+            if path.starts_with(d.join("ip6")) {
+                let ours = fs::read_to_string(&path).is_ok_and(|s| s.trim() == l.ip.to_string());
+                if !ours {
+                    continue;
+                }
+            }
+            let _ = fs::remove_file(&path);
+            if let Some(p) = path.parent() {
+                if p.parent() == Some(&self.dir.join("ports")) {
+                    let _ = fs::remove_dir(p);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The network names in the store but `except`, sorted.
+    fn network_names(&self, except: &str) -> Result<Vec<String>, Error> {
         let dir = self.dir.join("networks");
         let rd = fs::read_dir(&dir).map_err(|source| Error::State {
             path: dir.clone(),
@@ -340,11 +817,20 @@ impl Store {
                 let n = e.file_name().to_string_lossy().into_owned();
                 n.strip_suffix(".json").map(str::to_string)
             })
-            .filter(|n| !n.starts_with('.') && n != name)
+            .filter(|n| !n.starts_with('.') && n != except)
             .collect();
         names.sort();
+        Ok(names)
+    }
+
+    pub fn networks(&self) -> Result<Vec<Network>, Error> {
+        self.networks_except("")
+    }
+
+    /// Every network but `name`, with its leases.
+    pub fn networks_except(&self, name: &str) -> Result<Vec<Network>, Error> {
         let mut out = Vec::new();
-        for n in names {
+        for n in self.network_names(name)? {
             if let Some(net) = self.load(&n)? {
                 out.push(net);
             }
@@ -352,13 +838,16 @@ impl Store {
         Ok(out)
     }
 
-    pub fn save(&self, net: &Network) -> Result<(), Error> {
+    /// Write a network's settings (not its leases).
+    pub fn save_settings(&self, net: &Network) -> Result<(), Error> {
         let path = self.path(&net.name);
-        // (compact: with a thousand leases the record is read and written on every attach
-        // and detach, and indentation doubled its size)
-        // (room for it all at once: growing a buffer of a few hundred KiB copies it)
-        let mut data = Vec::with_capacity(1024 + 512 * net.leases.len());
-        serde_json::to_writer(&mut data, net).map_err(|e| Error::State {
+        let mut rec = Network {
+            leases: Vec::new(),
+            ..net.clone()
+        };
+        rec.lease_files = true;
+        let mut data = Vec::with_capacity(1024);
+        serde_json::to_writer(&mut data, &rec).map_err(|e| Error::State {
             path: path.clone(),
             source: io::Error::other(e),
         })?;
@@ -367,6 +856,36 @@ impl Store {
         // reboot ends anyway (and `gc` then releases), while an fsync costs an attach
         // several milliseconds on a busy disk. The flock already serializes writers.
         common::state::atomic_write(&path, &data).map_err(|source| Error::State { path, source })
+    }
+
+    /// Write a network: its settings and, unless only they were loaded, its leases (the
+    /// files of leases it no longer has go, changed ones are rewritten, new ones added).
+    pub fn save(&self, net: &Network) -> Result<(), Error> {
+        if net.partial {
+            return self.save_settings(net);
+        }
+        let mut net = net.clone();
+        let old = self.lease_files(&net.name)?;
+        for (ip, (_, l)) in &old {
+            if !net.leases.iter().any(|x| x.ip == *ip) {
+                self.drop_lease(&net.name, l)?;
+            }
+        }
+        for l in &net.leases {
+            match old.get(&l.ip) {
+                Some((_, o)) if o == l => {}
+                Some((seq, o)) => {
+                    self.drop_lease(&net.name, o)?;
+                    self.put_lease(&net.name, l, *seq)?;
+                }
+                None => {
+                    let seq = net.next_seq;
+                    net.next_seq += 1;
+                    self.put_lease(&net.name, l, seq)?;
+                }
+            }
+        }
+        self.save_settings(&net)
     }
 
     /// Where the network's index of private hosts files lives (see [`Store::private_hosts`]).
@@ -397,8 +916,19 @@ impl Store {
         common::state::atomic_write(&path, &data).map_err(|source| Error::State { path, source })
     }
 
-    /// Remove a network's record, its index of private hosts files and its hosts file.
+    /// Remove a network's record, its leases, its index of private hosts files and its
+    /// hosts file.
     pub fn remove(&self, name: &str) -> Result<(), Error> {
+        // (the ports' entries live outside the network's folder)
+        for (_, l) in self.lease_files(name)?.into_values() {
+            self.drop_lease(name, &l)?;
+        }
+        let dir = self.lease_dir(name);
+        match fs::remove_dir_all(&dir) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(source) => return Err(Error::State { path: dir, source }),
+        }
         for path in [
             self.path(name),
             self.private_path(name),
