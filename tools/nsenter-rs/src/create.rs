@@ -1024,17 +1024,34 @@ fn child_setup(
         if let (Some(opts), Some(root)) = (&spec.rootfs_overlay, &spec.plan.rootfs) {
             crate::userns::mount_overlay(root, opts)?;
         }
-        let mut host = match spec.template.take() {
+        match spec.template.take() {
             Some(t) => {
-                // what we take of the host's tree, opened while we still see it
-                let host = mounts::Host::clone_for(&spec.plan)?;
+                // what we take of the host's tree, opened while we still see it (and the
+                // host's namespace, to come back to)
+                let home = File::open("/proc/self/ns/mnt")
+                    .io(|| "cannot open our mount namespace".into())?;
+                let mut host = mounts::Host::clone_for(&spec.plan)?;
                 crate::template::enter(&OwnedFd::from(t))?;
-                host
+                match mounts::setup(&spec.plan, &mut host) {
+                    // a bind source with a pinned mount namespace below it (a template's
+                    // pin, `unshare --mount=FILE`): the kernel attaches no copy holding one,
+                    // where a bind of the host's tree leaves it out. Built again that way,
+                    // from a copy of the host's namespace (what we mounted so far is dropped
+                    // with the template's copy)
+                    Err(Error::Sys {
+                        source: nix::errno::Errno::ELOOP,
+                        what,
+                    }) => {
+                        common::debug!("{what}: ELOOP from the template, copying the host's");
+                        drop(host);
+                        crate::template::leave(&OwnedFd::from(home))?;
+                        mounts::setup(&spec.plan, &mut mounts::Host::direct())?;
+                    }
+                    r => r?,
+                }
             }
-            None => mounts::Host::direct(),
-        };
-        mounts::setup(&spec.plan, &mut host)?;
-        drop(host);
+            None => mounts::setup(&spec.plan, &mut mounts::Host::direct())?,
+        }
         if spec.plan.rootfs.is_some() {
             crate::oci::apply_masks(&spec.masks.0, &spec.masks.1)?;
         }

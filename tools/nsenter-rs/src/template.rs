@@ -229,3 +229,10 @@ pub fn enter(template: &OwnedFd) -> Result<(), Error> {
     nix::sched::unshare(CloneFlags::CLONE_NEWNS)
         .sys(|| "cannot create a mount namespace from the template".into())
 }
+
+/// Back in the host's namespace `home` (left by [`enter`]), and a copy of it of our own.
+pub fn leave(home: &OwnedFd) -> Result<(), Error> {
+    nix::sched::setns(home.as_fd(), CloneFlags::CLONE_NEWNS)
+        .sys(|| "cannot return to the host's mount namespace".into())?;
+    nix::sched::unshare(CloneFlags::CLONE_NEWNS).sys(|| "cannot create a mount namespace".into())
+}
