@@ -12,8 +12,10 @@
 //! them there ([`crate::mounts::Host`]).
 //!
 //! The template is made the first time it is needed, under a lock on FILE, and stays pinned
-//! (a bind mount of its `/proc/PID/ns/mnt` on FILE) for the containers that follow; unmount
-//! FILE to drop it.
+//! (a bind mount of its `/proc/PID/ns/mnt` on FILE) for the containers that follow;
+//! `nsenter-rs --unpin` on FILE's folder drops it. Where the kernel will not pin one, or will
+//! not attach a bind source's copy (one holding a pinned mount namespace: ELOOP), the
+//! container's namespace is a copy of the host's, as without the option ([`leave`]).
 
 use std::fs::File;
 use std::io::{Read, Write};
