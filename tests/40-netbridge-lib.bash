@@ -39,3 +39,13 @@ in_ctr() {
     shift
     nsenter -t "$pid" -n "$@"
 }
+
+# nb_fails RC MESSAGE ARGS... : netbridge ARGS (in the test host) fails with RC and MESSAGE as
+# one line, printing nothing on stdout
+nb_fails() {
+    local rc=$1 msg=$2
+    shift 2
+    run_tool --rc "$rc" "${H[@]}" netbridge "$@"
+    assert_error netbridge "$msg"
+    assert_eq "$output" ""
+}

@@ -17,14 +17,6 @@ snapshot() {
     cat "$CTRKIT_ROOT"/netbridge/networks/*.json 2>/dev/null || true
 }
 
-nb_fails() {
-    local rc=$1 msg=$2
-    shift 2
-    run_tool --rc "$rc" "${H[@]}" netbridge "$@"
-    assert_error netbridge "$msg"
-    assert_eq "$output" ""
-}
-
 @test "create: bad CIDR, bad gateway, bad name, overlaps are refused and make nothing" {
     before=$(snapshot)
     nb_fails 2 "invalid subnet '10.88.0.0'" create nb0 --subnet 10.88.0.0

@@ -183,15 +183,6 @@ probe() {
     grep -q "$(printf '\tc60$')" "$TEST_DIR/etc/c1/hosts"
 }
 
-# nb_fails RC MESSAGE ARGS... : netbridge ARGS fails with RC and MESSAGE, printing nothing
-nb_fails() {
-    local rc=$1 msg=$2
-    shift 2
-    run_tool --rc "$rc" "${H[@]}" netbridge "$@"
-    assert_error netbridge "$msg"
-    assert_eq "$output" ""
-}
-
 @test "a store written by the version that kept every lease in the network's record keeps working" {
     run_tool "${H[@]}" netbridge create nb0 --subnet 10.88.0.0/24
     local a b c d=$CTRKIT_ROOT/netbridge

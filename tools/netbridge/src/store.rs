@@ -473,21 +473,8 @@ impl Store {
 
     /// Every lease file of a network: address to attach order number and lease.
     fn lease_files(&self, name: &str) -> Result<BTreeMap<Ipv4Addr, (u64, Lease)>, Error> {
-        let dir = self.lease_dir(name).join("lease");
-        let rd = match fs::read_dir(&dir) {
-            Ok(rd) => rd,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(BTreeMap::new()),
-            Err(source) => return Err(Error::State { path: dir, source }),
-        };
         let mut out = BTreeMap::new();
-        for e in rd.filter_map(|e| e.ok()) {
-            let Some(ip) = e
-                .file_name()
-                .to_str()
-                .and_then(|n| n.parse::<Ipv4Addr>().ok())
-            else {
-                continue;
-            };
+        for ip in ip_names(&self.lease_dir(name).join("lease"))? {
             if let Some((seq, l)) = self.read_lease(name, ip)? {
                 out.insert(ip, (seq, l));
             }
@@ -588,21 +575,8 @@ impl Store {
 
     /// Up to `max` addresses of the network's leases that publish ports.
     pub fn publishers(&self, name: &str, max: usize) -> Result<Vec<Ipv4Addr>, Error> {
-        let dir = self.lease_dir(name).join("ported");
-        let rd = match fs::read_dir(&dir) {
-            Ok(rd) => rd,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(source) => return Err(Error::State { path: dir, source }),
-        };
         let mut out = Vec::new();
-        for e in rd.filter_map(|e| e.ok()) {
-            let Some(ip) = e
-                .file_name()
-                .to_str()
-                .and_then(|n| n.parse::<Ipv4Addr>().ok())
-            else {
-                continue;
-            };
+        for ip in ip_names(&self.lease_dir(name).join("ported"))? {
             if self
                 .lease_at(name, ip)?
                 .is_some_and(|l| !l.ports.is_empty())
@@ -622,14 +596,9 @@ impl Store {
             .dir
             .join("ports")
             .join(format!("{}-{port}", proto.as_str()));
-        let rd = match fs::read_dir(&dir) {
-            Ok(rd) => rd,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(source) => return Err(Error::State { path: dir, source }),
-        };
         let mut seen: Vec<(String, Ipv4Addr)> = Vec::new();
-        for e in rd.filter_map(|e| e.ok()) {
-            let n = e.file_name().to_string_lossy().into_owned();
+        for n in dir_names(&dir)? {
+            let n = n.to_string_lossy().into_owned();
             let mut it = n.splitn(3, '-');
             let (Some(ip), Some(net)) = (
                 it.next().and_then(|x| x.parse::<Ipv4Addr>().ok()),
@@ -942,6 +911,30 @@ impl Store {
         }
         Ok(())
     }
+}
+
+/// The names in folder `dir`, in the order the filesystem gives them; none if it does not
+/// exist.
+fn dir_names(dir: &Path) -> Result<impl Iterator<Item = std::ffi::OsString>, Error> {
+    let rd = match fs::read_dir(dir) {
+        Ok(rd) => Some(rd),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+        Err(source) => {
+            return Err(Error::State {
+                path: dir.to_path_buf(),
+                source,
+            });
+        }
+    };
+    Ok(rd
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.ok().map(|e| e.file_name())))
+}
+
+/// The names in folder `dir` that are IPv4 addresses (lease files, index entries).
+fn ip_names(dir: &Path) -> Result<impl Iterator<Item = Ipv4Addr>, Error> {
+    Ok(dir_names(dir)?.filter_map(|n| n.to_str().and_then(|n| n.parse().ok())))
 }
 
 #[cfg(test)]
