@@ -81,8 +81,7 @@ pub fn session_mounts(tree: &OwnedFd, dir: Option<&Path>) -> Result<(), Error> {
     nix::sched::unshare(CloneFlags::CLONE_NEWNS)
         .sys(|| "cannot create a mount namespace".into())?;
     let none: Option<&str> = None;
-    nix::mount::mount(none, "/", none, MsFlags::MS_REC | MsFlags::MS_PRIVATE, none)
-        .sys(|| "cannot make the mounts private".into())?;
+    crate::mounts::make_private()?;
     let at = match dir {
         Some(d) => d.to_path_buf(),
         None => {

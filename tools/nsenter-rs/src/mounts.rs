@@ -420,17 +420,24 @@ fn remount_ro_in(tree: &Tree, p: &Path, src: &Path, host: &Host) -> Result<(), E
     .sys(|| format!("cannot make {shown} read-only"))
 }
 
+/// Make every mount of our (new) mount namespace private: nothing mounted from here on
+/// propagates back to the namespace it was copied from.
+pub(crate) fn make_private() -> Result<(), Error> {
+    mount(
+        None::<&str>,
+        "/",
+        None::<&str>,
+        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+        None::<&str>,
+    )
+    .sys(|| "cannot make the mounts private".into())
+}
+
 /// Build the filesystem. Runs in the container's setup process, in its new mount namespace
 /// (a copy of the host's, or of the template: then `host` holds what it takes of the host's).
 pub fn setup(plan: &Plan, host: &mut Host) -> Result<(), Error> {
     // nothing we mount may propagate back to the host
-    mnt(
-        None,
-        Path::new("/"),
-        None,
-        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
-        None,
-    )?;
+    make_private()?;
     let Some(rootfs) = &plan.rootfs else {
         if plan.mount_proc {
             mnt(

@@ -188,14 +188,7 @@ fn make_on(file: &Path, cpu: Option<usize>) -> Result<(), nix::errno::Errno> {
 /// `/proc` in it) and a procfs on `/proc`, nothing of the host's.
 fn build() -> Result<(), Error> {
     nix::sched::unshare(CloneFlags::CLONE_NEWNS).sys(|| "unshare".into())?;
-    mount(
-        None::<&str>,
-        "/",
-        None::<&str>,
-        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
-        None::<&str>,
-    )
-    .sys(|| "private".into())?;
+    crate::mounts::make_private()?;
     // the tmpfs on a folder every host has, then made "/" by pivot_root(".", ".")
     mount(
         Some("tmpfs"),

@@ -189,17 +189,7 @@ pub fn write(pid: i32, maps: &Maps) -> Result<(), Error> {
 /// 5.11, which is how a rootless container gets its image's layers.
 pub fn mount_overlay(root: &Path, opts: &str) -> Result<(), Error> {
     use nix::mount::{MsFlags, mount};
-    mount(
-        None::<&str>,
-        "/",
-        None::<&str>,
-        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
-        None::<&str>,
-    )
-    .map_err(|source| Error::Sys {
-        what: "cannot make the mounts private".into(),
-        source,
-    })?;
+    crate::mounts::make_private()?;
     mount(
         Some("overlay"),
         root,
