@@ -149,7 +149,7 @@ fn parse(mut b: &[u8], out: &mut Vec<Addr>) -> Parsed {
                         IFA_LABEL => label = Some(data.split(|&c| c == 0).next().unwrap_or(data)),
                         _ => {}
                     }
-                    attrs = &attrs[(alen + 3) & !3..];
+                    attrs = &attrs[((alen + 3) & !3).min(attrs.len())..];
                 }
                 // IFA_LOCAL is the address itself; IFA_ADDRESS the peer's on a
                 // point-to-point link, else the same
@@ -231,6 +231,20 @@ mod tests {
         let mut bad = addr_msg([10, 0, 0, 1], b"eth0\0");
         bad[NLMSG_HDR + IFADDRMSG] = 0xff;
         let _ = parse(&bad, &mut Vec::new());
+        // a last attribute without its padding (a message that ends mid-alignment)
+        let mut body = vec![AF_INET, 24, 0, 0, 2, 0, 0, 0];
+        body.extend(attr(IFA_LOCAL, &[10, 0, 0, 3]));
+        body.extend_from_slice(&5u16.to_ne_bytes());
+        body.extend_from_slice(&IFA_LABEL.to_ne_bytes());
+        body.push(b'x');
+        let mut m = Vec::new();
+        m.extend_from_slice(&((NLMSG_HDR + body.len()) as u32).to_ne_bytes());
+        m.extend_from_slice(&RTM_NEWADDR.to_ne_bytes());
+        m.extend_from_slice(&[0; 10]);
+        m.extend_from_slice(&body);
+        let mut out = Vec::new();
+        assert_eq!(parse(&m, &mut out), Parsed::More);
+        assert_eq!(out[0].addr, Ipv4Addr::new(10, 0, 0, 3));
     }
 
     #[test]
