@@ -47,5 +47,6 @@ nb_fails() {
     shift 2
     run_tool --rc "$rc" "${H[@]}" netbridge "$@"
     assert_error netbridge "$msg"
+    # shellcheck disable=SC2154 # (set by bats' run, in run_tool)
     assert_eq "$output" ""
 }
