@@ -130,6 +130,34 @@ make_outside() {
     run_tool "${H[@]}" netbridge rm nb0
 }
 
+@test "a network without IPv6 gives the container's end none: a start sends the others no multicast" {
+    run_tool "${H[@]}" netbridge create nb0 --subnet 10.88.0.0/24
+    c1=$(new_ctr)
+    c2=$(new_ctr)
+    run_tool "${H[@]}" netbridge attach "$c1" --bridge nb0
+    ip1=$output
+    # c1 counts what reaches it from c2's interface (made next, with its MAC fixed here)
+    mac2=02:42:0a:58:00:63
+    in_ctr "$c1" nft -f - <<EOF
+table netdev seen {
+    chain in { type filter hook ingress device eth0 priority 0; ether saddr $mac2 counter; }
+}
+EOF
+    run_tool "${H[@]}" netbridge attach "$c2" --bridge nb0 --mac "$mac2"
+    assert_eq "$(in_ctr "$c2" cat /proc/sys/net/ipv6/conf/eth0/disable_ipv6)" 1
+    assert_eq "$(in_ctr "$c2" ip -6 -o addr show dev eth0)" ""
+    # (lo keeps ::1, as in Docker)
+    assert_match "$(in_ctr "$c2" ip -6 -o addr show dev lo)" '::1/128'
+    # an IPv6 interface would have sent DAD probes and MLD reports within a second or two,
+    # flooded to every port of a bridge with no querier
+    sleep 2
+    count() { in_ctr "$c1" nft -j list table netdev seen | jq '[.nftables[].rule.expr[]?.counter.packets | numbers] | add'; }
+    assert_eq "$(count)" 0 "packets from the new container's interface before it spoke"
+    # (the counter does count: c2 speaks)
+    run_tool nsenter -t "$c2" -n busybox ping -c1 -W2 "$ip1"
+    [ "$(count)" -gt 0 ]
+}
+
 @test "none mode: only lo, up" {
     c=$(new_ctr)
     run_tool "${H[@]}" netbridge attach --none "$c"
