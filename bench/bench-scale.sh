@@ -3,8 +3,10 @@
 # detached bridge containers with a memory limit (busybox sleep) started one after another,
 # and at the checkpoints 1, 100, 500 and SCALE_N running containers:
 #   - ctr-run -d: the start time of the containers around the checkpoint (median of 5)
-#   - netbridge attach --etc and attach --publish of a spare namespace (median of 9 each)
-#   - ctr-exec, ctr-stop, ctr-rm of a probe container (median of 3 each)
+#   - netbridge attach --etc and attach --publish of a spare namespace (median of 9 each),
+#     and their kernel floor: one `ip -batch` making the veth pair, its peer in the
+#     namespace, on the bridge and up (the bridge's own work grows with its ports)
+#   - ctr-exec, ctr-stop, ctr-rm of a probe container (median of 5 each)
 #   - ctr-ps, ctr-ps -q and ctr-ls, and their floors: a C walk of /proc doing the reads each
 #     output needs (bench/proc-floor.c, and -q)
 #   - RSS of ctrkit's processes left per container (monitor, log relay, waiting nsenter-rs):
@@ -104,13 +106,17 @@ at_checkpoint() {
         sp=$(spare)
         spares+=("$sp")
     fi
+    printf '%s\n' "link add vbfloor0 type veth peer name eth0 netns $sp" "link set vbfloor0 master $bridge up" >"$tmp/floor.batch"
     for i in 1 2 3 4 5 6 7 8 9; do
         timed "$res/attach-etc.$c" netbridge attach "$sp" --bridge "$bridge" --name "spare$c" --etc "$tmp/spare-etc"
         netbridge detach "$sp" --bridge "$bridge"
         timed "$res/attach-publish.$c" netbridge attach "$sp" --bridge "$bridge" --publish "$((30000 + i)):80"
         netbridge detach "$sp" --bridge "$bridge"
+        # the kernel's part alone: a veth pair, its peer into the namespace, on the bridge, up
+        timed "$res/attach-floor.$c" ip -batch "$tmp/floor.batch"
+        ip link del vbfloor0
     done
-    for i in 1 2 3; do
+    for i in 1 2 3 4 5; do
         ctr-run -d --name "probe$c-$i" "${limits[@]}" busybox sleep 100000 >/dev/null
         timed "$res/exec.$c" ctr-exec "probe$c-$i" true
         timed "$res/stop.$c" ctr-stop -t 0 "probe$c-$i"
@@ -172,11 +178,12 @@ echo "== per-container costs as containers accumulate (medians, ms; RSS in MiB) 
 printf '  %-34s' "running containers"
 for c in "${checkpoints[@]}"; do printf '%10s' "$c"; done
 printf '%12s\n' "$N vs 1"
-for k in start attach-etc attach-publish exec stop rm ls ps psq floor floorq rss anon rsstotal psstotal; do
+for k in start attach-etc attach-publish attach-floor exec stop rm ls ps psq floor floorq rss anon rsstotal psstotal; do
     case $k in
         start) label="ctr-run -d (bridge, ${limits[*]})" ;;
         attach-etc) label="netbridge attach --etc" ;;
         attach-publish) label="netbridge attach --publish" ;;
+        attach-floor) label="attach floor: ip veth+master" ;;
         exec) label="ctr-exec true" ;;
         stop) label="ctr-stop -t 0" ;;
         rm) label="ctr-rm" ;;
