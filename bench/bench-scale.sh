@@ -9,7 +9,8 @@
 #   - ctr-exec, ctr-stop, ctr-rm of a probe container (median of 5 each)
 #   - ctr-ps, ctr-ps -q and ctr-ls, and their floors: a C walk of /proc doing the reads each
 #     output needs (bench/proc-floor.c, and -q)
-#   - RSS of ctrkit's processes left per container (monitor, log relay, waiting nsenter-rs):
+#   - RSS of ctrkit's processes left per container (the monitor, as ctr-state wait while the
+#     container runs; the log relay, ctr-state log; nsenter-rs waiting for the container):
 #     VmRSS, RssAnon and PSS, per program
 # then each per-container cost at SCALE_N as a ratio to its cost at 1 (target <= 1.25x), and
 # ctr-ps at SCALE_N as a ratio to its floor (target <= 1.2x).
@@ -149,7 +150,13 @@ at_checkpoint() {
         # VmRSS, RssAnon (its own pages) and PSS (shared pages -- the binaries' text, the
         # same in every container -- counted once over all who map them), in MiB
         prog=${args%% *}
-        if awk -v a="${prog##*/}" '/^VmRSS:/{r = $2} /^RssAnon:/{an = $2}
+        prog=${prog##*/}
+        # (ctr-state twice: the monitor waiting as `ctr-state wait`, the log relay)
+        if [ "$prog" = ctr-state ]; then
+            prog=${args#* }
+            prog=ctr-state-${prog%% *}
+        fi
+        if awk -v a="$prog" '/^VmRSS:/{r = $2} /^RssAnon:/{an = $2}
             END{printf "%.3f %s %.3f ", r / 1024, a, an / 1024}' "$p/status" 2>/dev/null; then
             awk '/^Pss:/{s += $2} END{printf "%.3f\n", s / 1024}' "$p/smaps_rollup" 2>/dev/null || echo 0
         fi

@@ -169,3 +169,44 @@ two"
     echo "code mapping ${size} KiB, resident ${rss} KiB" >&2
     [ "$rss" -lt $((size * 3 / 4)) ]
 }
+
+@test "wait: the first child's status goes to DIR/exit at once, the others are waited for, then CMD gets it" {
+    mkdir -p "$D/c"
+    echo abc >"$D/c/id"
+    # A shell execs into it right after starting the child, as the monitor does: the
+    # children stay its own. strace holds the shell 0.2 s after each fork, so the child has
+    # ended before the exec: its status is still there to collect.
+    strace -o /dev/null -e trace=clone -e inject=clone:delay_exit=200000 sh -c '
+        sleep 3 & b=$!; echo $b >"$1/b"
+        sh -c "exit 3" &
+        exec ctr-state wait "$1" --id abc "$!" "$b" -- sh -c "echo \"\$*\" >\"\$0\"" "$1/then" one' _ "$D/c" 3>&- &
+    track_pid $!
+    # the status is there while the second child still runs; CMD only after it ended
+    wait_for_file "$D/c/exit"
+    assert_eq "$(cat "$D/c/exit")" 3
+    kill -0 "$(cat "$D/c/b")"
+    [ ! -e "$D/c/then" ]
+    wait_for_file "$D/c/then"
+    assert_eq "$(cat "$D/c/then")" "one 3"
+    ! kill -0 "$(cat "$D/c/b")" 2>/dev/null
+    [ ! -e "$D/c/.exit.tmp" ]
+
+    # killed by a signal: 128 + it; another container's folder (--id differs): not written
+    rm "$D/c/exit" "$D/c/then"
+    sh -c 'sleep 100 & kill -KILL $!; exec ctr-state wait "$1" --id other $! -- sh -c "echo \$1 >\"\$0\"" "$1/then"' _ "$D/c" 3>&-
+    assert_eq "$(cat "$D/c/then")" 137
+    [ ! -e "$D/c/exit" ]
+    # not a child of ours: 127, as sh's wait says
+    ctr-state wait "$D/c" 1 -- sh -c 'echo $1 >"$0"' "$D/c/then"
+    assert_eq "$(cat "$D/c/then")" 127
+    assert_eq "$(cat "$D/c/exit")" 127
+
+    # bad input: one line, nothing written; a CMD that cannot run is one line too
+    rm "$D/c/exit"
+    run_tool --rc 2 ctr-state wait "$D/c" 0 -- true
+    assert_error ctr-state "0"
+    run_tool --rc 2 ctr-state wait "$D/c" 12 --
+    [ ! -e "$D/c/exit" ]
+    run_tool --rc 1 ctr-state wait "$D/c" 1 -- "$D/no-such-program"
+    assert_error ctr-state "$D/no-such-program"
+}

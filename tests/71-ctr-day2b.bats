@@ -247,13 +247,17 @@ power_off() {
     local n k p cmd pids=''
     for n; do
         pids="$pids $(cat "$(cg_dir pids "$n")/cgroup.procs")"
-        # (a renamed container's monitor and log relay still carry the name it was made with)
+        # (the monitor: ctr-run's shell, then ctr-state wait during a run and a shell at
+        # monitor_next between runs; a renamed container's monitor and log relay still
+        # carry the name it was made with)
         k=$n
         [ ! -f "$CTRKIT_STATE/containers/$n/key" ] || k=$(cat "$CTRKIT_STATE/containers/$n/key")
         for p in /proc/[0-9]*; do
             { cmd=$(tr '\0' ' ' <"$p/cmdline"); } 2>/dev/null || continue
             case $cmd in
-                *"/ctr-run "*"--name $n "* | *"logs/$n/log "* | *"/ctr-run "*"--name $k "* | *"logs/$k/log "*)
+                *"/ctr-run "*"--name $n "* | *"logs/$n/log "* | *"/ctr-run "*"--name $k "* | *"logs/$k/log "* | \
+                    "ctr-state wait "*"/containers/$n "* | "ctr-state wait "*"/containers/$k "* | \
+                    *"monitor_next "*"/containers/$n "* | *"monitor_next "*"/containers/$k "*)
                     pids="$pids ${p#/proc/}"
                     ;;
             esac

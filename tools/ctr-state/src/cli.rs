@@ -70,6 +70,16 @@ pub enum Command {
     /// container's cgroup, writable layer and network lease stay. Running containers too:
     /// mounts in the folder move with it, and their log follows.
     Rename(RenameArgs),
+    /// Wait for PIDs, children of this process; record the first one's exit status in
+    /// DIR/exit; then run CMD with the status as its last argument
+    ///
+    /// For a detached container's monitor (a shell): it execs into `ctr-state wait`, which
+    /// keeps its PID and so its children (the container and its log relay), and waits for
+    /// them in a small process of its own instead of a whole shell; CMD (a new shell) then
+    /// goes on. The status is a shell's: the exit code, or 128 + the signal that ended it
+    /// (127 for a PID that is not a child). It is written at once, as the shell writes state
+    /// files (DIR/.exit.tmp renamed), and only while DIR/id still holds --id.
+    Wait(WaitArgs),
 }
 
 #[derive(Debug, Args)]
@@ -245,4 +255,21 @@ mod tests {
     fn verify() {
         super::Cli::command().debug_assert();
     }
+}
+
+#[derive(Debug, Args)]
+pub struct WaitArgs {
+    /// The container's state folder, where the status goes (DIR/exit)
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
+    /// Write DIR/exit only while DIR/id holds ID (a folder renamed meanwhile may hold
+    /// another container by then)
+    #[arg(long, value_name = "ID")]
+    pub id: Option<String>,
+    /// The children to wait for, in turn; the first one's status is recorded
+    #[arg(value_name = "PID", required = true, value_parser = clap::value_parser!(i32).range(1..))]
+    pub pids: Vec<i32>,
+    /// What to run then (after --), the status added as its last argument
+    #[arg(value_name = "CMD", last = true, required = true)]
+    pub then: Vec<std::ffi::OsString>,
 }

@@ -45,6 +45,8 @@ pub enum Error {
     /// A bad value the command line parser could not judge alone (exit 2).
     #[error("{0}")]
     Usage(String),
+    #[error("cannot run {0}")]
+    Exec(String, #[source] io::Error),
     #[error("cannot write the output")]
     Output(#[source] io::Error),
 }

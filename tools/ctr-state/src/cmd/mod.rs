@@ -10,6 +10,7 @@ mod rename;
 mod rm;
 mod stats;
 mod template;
+mod wait;
 
 use crate::cli::{Cli, Command};
 use crate::error::Error;
@@ -25,5 +26,6 @@ pub fn dispatch(cli: Cli) -> Result<(), Error> {
         Command::Ls(a) => ls::run(&a),
         Command::Stats(a) => stats::run(&a),
         Command::Rename(a) => rename::run(&a),
+        Command::Wait(a) => wait::run(&a),
     }
 }
