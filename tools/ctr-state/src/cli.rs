@@ -247,16 +247,6 @@ fn parse_log_size(s: &str) -> Result<common::parse::Size, String> {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use clap::CommandFactory;
-
-    #[test]
-    fn verify() {
-        super::Cli::command().debug_assert();
-    }
-}
-
 #[derive(Debug, Args)]
 pub struct WaitArgs {
     /// The container's state folder, where the status goes (DIR/exit)
@@ -272,4 +262,14 @@ pub struct WaitArgs {
     /// What to run then (after --), the status added as its last argument
     #[arg(value_name = "CMD", last = true, required = true)]
     pub then: Vec<std::ffi::OsString>,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn verify() {
+        super::Cli::command().debug_assert();
+    }
 }

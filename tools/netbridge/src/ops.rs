@@ -933,7 +933,7 @@ pub fn attach(store: &Store, ns: &NetNs, spec: AttachSpec) -> Result<Attached, E
                 Error::Failed(format!("'{}' vanished from {netns_name}", spec.ifname))
             })?;
         // On a network without IPv6, no IPv6 address on the container's end, before it goes
-        // up (Docker turns IPv6 off there since 26.0): its link-local address would send
+        // up (Docker turns IPv6 off there): its link-local address would send
         // DAD probes, MLD reports and router solicitations, multicast which a bridge with no
         // querier floods to every port -- each start cost every other container on the
         // bridge its share (a kworker at 5% of the CPU while starting the 1000th). By
