@@ -158,6 +158,34 @@ EOF
     [ "$(count)" -gt 0 ]
 }
 
+@test "attach --new-pin makes and pins the namespace; an existing pin is refused and kept; a failed attach leaves no pin" {
+    run_tool "${H[@]}" netbridge create nb0 --subnet 10.88.0.0/24
+    d=$TEST_DIR/pins
+    mkdir -p "$d/c1" "$d/c2"
+    run_tool "${H[@]}" netbridge attach --new-pin "$d/c1/ns" --bridge nb0 --name c1
+    ip1=$output
+    # a network namespace of its own, pinned (a mount in the test host's mount namespace),
+    # with the interface inside it
+    in_host grep -q " $d/c1/ns/net " /proc/self/mountinfo
+    [ "$(in_host stat -L -c %i "$d/c1/ns/net")" != "$(readlink "/proc/$TEST_HOST_PID/ns/net" | tr -dc 0-9)" ]
+    assert_json '.[0].addr_info[] | select(.family=="inet") | .local' "$ip1" "$(in_host nsenter --net="$d/c1/ns/net" ip -j addr show dev eth0)"
+    # an existing pin: refused, left as it was
+    nb_fails 1 "$d/c1/ns/net" attach --new-pin "$d/c1/ns" --bridge nb0 --name again
+    in_host grep -q " $d/c1/ns/net " /proc/self/mountinfo
+    # the attach fails after the pin was made: no pin, no folder, no mount left
+    nb_fails 1 "no network named 'nosuch'" attach --new-pin "$d/c2/ns" --bridge nosuch
+    [ ! -e "$d/c2/ns" ]
+    ! in_host grep -q " $d/c2/" /proc/self/mountinfo
+    # a folder that cannot be made
+    nb_fails 1 "$d/none/ns" attach --new-pin "$d/none/ns" --bridge nb0
+    [ ! -e "$d/none" ]
+    # NETNS and --new-pin: one or the other
+    nb_fails 2 "--new-pin" attach 1 --new-pin "$d/c2/ns" --bridge nb0
+    run_tool "${H[@]}" netbridge detach --name c1 --bridge nb0
+    in_host nsenter-rs --unpin "$d/c1/ns"
+    run_tool "${H[@]}" netbridge rm nb0
+}
+
 @test "none mode: only lo, up" {
     c=$(new_ctr)
     run_tool "${H[@]}" netbridge attach --none "$c"

@@ -208,8 +208,17 @@ pub struct InspectArgs {
 #[derive(Debug, Args)]
 pub struct AttachArgs {
     /// The network namespace: a PID or a namespace file (/run/netns/NAME, /proc/PID/ns/net)
-    #[arg(value_name = "NETNS")]
-    pub netns: String,
+    #[arg(
+        value_name = "NETNS",
+        required_unless_present = "new_pin",
+        conflicts_with = "new_pin"
+    )]
+    pub netns: Option<String>,
+    /// Attach a new network namespace, pinned at DIR/net (as `nsenter-rs --new=net --pin
+    /// DIR` pins one; DIR is made when missing, in a folder that exists); the pin goes again
+    /// if the attach fails
+    #[arg(long, value_name = "DIR", conflicts_with = "none")]
+    pub new_pin: Option<PathBuf>,
     /// The network to attach to
     #[arg(long, value_name = "BRIDGE")]
     pub bridge: Option<String>,

@@ -155,3 +155,81 @@ mod tests {
         assert!(open("/nonexistent/ns").is_err());
     }
 }
+
+/// `attach --new-pin DIR`: a new network namespace, pinned at `DIR/net` by a bind mount of
+/// its nsfs file -- what `nsenter-rs --new=net --pin DIR` makes, without a process of its
+/// own. Dropped before [`Pinned::keep`], the pin goes again (and DIR, when made here).
+pub struct Pinned {
+    pub file: PathBuf,
+    dir: Option<PathBuf>,
+    mounted: bool,
+}
+
+impl Pinned {
+    /// Keep the pin: the attach succeeded.
+    pub fn keep(mut self) {
+        self.file = PathBuf::new();
+    }
+}
+
+impl Drop for Pinned {
+    fn drop(&mut self) {
+        if self.file.as_os_str().is_empty() {
+            return;
+        }
+        if self.mounted {
+            let _ = nix::mount::umount2(&self.file, nix::mount::MntFlags::MNT_DETACH);
+        }
+        let _ = std::fs::remove_file(&self.file);
+        if let Some(d) = &self.dir {
+            let _ = std::fs::remove_dir(d);
+        }
+    }
+}
+
+/// Make a new network namespace pinned at `dir/net` (see [`Pinned`]); this thread stays in
+/// its own namespace.
+pub fn new_pinned(dir: &std::path::Path) -> io::Result<Pinned> {
+    use std::os::unix::fs::DirBuilderExt;
+    let made = !dir.exists();
+    if made {
+        std::fs::DirBuilder::new().mode(0o700).create(dir)?;
+    }
+    let mut pin = Pinned {
+        file: dir.join("net"),
+        dir: made.then(|| dir.to_path_buf()),
+        mounted: false,
+    };
+    // (a file already there is someone's pin: never taken over, never removed)
+    if let Err(e) = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&pin.file)
+    {
+        pin.file = PathBuf::new();
+        if let Some(d) = &pin.dir {
+            let _ = std::fs::remove_dir(d);
+        }
+        return Err(e);
+    }
+    let home = File::open("/proc/thread-self/ns/net")?;
+    nix::sched::unshare(CloneFlags::CLONE_NEWNET).map_err(io::Error::from)?;
+    let bound = nix::mount::mount(
+        Some("/proc/thread-self/ns/net"),
+        &pin.file,
+        None::<&str>,
+        nix::mount::MsFlags::MS_BIND,
+        None::<&str>,
+    );
+    if let Err(e) = setns(home.as_fd(), CloneFlags::CLONE_NEWNET) {
+        // We cannot go on in the wrong namespace: changes would land in the new one.
+        eprintln!(
+            "{}: error: cannot return to the original network namespace: {e}",
+            common::run::tool_name()
+        );
+        std::process::exit(common::exit::FAILURE);
+    }
+    bound.map_err(io::Error::from)?;
+    pin.mounted = true;
+    Ok(pin)
+}

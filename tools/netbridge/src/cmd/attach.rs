@@ -8,13 +8,27 @@ use crate::store::Store;
 
 pub fn run(a: AttachArgs, root: &Path) -> Result<(), Error> {
     if a.none {
-        return ops::attach_none(&ops::open_netns(&a.netns)?);
+        return ops::attach_none(&ops::open_netns(a.netns.as_deref().unwrap_or_default())?);
     }
     let Some(bridge) = a.bridge else {
         return Err(Error::Usage("--bridge is required (or --none)".into()));
     };
-    let ns = ops::open_netns(&a.netns)?;
     let store = Store::open(root)?;
+    // --new-pin: the namespace is made here (and goes again, when anything below fails)
+    let pin = match &a.new_pin {
+        Some(dir) => Some(crate::netns::new_pinned(dir).map_err(|e| {
+            Error::Failed(format!(
+                "cannot pin a new network namespace at {}/net: {e}",
+                dir.display()
+            ))
+        })?),
+        None => None,
+    };
+    let netns = match &pin {
+        Some(p) => p.file.to_string_lossy().into_owned(),
+        None => a.netns.unwrap_or_default(),
+    };
+    let ns = ops::open_netns(&netns)?;
     let done = ops::attach(
         &store,
         &ns,
@@ -42,6 +56,9 @@ pub fn run(a: AttachArgs, root: &Path) -> Result<(), Error> {
         },
     )?;
     drop(store);
+    if let Some(p) = pin {
+        p.keep();
+    }
     if a.json {
         let routes = if done.network.internal {
             vec![]
