@@ -130,32 +130,6 @@ pub fn with_netns<T>(ns: BorrowedFd<'_>, f: impl FnOnce() -> T) -> io::Result<T>
     Ok(out)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn pid_or_path() {
-        assert_eq!(netns_path("42"), PathBuf::from("/proc/42/ns/net"));
-        assert_eq!(netns_path("/run/netns/x"), PathBuf::from("/run/netns/x"));
-    }
-
-    #[test]
-    fn the_current_namespace_has_a_stable_identity() {
-        let a = current_host().unwrap();
-        assert_eq!(a, current_host().unwrap());
-        assert!(a.netns.starts_with("cookie:") || a.netns.starts_with("inode:"));
-        assert_eq!(a.boot_id.len(), 36);
-    }
-
-    #[test]
-    fn own_netns_opens_and_others_do_not() {
-        assert!(open("/proc/self/ns/net").is_ok());
-        assert!(open("/proc/self/ns/mnt").is_err());
-        assert!(open("/nonexistent/ns").is_err());
-    }
-}
-
 /// `attach --new-pin DIR`: a new network namespace, pinned at `DIR/net` by a bind mount of
 /// its nsfs file -- what `nsenter-rs --new=net --pin DIR` makes, without a process of its
 /// own. Dropped before [`Pinned::keep`], the pin goes again (and DIR, when made here).
@@ -232,4 +206,30 @@ pub fn new_pinned(dir: &std::path::Path) -> io::Result<Pinned> {
     bound.map_err(io::Error::from)?;
     pin.mounted = true;
     Ok(pin)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pid_or_path() {
+        assert_eq!(netns_path("42"), PathBuf::from("/proc/42/ns/net"));
+        assert_eq!(netns_path("/run/netns/x"), PathBuf::from("/run/netns/x"));
+    }
+
+    #[test]
+    fn the_current_namespace_has_a_stable_identity() {
+        let a = current_host().unwrap();
+        assert_eq!(a, current_host().unwrap());
+        assert!(a.netns.starts_with("cookie:") || a.netns.starts_with("inode:"));
+        assert_eq!(a.boot_id.len(), 36);
+    }
+
+    #[test]
+    fn own_netns_opens_and_others_do_not() {
+        assert!(open("/proc/self/ns/net").is_ok());
+        assert!(open("/proc/self/ns/mnt").is_err());
+        assert!(open("/nonexistent/ns").is_err());
+    }
 }
