@@ -119,15 +119,20 @@ pub fn with_netns<T>(ns: BorrowedFd<'_>, f: impl FnOnce() -> T) -> io::Result<T>
     let home = File::open("/proc/thread-self/ns/net")?;
     setns(ns, CloneFlags::CLONE_NEWNET).map_err(io::Error::from)?;
     let out = f();
+    go_home(&home);
+    Ok(out)
+}
+
+/// Bring this thread back into the network namespace `home` (opened before it left).
+fn go_home(home: &File) {
     if let Err(e) = setns(home.as_fd(), CloneFlags::CLONE_NEWNET) {
-        // We cannot go on in the wrong namespace: changes would land in the container.
+        // We cannot go on in the wrong namespace: changes would land in the other one.
         eprintln!(
             "{}: error: cannot return to the original network namespace: {e}",
             common::run::tool_name()
         );
         std::process::exit(common::exit::FAILURE);
     }
-    Ok(out)
 }
 
 /// `attach --new-pin DIR`: a new network namespace, pinned at `DIR/net` by a bind mount of
@@ -195,14 +200,7 @@ pub fn new_pinned(dir: &std::path::Path) -> io::Result<Pinned> {
         nix::mount::MsFlags::MS_BIND,
         None::<&str>,
     );
-    if let Err(e) = setns(home.as_fd(), CloneFlags::CLONE_NEWNET) {
-        // We cannot go on in the wrong namespace: changes would land in the new one.
-        eprintln!(
-            "{}: error: cannot return to the original network namespace: {e}",
-            common::run::tool_name()
-        );
-        std::process::exit(common::exit::FAILURE);
-    }
+    go_home(&home);
     bound.map_err(io::Error::from)?;
     pin.mounted = true;
     Ok(pin)
