@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # bench-netbridge.sh - netbridge attach/detach against the reference CNI bridge plugin's
-# ADD/DEL (host-local IPAM) and against the same steps done with `ip` commands.
+# ADD/DEL (host-local IPAM) and against the same steps done with `ip` commands; with a
+# published port, against the bridge plugin chained with the portmap plugin.
 #
 # Everything runs inside a private network + mount namespace made here (the "test host"):
 # the real host's links, routes and firewall are never touched. Each timed command is
@@ -103,6 +104,35 @@ compare_prep "detach: remove the veth and release the address" \
     "netbridge detach" "$nb_detach; $nb_attach" "$nb_detach" \
     "CNI bridge plugin DEL (host-local)" "$(cni DEL); $(cni ADD)" "$(cni DEL)" \
     "ip link del" "$ip_clean; $ip_attach" "$ip_detach"
+
+# a published port, the network's first: netbridge adds its DNAT rule over netlink (the
+# network's other rules do not change with ports); the CNI way is the bridge plugin chained
+# with the portmap plugin (iptables), handed the bridge's result as a runtime does
+nb_pub_attach="netbridge attach $c_nb --bridge nbb --publish 18080:80 >/dev/null"
+cat >"$work/cni-pub.sh" <<EOF
+set -e
+export CNI_COMMAND=\$1 CNI_CONTAINERID=bench CNI_NETNS=/proc/$c_cni/ns/net CNI_IFNAME=eth0 CNI_PATH=$CNI
+pm() {
+    printf '{"cniVersion":"1.0.0","name":"benchnet","type":"portmap","capabilities":{"portMappings":true},
+"runtimeConfig":{"portMappings":[{"hostPort":18080,"containerPort":80,"protocol":"tcp"}]}%s}' "\$1" \
+        | $CNI/portmap >/dev/null
+}
+if [ "\$1" = ADD ]; then
+    res=\$($CNI/bridge <$cni_conf)
+    pm ",\"prevResult\":\$res"
+else
+    pm ""
+    $CNI/bridge <$cni_conf >/dev/null
+fi
+EOF
+compare_prep "attach --publish: the network's first published port" \
+    "netbridge attach --publish" "$nb_detach" "$nb_pub_attach" \
+    "CNI bridge + portmap ADD" "bash $work/cni-pub.sh DEL" "bash $work/cni-pub.sh ADD"
+
+compare_prep "detach of the network's last published port" \
+    "netbridge detach" "$nb_detach; $nb_pub_attach" "$nb_detach" \
+    "CNI portmap + bridge DEL" "bash $work/cni-pub.sh DEL; bash $work/cni-pub.sh ADD" "bash $work/cni-pub.sh DEL"
+bash "$work/cni-pub.sh" DEL
 
 # the container exit path: the namespace is already gone (the kernel took the veth with
 # it), so detach only releases the lease (and the CNI plugin only its IPAM entry)

@@ -103,6 +103,49 @@ localnet() {
     assert_eq "$output" secret
 }
 
+# kept_rules : the table's rules but the DNAT ones, with their handles (a rebuild gives
+# every rule a new handle)
+kept_rules() {
+    in_host nft -a list table ip ctrkit | grep 'comment "netbridge' | grep -v 'dnat to'
+}
+
+@test "a network's first and last published ports change only their DNAT rules and route_localnet; a table without the network's hairpin is rebuilt" {
+    run_tool "${H[@]}" netbridge create nb0 --subnet 10.88.0.0/24
+    c1=$(new_ctr)
+    run_tool "${H[@]}" netbridge attach "$c1" --bridge nb0
+    before=$(kept_rules)
+    [ -n "$before" ]
+    c2=$(new_ctr)
+    run_tool "${H[@]}" netbridge attach "$c2" --bridge nb0 --publish 8082:80
+    ip2=$output
+    assert_eq "$(kept_rules)" "$before" "the other rules after the first published port"
+    assert_match "$(in_host nft list chain ip ctrkit published)" "tcp dport 8082 dnat to $ip2:80"
+    assert_eq "$(localnet nb0)" 1
+    # the port answers on the host's address, its 127.0.0.1, and to a container of the
+    # same bridge through the gateway (hairpin)
+    serve_ctr "$c2" "c2"
+    run_tool "${H[@]}" timeout 5 busybox wget -qO- http://127.0.0.1:8082/
+    assert_eq "$output" c2
+    run_tool nsenter -t "$c1" -n timeout 5 busybox wget -qO- http://10.88.0.1:8082/
+    assert_eq "$output" c2
+    run_tool "${H[@]}" netbridge detach "$c2" --bridge nb0
+    assert_eq "$(kept_rules)" "$before" "the other rules after the last published port"
+    ! in_host nft list table ip ctrkit | grep -q "dnat to"
+    assert_eq "$(localnet nb0)" 0
+
+    # a table without the network's hairpin (an older netbridge's, or edited by hand): the
+    # first port rebuilds the root's rules, and the port answers again
+    hairpin=$(in_host nft -a list chain ip ctrkit postrouting | sed -n 's/.*nb0: hairpin" # handle //p')
+    [ -n "$hairpin" ]
+    in_host nft delete rule ip ctrkit postrouting handle "$hairpin"
+    run_tool "${H[@]}" netbridge attach "$c2" --bridge nb0 --publish 8082:80
+    [ "$(kept_rules)" != "$before" ]
+    in_host nft list chain ip ctrkit postrouting | grep -q 'nb0: hairpin"'
+    run_tool nsenter -t "$c1" -n timeout 5 busybox wget -qO- http://10.88.0.1:8082/
+    assert_eq "$output" c2
+    run_tool "${H[@]}" netbridge detach "$c2" --bridge nb0
+}
+
 @test "containers of two networks cannot reach each other; each still reaches its gateway and its bridge" {
     run_tool "${H[@]}" netbridge create nba --subnet 10.88.0.0/24
     run_tool "${H[@]}" netbridge create nbb --subnet 10.89.0.0/24

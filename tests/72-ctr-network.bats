@@ -309,7 +309,7 @@ unused2"
     run_host ip -o link show type bridge
     assert_eq "$(grep -c br- <<<"$output")" 1
     host_veths 0
-    ! in_host nft list ruleset | grep -q dnat
+    ! in_host nft list ruleset | grep -q "dnat to"
 }
 
 @test "--ipv6: dual-stack addresses, default route, NAT66 out, published ports from outside on IPv6" {

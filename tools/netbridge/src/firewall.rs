@@ -11,16 +11,20 @@
 //! with its JSON syntax on stdin (`nft -j -f -`).
 //!
 //! What the rules do, per network (bridge `BR`, subnet `NET`):
-//! - postrouting: masquerade `NET` leaving elsewhere (unless `--no-nat`); with published
-//!   ports also the hairpins (from the host's loopback, and a container to a port of its
-//!   own bridge).
+//! - postrouting: masquerade `NET` leaving elsewhere (unless `--no-nat`); the hairpins
+//!   (from the host's loopback, and a container to a published port of its own bridge).
 //! - published (from prerouting and output, for the host's own addresses): DNAT per port.
 //! - forward: nothing from `BR` with a source outside `NET`; nothing into `BR` from
-//!   elsewhere but replies and (with published ports) DNAT'd flows, which also keeps
-//!   containers of different networks apart; `--internal`: nothing in or out at all.
+//!   elsewhere but replies and DNAT'd flows, which also keeps containers of different
+//!   networks apart; `--internal`: nothing in or out at all.
 //! - input: nothing from `BR` to 127.0.0.0/8 except replies of DNAT'd flows (CVE-2020-8558:
 //!   `route_localnet`, which the host's loopback path to published ports needs, would
 //!   otherwise let a container reach services bound to the host's 127.0.0.1).
+//!
+//! A network's rules are the same whether it publishes ports or not: only the DNAT rules
+//! of chain `published` (and `route_localnet` on the bridge, on only while a port is
+//! published) come and go with its ports, so that a network's first and last published
+//! ports are one incremental change like any other ([`change`]).
 
 use std::io::Write;
 use std::os::fd::OwnedFd;
@@ -114,10 +118,7 @@ pub fn rules(id: &str, networks: &[Network]) -> Vec<Value> {
     for n in networks {
         let br = json!(n.br());
         let note = |what: &str| format!("{tag} {}: {what}", n.name);
-        let any_port = n.leases.iter().any(|l| !l.ports.is_empty());
         let loopback = json!({"prefix": {"addr": "127.0.0.0", "len": 8}});
-        // (the DNAT exemptions only where the network publishes ports: no rule of a
-        // network without them mentions dnat)
         let not_dnat = || m("!", ct("status"), json!("dnat"));
         if n.nat && !n.internal {
             out.push(rule(
@@ -139,18 +140,15 @@ pub fn rules(id: &str, networks: &[Network]) -> Vec<Value> {
             ],
             &note("no forwarding from outside the subnet"),
         ));
-        let mut inbound = vec![
-            m("==", meta("oifname"), br.clone()),
-            m("!=", meta("iifname"), br.clone()),
-            m("!", ct("state"), json!(["established", "related"])),
-        ];
-        if any_port {
-            inbound.push(not_dnat());
-        }
-        inbound.push(json!({"drop": null}));
         out.push(rule(
             "forward",
-            inbound,
+            vec![
+                m("==", meta("oifname"), br.clone()),
+                m("!=", meta("iifname"), br.clone()),
+                m("!", ct("state"), json!(["established", "related"])),
+                not_dnat(),
+                json!({"drop": null}),
+            ],
             &note("nothing in but replies and published ports"),
         ));
         if n.internal {
@@ -173,43 +171,49 @@ pub fn rules(id: &str, networks: &[Network]) -> Vec<Value> {
                 &note("internal"),
             ));
         }
-        let mut guard = vec![
-            m("==", meta("iifname"), br.clone()),
-            m("==", ip("daddr"), loopback.clone()),
-        ];
-        if any_port {
-            guard.push(not_dnat());
-        }
-        guard.push(json!({"drop": null}));
-        out.push(rule("input", guard, &note("no way to the host's loopback")));
+        out.push(rule(
+            "input",
+            vec![
+                m("==", meta("iifname"), br.clone()),
+                m("==", ip("daddr"), loopback.clone()),
+                not_dnat(),
+                json!({"drop": null}),
+            ],
+            &note("no way to the host's loopback"),
+        ));
+        // the host itself through 127.0.0.1 (route_localnet is on for the bridge while
+        // it has published ports)
+        out.push(rule(
+            "postrouting",
+            vec![
+                m("==", meta("oifname"), br.clone()),
+                m("==", ip("saddr"), loopback),
+                json!({"masquerade": null}),
+            ],
+            &note("hairpin from loopback"),
+        ));
+        // a container reaching a published port of its own bridge (the rule
+        // [`publishing`] looks for)
+        out.push(rule(
+            "postrouting",
+            vec![
+                m("==", meta("oifname"), br.clone()),
+                m("==", ip("saddr"), prefix(&n.subnet)),
+                m("in", ct("status"), json!("dnat")),
+                json!({"masquerade": null}),
+            ],
+            &hairpin(id, &n.name),
+        ));
         for l in &n.leases {
             out.extend(lease_rules(id, &n.name, l));
         }
-        if any_port {
-            // the host itself through 127.0.0.1 (route_localnet is on for the bridge)
-            out.push(rule(
-                "postrouting",
-                vec![
-                    m("==", meta("oifname"), br.clone()),
-                    m("==", ip("saddr"), loopback),
-                    json!({"masquerade": null}),
-                ],
-                &note("hairpin from loopback"),
-            ));
-            // a container reaching a published port of its own bridge
-            out.push(rule(
-                "postrouting",
-                vec![
-                    m("==", meta("oifname"), br.clone()),
-                    m("==", ip("saddr"), prefix(&n.subnet)),
-                    m("in", ct("status"), json!("dnat")),
-                    json!({"masquerade": null}),
-                ],
-                &note("hairpin"),
-            ));
-        }
     }
     out
+}
+
+/// The comment of network `net`'s hairpin rule (root `id`).
+fn hairpin(id: &str, net: &str) -> String {
+    format!("{} {net}: hairpin", tag(id))
 }
 
 /// The rules of one published port of lease `l` on network `net` (all in chain
@@ -311,9 +315,18 @@ pub fn port_dnat(id: &str, net: &str, l: &Lease, p: &Port) -> Option<crate::nftn
 /// One change of root `id`'s published ports on network `net`, without rebuilding
 /// anything: delete the rules with handles `delete` (chain `published`), add those of the
 /// leases `add`, in one transaction over netlink (no nft process); returns the added rules'
-/// handles by veth. The caller knows the table and chains exist (its network publishes
-/// ports before and after the change).
-pub fn change(id: &str, net: &str, delete: &[u64], add: &[&Lease]) -> Result<Handles, Error> {
+/// handles by veth. With `first` (the network has published no port until now), the table
+/// is checked first to hold the network's rules in the form that lets DNAT'd flows in
+/// (a table built by an older netbridge, or flushed, does not): an error when it does not,
+/// and the caller rebuilds. The caller holds the lock of the network namespace.
+pub fn change(
+    _locked: &NetnsLock,
+    id: &str,
+    net: &str,
+    delete: &[u64],
+    add: &[&Lease],
+    first: bool,
+) -> Result<Handles, Error> {
     let rules: Vec<(String, crate::nftnl::DnatRule)> = add
         .iter()
         .flat_map(|l| {
@@ -325,7 +338,12 @@ pub fn change(id: &str, net: &str, delete: &[u64], add: &[&Lease]) -> Result<Han
     if delete.is_empty() && rules.is_empty() {
         return Ok(Handles::new());
     }
-    let _lock = NetnsLock::acquire()?;
+    if first && !publishing(id, net)? {
+        return Err(Error::Nft(format!(
+            "table ip {TABLE} has no rule '{}'",
+            hairpin(id, net)
+        )));
+    }
     let only: Vec<crate::nftnl::DnatRule> = rules.iter().map(|(_, r)| r.clone()).collect();
     common::debug!(
         "nftables over netlink: delete handles {delete:?}, add {} rules",
@@ -338,6 +356,15 @@ pub fn change(id: &str, net: &str, delete: &[u64], add: &[&Lease]) -> Result<Han
         out.entry(veth.clone()).or_default().push(h);
     }
     Ok(out)
+}
+
+/// Does the table hold network `net`'s rules for published ports (its hairpin rule, which
+/// goes with the others, stands for them)? Read over netlink: no nft process.
+fn publishing(id: &str, net: &str) -> Result<bool, Error> {
+    let want = hairpin(id, net);
+    let comments = crate::nftnl::comments(TABLE, "postrouting")
+        .map_err(|e| Error::Nft(format!("netlink: {e}")))?;
+    Ok(comments.is_some_and(|c| c.contains(&want)))
 }
 
 /// A rule of the table as listed: where it is and whose it is.
@@ -435,14 +462,14 @@ pub fn sync(id: &str, networks: &[Network]) -> Result<Handles, Error> {
 /// A lock of the current network namespace: an abstract unix socket bound to a fixed
 /// name (abstract socket names are per network namespace, like nftables tables). Released
 /// when dropped, or when the process ends however it ends.
-struct NetnsLock {
+pub struct NetnsLock {
     _fd: OwnedFd,
 }
 
 const LOCK_NAME: &[u8] = b"ctrkit-netbridge-nft";
 
 impl NetnsLock {
-    fn acquire() -> Result<NetnsLock, Error> {
+    pub fn acquire() -> Result<NetnsLock, Error> {
         use rustix::net::{AddressFamily, SocketAddrUnix, SocketFlags, SocketType};
         let lock_err = |e: rustix::io::Errno| Error::NftLock(e.into());
         let fd = rustix::net::socket_with(
@@ -511,12 +538,13 @@ mod tests {
     }
 
     #[test]
-    fn nat_network_gets_masquerade_only() {
+    fn a_nat_network_masquerades_and_has_no_port_without_leases() {
         let n = Network::sample("nb0", "10.88.0.0/16", "10.88.0.1", true);
         let r = rules("0123abcd", &[n]);
         let text = serde_json::to_string(&r).unwrap();
         assert!(text.contains("masquerade"));
-        assert!(!text.contains("dnat"));
+        assert!(!text.contains("\"dnat\":{"), "{text}");
+        assert!(!r.iter().any(|x| x["add"]["rule"]["chain"] == "published"));
         // every rule carries the root's id
         assert!(r.iter().all(|x| {
             x["add"]["rule"]["comment"]
@@ -536,14 +564,20 @@ mod tests {
                 .map(|x| x["add"]["rule"]["expr"].to_string())
                 .collect()
         };
+        let not_dnat = r#"{"match":{"left":{"ct":{"key":"status"}},"op":"!","right":"dnat"}}"#;
         let r = rules("0123abcd", std::slice::from_ref(&n));
         let input = of(&r, "input");
         assert_eq!(input.len(), 1);
         assert!(input[0].contains("127.0.0.0") && input[0].contains("drop"));
-        assert!(!input[0].contains("dnat"));
-        assert_eq!(of(&r, "forward").len(), 2);
-        assert!(of(&r, "postrouting").is_empty());
-        // with a published port, DNAT'd flows are let through (in and back to loopback)
+        // DNAT'd flows are let through (in, and back to loopback) and hairpinned, ports
+        // or not: only the DNAT rules come with ports
+        assert!(input[0].contains(not_dnat));
+        let forward = of(&r, "forward");
+        assert_eq!(forward.len(), 2);
+        assert!(forward[1].contains(not_dnat));
+        assert_eq!(of(&r, "postrouting").len(), 2);
+        assert!(of(&r, "published").is_empty());
+        let without = serde_json::to_string(&r).unwrap();
         n.leases.push(Lease {
             ip: "10.88.0.2".parse().unwrap(),
             veth: "nb0000aaaaaaaa".into(),
@@ -568,11 +602,14 @@ mod tests {
             ip6: None,
         });
         let r = rules("0123abcd", std::slice::from_ref(&n));
-        assert!(
-            of(&r, "input")[0]
-                .contains(r#"{"match":{"left":{"ct":{"key":"status"}},"op":"!","right":"dnat"}}"#)
-        );
-        assert_eq!(of(&r, "published").len(), 1);
+        let published = of(&r, "published");
+        assert_eq!(published.len(), 1);
+        assert!(published[0].contains(r#""dnat":{"addr":"10.88.0.2","port":80}"#));
+        let rest: Vec<Value> = r
+            .into_iter()
+            .filter(|x| x["add"]["rule"]["chain"] != "published")
+            .collect();
+        assert_eq!(serde_json::to_string(&rest).unwrap(), without);
     }
 
     #[test]

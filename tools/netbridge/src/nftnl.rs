@@ -1,6 +1,7 @@
 //! nftables over netlink, for the one change on the hot path: a published port's DNAT rule
 //! added to (or deleted by handle from) chain `published` of table `ip ctrkit`, in one
-//! batch (one transaction), with the new rules' handles read back from the kernel's echo.
+//! batch (one transaction), with the new rules' handles read back from the kernel's echo;
+//! and the comments of a chain's rules, which tell whether the table is ready for it.
 //! No `nft` process: everything else (the table, the chains, a rebuild) stays with
 //! `nft -j` in [`crate::firewall`].
 //!
@@ -24,6 +25,8 @@ const NFNL_MSG_BATCH_BEGIN: u16 = 0x10;
 const NFNL_MSG_BATCH_END: u16 = 0x11;
 const NFNL_SUBSYS_NFTABLES: u16 = 10;
 const NFT_MSG_NEWRULE: u16 = 6;
+const NFT_MSG_GETRULE: u16 = 7;
+const NLM_F_DUMP: u16 = 0x300;
 const NFT_MSG_DELRULE: u16 = 8;
 const NFPROTO_IPV4: u8 = 2;
 const NLA_F_NESTED: u16 = 0x8000;
@@ -209,6 +212,13 @@ fn del_rule(table: &str, chain: &str, handle: u64, seq: u32) -> Vec<u8> {
     m.done()
 }
 
+/// Netfilter sockets left open until the process exits. Closing the socket of a
+/// transaction that deleted rules waits for the kernel to free them, after an RCU grace
+/// period (8 ms and more here; nf_tables flushes its destroy work when a netfilter socket
+/// is released): left open, the grace period runs alongside the rest of the caller's work
+/// (a detach removes the veth next) instead of after it.
+static LINGER: std::sync::Mutex<Vec<Socket>> = std::sync::Mutex::new(Vec::new());
+
 /// In one transaction: delete the rules `delete` (handles) of `table`'s `chain` and append
 /// `add`. Returns the handles of the added rules, in order.
 pub fn change(table: &str, chain: &str, delete: &[u64], add: &[DnatRule]) -> io::Result<Vec<u64>> {
@@ -284,6 +294,11 @@ pub fn change(table: &str, chain: &str, delete: &[u64], add: &[DnatRule]) -> io:
             }
         }
     }
+    if !delete.is_empty() {
+        if let Ok(mut v) = LINGER.lock() {
+            v.push(sock);
+        }
+    }
     if let Some(e) = failure {
         return Err(e);
     }
@@ -293,20 +308,97 @@ pub fn change(table: &str, chain: &str, delete: &[u64], add: &[DnatRule]) -> io:
         .collect()
 }
 
-/// NFTA_RULE_HANDLE among a rule message's attributes.
-fn rule_handle(mut attrs: &[u8]) -> Option<u64> {
+/// The comments of the rules of `table`'s `chain` (one dump), or None when there is no
+/// such table or chain. A rule without a comment is left out.
+pub fn comments(table: &str, chain: &str) -> io::Result<Option<Vec<String>>> {
+    let mut sock = Socket::new(NETLINK_NETFILTER)?;
+    sock.bind_auto()?;
+    sock.connect(&SocketAddr::new(0, 0))?;
+    let seq = std::process::id().wrapping_mul(65536);
+    let mut m = Msg::new(nft_type(NFT_MSG_GETRULE), NLM_F_DUMP, seq, NFPROTO_IPV4, 0);
+    m.str(NFTA_RULE_TABLE, table).str(NFTA_RULE_CHAIN, chain);
+    sock.send(&m.done(), 0)?;
+    let mut out = Vec::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = sock.recv(&mut &mut buf[..], 0)?;
+        let mut off = 0;
+        while off + 16 <= n {
+            let h = &buf[off..n];
+            let len = u32::from_ne_bytes(h[0..4].try_into().unwrap()) as usize;
+            if len < 16 || len > h.len() {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    "bad netlink message",
+                ));
+            }
+            let kind = u16::from_ne_bytes(h[4..6].try_into().unwrap());
+            let mseq = u32::from_ne_bytes(h[8..12].try_into().unwrap());
+            let body = &h[16..len];
+            off += (len + 3) & !3;
+            if mseq != seq {
+                continue;
+            }
+            match kind {
+                NLMSG_DONE => return Ok(Some(out)),
+                NLMSG_ERROR => {
+                    let code = body
+                        .get(0..4)
+                        .map(|b| i32::from_ne_bytes(b.try_into().unwrap()))
+                        .unwrap_or(-libc::EPROTO);
+                    return match -code {
+                        0 => Ok(Some(out)),
+                        libc::ENOENT => Ok(None),
+                        e => Err(io::Error::from_raw_os_error(e)),
+                    };
+                }
+                k if k == nft_type(NFT_MSG_NEWRULE) => {
+                    let ud = attr(body.get(4..).unwrap_or_default(), NFTA_RULE_USERDATA);
+                    if let Some(c) = ud.and_then(comment) {
+                        out.push(c);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+/// The comment in a rule's userdata (nft's TLVs: type, length, value).
+fn comment(mut ud: &[u8]) -> Option<String> {
+    while ud.len() >= 2 {
+        let (kind, len) = (ud[0], ud[1] as usize);
+        let value = ud.get(2..2 + len)?;
+        if kind == NFTNL_UDATA_RULE_COMMENT {
+            let value = value.strip_suffix(&[0]).unwrap_or(value);
+            return Some(String::from_utf8_lossy(value).into_owned());
+        }
+        ud = &ud[2 + len..];
+    }
+    None
+}
+
+/// The value of attribute `want` among a message's attributes.
+fn attr(mut attrs: &[u8], want: u16) -> Option<&[u8]> {
     while attrs.len() >= 4 {
         let len = u16::from_ne_bytes([attrs[0], attrs[1]]) as usize;
         let kind = u16::from_ne_bytes([attrs[2], attrs[3]]) & !NLA_F_NESTED;
         if len < 4 || len > attrs.len() {
             return None;
         }
-        if kind == NFTA_RULE_HANDLE && len == 12 {
-            return Some(u64::from_be_bytes(attrs[4..12].try_into().ok()?));
+        if kind == want {
+            return Some(&attrs[4..len]);
         }
         attrs = &attrs[((len + 3) & !3).min(attrs.len())..];
     }
     None
+}
+
+/// NFTA_RULE_HANDLE among a rule message's attributes.
+fn rule_handle(attrs: &[u8]) -> Option<u64> {
+    Some(u64::from_be_bytes(
+        attr(attrs, NFTA_RULE_HANDLE)?.try_into().ok()?,
+    ))
 }
 
 #[cfg(test)]
@@ -341,5 +433,14 @@ mod tests {
         let b = m.done();
         assert_eq!(rule_handle(&b[20..]), Some(42));
         assert_eq!(rule_handle(&b[20..28]), None);
+    }
+
+    #[test]
+    fn the_comment_is_read_from_the_userdata() {
+        assert_eq!(comment(b"\x00\x04abc\x00").as_deref(), Some("abc"));
+        // another TLV first, then the comment
+        assert_eq!(comment(b"\x05\x01x\x00\x03ab\x00").as_deref(), Some("ab"));
+        assert_eq!(comment(b"\x00\x09abc"), None);
+        assert_eq!(comment(b""), None);
     }
 }

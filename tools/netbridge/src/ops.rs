@@ -172,26 +172,25 @@ pub fn apply_rules(store: &Store, here: &HostNs, all: &mut [Network]) -> Result<
         }
     }
     for n in &nets {
-        let want = if n.leases.iter().any(|l| !l.ports.is_empty()) {
-            "1"
-        } else {
-            "0"
-        };
-        let path = format!("/proc/sys/net/ipv4/conf/{}/route_localnet", n.br());
-        match std::fs::read_to_string(&path) {
-            Ok(v) if v.trim() == want => {}
-            Ok(_) => write_sysctl(&path, want)?,
-            // the bridge is gone behind netbridge's back: nothing to set
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(source) => {
-                return Err(Error::Write {
-                    path: path.into(),
-                    source,
-                });
-            }
-        }
+        route_localnet(n.br(), publishes(n.leases.iter()))?;
     }
     Ok(())
+}
+
+/// `route_localnet` of bridge `br` on or off (the host's loopback path to published ports).
+fn route_localnet(br: &str, on: bool) -> Result<(), Error> {
+    let want = if on { "1" } else { "0" };
+    let path = format!("/proc/sys/net/ipv4/conf/{br}/route_localnet");
+    match std::fs::read_to_string(&path) {
+        Ok(v) if v.trim() == want => Ok(()),
+        Ok(_) => write_sysctl(&path, want),
+        // the bridge is gone behind netbridge's back: nothing to set
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(source) => Err(Error::Write {
+            path: path.into(),
+            source,
+        }),
+    }
 }
 
 /// Does any of `leases` publish a port?
@@ -200,45 +199,59 @@ fn publishes<'a>(mut leases: impl Iterator<Item = &'a Lease>) -> bool {
 }
 
 /// The published-port change of one attach or detach on `net`, without a rebuild when it
-/// can: `gone` leases' rules deleted by their handles and `new`'s added, in one nft call,
-/// when the network publishes ports both before and after (its other rules then stay as
-/// they are). Otherwise, or when that fails, every rule of this root is rebuilt. The store
-/// already holds the change (`gone` removed, `new` recorded); `new`'s handles are set here
-/// (the caller records them).
+/// can: `gone` leases' rules deleted by their handles and `new`'s added, in one netlink
+/// transaction (a network's other rules do not depend on its ports), and `route_localnet`
+/// on the bridge turned on with the network's first published port and off with its last.
+/// When that fails, or for an IPv6 network (whose ports are also in the IPv6 table), every
+/// rule of this root is rebuilt. The store already holds the change (`gone` removed, `new`
+/// recorded); `new`'s handles are set here (the caller records them). Returns whether
+/// the network published no port before the change and does after.
 fn change_ports(
     store: &Store,
     here: &HostNs,
     net: &Network,
     gone: &[Lease],
     new: Option<&mut Lease>,
-) -> Result<(), Error> {
+) -> Result<bool, Error> {
     let new_ip = new.as_ref().map(|l| l.ip);
     // (whether other leases publish: two of the index are enough to know)
-    let others = store
-        .publishers(&net.name, 2)?
-        .into_iter()
-        .any(|ip| Some(ip) != new_ip);
-    let had = publishes(gone.iter()) || others;
-    let has = others || new.as_ref().is_some_and(|l| !l.ports.is_empty());
+    let others = |store: &Store| -> Result<bool, Error> {
+        Ok(store
+            .publishers(&net.name, 2)?
+            .into_iter()
+            .any(|ip| Some(ip) != new_ip))
+    };
+    let others_then = others(store)?;
+    let had = publishes(gone.iter()) || others_then;
+    let has = others_then || new.as_ref().is_some_and(|l| !l.ports.is_empty());
     if !had && !has {
-        return Ok(());
+        return Ok(false);
     }
     let stale = gone.iter().any(|l| l.rule_handles.len() != l.ports.len());
     let mut new = new;
     // (an IPv6 network's ports are also in its IPv6 table, which only a rebuild writes)
-    if had && has && !stale && net.subnet6.is_none() {
+    if !stale && net.subnet6.is_none() {
         let delete: Vec<u64> = gone.iter().flat_map(|l| l.rule_handles.clone()).collect();
         let add: Vec<&Lease> = new.iter().map(|l| &**l).collect();
-        match firewall::change(store.id(), &net.name, &delete, &add) {
-            Ok(mut h) => match new.as_deref_mut() {
-                Some(l) => {
-                    l.rule_handles = h.remove(&l.veth).unwrap_or_default();
-                    if l.rule_handles.len() == l.ports.len() {
-                        return Ok(());
+        let lock = firewall::NetnsLock::acquire()?;
+        match firewall::change(&lock, store.id(), &net.name, &delete, &add, !had) {
+            Ok(mut h) => {
+                let done = match new.as_deref_mut() {
+                    Some(l) => {
+                        l.rule_handles = h.remove(&l.veth).unwrap_or_default();
+                        l.rule_handles.len() == l.ports.len()
                     }
+                    None => true,
+                };
+                if done {
+                    // (from the store read again under the lock, whatever `had` said: a
+                    // first port and a last one changed at once by two processes leave it
+                    // as the store says)
+                    let on = new.is_some_and(|l| !l.ports.is_empty()) || others(store)?;
+                    route_localnet(net.br(), on)?;
+                    return Ok(!had);
                 }
-                None => return Ok(()),
-            },
+            }
             Err(e) => common::debug!(
                 "the incremental change failed ({}): rebuilding",
                 common::run::error_line(&e)
@@ -257,7 +270,7 @@ fn change_ports(
             l.rule_handles = x.rule_handles.clone();
         }
     }
-    Ok(())
+    Ok(!had)
 }
 
 /// Create a network: the bridge, its gateway address, forwarding, NAT rules, the state.
@@ -1072,12 +1085,21 @@ pub fn attach(store: &Store, ns: &NetNs, spec: AttachSpec) -> Result<Attached, E
         if let Some(dir) = &spec.etc {
             write_etc(store, dir, &net, &lease, &spec.dns)?;
         }
-        change_ports(store, &here, &net, &reclaimed, Some(&mut lease))?;
+        let first = change_ports(store, &here, &net, &reclaimed, Some(&mut lease))?;
         if !lease.rule_handles.is_empty() {
             let handles = lease.rule_handles.clone();
-            let (id, name) = (store.id().to_string(), net.name.clone());
+            let (id, name, br) = (
+                store.id().to_string(),
+                net.name.clone(),
+                net.br().to_string(),
+            );
             undo.push(format!("delete the rules of '{veth}'"), move || {
-                firewall::change(&id, &name, &handles, &[]).map(drop)
+                let lock = firewall::NetnsLock::acquire()?;
+                firewall::change(&lock, &id, &name, &handles, &[], false)?;
+                if first {
+                    route_localnet(&br, false)?;
+                }
+                Ok::<(), Error>(())
             });
             store.put_lease(&net.name, &lease, seq)?;
         }
@@ -1507,19 +1529,21 @@ pub fn detach(store: &Store, network: &str, which: &Which) -> Result<Vec<Lease>,
     let local = net.place(&here) == Place::Here;
     let mut nl = Netlink::open().nl(|| "open a netlink socket".into())?;
     let mut errors = Vec::new();
-    for l in &gone {
-        if let Some(dir) = &l.etc_dir {
-            set_etc_network(dir, &net.name, false);
-        }
-        if let Err(e) = release_lease(&mut nl, l, local && netns_reachable(l)) {
-            errors.push(common::run::error_line(&e));
-        }
-    }
+    // (the rules before the veths: the kernel frees deleted rules after a grace period,
+    // which then runs while the veths go; see nftnl's LINGER)
     for l in &gone {
         store.drop_lease(&net.name, l)?;
     }
     if local {
         if let Err(e) = change_ports(store, &here, &net, &gone, None) {
+            errors.push(common::run::error_line(&e));
+        }
+    }
+    for l in &gone {
+        if let Some(dir) = &l.etc_dir {
+            set_etc_network(dir, &net.name, false);
+        }
+        if let Err(e) = release_lease(&mut nl, l, local && netns_reachable(l)) {
             errors.push(common::run::error_line(&e));
         }
     }
