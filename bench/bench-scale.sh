@@ -6,14 +6,15 @@
 #   - netbridge attach --etc and attach --publish of a spare namespace (median of 9 each),
 #     and their kernel floor: one `ip -batch` making the veth pair, its peer in the
 #     namespace, on the bridge and up (the bridge's own work grows with its ports)
-#   - ctr-exec, ctr-stop, ctr-rm of a probe container (median of 5 each)
+#   - ctr-exec, ctr-stop, ctr-rm of a probe container (median of 9 each)
 #   - ctr-ps, ctr-ps -q and ctr-ls, and their floors: a C walk of /proc doing the reads each
 #     output needs (bench/proc-floor.c, and -q)
 #   - RSS of ctrkit's processes left per container (the monitor, as ctr-state wait while the
 #     container runs; the log relay, ctr-state log; nsenter-rs waiting for the container):
 #     VmRSS, RssAnon and PSS, per program
-# then each per-container cost at SCALE_N as a ratio to its cost at 1 (target <= 1.25x), and
-# ctr-ps at SCALE_N as a ratio to its floor (target <= 1.2x).
+# then each per-container cost at SCALE_N as a ratio to its cost at 1 (target <= 1.25x), the
+# attaches' own part (less the kernel floor) likewise, and ctr-ps at SCALE_N as a ratio to
+# its floor (target <= 1.2x).
 # Then, once they are removed, `podman run -d` of PODMAN_N (default 500; 0: none) containers
 # the same way, at 1, 100 and 500, and the RSS of its conmon beside each.
 #
@@ -120,7 +121,7 @@ at_checkpoint() {
         timed "$res/attach-floor.$c" ip -batch "$tmp/floor.batch"
         ip link del vbfloor0
     done
-    for i in 1 2 3 4 5; do
+    for i in 1 2 3 4 5 6 7 8 9; do
         ctr-run -d --name "probe$c-$i" "${limits[@]}" busybox sleep 100000 >/dev/null
         timed "$res/exec.$c" ctr-exec "probe$c-$i" true
         timed "$res/stop.$c" ctr-stop -t 0 "probe$c-$i"
@@ -211,6 +212,17 @@ for k in start attach-etc attach-publish attach-floor exec stop rm ls ps psq flo
     for c in "${checkpoints[@]}"; do printf '%10s' "$(median "$res/$k.$c")"; done
     awk -v a="$(median "$res/$k.1")" -v b="$(median "$res/$k.$N")" \
         'BEGIN{ if (a > 0) printf "%11.2fx\n", b / a; else print "" }'
+done
+# the attaches' own part: each median less the kernel floor's at the same count (the
+# bridge's work per port added grows with its ports, in the kernel, for any tool)
+for k in attach-etc attach-publish; do
+    printf '  %-34s' "${k/attach-/attach --} less its floor"
+    for c in "${checkpoints[@]}"; do
+        awk -v a="$(median "$res/$k.$c")" -v f="$(median "$res/attach-floor.$c")" 'BEGIN{printf "%10.3f", a - f}'
+    done
+    awk -v a1="$(median "$res/$k.1")" -v f1="$(median "$res/attach-floor.1")" \
+        -v an="$(median "$res/$k.$N")" -v fn="$(median "$res/attach-floor.$N")" \
+        'BEGIN{ if (a1 - f1 > 0) printf "%11.2fx\n", (an - fn) / (a1 - f1); else print "" }'
 done
 awk -v a="$(median "$res/ps.$N")" -v q="$(median "$res/psq.$N")" -v b="$(median "$res/floor.$N")" \
     -v bq="$(median "$res/floorq.$N")" -v n="$N" \
