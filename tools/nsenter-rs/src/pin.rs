@@ -2,7 +2,7 @@
 //! namespace outlives its processes (like `unshare --net=FILE`); `--unpin DIR` releases them.
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use common::ns::NsKind;
 use common::undo::Undo;
@@ -92,14 +92,4 @@ pub fn unpin(dir: &Path) -> Result<(), Error> {
             source: std::io::Error::other("unpin incomplete"),
         })
     }
-}
-
-/// The pinned namespace files in `dir` (for messages).
-#[allow(dead_code)]
-pub fn pinned(dir: &Path) -> Vec<PathBuf> {
-    NsKind::ALL
-        .iter()
-        .map(|k| dir.join(k.proc_name()))
-        .filter(|p| p.exists())
-        .collect()
 }
