@@ -166,7 +166,7 @@ host_clean() {
         run_host netbridge leases "${CTRKIT_BRIDGE:-ctrkit0}" --json
         assert_json 'length' 0
     fi
-    ! in_host nft list ruleset 2>/dev/null | grep -q 'dnat'
+    ! in_host nft list ruleset 2>/dev/null | grep -q 'dnat to'
 }
 
 # cgroup_dir CONTROLLER NAME : the v1 directory of container NAME's cgroup for CONTROLLER
