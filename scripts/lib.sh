@@ -112,7 +112,10 @@ valid_name() {
 # ctr_dir [--missing-ok] CONTAINER : the state folder of the container CONTAINER names: its
 # name, its ID (the folder's id file, what ctr-ls -q prints) or a prefix of one ID only, as
 # in Docker. No such container is an error (nothing printed with --missing-ok); a prefix
-# of several IDs is always one, naming them.
+# of several IDs is always one, naming them. IDs are looked up in the index
+# $CTRKIT_STATE/ids (a file per ID holding the name: ctr-run writes it, teardown removes
+# it, ctr-rename rewrites it), one folder listing; only when it has no match are the
+# folders' id files read (containers made before the index).
 ctr_dir() {
     _missing_ok=0
     if [ "$1" = --missing-ok ]; then _missing_ok=1 && shift; fi
@@ -126,15 +129,23 @@ ctr_dir() {
         *)
             # (the scripts that split lists on newlines also turn globbing off)
             case $- in *f*) set +f && _noglob=1 ;; *) _noglob=0 ;; esac
-            for _f in "$CTRKIT_STATE"/containers/*/id; do
-                _id=''
-                [ -f "$_f" ] && IFS= read -r _id <"$_f" || [ -n "$_id" ] || continue
-                case $_id in "$1"*) ;; *) continue ;; esac
-                _d=${_f%/id}
-                _names=$_names${_names:+, }${_d##*/}
-                [ -z "$_found" ] || _found=many
-                [ -n "$_found" ] || _found=$_d
+            for _f in "$CTRKIT_STATE"/ids/"$1"*; do
+                _n='' _id=''
+                [ -f "$_f" ] && IFS= read -r _n <"$_f" || [ -n "$_n" ] || continue
+                valid_name "$_n" || continue
+                # (the entry holds while the folder of that name holds its ID)
+                _d=$CTRKIT_STATE/containers/$_n
+                [ -f "$_d/id" ] && IFS= read -r _id <"$_d/id" || [ -n "$_id" ] || continue
+                [ "$_id" = "${_f##*/}" ] || continue
+                ctr_dir_found "$_d"
             done
+            if [ -z "$_found" ]; then
+                for _f in "$CTRKIT_STATE"/containers/*/id; do
+                    _id=''
+                    [ -f "$_f" ] && IFS= read -r _id <"$_f" || [ -n "$_id" ] || continue
+                    case $_id in "$1"*) ctr_dir_found "${_f%/id}" ;; esac
+                done
+            fi
             [ "$_noglob" = 0 ] || set -f
             ;;
     esac
@@ -147,6 +158,20 @@ ctr_dir() {
             ;;
     esac
     printf '%s\n' "$_found"
+}
+
+# ctr_dir_found DIR : (ctr_dir) one more folder whose ID matches
+ctr_dir_found() {
+    _names=$_names${_names:+, }${1##*/}
+    [ -z "$_found" ] || _found=many
+    [ -n "$_found" ] || _found=$1
+}
+
+# id_index NAME ID : record the container's ID in the index ctr_dir reads (next to
+# $CTRKIT_STATE/containers, which exists)
+id_index() {
+    [ -d "$CTRKIT_STATE/ids" ] || mkdir -m 700 "$CTRKIT_STATE/ids" 2>/dev/null || [ -d "$CTRKIT_STATE/ids" ]
+    printf '%s\n' "$1" >"$CTRKIT_STATE/ids/$2"
 }
 
 # state_write DIR FILE VALUE : write DIR/FILE atomically (temp file, rename)
@@ -387,8 +412,13 @@ undo_replay() {
 teardown() {
     undo_replay "$1" || return 1
     [ -d "$1" ] || return 0
+    # the ID's index entry goes with the folder (ctr_dir)
+    set -- "$1"
+    _id=''
+    [ ! -f "$1/id" ] || IFS= read -r _id <"$1/id" || true
+    case $_id in '' | *[!0-9a-f]*) ;; *) set -- "$1" --unlink "$CTRKIT_STATE/ids/$_id" ;; esac
     # its message goes to a file in the folder: kept when nothing was removed
-    ctr-state rm "$1" 2>"$1/.rm.err" && return 0
+    ctr-state rm "$@" 2>"$1/.rm.err" && return 0
     _err=''
     [ ! -f "$1/.rm.err" ] || IFS= read -r _err <"$1/.rm.err" || true
     _err=${_err#ctr-state: error: }

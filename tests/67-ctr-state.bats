@@ -66,6 +66,15 @@ teardown() {
     run_tool --rc 1 ctr-state rm "$D/l"
     assert_error ctr-state "$D/l: not a folder"
     [ -L "$D/l" ] && [ -f "$D/outside/file" ]
+    # --unlink: the files (a symlink itself, not what it points to) once the folder is gone;
+    # a folder there is refused before anything is removed
+    mkdir -p "$D/s2" "$D/idx"
+    echo s2 >"$D/idx/entry"
+    run_tool --rc 1 ctr-state rm "$D/s2" --unlink "$D/idx"
+    assert_error ctr-state "$D/idx: a folder, not a file"
+    [ -d "$D/s2" ] && [ -f "$D/idx/entry" ]
+    run_tool ctr-state rm "$D/s2" --unlink "$D/idx/entry" --unlink "$D/l" --unlink "$D/idx/missing"
+    [ ! -e "$D/s2" ] && [ ! -e "$D/idx/entry" ] && [ ! -L "$D/l" ] && [ -f "$D/outside/file" ]
 }
 
 @test "rm: refuses, removing nothing, while something is mounted in the folder" {

@@ -48,9 +48,23 @@ counter() {
     assert_json .id "$full"
     run_host ctr-exec "$id" hostname
     assert_eq "$output" d2-ids
+    # the ID index: an entry holding the name, trusted only while that folder holds the ID
+    assert_eq "$(cat "$CTRKIT_STATE/ids/$full")" d2-ids
+    fake=${full:0:12}$(printf '%052d' 0)
+    [ "$fake" != "$full" ]
+    echo d2-ids >"$CTRKIT_STATE/ids/$fake"
+    run_host --rc 1 ctr-inspect "$fake"
+    assert_error ctr-inspect "no such container: $fake"
+    rm "$CTRKIT_STATE/ids/$fake"
+    # without its entry (a container from before the index) the ID still finds it
+    mv "$CTRKIT_STATE/ids/$full" "$TEST_DIR/entry"
+    run_host ctr-inspect "${full:0:5}"
+    assert_json .name d2-ids
+    mv "$TEST_DIR/entry" "$CTRKIT_STATE/ids/$full"
     # bundled flags: ctr-rm -fv with the ID from ctr-ls -q, as `docker ps -q | xargs docker rm -f`
     run_host sh -c 'ctr-ls -q | xargs ctr-rm -fv'
     [ ! -d "$CTRKIT_STATE/containers/d2-ids" ]
+    [ ! -e "$CTRKIT_STATE/ids/$full" ]
     run_host ctr-ls -q
     assert_eq "$output" ""
 }
@@ -59,16 +73,20 @@ counter() {
     need_run
     counter d2-a
     counter d2-b
-    # (two IDs that share a prefix: random ones rarely do)
-    echo "abc1$(head -c 30 /dev/urandom | od -An -tx1 | tr -d ' \n' | head -c 60)" >"$CTRKIT_STATE/containers/d2-a/id"
-    echo "abc2$(head -c 30 /dev/urandom | od -An -tx1 | tr -d ' \n' | head -c 60)" >"$CTRKIT_STATE/containers/d2-b/id"
+    # (two IDs that share a prefix: random ones rarely do; their index entries move along)
+    for c in a b; do
+        old=$(cat "$CTRKIT_STATE/containers/d2-$c/id")
+        new=abc$c$(head -c 30 /dev/urandom | od -An -tx1 | tr -d ' \n' | head -c 60)
+        echo "$new" >"$CTRKIT_STATE/containers/d2-$c/id"
+        mv "$CTRKIT_STATE/ids/$old" "$CTRKIT_STATE/ids/$new"
+    done
     run_host --rc 1 ctr-rm -f abc
     assert_error ctr-rm "ambiguous"
     assert_contains "$stderr" d2-a
     assert_contains "$stderr" d2-b
     [ -d "$CTRKIT_STATE/containers/d2-a" ] && [ -d "$CTRKIT_STATE/containers/d2-b" ]
-    run_host ctr-kill abc2
-    assert_eq "$output" abc2
+    run_host ctr-kill abcb
+    assert_eq "$output" abcb
     run_host ctr-wait d2-b
     assert_eq "$output" 137
     [ "$(status_of d2-a)" = running ]

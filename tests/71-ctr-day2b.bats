@@ -186,6 +186,10 @@ mounted_under() {
     run ! grep -q "containers/rn-a" "$CTRKIT_STATE/containers/rn-b/undo" "$CTRKIT_STATE/containers/rn-b/start"
     run_host ctr-ls --format '{{.Names}} {{.ID}}'
     assert_eq "$output" "rn-b ${id:0:12}"
+    # the ID index follows: the ID names the new folder
+    assert_eq "$(cat "$CTRKIT_STATE/ids/$id")" rn-b
+    run_host ctr-inspect "${id:0:7}"
+    assert_json .name rn-b
     run_host ctr-exec rn-b hostname
     assert_eq "$output" rn-a
     run_host ctr-logs rn-b
@@ -216,6 +220,7 @@ mounted_under() {
     [ -d "$(cgroup_dir memory rn-a)" ]
     run_host ctr-rm rn-b
     [ ! -e "$CTRKIT_STATE/containers/rn-b" ]
+    [ ! -e "$CTRKIT_STATE/ids/$id" ]
     [ ! -e "$CTRKIT_ROOT/logs/rn-b" ]
     [ ! -e "$CTRKIT_STATE/keys/rn-a" ]
     run ! in_host grep -q "$CTRKIT_STATE/containers/rn-b" /proc/self/mounts

@@ -77,10 +77,10 @@ for parent in /sys/fs/cgroup/*/"$CTRKIT_TEST_CGROUP" /sys/fs/cgroup/"$CTRKIT_TES
     [ ! -d "$parent" ] || leak "cgroup (could not remove): $parent"
 done
 
-# container state folders left in any test file's state dir
+# container state folders, and their ID index entries, left in any test file's state dir
 while read -r d; do
     [ -n "$d" ] && leak "container state: $d"
-done < <(find "$CTRKIT_TEST_TMP" -mindepth 4 -maxdepth 4 -path '*/state/containers/*' 2>/dev/null)
+done < <(find "$CTRKIT_TEST_TMP" -mindepth 4 -maxdepth 4 \( -path '*/state/containers/*' -o -path '*/state/ids/*' \) 2>/dev/null)
 
 # nftables tables made by ctrkit in the host namespace
 if command -v nft >/dev/null 2>&1; then

@@ -32,7 +32,8 @@ pub enum Command {
     ///
     /// Nothing is removed when anything is mounted at or below DIR (an overlay not yet
     /// unmounted, a pinned namespace): the mount points are listed instead. A missing DIR is
-    /// not an error.
+    /// not an error. Once every DIR is gone, each --unlink FILE goes too (an index entry
+    /// naming the folder).
     Rm(RmArgs),
     /// Copy standard input to FILE, rotating it by size (Docker's max-size and max-file)
     ///
@@ -111,6 +112,10 @@ pub struct RmArgs {
     /// The folders to remove
     #[arg(value_name = "DIR", required = true)]
     pub dirs: Vec<PathBuf>,
+    /// Then remove FILE (a file or symlink, never a folder; a missing one is fine); may be
+    /// given again
+    #[arg(long, value_name = "FILE")]
+    pub unlink: Vec<PathBuf>,
 }
 
 #[derive(Debug, Args)]

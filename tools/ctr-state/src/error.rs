@@ -20,6 +20,8 @@ pub enum Error {
     Lock(u16, #[source] io::Error),
     #[error("{}: not a folder", .0.display())]
     NotDir(PathBuf),
+    #[error("{}: a folder, not a file", .0.display())]
+    IsDir(PathBuf),
     #[error("not removing {}: still mounted: {}", .0.display(), .1.join(" "))]
     Mounted(PathBuf, Vec<String>),
     #[error("cannot read standard input")]

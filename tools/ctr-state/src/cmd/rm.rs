@@ -1,4 +1,5 @@
-//! `ctr-state rm DIR...`: remove state folders, never through a mount.
+//! `ctr-state rm DIR... [--unlink FILE]...`: remove state folders, never through a mount
+//! (then the index entries that named them).
 //!
 //! First a walk that removes nothing: every name in DIR is looked at (statx, without
 //! following symlinks) and must be on DIR's own mount, and DIR on its parent's. Anything
@@ -21,8 +22,22 @@ use crate::cli::RmArgs;
 use crate::error::Error;
 
 pub fn run(a: &RmArgs) -> Result<(), Error> {
+    // (a folder given to --unlink is refused before anything is removed)
+    for file in &a.unlink {
+        if fs::symlink_metadata(file).is_ok_and(|m| m.is_dir()) {
+            return Err(Error::IsDir(file.clone()));
+        }
+    }
     for dir in &a.dirs {
         remove(dir)?;
+    }
+    for file in &a.unlink {
+        match fs::remove_file(file) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => {
+                return Err(Error::Remove(file.clone(), e));
+            }
+            _ => {}
+        }
     }
     Ok(())
 }
