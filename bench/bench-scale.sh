@@ -6,7 +6,8 @@
 #   - netbridge attach --etc and attach --publish of a spare namespace (median of 9 each),
 #     and their kernel floor: one `ip -batch` making the veth pair, its peer in the
 #     namespace, on the bridge and up (the bridge's own work grows with its ports)
-#   - ctr-exec, ctr-stop, ctr-rm of a probe container (median of 9 each)
+#   - ctr-exec, ctr-stop, ctr-rm of a probe container (median of 9 each), and the kernel
+#     floor of the removal's cgroup part: rmdir of a cgroup that had a limit and a process
 #   - ctr-ps, ctr-ps -q and ctr-ls, and their floors: a C walk of /proc doing the reads each
 #     output needs (bench/proc-floor.c, and -q)
 #   - RSS of ctrkit's processes left per container (the monitor, as ctr-state wait while the
@@ -49,8 +50,8 @@ cleanup() {
     if [ -d "$CTRKIT_STATE/containers" ]; then
         (cd "$CTRKIT_STATE/containers" && printf '%s\n' *) | xargs -r -n 50 ctr-rm -f >/dev/null 2>&1 || true
     fi
-    for d in /sys/fs/cgroup/*/"$CTRKIT_CGROUP_PARENT" /sys/fs/cgroup/unified/"$CTRKIT_CGROUP_PARENT"; do
-        [ ! -d "$d" ] || rmdir "$d" 2>/dev/null || true
+    for d in /sys/fs/cgroup/*/"$CTRKIT_CGROUP_PARENT" /sys/fs/cgroup/"$CTRKIT_CGROUP_PARENT"; do
+        [ ! -d "$d" ] || rmdir "$d"/floor* "$d" 2>/dev/null || true
     done
     # the template mount namespace ctr-run pinned (nsenter-rs --mnt-template)
     nsenter-rs --unpin "$CTRKIT_STATE/template" >/dev/null 2>&1 || true
@@ -90,6 +91,23 @@ spare() {
     echo $!
 }
 
+# rm_floor NAME : the kernel's part of a removal's cgroups, under cgroup NAME (see
+# at_checkpoint); the time of the rmdir alone goes to rm-floor.$c
+rm_floor() {
+    local d mem dirs=()
+    if [ -f /sys/fs/cgroup/cgroup.controllers ]; then
+        dirs=("/sys/fs/cgroup/$CTRKIT_CGROUP_PARENT/$1")
+        mem=${dirs[0]}
+    else
+        for d in /sys/fs/cgroup/*/"$CTRKIT_CGROUP_PARENT"; do dirs+=("$d/$1"); done
+        mem=/sys/fs/cgroup/memory/$CTRKIT_CGROUP_PARENT/$1
+    fi
+    mkdir "${dirs[@]}"
+    if [ -f "$mem/memory.max" ]; then echo 32M >"$mem/memory.max"; else echo 32M >"$mem/memory.limit_in_bytes"; fi
+    sh -c 'echo $$ >"$1/cgroup.procs" && exec head -c 4M /dev/zero' sh "$mem" >/dev/null
+    timed "$res/rm-floor.$c" rmdir "${dirs[@]}"
+}
+
 res=$tmp/res
 mkdir -p "$res"
 limits=(--memory 32m)
@@ -126,6 +144,12 @@ at_checkpoint() {
         timed "$res/exec.$c" ctr-exec "probe$c-$i" true
         timed "$res/stop.$c" ctr-stop -t 0 "probe$c-$i"
         timed "$res/rm.$c" ctr-rm "probe$c-$i"
+    done
+    # the kernel's part of a removal's cgroups: a cgroup in every hierarchy the containers'
+    # parent is in, with a memory limit and a process that ran in its memory cgroup, then
+    # removed (rmdir: the kernel takes the cgroup offline, reparenting its memory)
+    for i in 1 2 3 4 5 6 7 8 9; do
+        rm_floor "floor$c-$i"
     done
     for i in 1 2 3 4 5; do
         timed "$res/ps.$c" ctr-ps
@@ -189,7 +213,7 @@ echo "== per-container costs as containers accumulate (medians, ms; RSS in MiB) 
 printf '  %-34s' "running containers"
 for c in "${checkpoints[@]}"; do printf '%10s' "$c"; done
 printf '%12s\n' "$N vs 1"
-for k in start attach-etc attach-publish attach-floor exec stop rm ls ps psq floor floorq rss anon rsstotal psstotal; do
+for k in start attach-etc attach-publish attach-floor exec stop rm rm-floor ls ps psq floor floorq rss anon rsstotal psstotal; do
     case $k in
         start) label="ctr-run -d (bridge, ${limits[*]})" ;;
         attach-etc) label="netbridge attach --etc" ;;
@@ -198,6 +222,7 @@ for k in start attach-etc attach-publish attach-floor exec stop rm ls ps psq flo
         exec) label="ctr-exec true" ;;
         stop) label="ctr-stop -t 0" ;;
         rm) label="ctr-rm" ;;
+        rm-floor) label="rm floor: rmdir of its cgroups" ;;
         ls) label="ctr-ls (lists all)" ;;
         ps) label="ctr-ps (lists all)" ;;
         psq) label="ctr-ps -q (names only)" ;;
