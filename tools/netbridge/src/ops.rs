@@ -221,12 +221,12 @@ fn change_ports(
             .into_iter()
             .any(|ip| Some(ip) != new_ip))
     };
-    let others_then = others(store)?;
-    let had = publishes(gone.iter()) || others_then;
-    let has = others_then || new.as_ref().is_some_and(|l| !l.ports.is_empty());
-    if !had && !has {
+    let new_ports = new.as_ref().is_some_and(|l| !l.ports.is_empty());
+    // (no rule to delete or add: nothing changes, route_localnet included)
+    if !publishes(gone.iter()) && !new_ports {
         return Ok(false);
     }
+    let had = publishes(gone.iter()) || others(store)?;
     let stale = gone.iter().any(|l| l.rule_handles.len() != l.ports.len());
     let mut new = new;
     // (an IPv6 network's ports are also in its IPv6 table, which only a rebuild writes)
@@ -247,7 +247,7 @@ fn change_ports(
                     // (from the store read again under the lock, whatever `had` said: a
                     // first port and a last one changed at once by two processes leave it
                     // as the store says)
-                    let on = new.is_some_and(|l| !l.ports.is_empty()) || others(store)?;
+                    let on = new_ports || others(store)?;
                     route_localnet(net.br(), on)?;
                     return Ok(!had);
                 }
