@@ -13,6 +13,10 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
 
 [ "$(id -u)" = 0 ] || { echo "bench-rootless: needs root" >&2; exit 1; }
+# (a mount namespace of its own: what root's ctr-run mounts and pins never reaches the host's)
+if [ "${1-}" != --inner ]; then
+    exec unshare -m --propagation private bash "$0" --inner
+fi
 command -v newuidmap >/dev/null || { echo "bench-rootless: newuidmap missing (scripts/deps.sh)" >&2; exit 1; }
 RUNS=${BENCH_RUNS:-30}
 
@@ -27,6 +31,8 @@ cleanup() {
     for d in /sys/fs/cgroup/*/"$CTRKIT_CGROUP_PARENT" /sys/fs/cgroup/unified/"$CTRKIT_CGROUP_PARENT"; do
         [ ! -d "$d" ] || rmdir "$d" 2>/dev/null || true
     done
+    # the template mount namespace root's ctr-run pinned (nsenter-rs --mnt-template)
+    nsenter-rs --unpin "$CTRKIT_STATE/template" >/dev/null 2>&1 || true
     if id "$user" >/dev/null 2>&1; then
         # (the user's podman storage: its layers are owned by subordinate IDs)
         # (and its pause process, which holds podman's user namespace)
