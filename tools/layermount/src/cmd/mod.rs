@@ -140,7 +140,7 @@ pub fn freeze_container(store: &Store, id: &str) -> Result<Option<Frozen>, Error
     }
     let path = common::cgroup::clean_path(&path)
         .map_err(|e| Error::msg(format!("{}: {e}", f.display())))?;
-    let h = Hierarchy::detect().ctx("read the cgroup hierarchies in", "/proc/self/mountinfo")?;
+    let h = Hierarchy::detect().ctx("read the cgroup hierarchies in", "/sys/fs/cgroup")?;
     let what = format!("cgroup {path} of container {id}");
     let frozen = common::cgroup::freeze(&h, &path, Duration::from_secs(5))
         .map_err(|e| Error::msg(format!("cannot freeze {what}: {e}")))?;
