@@ -364,7 +364,7 @@ fn publishing(id: &str, net: &str) -> Result<bool, Error> {
     let want = hairpin(id, net);
     let comments = crate::nftnl::comments(TABLE, "postrouting")
         .map_err(|e| Error::Nft(format!("netlink: {e}")))?;
-    Ok(comments.is_some_and(|c| c.contains(&want)))
+    Ok(comments.contains(&want))
 }
 
 /// A rule of the table as listed: where it is and whose it is.

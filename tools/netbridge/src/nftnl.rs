@@ -230,9 +230,7 @@ pub fn change(table: &str, chain: &str, delete: &[u64], add: &[DnatRule]) -> io:
             ));
         }
     }
-    let mut sock = Socket::new(NETLINK_NETFILTER)?;
-    sock.bind_auto()?;
-    sock.connect(&SocketAddr::new(0, 0))?;
+    let sock = open()?;
     let base = std::process::id().wrapping_mul(65536);
     let mut seq = base;
     let mut out = Msg::new(NFNL_MSG_BATCH_BEGIN, 0, seq, 0, NFNL_SUBSYS_NFTABLES).done();
@@ -259,32 +257,18 @@ pub fn change(table: &str, chain: &str, delete: &[u64], add: &[DnatRule]) -> io:
     let mut buf = vec![0u8; 64 * 1024];
     while pending > 0 {
         let n = sock.recv(&mut &mut buf[..], 0)?;
-        let mut off = 0;
-        while off + 16 <= n {
-            let h = &buf[off..n];
-            let len = u32::from_ne_bytes(h[0..4].try_into().unwrap()) as usize;
-            if len < 16 || len > h.len() {
-                break;
-            }
-            let kind = u16::from_ne_bytes(h[4..6].try_into().unwrap());
-            let mseq = u32::from_ne_bytes(h[8..12].try_into().unwrap());
-            let body = &h[16..len];
-            off += (len + 3) & !3;
+        for (kind, mseq, body) in messages(&buf[..n]) {
             if !acks.contains(&mseq) {
                 continue;
             }
             match kind {
                 NLMSG_ERROR => {
                     pending -= 1;
-                    let code = body
-                        .get(0..4)
-                        .map(|b| i32::from_ne_bytes(b.try_into().unwrap()))
-                        .unwrap_or(-libc::EPROTO);
+                    let code = error_code(body);
                     if code != 0 && failure.is_none() {
-                        failure = Some(io::Error::from_raw_os_error(-code));
+                        failure = Some(io::Error::from_raw_os_error(code));
                     }
                 }
-                NLMSG_DONE => {}
                 k if k == nft_type(NFT_MSG_NEWRULE) => {
                     if let Some(i) = adds.iter().position(|s| *s == mseq) {
                         handles[i] = rule_handle(body.get(4..).unwrap_or_default());
@@ -308,12 +292,10 @@ pub fn change(table: &str, chain: &str, delete: &[u64], add: &[DnatRule]) -> io:
         .collect()
 }
 
-/// The comments of the rules of `table`'s `chain` (one dump), or None when there is no
-/// such table or chain. A rule without a comment is left out.
-pub fn comments(table: &str, chain: &str) -> io::Result<Option<Vec<String>>> {
-    let mut sock = Socket::new(NETLINK_NETFILTER)?;
-    sock.bind_auto()?;
-    sock.connect(&SocketAddr::new(0, 0))?;
+/// The comments of the rules of `table`'s `chain` (one dump); none when there is no such
+/// table or chain. A rule without a comment is left out.
+pub fn comments(table: &str, chain: &str) -> io::Result<Vec<String>> {
+    let sock = open()?;
     let seq = std::process::id().wrapping_mul(65536);
     let mut m = Msg::new(nft_type(NFT_MSG_GETRULE), NLM_F_DUMP, seq, NFPROTO_IPV4, 0);
     m.str(NFTA_RULE_TABLE, table).str(NFTA_RULE_CHAIN, chain);
@@ -322,33 +304,15 @@ pub fn comments(table: &str, chain: &str) -> io::Result<Option<Vec<String>>> {
     let mut buf = vec![0u8; 64 * 1024];
     loop {
         let n = sock.recv(&mut &mut buf[..], 0)?;
-        let mut off = 0;
-        while off + 16 <= n {
-            let h = &buf[off..n];
-            let len = u32::from_ne_bytes(h[0..4].try_into().unwrap()) as usize;
-            if len < 16 || len > h.len() {
-                return Err(io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    "bad netlink message",
-                ));
-            }
-            let kind = u16::from_ne_bytes(h[4..6].try_into().unwrap());
-            let mseq = u32::from_ne_bytes(h[8..12].try_into().unwrap());
-            let body = &h[16..len];
-            off += (len + 3) & !3;
+        for (kind, mseq, body) in messages(&buf[..n]) {
             if mseq != seq {
                 continue;
             }
             match kind {
-                NLMSG_DONE => return Ok(Some(out)),
+                NLMSG_DONE => return Ok(out),
                 NLMSG_ERROR => {
-                    let code = body
-                        .get(0..4)
-                        .map(|b| i32::from_ne_bytes(b.try_into().unwrap()))
-                        .unwrap_or(-libc::EPROTO);
-                    return match -code {
-                        0 => Ok(Some(out)),
-                        libc::ENOENT => Ok(None),
+                    return match error_code(body) {
+                        0 | libc::ENOENT => Ok(out),
                         e => Err(io::Error::from_raw_os_error(e)),
                     };
                 }
@@ -362,6 +326,37 @@ pub fn comments(table: &str, chain: &str) -> io::Result<Option<Vec<String>>> {
             }
         }
     }
+}
+
+/// A netfilter netlink socket, connected to the kernel.
+fn open() -> io::Result<Socket> {
+    let mut sock = Socket::new(NETLINK_NETFILTER)?;
+    sock.bind_auto()?;
+    sock.connect(&SocketAddr::new(0, 0))?;
+    Ok(sock)
+}
+
+/// The netlink messages of one datagram: type, sequence number and what follows the header.
+fn messages(buf: &[u8]) -> impl Iterator<Item = (u16, u32, &[u8])> {
+    let mut off = 0;
+    std::iter::from_fn(move || {
+        let h = buf.get(off..).filter(|h| h.len() >= 16)?;
+        let len = u32::from_ne_bytes(h[0..4].try_into().unwrap()) as usize;
+        if len < 16 || len > h.len() {
+            return None;
+        }
+        off += (len + 3) & !3;
+        let kind = u16::from_ne_bytes(h[4..6].try_into().unwrap());
+        let seq = u32::from_ne_bytes(h[8..12].try_into().unwrap());
+        Some((kind, seq, &h[16..len]))
+    })
+}
+
+/// The errno of an NLMSG_ERROR message's body (0: an acknowledgement).
+fn error_code(body: &[u8]) -> i32 {
+    body.get(0..4)
+        .map(|b| -i32::from_ne_bytes(b.try_into().unwrap()))
+        .unwrap_or(libc::EPROTO)
 }
 
 /// The comment in a rule's userdata (nft's TLVs: type, length, value).
@@ -433,6 +428,25 @@ mod tests {
         let b = m.done();
         assert_eq!(rule_handle(&b[20..]), Some(42));
         assert_eq!(rule_handle(&b[20..28]), None);
+    }
+
+    #[test]
+    fn a_datagram_is_split_into_its_messages_and_errors_read() {
+        let mut buf = Msg::new(NLMSG_ERROR, 0, 7, 0, 0).done();
+        buf.splice(16..16, (-libc::ENOENT).to_ne_bytes());
+        let len = buf.len() as u32;
+        buf[0..4].copy_from_slice(&len.to_ne_bytes());
+        let mut m = Msg::new(NLMSG_DONE, 0, 8, 0, 0);
+        m.str(NFTA_RULE_TABLE, "t");
+        buf.extend(m.done());
+        let got: Vec<_> = messages(&buf).collect();
+        assert_eq!(got.len(), 2);
+        assert_eq!((got[0].0, got[0].1), (NLMSG_ERROR, 7));
+        assert_eq!(error_code(got[0].2), libc::ENOENT);
+        assert_eq!((got[1].0, got[1].1), (NLMSG_DONE, 8));
+        // a message that claims more than the datagram holds ends the walk
+        assert_eq!(messages(&buf[..buf.len() - 4]).count(), 1);
+        assert_eq!(error_code(&[]), libc::EPROTO);
     }
 
     #[test]
